@@ -1,0 +1,489 @@
+-- Kernel files: loading one (the convention in share/doc/kernels.md), running its kernels, checking
+-- them against the float64 reference, timing them; `helua run FILE`. Part of lua/helua (policy).
+local helua = require "helua"
+local core = require "helua.core"
+local diag = require "helua.diag"
+
+local run = {}
+
+local SHAPE_OF_A_FILE = [[
+a kernel file must return a table like
+  return {
+    name = "matmul",
+    kernels = {{name = "matmul", kernel = helua.kernel(function(x, y) ... end)}, ...},
+    sizes = {default = {m = 1024, n = 1024, k = 1024}, small = {m = 64, n = 40, k = 48}},
+    inputs = function(size, seed) return x, y end,      -- the kernel's arguments
+    reference = function(x, y) return expected end,     -- compared in float64
+    tolerance = {rtol = 1e-2, atol = 1e-2},
+  }
+(see share/doc/kernels.md)]]
+
+local DEFAULT_TOLERANCE = {rtol = 1e-5, atol = 1e-6}
+
+-- Errors about a kernel file or the command line: plain messages, reported without a traceback.
+local function fail(fmt, ...) error(setmetatable({msg = string.format(fmt, ...)}, run.Error), 0) end
+run.Error = {__tostring = function(e) return e.msg end}
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  return keys
+end
+
+local function is_callable(v)
+  if type(v) == "function" then return true end
+  local mt = getmetatable(v)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+-- ---- loading and validating a description ------------------------------------------------------
+
+-- One entry of `kernels`, with the file-level fields filled in where the entry has none.
+local function normalize_entry(desc, e, where)
+  if type(e) ~= "table" then fail("%s: must be a table {name = ..., kernel = ...}, got a %s", where, type(e)) end
+  if type(e.name) ~= "string" or e.name == "" then fail("%s: needs a name (a string)", where) end
+  where = where .. " (" .. e.name .. ")"
+  if not is_callable(e.kernel) then
+    fail("%s: `kernel` must be a kernel made with helua.kernel(function(...) ... end), got a %s",
+         where, type(e.kernel))
+  end
+  local entry = {name = e.name, kernel = e.kernel}
+  for _, field in ipairs({"inputs", "reference", "flops", "bytes"}) do
+    local v = e[field]
+    if v == nil then v = desc[field] end
+    if v ~= nil and not is_callable(v) then
+      fail("%s: `%s` must be a function, got a %s", where, field, type(v))
+    end
+    entry[field] = v
+  end
+  if not entry.inputs then fail("%s: no `inputs = function(size, seed) ... end` (in the entry or the file)", where) end
+  if not entry.reference then fail("%s: no `reference = function(...) ... end` (in the entry or the file)", where) end
+  local tol = e.tolerance or desc.tolerance or DEFAULT_TOLERANCE
+  if type(tol) ~= "table" or type(tol.rtol or 0) ~= "number" or type(tol.atol or 0) ~= "number" then
+    fail("%s: `tolerance` must be {rtol = number, atol = number}", where)
+  end
+  entry.tolerance = {rtol = tol.rtol or DEFAULT_TOLERANCE.rtol, atol = tol.atol or DEFAULT_TOLERANCE.atol}
+  return entry
+end
+
+-- Checks a value returned by a kernel file and gives it back normalized: kernels as an ordered
+-- list of entries (a map name -> kernel is accepted too, in name order).
+function run.describe(desc, path)
+  path = path or "kernel file"
+  if type(desc) ~= "table" then
+    fail("%s returned %s, not a kernel description;\n%s", path,
+         desc == nil and "nothing" or ("a " .. type(desc)), SHAPE_OF_A_FILE)
+  end
+  if type(desc.kernels) ~= "table" or next(desc.kernels) == nil then
+    fail("%s: the description has no `kernels` list;\n%s", path, SHAPE_OF_A_FILE)
+  end
+  if type(desc.sizes) ~= "table" or type(desc.sizes.default) ~= "table" then
+    fail("%s: the description needs `sizes = {default = {...}, small = {...}}`;\n%s", path, SHAPE_OF_A_FILE)
+  end
+  for name, s in pairs(desc.sizes) do
+    if type(s) ~= "table" then fail("%s: sizes.%s must be a table of numbers", path, tostring(name)) end
+  end
+  local entries = {}
+  if #desc.kernels > 0 then
+    for i, e in ipairs(desc.kernels) do
+      entries[i] = normalize_entry(desc, e, string.format("%s: kernels[%d]", path, i))
+    end
+  else
+    for _, name in ipairs(sorted_keys(desc.kernels)) do
+      local e = desc.kernels[name]
+      if is_callable(e) then e = {kernel = e} end
+      if type(e) == "table" and e.name == nil then
+        local copy = {name = name}
+        for k, v in pairs(e) do copy[k] = v end
+        e = copy
+      end
+      entries[#entries + 1] = normalize_entry(desc, e, string.format("%s: kernels.%s", path, name))
+    end
+  end
+  local seen = {}
+  for _, e in ipairs(entries) do
+    if seen[e.name] then fail("%s: two kernels are named %s", path, e.name) end
+    seen[e.name] = true
+  end
+  return {name = desc.name or path:match("([^/]+)%.lua$") or path, path = path, sizes = desc.sizes,
+          entries = entries, raw = desc}
+end
+
+-- Loads and runs a kernel file; returns its normalized description.
+function run.load(path)
+  local f = io.open(path, "r")
+  if not f then fail("cannot open %s (no such file or not readable)", path) end
+  f:close()
+  local chunk, err = loadfile(path)
+  if not chunk then fail("%s", err) end
+  local ok, desc = pcall(chunk)
+  if not ok then error(desc, 0) end
+  return run.describe(desc, path)
+end
+
+-- The kernel entries whose names are listed (comma-separated), in file order; all when nil.
+function run.select(d, names)
+  if names == nil then return d.entries end
+  local by_name, all = {}, {}
+  for _, e in ipairs(d.entries) do by_name[e.name] = e; all[#all + 1] = e.name end
+  local picked = {}
+  for name in names:gmatch("[^,]+") do
+    if not by_name[name] then
+      local hint = diag.did_you_mean(name, all)
+      fail("%s has no kernel named %s%s; its kernels: %s", d.path, name,
+           hint and (" (" .. hint .. ")") or "", table.concat(all, ", "))
+    end
+    picked[#picked + 1] = by_name[name]
+  end
+  return picked
+end
+
+-- ---- sizes ---------------------------------------------------------------------------------
+
+-- A size from a spec: nil ("default"), a size name, "k=v,..." overriding the default, or a mix
+-- ("small,m=64"). Returns a fresh table and a label for printing.
+function run.size(d, spec)
+  local base, overrides = "default", {}
+  for token in (spec or "default"):gmatch("[^,]+") do
+    local k, v = token:match("^%s*([%w_]+)%s*=%s*(.-)%s*$")
+    if k then
+      local n = tonumber(v)
+      if not n or n ~= math.floor(n) or n < 1 then fail("--size %s: %s must be a positive integer", token, k) end
+      overrides[#overrides + 1] = {k, math.tointeger(n)}
+    else
+      base = token:match("^%s*(.-)%s*$")
+      if not d.sizes[base] then
+        local names = sorted_keys(d.sizes)
+        local hint = diag.did_you_mean(base, names)
+        fail("%s has no size named %s%s; its sizes: %s (or k=v,... to override the default)",
+             d.path, base, hint and (" (" .. hint .. ")") or "", table.concat(names, ", "))
+      end
+    end
+  end
+  local s = {}
+  for k, v in pairs(d.sizes[base]) do s[k] = v end
+  for _, kv in ipairs(overrides) do
+    if s[kv[1]] == nil then
+      local names = sorted_keys(s)
+      local hint = diag.did_you_mean(kv[1], names)
+      fail("%s: size %s has no dimension %s%s; its dimensions: %s", d.path, base, kv[1],
+           hint and (" (" .. hint .. ")") or "", table.concat(names, ", "))
+    end
+    s[kv[1]] = kv[2]
+  end
+  return s, base
+end
+
+-- "m=1024 n=512" (names sorted).
+function run.size_label(s)
+  local parts = {}
+  for _, k in ipairs(sorted_keys(s)) do parts[#parts + 1] = k .. "=" .. tostring(s[k]) end
+  return table.concat(parts, " ")
+end
+
+-- ---- running and checking ------------------------------------------------------------------
+
+local function pack(...) return {n = select("#", ...), ...} end
+
+-- The kernel's arguments for a size and seed, as a packed list (nils kept).
+function run.inputs(entry, size, seed)
+  return pack(entry.inputs(size, seed))
+end
+
+-- Calls the kernel on packed args. opts.block_size (a number or "full") sets the interpret-mode
+-- block size for tiles the config does not fix. Returns the kernel's results, packed.
+function run.call(entry, args, opts)
+  local k = entry.kernel
+  local bs = opts and opts.block_size
+  if bs ~= nil then
+    return pack(run.with_settings(k, {block_size = bs}, function()
+      return k(table.unpack(args, 1, args.n))
+    end))
+  end
+  return pack(k(table.unpack(args, 1, args.n)))
+end
+
+-- Runs fn with the given settings applied to kernel k (where the kernel object supports
+-- per-call settings), returning fn's results.
+function run.with_settings(k, settings, fn)
+  if type(k) == "table" and type(k.with_settings) == "function" then
+    return k:with_settings(settings, fn)
+  end
+  local ok, settings_mod = pcall(require, "helua.settings")
+  if ok and type(settings_mod) == "table" and type(settings_mod.with) == "function" then
+    return settings_mod.with(settings, fn)
+  end
+  fail("this helua cannot set the block size per run (helua.settings.with is missing)")
+end
+
+local F64 = helua.float64
+
+local function is_tensor(v)
+  if helua.is_tensor then return helua.is_tensor(v) end
+  local mt = getmetatable(v)
+  return type(v) == "userdata" and type(mt) == "table" and mt.__name == "helua.Tensor"
+end
+
+-- A result value as a float64 tensor; numbers become 1-element tensors.
+local function as_f64(v)
+  if type(v) == "number" then return helua.tensor({v}, {dtype = F64}) end
+  return v:to(F64)
+end
+
+local function shape_str(t)
+  if type(t) == "number" then return "a number" end
+  return "[" .. table.concat(t:shape(), ", ") .. "]"
+end
+
+local function same_shape(a, b)
+  if type(a) == "number" or type(b) == "number" then
+    local na = type(a) == "number" and 1 or a:numel()
+    local nb = type(b) == "number" and 1 or b:numel()
+    return na == nb
+  end
+  local sa, sb = a:shape(), b:shape()
+  if #sa ~= #sb then return false end
+  for i = 1, #sa do if sa[i] ~= sb[i] then return false end end
+  return true
+end
+
+-- Compares kernel results with reference results. Returns a table:
+-- {ok, max_abs, rel, message} (message set when the comparison itself could not be made).
+function run.compare(got, want, tol)
+  if got.n ~= want.n then
+    return {ok = false, message = string.format("the kernel returned %d value(s), the reference %d",
+                                                got.n, want.n)}
+  end
+  local res = {ok = true, max_abs = 0, rel = 0}
+  for i = 1, got.n do
+    local g, w = got[i], want[i]
+    local function kind(v) return type(v) == "number" or is_tensor(v) end
+    if not kind(g) or not kind(w) then
+      return {ok = false, message = string.format("result %d is a %s (kernel) / %s (reference), not a tensor",
+                                                  i, type(g), type(w))}
+    end
+    if not same_shape(g, w) then
+      return {ok = false, message = string.format("result %d has shape %s, the reference %s",
+                                                  i, shape_str(g), shape_str(w))}
+    end
+    local a, b = as_f64(g), as_f64(w)
+    if type(g) == "number" or type(w) == "number" then a, b = a:reshape({-1}), b:reshape({-1}) end
+    local max_abs, rel = helua.max_abs_err(a, b), helua.rel_err(a, b)
+    local close = helua.allclose(a, b, {rtol = tol.rtol, atol = tol.atol})
+    -- NaN compares false everywhere: keep it visible in the maxima.
+    if max_abs ~= max_abs or max_abs > res.max_abs then res.max_abs = max_abs end
+    if rel ~= rel or rel > res.rel then res.rel = rel end
+    res.ok = res.ok and close
+  end
+  return res
+end
+
+local function errmsg(e)
+  if type(e) == "string" then return e end
+  return tostring(e)
+end
+
+-- Runs one entry on one size/seed and checks it. opts: block_size. Returns
+-- {name, ok, max_abs, rel, message, args, got, want}; errors in the kernel become a failed result.
+function run.check(entry, size, seed, opts)
+  local res = {name = entry.name}
+  local ok, args = pcall(run.inputs, entry, size, seed)
+  if not ok then
+    res.ok, res.message = false, "making the inputs failed: " .. errmsg(args)
+    return res
+  end
+  res.args = args
+  local okw, want = pcall(function() return pack(entry.reference(table.unpack(args, 1, args.n))) end)
+  if not okw then
+    res.ok, res.message = false, "the reference failed: " .. errmsg(want)
+    return res
+  end
+  local okg, got = pcall(run.call, entry, args, opts)
+  if not okg then
+    res.ok, res.message = false, errmsg(got)
+    return res
+  end
+  res.got, res.want = got, want
+  local cmp = run.compare(got, want, entry.tolerance)
+  res.ok, res.max_abs, res.rel, res.message = cmp.ok, cmp.max_abs, cmp.rel, cmp.message
+  return res
+end
+
+-- ---- timing --------------------------------------------------------------------------------
+
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  if n % 2 == 1 then return xs[(n + 1) // 2] end
+  return (xs[n // 2] + xs[n // 2 + 1]) / 2
+end
+
+-- Median wall time of fn() over `repeats` calls, in milliseconds. Garbage (big temporaries that
+-- Lua does not see the size of) is collected between calls, outside the timed region.
+function run.time(fn, repeats)
+  local samples = {}
+  for i = 1, repeats do
+    collectgarbage("collect")
+    local t0 = core.clock()
+    fn()
+    samples[i] = (core.clock() - t0) * 1e3
+  end
+  collectgarbage("collect")
+  return median(samples)
+end
+
+-- "12.3 GB/s" or "45.6 GFLOP/s" for an entry at a size and a time in ms; "-" when unknown.
+function run.throughput(entry, size, ms)
+  if ms <= 0 then return "-" end
+  if entry.flops then
+    return string.format("%.2f GFLOP/s", entry.flops(size) / (ms * 1e6))
+  elseif entry.bytes then
+    return string.format("%.2f GB/s", entry.bytes(size) / (ms * 1e6))
+  end
+  return "-"
+end
+
+-- ---- the command -----------------------------------------------------------------------------
+
+run.USAGE = [[
+usage: helua run FILE [options]
+
+Loads a kernel file (kernels/*.lua; see share/doc/kernels.md), runs each of its kernels on the
+file's example inputs, checks the results against the float64 reference, and prints a timing
+table. Exits with 0 only when every check passes.
+
+options:
+  --size NAME|k=v,...   a size from the file's `sizes` (default: "default"), or overrides of the
+                        default size's dimensions, e.g. --size m=256,n=512 or --size small,m=64
+  --kernel NAME[,NAME]  run only these kernels of the file
+  --block-size N|full   interpret-mode block size for tiles the config does not fix
+  --repeat N            timed runs per kernel; the table shows the median (default 3)
+  --seed N              seed for the example inputs (default 0)
+  --interpret           run in interpret mode (eagerly, tile by tile; the only mode for now)
+  -h, --help            this text
+]]
+
+local VALUE_FLAGS = {["--size"] = "size", ["--kernel"] = "kernel", ["--block-size"] = "block_size",
+                     ["--repeat"] = "repeat", ["--seed"] = "seed"}
+
+-- Parses the arguments after `run`. Returns an options table (opts.help when help was asked).
+function run.parse_args(argv)
+  local o = {repeats = 3, seed = 0}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local flag, inline = a:match("^(%-%-[%w-]+)=(.*)$")
+    flag = flag or a
+    if flag == "-h" or flag == "--help" then
+      o.help = true
+    elseif flag == "--interpret" then
+      o.interpret = true
+    elseif VALUE_FLAGS[flag] then
+      local v = inline
+      if v == nil then
+        i = i + 1
+        v = argv[i]
+        if v == nil then fail("%s needs a value (see helua run --help)", flag) end
+      end
+      local key = VALUE_FLAGS[flag]
+      if key == "block_size" then
+        local n = math.tointeger(tonumber(v))
+        if v ~= "full" and not (n and n >= 1) then
+          fail("--block-size must be a positive integer or full, got %s", v)
+        end
+        o.block_size = v == "full" and "full" or n
+      elseif key == "repeat" or key == "seed" then
+        local n = math.tointeger(tonumber(v))
+        if not n or n < (key == "repeat" and 1 or 0) then
+          fail("--%s must be a %s integer, got %s", key, key == "repeat" and "positive" or "non-negative", v)
+        end
+        if key == "repeat" then o.repeats = n else o.seed = n end
+      else
+        o[key] = v
+      end
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      local flags = {"--size", "--kernel", "--block-size", "--repeat", "--seed", "--interpret", "--help"}
+      local hint = diag.did_you_mean(flag, flags)
+      fail("unknown option %s%s (see helua run --help)", flag, hint and (": " .. hint) or "")
+    else
+      if o.file then fail("helua run takes one FILE, got %s and %s", o.file, a) end
+      o.file = a
+    end
+    i = i + 1
+  end
+  return o
+end
+
+local function fmt_err(x)
+  if x == nil then return "-" end
+  if x ~= x then return "nan" end
+  return string.format("%.2e", x)
+end
+
+local function pad(s, w) return s .. string.rep(" ", math.max(0, w - #s)) end
+local function lpad(s, w) return string.rep(" ", math.max(0, w - #s)) .. s end
+
+-- Prints the check results and the timing table for the selected entries. Returns the exit code.
+local function run_file(o, out)
+  local d = run.load(o.file)
+  local entries = run.select(d, o.kernel)
+  local size, size_name = run.size(d, o.size)
+  local width = 6
+  for _, e in ipairs(entries) do width = math.max(width, #e.name) end
+  local bs = o.block_size and tostring(o.block_size) or "default"
+  out(string.format("%s: %s, size %s (%s), seed %d, interpret mode, block size %s\n",
+                    o.file, d.name, size_name, run.size_label(size), o.seed, bs))
+  out("check against the float64 reference:\n")
+  local results, all_ok = {}, true
+  for _, e in ipairs(entries) do
+    local r = run.check(e, size, o.seed, {block_size = o.block_size})
+    results[#results + 1] = r
+    all_ok = all_ok and r.ok
+    out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n", pad(e.name, width),
+                      fmt_err(r.max_abs), fmt_err(r.rel), e.tolerance.rtol, e.tolerance.atol,
+                      r.ok and "PASS" or "FAIL"))
+    if r.message then out("    " .. r.message:gsub("\n", "\n    ") .. "\n") end
+    collectgarbage("collect")
+  end
+  out(string.format("\ntiming (median of %d run%s, ms):\n", o.repeats, o.repeats == 1 and "" or "s"))
+  out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad("kernel", width), "mode", "ms",
+                    "throughput", "reference ms"))
+  for i, e in ipairs(entries) do
+    local r = results[i]
+    if r.args and r.got then
+      local args = r.args
+      local ms = run.time(function() run.call(e, args, {block_size = o.block_size}) end, o.repeats)
+      local ref_ms = run.time(function() e.reference(table.unpack(args, 1, args.n)) end, o.repeats)
+      out(string.format("  %s  %-9s  %10.2f  %16s  %12.2f\n", pad(e.name, width), "interpret", ms,
+                        run.throughput(e, size, ms), ref_ms))
+    else
+      out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad(e.name, width), "interpret", "error",
+                        "-", "-"))
+    end
+    r.args, r.got, r.want = nil, nil, nil
+    collectgarbage("collect")
+  end
+  local failed = 0
+  for _, r in ipairs(results) do if not r.ok then failed = failed + 1 end end
+  if failed > 0 then
+    out(string.format("\n%d of %d kernel(s) FAILED the check\n", failed, #results))
+  end
+  return all_ok and 0 or 1
+end
+
+-- `helua run ...`: argv holds the arguments after "run". Returns the exit code.
+function run.main(argv)
+  local function out(s) io.stdout:write(s); io.stdout:flush() end
+  local ok, res = pcall(function()
+    local o = run.parse_args(argv)
+    if o.help then out(run.USAGE); return 0 end
+    if not o.file then fail("missing FILE: helua run FILE [options] (see helua run --help)") end
+    return run_file(o, out)
+  end)
+  if ok then return res end
+  io.stderr:write("helua run: " .. errmsg(res) .. "\n")
+  return 1
+end
+
+return run

@@ -1,0 +1,51 @@
+/* Tile IR internals shared by the src/ir files: the arena, value creation, type inference.
+ * Part of src/ir (tile IR); not included outside src/ir. */
+#ifndef HELUA_IR_INTERNAL_H
+#define HELUA_IR_INTERNAL_H
+
+#include "ir/ir.h"
+
+/* ---- arena (ir_arena.c) ---------------------------------------------------------------------- */
+
+typedef struct IrArena IrArena;
+
+/* A function with an empty body in a fresh arena. */
+int ir_func_new(const char *name, IrFunc **out, Diag *d);
+/* 16-byte aligned, zeroed memory from f's arena; NULL when out of memory. */
+void *ir_alloc(IrFunc *f, size_t n);
+char *ir_strdup(IrFunc *f, const char *s); /* NULL when out of memory */
+/* Makes room for `need` elements in the arena array *arr (capacity *cap); HL_ERR when out of
+ * memory (the array is unchanged). */
+int ir_grow(IrFunc *f, void **arr, int *cap, int need, size_t elem);
+int ir_oom(Diag *d); /* diag_set(d, "out of memory while building the IR") */
+
+/* Appends a value (a copy of *v) to f; *out gets its id. */
+int ir_value_add(IrFunc *f, const IrValue *v, IrValueId *out, Diag *d);
+/* Unique-ifies `name` among f's value names: the name itself, or "name.N". NULL on OOM. */
+const char *ir_name_unique(IrFunc *f, const char *name);
+
+/* ---- types (ir_infer.c) ---------------------------------------------------------------------- */
+
+typedef struct IrType {
+  IrValueKind kind;
+  DType dtype;
+  IrShape shape;
+} IrType;
+
+/* Types the op `kind` applied to args with attrs, for every class but LOOP and YIELD.
+ * *norm gets the normalized attributes (dims made non-negative, dtypes resolved); it may be
+ * attrs itself. *nres gets 0 or 1 and *res the result type. On error the message says what is
+ * wrong, naming the operands; the caller prefixes the op and location. */
+int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
+             const IrAttrs *attrs, IrAttrs *norm, int *nres, IrType *res, Diag *d);
+bool ir_dim_eq(IrDim a, IrDim b);
+bool ir_shape_eq(const IrShape *a, const IrShape *b);
+bool ir_type_eq(const IrType *t, const IrValue *v);
+const char *ir_dim_str(IrDim dim, char *buf, size_t cap);
+/* Whether ops of this class may sit outside device loops in the traced phase (given rank-0
+ * operands for the elementwise ones). */
+bool ir_class_is_host(IrOpClass cls);
+/* Constant value of a scalar integer defined by const or specialize. */
+bool ir_const_int(const IrFunc *f, IrValueId v, int64_t *out);
+
+#endif

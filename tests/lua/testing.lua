@@ -1,0 +1,54 @@
+-- A small test harness for the Lua test scripts: T.test, assertions, and a summary line.
+-- Part of tests/lua. Each test script ends with `T.done()`, which sets the exit code.
+local T = {passed = 0, failed = 0, name = (arg and arg[0] or "test"):match("([^/]+)%.lua$") or "test"}
+
+local function fail(msg, level) error(msg, (level or 1) + 1) end
+
+function T.test(name, fn)
+  local ok, err = xpcall(fn, debug.traceback)
+  if ok then
+    T.passed = T.passed + 1
+    print("ok   " .. name)
+  else
+    T.failed = T.failed + 1
+    print("FAIL " .. name .. "\n" .. tostring(err))
+  end
+end
+
+function T.eq(got, want, what)
+  if got ~= want then
+    fail(string.format("%s: expected %s, got %s", what or "value", tostring(want), tostring(got)), 2)
+  end
+end
+
+function T.near(got, want, tol, what)
+  tol = tol or 1e-6
+  if type(got) ~= "number" or math.abs(got - want) > tol * math.max(1, math.abs(want)) then
+    fail(string.format("%s: expected %s (tol %g), got %s", what or "value", tostring(want), tol, tostring(got)), 2)
+  end
+end
+
+function T.truthy(v, what)
+  if not v then fail((what or "condition") .. " is false", 2) end
+end
+
+-- Runs fn, which must raise an error whose text contains every given plain-text piece.
+-- Returns the error text so tests can print or check more.
+function T.raises(fn, ...)
+  local ok, err = pcall(fn)
+  if ok then fail("expected an error, got none", 2) end
+  local text = tostring(err)
+  for _, piece in ipairs({...}) do
+    if not text:find(piece, 1, true) then
+      fail(string.format("error text lacks %q:\n%s", piece, text), 2)
+    end
+  end
+  return text
+end
+
+function T.done()
+  print(string.format("%s: %d passed, %d failed", T.name, T.passed, T.failed))
+  os.exit(T.failed == 0 and T.passed > 0 and 0 or 1)
+end
+
+return T
