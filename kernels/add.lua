@@ -38,7 +38,7 @@ return {
      bytes = function(s) return 4 * 2 * s.m * s.n + 2 * s.n end},
   },
   sizes = {
-    default = {m = 4096, n = 4096},
+    default = {m = 2048, n = 4096},
     small = {m = 37, n = 53},
     tiny = {m = 5, n = 7},
   },

@@ -1,6 +1,5 @@
--- Flash-style attention softmax(q k^T * scale) v, streamed over tiles of keys with an online
--- softmax (running max and sum), optionally causal. Part of kernels/ (example kernels; run with
--- `helua run kernels/attention.lua`, see share/doc/kernels.md).
+-- Flash-style attention softmax(q k^T * scale) v: online softmax over key tiles, optionally causal.
+-- Part of kernels/ (example kernels; run with `helua run kernels/attention.lua`, see share/doc/kernels.md).
 local helua = require "helua"
 local hl = require "helua.language"
 

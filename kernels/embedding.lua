@@ -17,10 +17,29 @@ local embedding = helua.kernel(function(ids, weight)
   return out:view(shape)
 end)
 
+-- The same lookup one id at a time: hl.grid yields scalar row numbers, `ids_flat[i]` loads one id
+-- (a 0-D value), and indexing `weight` with it gathers one row, tiled along the embedding dim.
+local embedding_grid = helua.kernel(function(ids, weight)
+  local ids_flat = ids:reshape({-1})
+  local n = ids_flat:size(1)
+  local _, d = weight:size()
+  local out = helua.empty({n, d}, {dtype = weight.dtype, device = weight.device})
+  for i in hl.grid(n) do
+    local id = ids_flat[i]
+    for td in hl.tile(d) do
+      out[{i, td}] = weight[{id, td}]
+    end
+  end
+  local shape = ids:shape()
+  shape[#shape + 1] = d
+  return out:view(shape)
+end)
+
 return {
   name = "embedding",
   kernels = {
     {name = "embedding", kernel = embedding},
+    {name = "embedding_grid", kernel = embedding_grid},
   },
   sizes = {
     default = {batch = 32, seq = 256, vocab = 32000, d = 1024},
@@ -34,7 +53,7 @@ return {
     return ids, weight
   end,
   reference = function(ids, weight)
-    local rows = helua.index_select(weight:to(helua.float64), 1, ids:reshape({-1}))
+    local rows = helua.index_select(weight, 1, ids:reshape({-1})):to(helua.float64)
     local shape = ids:shape()
     shape[#shape + 1] = weight:size(2)
     return rows:view(shape)

@@ -1,5 +1,4 @@
--- Split-K matmul for skinny outputs and a long K: each program sums one slice of K and adds its
--- partial product into a zeroed output with hl.atomic_add.
+-- Split-K matmul for a small output and a long K: slices of K summed into the output atomically.
 -- Part of kernels/ (example kernels; run with `helua run kernels/matmul_split_k.lua`, see share/doc/kernels.md).
 local helua = require "helua"
 local hl = require "helua.language"

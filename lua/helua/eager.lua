@@ -89,9 +89,13 @@ local function broadcastable(sa, sb)
   return true
 end
 
-local function mismatch(op, sa, sb, extra)
+local SYMBOL = {add = "+", sub = "-", mul = "*", div = "/", mod = "%", pow = "^",
+                floordiv = "//"}
+
+local function mismatch(op, sa, sb, extra, token)
   diag.raise("mismatched shapes in " .. op .. ": " .. shape_str(sa) .. " and " .. shape_str(sb)
     .. (extra or ""), {
+    token = token or SYMBOL[op] or op:match("[%w_]+$"),
     hint = "shapes broadcast when each dim (from the right) is equal or 1; add a dim with "
       .. "v[{\":\", hl.newaxis}] or v:unsqueeze(d), or check which tiles you indexed with",
   })
@@ -169,9 +173,9 @@ function E.cast(v, dt)
   return wrap(ccall("to", C.to, v._t, dt))
 end
 
+-- keepdim is always passed explicitly (an omitted one must read as false).
 function E.reduce(name, v, dim, keepdim)
-  if dim == nil then return wrap(ccall("hl." .. name, C[name], v._t)) end
-  return wrap(ccall("hl." .. name, C[name], v._t, dim, keepdim))
+  return wrap(ccall("hl." .. name, C[name], v._t, dim, keepdim == true))
 end
 
 function E.softmax(v, dim)
@@ -397,11 +401,12 @@ local function next_pow2(n)
   return p
 end
 
--- A new run (one kernel invocation). opts: config (a Config or nil), settings (resolved).
+-- A new run (one kernel invocation). opts: config (a Config or nil), settings (resolved),
+-- line_hook (whether the kernel has condition lines for guard.lua to check).
 function E.begin_run(opts)
   local cfg = opts.config
   return {
-    impl = E, depth = 0, config = cfg, settings = opts.settings or {},
+    impl = E, depth = 0, config = cfg, settings = opts.settings or {}, line_hook = opts.line_hook,
     block_sizes = cfg and cfg.block_sizes or nil,
     slots = {}, slot_of = {}, tunables = {},
   }
@@ -409,7 +414,7 @@ end
 
 local function enter(run)
   run.depth = run.depth + 1
-  if run.depth == 1 then guard.enter(is_value) end
+  if run.depth == 1 then guard.enter(is_value, run.line_hook) end
 end
 
 local function leave(run)

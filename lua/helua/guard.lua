@@ -3,10 +3,13 @@
 -- installed only while device loops run. Part of lua/helua (dialect surface).
 --
 -- Lua cannot overload truthiness, so `if v:gt(0) then` would silently take the branch for every
--- element. While device loops run, a line hook reads each `if`/`elseif`/`while`/`until` line of
--- user code, and raises when a local or upvalue named in the condition holds a device value.
--- Names followed by a metadata accessor (v.dtype, v:size(), v:dim(), v:shape(), v:numel(),
--- v.device) or compared with nil are host questions and pass.
+-- element. When a kernel is made, guard.watch reads the kernel function's lines and notes those
+-- holding an `if`/`elseif`/`while`/`until` condition. If there are any, a line hook checks them
+-- while device loops run: it raises when a local or upvalue named in the condition holds a
+-- device value. (A kernel without such lines runs without the hook, which costs ~5x on tiny
+-- tiles.) Names followed by a metadata accessor (v.dtype, v:size(), v:dim(), v:shape(),
+-- v:numel(), v.device) or compared with nil are host questions and pass. Only the kernel
+-- function's own lines are watched (helpers defined outside it are not).
 local diag = require "helua.diag"
 
 local guard = {}
@@ -19,17 +22,8 @@ for w in ([[and break do else elseif end false for function goto if in local nil
 
 local META = {dtype = true, size = true, dim = true, shape = true, numel = true, device = true}
 
-local internal_src = {}   -- source -> bool
-local cond_lines = {}     -- source -> {[line] = false | {kw = , names = {...}}}
-
-local function is_internal_source(src)
-  local v = internal_src[src]
-  if v == nil then
-    v = src:sub(1, 1) ~= "@" or src:match("lua/helua/[%w_]+%.lua$") ~= nil
-    internal_src[src] = v
-  end
-  return v
-end
+local watch = {}       -- line number -> true when a watched source has a condition there
+local cond_lines = {}  -- source -> {[line] = {kw = , names = {...}}}
 
 -- The condition of an if/elseif/while/until line: keyword and the names it tests, or false.
 local function parse_condition(text)
@@ -37,7 +31,7 @@ local function parse_condition(text)
   local code = text:gsub("%-%-.*$", ""):gsub('"[^"]*"', '""'):gsub("'[^']*'", "''")
   local kw, rest = code:match("^%s*(%a+)%s+(.*)$")
   if not (kw == "if" or kw == "elseif" or kw == "while" or kw == "until") then
-    -- `else if` and one-line `do ... if` forms are rare; check the first `if` on the line too.
+    -- one-line forms like `else if c then` or `do if c then ... end end`
     local r = code:match("[^%w_]if%s+(.*)$")
     if not r then return false end
     kw, rest = "if", r
@@ -55,7 +49,7 @@ local function parse_condition(text)
     local field = after:match("^%s*[%.:]%s*([%a_][%w_]*)")
     local host_question = (field and META[field]) or after:match("^%s*[~=]=%s*nil%f[^%w_]")
     if before ~= "." and before ~= ":" and not KEYWORDS[name] and not host_question
-      and not seen[name] then
+      and not seen[name] and not name:match("^%d") then
       seen[name] = true
       names[#names + 1] = name
     end
@@ -63,28 +57,39 @@ local function parse_condition(text)
   if #names == 0 then return false end
   return {kw = kw, names = names}
 end
+guard._parse_condition = parse_condition
 
-local function condition_at(src, line)
-  local lines = cond_lines[src]
+-- Watches the condition lines first..last of a source file ("@path"): a kernel function's
+-- lines. Returns true when there is at least one, i.e. when the kernel needs the line hook.
+function guard.watch(source, first, last)
+  if type(source) ~= "string" or source:sub(1, 1) ~= "@" then return false end
+  local lines = cond_lines[source]
   if not lines then
     lines = {}
-    cond_lines[src] = lines
+    cond_lines[source] = lines
   end
-  local c = lines[line]
-  if c == nil then
-    c = parse_condition(diag.source_line(src, line))
-    lines[line] = c
+  local any = false
+  for n = first or 1, last or math.huge do
+    local text = diag.source_line(source, n)
+    if text == nil then break end
+    local c = parse_condition(text)
+    if c then
+      lines[n] = c
+      watch[n] = true
+      any = true
+    end
   end
-  return c
+  return any
 end
 
 local is_device_value -- set by guard.enter
 local saved           -- the hook and number metatable we replaced
 
+-- level 3 is the running function (1 = check_line, 2 = the hook).
 local function check_line(line)
   local info = getinfo(3, "S")
-  if not info or is_internal_source(info.source) then return end
-  local cond = condition_at(info.source, line)
+  local lines = info and cond_lines[info.source]
+  local cond = lines and lines[line]
   if not cond then return end
   local wanted = {}
   for _, n in ipairs(cond.names) do wanted[n] = true end
@@ -102,13 +107,16 @@ local function check_line(line)
     while f do
       local name, v = getupvalue(f, i)
       if not name then break end
-      if wanted[name] and is_device_value(v) then found = name break end
+      if wanted[name] and is_device_value(v) then
+        found = name
+        break
+      end
       i = i + 1
     end
   end
   if found then
     diag.raise("`" .. cond.kw .. "` on a device value is not allowed (`" .. found
-      .. "` holds a device value; a device value has no single truth value)", {
+      .. "` holds a device value, which has no single truth value)", {
       token = found,
       hint = "select per element with hl.where(cond, a, b), e.g. v = hl.where(v:gt(0), v, 0)",
     })
@@ -120,7 +128,7 @@ end
 local function hook(event, line)
   local prev = saved and saved.hook
   if event == "line" then
-    check_line(line)
+    if watch[line] then check_line(line) end
     if prev and saved.wants_line then return prev(event, line) end
   elseif prev then
     return prev(event, line)
@@ -137,34 +145,36 @@ end
 
 local number_mt = {__index = number_misuse, __newindex = number_misuse}
 
--- Installs the hook and the number metatable. `is_value(v)` says whether v is a device value.
--- Returns false (and installs nothing) when another C hook is active.
 local nesting = 0
 
-function guard.enter(is_value)
+-- Installs the number metatable and, when `with_hook`, the line hook (nested calls count).
+-- `is_value(v)` says whether v is a device value. No hook when a hook set from C is active.
+function guard.enter(is_value, with_hook)
   nesting = nesting + 1
-  if nesting > 1 then return saved ~= nil end
-  local h, mask, count = debug.gethook()
-  if h == "external hook" then return false end
+  if nesting > 1 then return end
   is_device_value = is_value
+  local h, mask, count = debug.gethook()
   local m = mask or ""
   saved = {hook = h, mask = mask, count = count, number_mt = debug.getmetatable(0),
            wants_line = m:find("l", 1, true) ~= nil}
-  if not saved.wants_line then m = m .. "l" end
-  debug.sethook(hook, m, count or 0)
+  if with_hook and h ~= "external hook" then
+    if not saved.wants_line then m = m .. "l" end
+    debug.sethook(hook, m, count or 0)
+    saved.hooked = true
+  end
   if saved.number_mt == nil then debug.setmetatable(0, number_mt) end
-  return true
 end
 
 function guard.leave()
-  nesting = math.max(nesting - 1, 0)
+  if nesting == 0 then return end
+  nesting = nesting - 1
   if nesting > 0 or not saved then return end
   local s = saved
   saved = nil
-  if s.hook then debug.sethook(s.hook, s.mask, s.count) else debug.sethook() end
+  if s.hooked then
+    if s.hook then debug.sethook(s.hook, s.mask, s.count) else debug.sethook() end
+  end
   if s.number_mt == nil then debug.setmetatable(0, nil) end
 end
-
-guard._parse_condition = parse_condition
 
 return guard

@@ -8,6 +8,7 @@
 local active = require "helua.active"
 local diag = require "helua.diag"
 local eager = require "helua.eager"
+local guard = require "helua.guard"
 local tensor = require "helua.tensor"
 
 local Kernel = {__name = "helua.Kernel"}
@@ -72,6 +73,7 @@ function M.kernel(fn, opts)
   if opts and opts.backend ~= nil then M.check_backend(settings) end
   local info = debug.getinfo(fn, "S")
   k.name = info.short_src .. ":" .. info.linedefined
+  k.line_hook = guard.watch(info.source, info.linedefined, info.lastlinedefined)
   return k
 end
 
@@ -252,7 +254,7 @@ function Bound:_run(cfg, ...)
   if cfg == nil then cfg = self:config() end
   if cfg == false then cfg = nil end
   local anchor = diag.user_frame(2)
-  local run = eager.begin_run({config = cfg, settings = k.settings})
+  local run = eager.begin_run({config = cfg, settings = k.settings, line_hook = k.line_hook})
   active.push(run)
   local res = table.pack(xpcall(k.fn, on_error, ...))
   eager.end_run(run)

@@ -342,8 +342,22 @@ local function index_entries(op, t, idx, run, for_store)
   if type(idx) == "table" and getmetatable(idx) == nil then list = idx
   else list = {idx} end
   local ndim = t:dim()
-  local entries, consumed = {}, 0
   local n = #list
+  local consumed = 0
+  for i = 1, n do
+    if not rawequal(list[i], hl.newaxis) then consumed = consumed + 1 end
+  end
+  if consumed ~= ndim then
+    local name = name_of(t)
+    diag.raise("wrong number of indices: " .. (name and ("`" .. name .. "`") or "the tensor")
+      .. " has " .. ndim .. " dim" .. (ndim == 1 and "" or "s") .. " but the index names "
+      .. consumed, {
+      token = name and (name .. "["),
+      hint = "name every dim: \":\" takes a whole dim, e.g. " .. (name or "x") .. "[{"
+        .. string.rep("t, ", math.max(ndim - 1, 0)) .. "\":\"}]; hl.newaxis adds a dim",
+    })
+  end
+  local entries, dim = {}, 0
   for i = 1, n do
     local e = list[i]
     local k = kind(e, run)
@@ -355,7 +369,7 @@ local function index_entries(op, t, idx, run, for_store)
       end
       entries[#entries + 1] = {k = "newaxis"}
     else
-      consumed = consumed + 1
+      dim = dim + 1
       if k == "tile" then entries[#entries + 1] = {k = "tile", v = e}
       elseif k == "string" then
         if e ~= ":" then
@@ -366,10 +380,14 @@ local function index_entries(op, t, idx, run, for_store)
         entries[#entries + 1] = {k = "full"}
       elseif k == "number" then
         local iv = math.tointeger(e)
-        if not iv then diag.raise(op .. ": index " .. tostring(e) .. " is not an integer") end
-        local size = consumed <= ndim and t:size(consumed) or 0
+        if not iv then
+          diag.raise(op .. ": index " .. tostring(e) .. " is not an integer", {
+            hint = "indices are 1-based integers; use a tile, \":\" or an int value for more",
+          })
+        end
+        local size = t:size(dim)
         if iv < 1 or iv > size then
-          diag.raise("index " .. iv .. " is out of range for dim " .. consumed .. " (size "
+          diag.raise("index " .. iv .. " is out of range for dim " .. dim .. " (size "
             .. size .. ")", {hint = "indices are 1-based: 1.." .. size})
         end
         entries[#entries + 1] = {k = "int", v = iv}
@@ -390,16 +408,6 @@ local function index_entries(op, t, idx, run, for_store)
         bad_arg(op, i, e, "an index (a tile, an integer, \":\", hl.newaxis or an int value)", run)
       end
     end
-  end
-  if consumed ~= ndim then
-    local name = name_of(t)
-    diag.raise("wrong number of indices: " .. (name and ("`" .. name .. "`") or "the tensor")
-      .. " has " .. ndim .. " dim" .. (ndim == 1 and "" or "s") .. " but the index names "
-      .. consumed, {
-      token = name and (name .. "["),
-      hint = "name every dim: \":\" takes a whole dim, e.g. " .. (name or "x") .. "[{"
-        .. string.rep("t, ", math.max(ndim - 1, 0)) .. "\":\"}]; hl.newaxis adds a dim",
-    })
   end
   return entries
 end

@@ -3,6 +3,7 @@
 local helua = require "helua"
 local core = require "helua.core"
 local diag = require "helua.diag"
+local settings = require "helua.settings"
 
 local run = {}
 
@@ -196,25 +197,27 @@ end
 function run.call(entry, args, opts)
   local k = entry.kernel
   local bs = opts and opts.block_size
-  if bs ~= nil then
-    return pack(run.with_settings(k, {block_size = bs}, function()
-      return k(table.unpack(args, 1, args.n))
-    end))
-  end
+  if bs ~= nil then k = run.with_block_size(k, bs) end
   return pack(k(table.unpack(args, 1, args.n)))
 end
 
--- Runs fn with the given settings applied to kernel k (where the kernel object supports
--- per-call settings), returning fn's results.
-function run.with_settings(k, settings, fn)
-  if type(k) == "table" and type(k.with_settings) == "function" then
-    return k:with_settings(settings, fn)
+-- k with the `block_size` setting replaced: a kernel object over the same function, with the
+-- same settings and configs (cached, so that repeated runs reuse its bound kernels).
+local variants = setmetatable({}, {__mode = "k"})
+
+function run.with_block_size(k, bs)
+  if not helua.is_kernel(k) then
+    fail("--block-size needs kernels made with helua.kernel (this one is a %s)", type(k))
   end
-  local ok, settings_mod = pcall(require, "helua.settings")
-  if ok and type(settings_mod) == "table" and type(settings_mod.with) == "function" then
-    return settings_mod.with(settings, fn)
-  end
-  fail("this helua cannot set the block size per run (helua.settings.with is missing)")
+  local per = variants[k]
+  if not per then per = {}; variants[k] = per end
+  if per[bs] then return per[bs] end
+  local opts = {}
+  for name, v in pairs(k.settings) do opts[name] = v end
+  opts.block_size = bs
+  local v = helua.kernel(k.fn, opts)
+  per[bs] = v
+  return v
 end
 
 local F64 = helua.float64
@@ -284,20 +287,39 @@ local function errmsg(e)
   return tostring(e)
 end
 
--- Runs one entry on one size/seed and checks it. opts: block_size. Returns
+-- Runs one entry on one size/seed and checks it. opts: block_size; cache (a table kept across
+-- the entries of one size and seed: entries with the same `inputs` function share the inputs,
+-- and with the same `reference` too, the expected results). Returns
 -- {name, ok, max_abs, rel, message, args, got, want}; errors in the kernel become a failed result.
 function run.check(entry, size, seed, opts)
+  opts = opts or {}
+  local cache = opts.cache
   local res = {name = entry.name}
-  local ok, args = pcall(run.inputs, entry, size, seed)
-  if not ok then
-    res.ok, res.message = false, "making the inputs failed: " .. errmsg(args)
-    return res
+  local args = cache and cache.inputs and cache.inputs[entry.inputs]
+  if not args then
+    local ok
+    ok, args = pcall(run.inputs, entry, size, seed)
+    if not ok then
+      res.ok, res.message = false, "making the inputs failed: " .. errmsg(args)
+      return res
+    end
+    if cache then
+      cache.inputs = cache.inputs or {}
+      cache.inputs[entry.inputs] = args
+      cache.want = cache.want or {}
+      cache.want[entry.inputs] = {}
+    end
   end
   res.args = args
-  local okw, want = pcall(function() return pack(entry.reference(table.unpack(args, 1, args.n))) end)
-  if not okw then
-    res.ok, res.message = false, "the reference failed: " .. errmsg(want)
-    return res
+  local want = cache and cache.want[entry.inputs][entry.reference]
+  if not want then
+    local okw
+    okw, want = pcall(function() return pack(entry.reference(table.unpack(args, 1, args.n))) end)
+    if not okw then
+      res.ok, res.message = false, "the reference failed: " .. errmsg(want)
+      return res
+    end
+    if cache then cache.want[entry.inputs][entry.reference] = want end
   end
   local okg, got = pcall(run.call, entry, args, opts)
   if not okg then
@@ -431,13 +453,17 @@ local function run_file(o, out)
   local size, size_name = run.size(d, o.size)
   local width = 6
   for _, e in ipairs(entries) do width = math.max(width, #e.name) end
-  local bs = o.block_size and tostring(o.block_size) or "default"
+  local bs = o.block_size and tostring(o.block_size)
+  if not bs then
+    local ok, env = pcall(settings.get, "block_size")
+    bs = ok and env and (tostring(env) .. " (HELUA_BLOCK_SIZE)") or "default"
+  end
   out(string.format("%s: %s, size %s (%s), seed %d, interpret mode, block size %s\n",
                     o.file, d.name, size_name, run.size_label(size), o.seed, bs))
   out("check against the float64 reference:\n")
-  local results, all_ok = {}, true
+  local results, all_ok, cache = {}, true, {}
   for _, e in ipairs(entries) do
-    local r = run.check(e, size, o.seed, {block_size = o.block_size})
+    local r = run.check(e, size, o.seed, {block_size = o.block_size, cache = cache})
     results[#results + 1] = r
     all_ok = all_ok and r.ok
     out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n", pad(e.name, width),
@@ -446,8 +472,9 @@ local function run_file(o, out)
     if r.message then out("    " .. r.message:gsub("\n", "\n    ") .. "\n") end
     collectgarbage("collect")
   end
-  out(string.format("\ntiming (median of %d run%s, ms):\n", o.repeats, o.repeats == 1 and "" or "s"))
-  out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad("kernel", width), "mode", "ms",
+  out(string.format("\ntiming (median of %d run%s after the checked one):\n", o.repeats,
+                    o.repeats == 1 and "" or "s"))
+  out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad("kernel", width), "mode", "median ms",
                     "throughput", "reference ms"))
   for i, e in ipairs(entries) do
     local r = results[i]
@@ -464,6 +491,7 @@ local function run_file(o, out)
     r.args, r.got, r.want = nil, nil, nil
     collectgarbage("collect")
   end
+  cache = nil
   local failed = 0
   for _, r in ipairs(results) do if not r.ok then failed = failed + 1 end end
   if failed > 0 then

@@ -103,8 +103,8 @@ local function not_a_size(op, v, i)
     diag.raise(op .. ": " .. (name and ("`" .. name .. "` is a tile") or "a tile")
       .. ", not a number: it cannot be a size", {
       token = name,
-      hint = "host tensors are allocated with whole sizes before the loops (e.g. x:size(1)); "
-        .. "inside loops use hl.zeros({" .. (name or "t") .. "}, dtype) for a tile-shaped value",
+      hint = "allocate host tensors with whole sizes (e.g. x:size(1)) before the loops; inside "
+        .. "them use hl.zeros({" .. (name or "t") .. "}, dtype) for a tile-shaped value",
     })
   end
   diag.raise(op .. ": size " .. i .. " must be a non-negative integer, got "
@@ -160,8 +160,8 @@ local RANDOM_OPTS = {"dtype", "device", "seed"}
 local function creator(name, fn)
   local op = "helua." .. name
   return function(...)
-    host_only(op)
     local shape, opts = parse_shape(op, ...)
+    host_only(op)
     local dt = parse_opts(op, opts, CREATE_OPTS, "float32")
     return host_call(op, fn, shape, dt)
   end
@@ -172,8 +172,8 @@ T.zeros = creator("zeros", core.zeros)
 T.ones = creator("ones", core.ones)
 
 function T.full(shape, value, opts)
-  host_only("helua.full")
   local s = parse_shape("helua.full", shape)
+  host_only("helua.full")
   if type(value) ~= "number" and type(value) ~= "boolean" then
     diag.raise("helua.full: the fill value must be a number or boolean, got " .. type(value))
   end
@@ -184,8 +184,8 @@ end
 local function random(name, fn)
   local op = "helua." .. name
   return function(...)
-    host_only(op)
     local shape, opts = parse_shape(op, ...)
+    host_only(op)
     local dt, seed = parse_opts(op, opts, RANDOM_OPTS, "float32")
     if not dtype.floats[dt] then
       diag.raise(op .. ": needs a float dtype, got " .. dt, {hint = "e.g. {dtype = helua.float16}"})
@@ -278,7 +278,11 @@ end
 
 local function norm_index(i, dim, size, t)
   local n = math.tointeger(i)
-  if not n then diag.raise("index " .. tostring(i) .. " is not an integer") end
+  if not n then
+    diag.raise("index " .. tostring(i) .. " is not an integer", {
+      hint = "host indices: integers (1-based), \":\", {first, last[, step]} ranges, hl.newaxis",
+    })
+  end
   if n < 0 then n = size + n + 1 end
   if n < 1 or n > size then out_of_range(i, dim, size, t) end
   return n
@@ -315,6 +319,7 @@ local function host_select(t, key)
     diag.raise("too many indices: " .. (name and ("`" .. name .. "`") or "the tensor") .. " has "
       .. nd .. " dim" .. (nd == 1 and "" or "s") .. " but the index names " .. consumed, {
       token = name and (name .. "["),
+      hint = "give at most one index per dim (missing trailing dims are taken whole)",
     })
   end
   if all_int and consumed == nd then

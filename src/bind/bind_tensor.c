@@ -20,7 +20,9 @@ typedef struct TBox {
 
 static int raise(lua_State *L, const Diag *d) { return luaL_error(L, "%s", d->msg); }
 
-/* Pushes an empty box (safe to collect) and returns its slot. */
+/* Pushes an empty box (safe to collect) and returns its slot. Functions with optional arguments
+ * first fix their arity with lua_settop ("fixed arity"), so that boxes pushed for results and
+ * scalar operands never land where an absent optional argument is read. */
 static Tensor **box_new(lua_State *L) {
   TBox *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = NULL;
@@ -149,6 +151,7 @@ static void check_index(lua_State *L, const Tensor *t, int i, lua_Integer v, int
 typedef int (*CreateFn)(const int64_t *, int, DType, Tensor **, Diag *);
 
 static int create_common(lua_State *L, CreateFn fn) {
+  lua_settop(L, 2); /* fixed arity */
   int64_t sizes[TENSOR_MAX_DIMS];
   int n = check_shape(L, 1, sizes);
   DType dt = opt_dtype(L, 2, DT_FLOAT32);
@@ -162,6 +165,7 @@ static int core_zeros(lua_State *L) { return create_common(L, tensor_zeros); }
 static int core_ones(lua_State *L) { return create_common(L, tensor_ones); }
 
 static int core_full(lua_State *L) {
+  lua_settop(L, 3); /* fixed arity */
   int64_t sizes[TENSOR_MAX_DIMS];
   int n = check_shape(L, 1, sizes);
   bool isint = lua_isinteger(L, 2), isbool = lua_isboolean(L, 2);
@@ -176,6 +180,7 @@ static int core_full(lua_State *L) {
 }
 
 static int core_arange(lua_State *L) {
+  lua_settop(L, 4); /* fixed arity */
   bool ints = lua_isinteger(L, 1) && lua_isinteger(L, 2) && (lua_isnoneornil(L, 3) || lua_isinteger(L, 3));
   double start = luaL_checknumber(L, 1), stop = luaL_checknumber(L, 2);
   double step = luaL_optnumber(L, 3, 1.0);
@@ -186,6 +191,7 @@ static int core_arange(lua_State *L) {
 }
 
 static int random_common(lua_State *L, bool gaussian) {
+  lua_settop(L, 3); /* fixed arity */
   int64_t sizes[TENSOR_MAX_DIMS];
   int n = check_shape(L, 1, sizes);
   DType dt = opt_dtype(L, 2, DT_FLOAT32);
@@ -261,6 +267,7 @@ static void nest_fill(lua_State *L, int idx, int dim, Nest *nt, int64_t *pos) {
 }
 
 static int core_tensor(lua_State *L) {
+  lua_settop(L, 2); /* fixed arity */
   luaL_checkany(L, 1);
   Nest nt = {.all_bool = true};
   nest_shape(L, 1, &nt);
@@ -286,6 +293,7 @@ static int core_tensor(lua_State *L) {
 /* ---- core.* ops ------------------------------------------------------------------------------ */
 
 static int core_where(lua_State *L) {
+  lua_settop(L, 3); /* fixed arity */
   Tensor *c = check_operand(L, 1), *a = check_operand(L, 2), *b = check_operand(L, 3);
   Diag d;
   if (tensor_where(c, a, b, box_new(L), &d)) return raise(L, &d);
@@ -293,6 +301,7 @@ static int core_where(lua_State *L) {
 }
 
 static int core_allclose(lua_State *L) {
+  lua_settop(L, 4); /* fixed arity */
   Tensor *a = check_operand(L, 1), *b = check_operand(L, 2);
   double rtol = luaL_optnumber(L, 3, 1e-5), atol = luaL_optnumber(L, 4, 1e-8);
   Diag d;
@@ -303,6 +312,7 @@ static int core_allclose(lua_State *L) {
 }
 
 static int core_errs(lua_State *L, int (*fn)(const Tensor *, const Tensor *, double *, Diag *)) {
+  lua_settop(L, 2); /* fixed arity */
   Tensor *a = check_operand(L, 1), *b = check_operand(L, 2);
   Diag d;
   double v;
@@ -322,6 +332,7 @@ static int core_matmul(lua_State *L) {
 }
 
 static int softmax_common(lua_State *L, bool logsm) {
+  lua_settop(L, 2); /* fixed arity */
   Tensor *x = bind_tensor_check(L, 1);
   int dim = lua_isnoneornil(L, 2) ? (x->ndim ? x->ndim - 1 : 0) : check_dim(L, 2, x->ndim);
   Diag d;
@@ -338,6 +349,7 @@ static Tensor *opt_tensor(lua_State *L, int idx) {
 }
 
 static int core_layer_norm(lua_State *L) {
+  lua_settop(L, 4); /* fixed arity */
   Tensor *x = bind_tensor_check(L, 1), *w = opt_tensor(L, 2), *b = opt_tensor(L, 3);
   double eps = luaL_optnumber(L, 4, 1e-5);
   Diag d;
@@ -346,6 +358,7 @@ static int core_layer_norm(lua_State *L) {
 }
 
 static int core_rms_norm(lua_State *L) {
+  lua_settop(L, 3); /* fixed arity */
   Tensor *x = bind_tensor_check(L, 1), *w = opt_tensor(L, 2);
   double eps = luaL_optnumber(L, 3, 1e-6);
   Diag d;
@@ -361,6 +374,7 @@ static int core_cross_entropy(lua_State *L) {
 }
 
 static int core_attention(lua_State *L) {
+  lua_settop(L, 5); /* fixed arity */
   Tensor *q = bind_tensor_check(L, 1), *k = bind_tensor_check(L, 2), *v = bind_tensor_check(L, 3);
   bool causal = lua_toboolean(L, 4);
   double scale = luaL_optnumber(L, 5, 0.0);
@@ -597,6 +611,7 @@ static int m_clone(lua_State *L) {
 }
 
 static int m_copy_(lua_State *L) {
+  lua_settop(L, 2); /* fixed arity */
   Tensor *t = bind_tensor_check(L, 1), *src = check_operand(L, 2);
   Diag d;
   if (tensor_copy_(t, src, &d)) return raise(L, &d);
@@ -721,6 +736,7 @@ static int m_squeeze(lua_State *L) {
 
 /* upvalue 1: the TensorBinOp; either operand may be a number (metamethods: 2 - t) */
 static int m_binary(lua_State *L) {
+  lua_settop(L, 2); /* fixed arity */
   Tensor *a = check_operand(L, 1), *b = check_operand(L, 2);
   Diag d;
   if (tensor_binary((TensorBinOp)lua_tointeger(L, lua_upvalueindex(1)), a, b, box_new(L), &d))
@@ -729,6 +745,7 @@ static int m_binary(lua_State *L) {
 }
 
 static int m_unary(lua_State *L) {
+  lua_settop(L, 1); /* fixed arity */
   Tensor *a = bind_tensor_check(L, 1);
   Diag d;
   if (tensor_unary((TensorUnOp)lua_tointeger(L, lua_upvalueindex(1)), a, box_new(L), &d))
@@ -738,6 +755,7 @@ static int m_unary(lua_State *L) {
 
 /* upvalue 1: the TensorReduceOp. t:sum([dim [, keepdim]]) */
 static int m_reduce(lua_State *L) {
+  lua_settop(L, 3); /* fixed arity */
   Tensor *t = bind_tensor_check(L, 1);
   int dim = lua_isnoneornil(L, 2) ? TENSOR_ALL_DIMS : check_dim(L, 2, t->ndim);
   Diag d;
@@ -782,6 +800,7 @@ static int check_specs(lua_State *L, int idx, const Tensor *t, TileSpec *specs) 
 }
 
 static int m_load_tile(lua_State *L) {
+  lua_settop(L, 3); /* fixed arity */
   Tensor *t = bind_tensor_check(L, 1);
   TileSpec specs[TENSOR_MAX_DIMS];
   int n = check_specs(L, 2, t, specs);
@@ -792,6 +811,7 @@ static int m_load_tile(lua_State *L) {
 }
 
 static int store_common(lua_State *L, bool add) {
+  lua_settop(L, 4); /* fixed arity */
   Tensor *t = bind_tensor_check(L, 1);
   TileSpec specs[TENSOR_MAX_DIMS];
   int n = check_specs(L, 2, t, specs);

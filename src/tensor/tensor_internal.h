@@ -43,6 +43,5 @@ int tensor_alloc_header(const Tensor *t, Tensor **out, Diag *d);
 /* A contiguous tensor of dtype dt with t's values: shares t's storage when t already is one,
  * else a converted copy. out is always a new handle. */
 int tensor_as_contig(const Tensor *t, DType dt, Tensor **out, Diag *d);
-int tensor_new_like_shape(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d);
 
 #endif

@@ -1,7 +1,6 @@
 /* Tensor storage and handles: refcounted device storage (CPU ops table), tensor creation,
  * element access, and the small helpers every phase uses (numel, dim checks, shape strings).
  * Part of src/tensor (host tensors). */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -150,10 +149,6 @@ int tensor_empty(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d
   }
   *out = t;
   return HL_OK;
-}
-
-int tensor_new_like_shape(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d) {
-  return tensor_empty(sizes, ndim, dt, out, d);
 }
 
 static int scalar_new(DType dt, Tensor **out, Diag *d) {

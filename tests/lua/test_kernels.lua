@@ -4,6 +4,7 @@
 package.path = arg[0]:match("(.*/)") .. "?.lua;" .. package.path
 local T = require "testing"
 local run = require "helua.run"
+local helua = require "helua"
 
 local function kernel_files()
   local files = {}
@@ -27,7 +28,7 @@ T.test("kernels/ has the example kernels", function()
   local want = {"add", "add_broadcast", "exp", "sum", "long_sum", "long_sum_manual", "softmax",
                 "softmax_decomposed", "softmax_two_pass", "rms_norm", "layer_norm", "cross_entropy",
                 "matmul", "matmul_bias", "matmul_bias_relu", "bmm", "matmul_split_k", "attention",
-                "attention_causal", "embedding"}
+                "attention_causal", "embedding", "embedding_grid"}
   local have = {}
   for _, f in ipairs(files) do
     for _, e in ipairs(run.load(f).entries) do have[e.name] = f end
@@ -59,8 +60,6 @@ for _, f in ipairs(files) do
 end
 
 -- ---- the convention (helua.run) --------------------------------------------------------------
-
-local helua = require "helua"
 
 local function fake_kernel(fn) return setmetatable({}, {__call = function(_, ...) return fn(...) end}) end
 
@@ -127,6 +126,45 @@ T.test("compare: planted errors fail, counts and shapes are checked", function()
   T.near(r.max_abs, 1e-3, 1e-3, "max abs err")
   T.truthy(run.compare({n = 1, x}, {n = 2, x, x}, tol).message:find("returned 1 value"), "count")
   T.truthy(run.compare({n = 1, x}, {n = 1, x:transpose(1, 2)}, tol).message:find("shape"), "shape")
+end)
+
+T.test("--block-size reaches the kernel's tiles", function()
+  local d = run.load("kernels/matmul.lua")
+  local e = run.select(d, "matmul")[1]
+  local args = run.inputs(e, run.size(d, "small"), 0)
+  for _, bs in ipairs({3, 16}) do
+    run.call(e, args, {block_size = bs})
+    local cfg = run.with_block_size(e.kernel, bs):bind(table.unpack(args, 1, args.n)):default_config()
+    T.eq(table.concat(cfg.block_sizes, ","), bs .. "," .. bs .. "," .. bs, "block sizes")
+  end
+  run.call(e, args, {block_size = "full"})
+  local cfg = run.with_block_size(e.kernel, "full"):bind(table.unpack(args, 1, args.n)):default_config()
+  T.eq(table.concat(cfg.block_sizes, ","), "64,40,48", "full block sizes (m, n, k)")
+  T.truthy(run.with_block_size(e.kernel, 3) == run.with_block_size(e.kernel, 3), "variants are cached")
+end)
+
+T.test("matmul_split_k: every split_k from the config gives the reference", function()
+  local d = run.load("kernels/matmul_split_k.lua")
+  local e = d.entries[1]
+  local args = run.inputs(e, run.size(d, "small"), 0)
+  local want = table.pack(e.reference(table.unpack(args, 1, args.n)))
+  local bound = e.kernel:bind(table.unpack(args, 1, args.n))
+  for _, split_k in ipairs({1, 2, 4, 16, 256}) do
+    local got = table.pack(bound:run(helua.Config{split_k = split_k}, table.unpack(args, 1, args.n)))
+    local r = run.compare(got, want, e.tolerance)
+    T.truthy(r.ok, "split_k " .. split_k .. " (max abs err " .. tostring(r.max_abs) .. ")")
+  end
+end)
+
+T.test("check shares inputs and references through a cache", function()
+  local d = run.load("kernels/softmax.lua")
+  local cache = {}
+  for _, e in ipairs(d.entries) do
+    T.truthy(run.check(e, run.size(d, "tiny"), 0, {cache = cache}).ok, e.name)
+  end
+  local n = 0
+  for _ in pairs(cache.inputs) do n = n + 1 end
+  T.eq(n, 1, "one set of inputs for the three softmax kernels")
 end)
 
 T.test("parse_args", function()

@@ -1,0 +1,12 @@
+/* Lua binding of the tile IR: core.ir_builder(name) and core.ir_ops(), the "helua.IrBuilder" and
+ * "helua.IrFunc" userdata. Part of src/bind (the Lua boundary); the IR itself is src/ir. */
+#ifndef HELUA_BIND_IR_H
+#define HELUA_BIND_IR_H
+
+#include <lua.h>
+
+/* Adds ir_builder and ir_ops to the table on top of the stack (helua.core) and creates the
+ * builder and function metatables. */
+void bind_ir_register(lua_State *L);
+
+#endif
