@@ -1,5 +1,5 @@
 -- Elementwise add: two same-shape tensors, and an [m, n] + [n] add that broadcasts inside the tile.
--- Part of kernels/ (example kernels; run with `helua run kernels/add.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/add.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

@@ -1,5 +1,5 @@
 -- Flash-style attention softmax(q k^T * scale) v: online softmax over key tiles, optionally causal.
--- Part of kernels/ (example kernels; run with `helua run kernels/attention.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/attention.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

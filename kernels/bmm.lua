@@ -1,5 +1,5 @@
--- Batched matmul out[b] = a[b] @ c[b]: a 3-D grid of tiles and a 3-D dot with a float32 accumulator.
--- Part of kernels/ (example kernels; run with `helua run kernels/bmm.lua`, see share/doc/kernels.md).
+-- Batched matmul out[b] = a[b] @ c[b]: a 3-D grid of tiles, a 3-D dot into a float32 accumulator.
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/bmm.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

@@ -1,5 +1,5 @@
 -- Cross-entropy loss: mean over rows of logsumexp(logits[i, :]) - logits[i, labels[i]].
--- Part of kernels/ (example kernels; run with `helua run kernels/cross_entropy.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/cross_entropy.lua
 local helua = require "helua"
 local hl = require "helua.language"
 
@@ -38,7 +38,9 @@ return {
     local labels = (u * s.v):floor():to(helua.int64) + 1
     return logits, labels
   end,
-  reference = function(logits, labels) return helua.cross_entropy(logits:to(helua.float64), labels) end,
+  reference = function(logits, labels)
+    return helua.cross_entropy(logits:to(helua.float64), labels)
+  end,
   tolerance = {rtol = 1e-5, atol = 1e-5},
   bytes = function(s) return 4 * s.n * s.v + 8 * s.n end,
 }

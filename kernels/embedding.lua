@@ -1,5 +1,5 @@
 -- Embedding lookup: out[i, :] = weight[ids[i], :] for 1-based int64 ids of any shape.
--- Part of kernels/ (example kernels; run with `helua run kernels/embedding.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/embedding.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

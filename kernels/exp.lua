@@ -1,5 +1,5 @@
 -- Elementwise exp over a 1-D tensor: the simplest memory-bound kernel.
--- Part of kernels/ (example kernels; run with `helua run kernels/exp.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/exp.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

@@ -1,5 +1,5 @@
 -- LayerNorm over the last dim, with and without bias: out, plus the per-row mean and 1/std.
--- Part of kernels/ (example kernels; run with `helua run kernels/layer_norm.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/layer_norm.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

@@ -1,5 +1,5 @@
 -- Row sums of a few very long rows: the row does not fit in one tile, so it is reduced in a loop.
--- Part of kernels/ (example kernels; run with `helua run kernels/long_sum.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/long_sum.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

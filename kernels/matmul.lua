@@ -1,5 +1,5 @@
 -- Matrix multiplication out = x @ y, and the same kernel with a bias and a ReLU epilogue.
--- Part of kernels/ (example kernels; run with `helua run kernels/matmul.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/matmul.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

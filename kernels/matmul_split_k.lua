@@ -1,15 +1,7 @@
 -- Split-K matmul for a small output and a long K: slices of K summed into the output atomically.
--- Part of kernels/ (example kernels; run with `helua run kernels/matmul_split_k.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/matmul_split_k.lua
 local helua = require "helua"
 local hl = require "helua.language"
-
-local function cdiv(a, b) return (a + b - 1) // b end
-
-local function next_power_of_2(x)
-  local p = 1
-  while p < x do p = p * 2 end
-  return p
-end
 
 -- `split_k` is a user tunable: how many slices K is cut into. The grid is 3-D: output tiles times
 -- K slices of a fixed block of about k / split_k. Each program walks its slice with an inner loop
@@ -20,7 +12,7 @@ local matmul_split_k = helua.kernel(function(x, y)
   local _, n = y:size()
   local out = helua.zeros({m, n}, {dtype = helua.float32, device = x.device})
   local split_k = hl.register_tunable("split_k", hl.PowerOfTwoFragment(1, 256, 8))
-  local k_block = next_power_of_2(cdiv(k, split_k))
+  local k_block = helua.next_power_of_2(helua.cdiv(k, split_k))
   for tm, tn, outer_k in hl.tile({m, n, k}, {block_size = {nil, nil, k_block}}) do
     local acc = hl.zeros({tm, tn}, hl.float32)
     for inner_k in hl.tile(outer_k.begin, outer_k.last) do

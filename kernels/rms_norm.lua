@@ -1,5 +1,5 @@
 -- RMSNorm: out = x / sqrt(mean(x^2) + eps) * weight, one tile of whole rows at a time.
--- Part of kernels/ (example kernels; run with `helua run kernels/rms_norm.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/rms_norm.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

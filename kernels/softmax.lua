@@ -1,5 +1,5 @@
 -- Row softmax three ways: the library call, the decomposed form, and the two-pass online form.
--- Part of kernels/ (example kernels; run with `helua run kernels/softmax.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/softmax.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

@@ -1,5 +1,5 @@
 -- Row sum out[i] = sum_j x[i, j]: a reduction over a full-row slice `x[{tm, ":"}]`.
--- Part of kernels/ (example kernels; run with `helua run kernels/sum.lua`, see share/doc/kernels.md).
+-- Part of kernels/ (share/doc/kernels.md). Run: helua run kernels/sum.lua
 local helua = require "helua"
 local hl = require "helua.language"
 

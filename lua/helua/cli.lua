@@ -6,7 +6,8 @@ local cli = {}
 
 -- name -> {module, one-line summary}; each module has main(args_after_the_command) -> exit code.
 cli.commands = {
-  run = {module = "helua.run", summary = "run a kernel file, check it against its reference, print timings"},
+  run = {module = "helua.run",
+         summary = "run a kernel file, check it against its reference, print timings"},
 }
 
 local function command_names()

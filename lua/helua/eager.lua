@@ -10,6 +10,9 @@
 --    else the interpret default: min(next_pow2(n), 256) for 1-D hl.tile loops and
 --    min(next_pow2(n), 64) per dim for multi-dim loops and registered block sizes.
 --  * Device values are immutable; every op makes a new C tensor.
+-- The interface language.lua calls (a tracer provides the same) is listed at the end of
+-- share/doc/dialect.md.
+local check = require "helua.check"
 local core = require "helua.core"
 local diag = require "helua.diag"
 local guard = require "helua.guard"
@@ -52,7 +55,7 @@ end
 Value.methods = {
   size = function(v, d)
     if d == nil then return C.size(v._t) end
-    return C.size(v._t, hl._norm_dim("size", d, C.dim(v._t)))
+    return C.size(v._t, check.norm_dim("size", d, C.dim(v._t)))
   end,
   shape = function(v) return shape_of(v._t) end,
   dim = function(v) return C.dim(v._t) end,

@@ -5,6 +5,10 @@
 -- The config a run uses: the bound kernel's set_config, else opts.config, else the first of
 -- opts.configs (interpret mode does not tune), else none (block sizes from the block_size
 -- setting or the interpret defaults; see eager.lua).
+--
+-- Public fields of a kernel (read-only by convention; run.lua uses them): fn (the function),
+-- settings (settings.resolve's table, config/configs included), config, configs (Configs),
+-- name ("file:line" of the function).
 local active = require "helua.active"
 local diag = require "helua.diag"
 local eager = require "helua.eager"
@@ -162,9 +166,10 @@ function Bound:__call(...)
   return self:_run(nil, ...)
 end
 
--- bk:run(cfg, ...): runs once with cfg (a Config or a table of fields; nil = the default).
+-- bk:run(cfg, ...): runs once with cfg (a Config or a table of fields). nil means the config
+-- a plain call would use; an empty config ({}) runs with the defaults.
 function Bound:run(cfg, ...)
-  return self:_run(to_config(cfg) or false, ...)
+  return self:_run(to_config(cfg), ...)
 end
 
 -- bk:set_config(cfg): later calls with these arguments use cfg.
@@ -247,12 +252,11 @@ local function check_config_fits(cfg, run, anchor)
   end
 end
 
--- Runs the kernel function eagerly. cfg: a Config, false (no config), or nil (the default).
+-- Runs the kernel function eagerly. cfg: a Config, or nil for self:config().
 function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
   if cfg == nil then cfg = self:config() end
-  if cfg == false then cfg = nil end
   local anchor = diag.user_frame(2)
   local run = eager.begin_run({config = cfg, settings = k.settings, line_hook = k.line_hook})
   active.push(run)
@@ -262,7 +266,7 @@ function Bound:_run(cfg, ...)
   if not res[1] then error(res[2], 0) end
   if cfg then check_config_fits(cfg, run, anchor) end
   self.runs = self.runs + 1
-  if not cfg then
+  if not cfg or #cfg:names() == 0 then
     local sizes = {}
     for i, s in ipairs(run.slots) do sizes[i] = s.size end
     self.default_block_sizes = sizes

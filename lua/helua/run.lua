@@ -42,7 +42,9 @@ end
 
 -- One entry of `kernels`, with the file-level fields filled in where the entry has none.
 local function normalize_entry(desc, e, where)
-  if type(e) ~= "table" then fail("%s: must be a table {name = ..., kernel = ...}, got a %s", where, type(e)) end
+  if type(e) ~= "table" then
+    fail("%s: must be a table {name = ..., kernel = ...}, got a %s", where, type(e))
+  end
   if type(e.name) ~= "string" or e.name == "" then fail("%s: needs a name (a string)", where) end
   where = where .. " (" .. e.name .. ")"
   if not is_callable(e.kernel) then
@@ -58,13 +60,18 @@ local function normalize_entry(desc, e, where)
     end
     entry[field] = v
   end
-  if not entry.inputs then fail("%s: no `inputs = function(size, seed) ... end` (in the entry or the file)", where) end
-  if not entry.reference then fail("%s: no `reference = function(...) ... end` (in the entry or the file)", where) end
+  if not entry.inputs then
+    fail("%s: no `inputs = function(size, seed) ... end` (in the entry or the file)", where)
+  end
+  if not entry.reference then
+    fail("%s: no `reference = function(...) ... end` (in the entry or the file)", where)
+  end
   local tol = e.tolerance or desc.tolerance or DEFAULT_TOLERANCE
   if type(tol) ~= "table" or type(tol.rtol or 0) ~= "number" or type(tol.atol or 0) ~= "number" then
     fail("%s: `tolerance` must be {rtol = number, atol = number}", where)
   end
-  entry.tolerance = {rtol = tol.rtol or DEFAULT_TOLERANCE.rtol, atol = tol.atol or DEFAULT_TOLERANCE.atol}
+  entry.tolerance = {rtol = tol.rtol or DEFAULT_TOLERANCE.rtol,
+                     atol = tol.atol or DEFAULT_TOLERANCE.atol}
   return entry
 end
 
@@ -80,10 +87,13 @@ function run.describe(desc, path)
     fail("%s: the description has no `kernels` list;\n%s", path, SHAPE_OF_A_FILE)
   end
   if type(desc.sizes) ~= "table" or type(desc.sizes.default) ~= "table" then
-    fail("%s: the description needs `sizes = {default = {...}, small = {...}}`;\n%s", path, SHAPE_OF_A_FILE)
+    fail("%s: the description needs `sizes = {default = {...}, small = {...}}`;\n%s", path,
+         SHAPE_OF_A_FILE)
   end
   for name, s in pairs(desc.sizes) do
-    if type(s) ~= "table" then fail("%s: sizes.%s must be a table of numbers", path, tostring(name)) end
+    if type(s) ~= "table" then
+      fail("%s: sizes.%s must be a table of numbers", path, tostring(name))
+    end
   end
   local entries = {}
   if #desc.kernels > 0 then
@@ -150,7 +160,9 @@ function run.size(d, spec)
     local k, v = token:match("^%s*([%w_]+)%s*=%s*(.-)%s*$")
     if k then
       local n = tonumber(v)
-      if not n or n ~= math.floor(n) or n < 1 then fail("--size %s: %s must be a positive integer", token, k) end
+      if not n or n ~= math.floor(n) or n < 1 then
+        fail("--size %s: %s must be a positive integer", token, k)
+      end
       overrides[#overrides + 1] = {k, math.tointeger(n)}
     else
       base = token:match("^%s*(.-)%s*$")
@@ -222,11 +234,7 @@ end
 
 local F64 = helua.float64
 
-local function is_tensor(v)
-  if helua.is_tensor then return helua.is_tensor(v) end
-  local mt = getmetatable(v)
-  return type(v) == "userdata" and type(mt) == "table" and mt.__name == "helua.Tensor"
-end
+local is_tensor = helua.is_tensor
 
 -- A result value as a float64 tensor; numbers become 1-element tensors.
 local function as_f64(v)
@@ -254,21 +262,19 @@ end
 -- Compares kernel results with reference results. Returns a table:
 -- {ok, max_abs, rel, message} (message set when the comparison itself could not be made).
 function run.compare(got, want, tol)
+  local function bad(fmt, ...) return {ok = false, message = string.format(fmt, ...)} end
   if got.n ~= want.n then
-    return {ok = false, message = string.format("the kernel returned %d value(s), the reference %d",
-                                                got.n, want.n)}
+    return bad("the kernel returned %d value(s), the reference %d", got.n, want.n)
   end
   local res = {ok = true, max_abs = 0, rel = 0}
   for i = 1, got.n do
     local g, w = got[i], want[i]
     local function kind(v) return type(v) == "number" or is_tensor(v) end
     if not kind(g) or not kind(w) then
-      return {ok = false, message = string.format("result %d is a %s (kernel) / %s (reference), not a tensor",
-                                                  i, type(g), type(w))}
+      return bad("result %d is a %s (kernel) / %s (reference), not a tensor", i, type(g), type(w))
     end
     if not same_shape(g, w) then
-      return {ok = false, message = string.format("result %d has shape %s, the reference %s",
-                                                  i, shape_str(g), shape_str(w))}
+      return bad("result %d has shape %s, the reference %s", i, shape_str(g), shape_str(w))
     end
     local a, b = as_f64(g), as_f64(w)
     if type(g) == "number" or type(w) == "number" then a, b = a:reshape({-1}), b:reshape({-1}) end
@@ -418,14 +424,16 @@ function run.parse_args(argv)
       elseif key == "repeat" or key == "seed" then
         local n = math.tointeger(tonumber(v))
         if not n or n < (key == "repeat" and 1 or 0) then
-          fail("--%s must be a %s integer, got %s", key, key == "repeat" and "positive" or "non-negative", v)
+          fail("--%s must be a %s integer, got %s", key,
+               key == "repeat" and "positive" or "non-negative", v)
         end
         if key == "repeat" then o.repeats = n else o.seed = n end
       else
         o[key] = v
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      local flags = {"--size", "--kernel", "--block-size", "--repeat", "--seed", "--interpret", "--help"}
+      local flags = {"--size", "--kernel", "--block-size", "--repeat", "--seed", "--interpret",
+                     "--help"}
       local hint = diag.did_you_mean(flag, flags)
       fail("unknown option %s%s (see helua run --help)", flag, hint and (": " .. hint) or "")
     else
@@ -466,7 +474,8 @@ local function run_file(o, out)
     local r = run.check(e, size, o.seed, {block_size = o.block_size, cache = cache})
     results[#results + 1] = r
     all_ok = all_ok and r.ok
-    out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n", pad(e.name, width),
+    out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n",
+                      pad(e.name, width),
                       fmt_err(r.max_abs), fmt_err(r.rel), e.tolerance.rtol, e.tolerance.atol,
                       r.ok and "PASS" or "FAIL"))
     if r.message then out("    " .. r.message:gsub("\n", "\n    ") .. "\n") end

@@ -6,6 +6,7 @@
 -- did-you-mean. tensor.C keeps the C methods by name for the eager implementation.
 local core = require "helua.core"
 local active = require "helua.active"
+local check = require "helua.check"
 local diag = require "helua.diag"
 local dtype = require "helua.dtype"
 local hl = require "helua.language"
@@ -108,7 +109,7 @@ local function not_a_size(op, v, i)
     })
   end
   diag.raise(op .. ": size " .. i .. " must be a non-negative integer, got "
-    .. (hl._kind(v) == "value" and "a device value" or tostring(v)))
+    .. (check.kind(v) == "value" and "a device value" or tostring(v)))
 end
 
 -- A shape from a table of sizes or leading integers: (shape_table, rest...) or (n1, n2, ..., rest).
@@ -249,7 +250,7 @@ local function like(name, fn)
   local op = "helua." .. name
   return function(t, opts)
     host_only(op)
-    if not is_tensor(t) then diag.raise(op .. " needs a tensor, got " .. hl._kind(t)) end
+    if not is_tensor(t) then diag.raise(op .. " needs a tensor, got " .. check.kind(t)) end
     return host_call(op, fn, {C.size(t)}, parse_opts(op, opts, CREATE_OPTS, t.dtype))
   end
 end
@@ -260,7 +261,7 @@ T.ones_like = like("ones_like", core.ones)
 
 function T.full_like(t, value, opts)
   host_only("helua.full_like")
-  if not is_tensor(t) then diag.raise("helua.full_like needs a tensor, got " .. hl._kind(t)) end
+  if not is_tensor(t) then diag.raise("helua.full_like needs a tensor, got " .. check.kind(t)) end
   return host_call("helua.full_like", core.full, {C.size(t)}, value,
     parse_opts("helua.full_like", opts, CREATE_OPTS, t.dtype))
 end
@@ -289,7 +290,7 @@ local function norm_index(i, dim, size, t)
 end
 
 local function not_host_index(t, e)
-  local k = hl._kind(e)
+  local k = check.kind(e)
   if k == "tile" or k == "value" then
     diag.raise("a " .. (k == "tile" and "tile" or "device value")
       .. " can index a tensor only inside hl.tile / hl.grid loops", {
@@ -308,7 +309,7 @@ local function host_select(t, key)
   local n, consumed, all_int = #list, 0, true
   for i = 1, n do
     local e = list[i]
-    if rawequal(e, hl.newaxis) then all_int = false
+    if rawequal(e, check.newaxis) then all_int = false
     else
       consumed = consumed + 1
       if math.type(e) ~= "integer" then all_int = false end
@@ -331,7 +332,7 @@ local function host_select(t, key)
   for i = 1, n do
     local e = list[i]
     if e == ":" then d = d + 1
-    elseif rawequal(e, hl.newaxis) then
+    elseif rawequal(e, check.newaxis) then
       v = C.unsqueeze(v, d + 1)
       d = d + 1
     elseif type(e) == "number" then
@@ -372,7 +373,7 @@ function T.host_set(t, key, v)
       v = C.item(v)
     end
     if type(v) ~= "number" and type(v) ~= "boolean" then
-      diag.raise("an element can hold a number or boolean, got " .. hl._kind(v))
+      diag.raise("an element can hold a number or boolean, got " .. check.kind(v))
     end
     C.set(t, idx, v)
     return
@@ -388,8 +389,8 @@ function T.host_set(t, key, v)
       })
     end
   else
-    diag.raise("cannot store " .. hl._kind(v) .. " into a host tensor", {
-      hint = hl._kind(v) == "value" and "device values are stored inside device loops" or nil,
+    diag.raise("cannot store " .. check.kind(v) .. " into a host tensor", {
+      hint = check.kind(v) == "value" and "device values are stored inside device loops" or nil,
     })
   end
 end
@@ -468,7 +469,7 @@ end
 
 local function tensor_arg(op, t, pos)
   if is_tensor(t) then return t end
-  diag.raise(op .. ": argument " .. pos .. " must be a host tensor, got " .. hl._kind(t))
+  diag.raise(op .. ": argument " .. pos .. " must be a host tensor, got " .. check.kind(t))
 end
 
 local ops = {}
@@ -511,7 +512,7 @@ end
 function ops.attention(q, k, v, opts)
   host_only("helua.attention")
   local o = opts or {}
-  hl._check_opts("helua.attention", opts, {"causal", "scale"})
+  check.opts("helua.attention", opts, {"causal", "scale"})
   return host_call("helua.attention", core.attention, tensor_arg("helua.attention", q, 1),
     tensor_arg("helua.attention", k, 2), tensor_arg("helua.attention", v, 3), o.causal == true, o.scale)
 end
@@ -527,7 +528,7 @@ function ops.index_select(t, dim, idx)
   tensor_arg("helua.index_select", t, 1)
   tensor_arg("helua.index_select", idx, 3)
   local nd = C.dim(t)
-  local d = hl._norm_dim("helua.index_select", dim, nd)
+  local d = check.norm_dim("helua.index_select", dim, nd)
   if C.dim(idx) ~= 1 or not dtype.ints[idx.dtype] then
     diag.raise("helua.index_select: the index must be a 1-D integer tensor, got a "
       .. C.dim(idx) .. "-D " .. idx.dtype .. " tensor", {hint = "flatten it with idx:reshape({-1})"})
@@ -544,7 +545,7 @@ function ops.index_select(t, dim, idx)
 end
 
 local function close_opts(op, opts)
-  hl._check_opts(op, opts, {"rtol", "atol"})
+  check.opts(op, opts, {"rtol", "atol"})
   local o = opts or {}
   return o.rtol or 1e-5, o.atol or 1e-8
 end

@@ -290,12 +290,12 @@ static int b_op(lua_State *L) {
   const char *name = luaL_checkstring(L, 2);
   int kind = ir_op_lookup(name);
   if (kind < 0) return luaL_error(L, "unknown IR op '%s'", name);
-  IrValueId args[3];
+  IrValueId args[4];
   int nargs = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_Integer n = luaL_len(L, 3);
-    if (n > 3) return luaL_error(L, "%s: at most 3 operands, got %I", name, n);
+    if (n > 4) return luaL_error(L, "%s: at most 4 operands, got %I", name, n);
     for (int i = 0; i < (int)n; i++) {
       lua_geti(L, 3, i + 1);
       args[nargs++] = check_value(L, b, lua_gettop(L));

@@ -758,9 +758,10 @@ static int m_reduce(lua_State *L) {
   lua_settop(L, 3); /* fixed arity */
   Tensor *t = bind_tensor_check(L, 1);
   int dim = lua_isnoneornil(L, 2) ? TENSOR_ALL_DIMS : check_dim(L, 2, t->ndim);
+  bool keepdim = lua_toboolean(L, 3); /* read before box_new pushes onto the stack */
   Diag d;
-  if (tensor_reduce((TensorReduceOp)lua_tointeger(L, lua_upvalueindex(1)), t, dim,
-                    lua_toboolean(L, 3), 1, box_new(L), &d))
+  if (tensor_reduce((TensorReduceOp)lua_tointeger(L, lua_upvalueindex(1)), t, dim, keepdim, 1,
+                    box_new(L), &d))
     return raise(L, &d);
   return 1;
 }

@@ -13,7 +13,9 @@
 #include "lower/lower_version.h"
 
 static const char *const subcommands[][2] = {
-  {"run", "run FILE [--interpret] [--block-size N] [--size k=v] [--seed N]: run a kernel file, check it against its reference, print timings"},
+  {"run", "run FILE [--size NAME|k=v,...] [--block-size N|full] [--kernel NAME] [--repeat N]\n"
+          "               [--seed N]: run a kernel file, check it against its float64 reference,\n"
+          "               print timings (helua run --help)"},
   {NULL, NULL},
 };
 
@@ -97,13 +99,14 @@ static int run_string(lua_State *L, const char *code, const char *name) {
   return report(L, status);
 }
 
-/* helua COMMAND args: the command is written in Lua (helua.cli), C only dispatches. */
+/* helua COMMAND args: the command is written in Lua (helua.cli), C only dispatches.
+ * Returns the process exit code: the command's own, or 1 when it raised an error. */
 static int run_subcommand(lua_State *L, char **argv, int argc) {
   create_arg_table(L, argv, argc, 1);
   lua_getglobal(L, "require");
   lua_pushstring(L, "helua.cli");
   int status = docall(L, 1, 1);
-  if (status != LUA_OK) return report(L, status);
+  if (status != LUA_OK) return report(L, status), 1;
   lua_getfield(L, -1, "main");
   lua_remove(L, -2);
   lua_createtable(L, argc - 1, 0);
@@ -112,10 +115,10 @@ static int run_subcommand(lua_State *L, char **argv, int argc) {
     lua_rawseti(L, -2, i);
   }
   status = docall(L, 1, 1);
-  if (status != LUA_OK) return report(L, status);
+  if (status != LUA_OK) return report(L, status), 1;
   int code = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
-  return code == 0 ? LUA_OK : LUA_ERRRUN;
+  return code;
 }
 
 /* A plain line REPL: expressions print their values, incomplete chunks continue. */
@@ -194,9 +197,9 @@ int main(int argc, char **argv) {
   if (argc > 1) {
     for (int k = 0; subcommands[k][0]; k++)
       if (strcmp(argv[1], subcommands[k][0]) == 0) {
-        status = run_subcommand(L, argv, argc);
+        int code = run_subcommand(L, argv, argc);
         lua_close(L);
-        return status == LUA_OK ? 0 : 1;
+        return code;
       }
   }
   for (; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {

@@ -23,6 +23,8 @@ struct IrArena {
 #define ARENA_FIRST 8192
 #define ARENA_MAX_CHUNK (256 * 1024)
 
+size_t ir_arena_test_chunk;
+
 static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
 
 static IrChunk *chunk_new(size_t cap) {
@@ -43,7 +45,8 @@ static void *arena_alloc(IrArena *a, size_t n) {
     memset(p, 0, n);
     return p;
   }
-  if (n > a->next_size / 2) {
+  size_t next_size = ir_arena_test_chunk ? ir_arena_test_chunk : a->next_size;
+  if (n > next_size / 2) {
     /* a big block gets its own chunk, behind the one being filled */
     IrChunk *big = chunk_new(n);
     if (!big) return NULL;
@@ -53,7 +56,7 @@ static void *arena_alloc(IrArena *a, size_t n) {
     memset(big->data, 0, n);
     return big->data;
   }
-  IrChunk *fresh = chunk_new(a->next_size);
+  IrChunk *fresh = chunk_new(next_size);
   if (!fresh) return NULL;
   if (a->next_size < ARENA_MAX_CHUNK) a->next_size *= 2;
   fresh->next = c;
@@ -64,7 +67,9 @@ static void *arena_alloc(IrArena *a, size_t n) {
 }
 
 int ir_func_new(const char *name, IrFunc **out, Diag *d) {
-  IrChunk *first = chunk_new(ARENA_FIRST);
+  size_t first_size = ARENA_FIRST;
+  if (ir_arena_test_chunk) first_size = align16(sizeof(IrArena)) + align16(sizeof(IrFunc));
+  IrChunk *first = chunk_new(first_size);
   if (!first) return ir_oom(d);
   IrArena *a = (IrArena *)first->data;
   first->used = align16(sizeof *a);

@@ -246,8 +246,8 @@ int ir_build_op(IrBuilder *b, IrOpKind kind, int nargs, const IrValueId *args,
     diag_set(d, "is built with %s", use);
     return fail(b, d, info->name);
   }
-  if (nargs < 0 || nargs > 3 || (nargs > 0 && !args)) {
-    diag_set(d, "takes at most 3 operands, got %d", nargs);
+  if (nargs < 0 || nargs > 4 || (nargs > 0 && !args)) {
+    diag_set(d, "takes at most 4 operands, got %d", nargs);
     return fail(b, d, info->name);
   }
   if (build_typed(b, kind, nargs, args, attrs, out, d)) return fail(b, d, info->name);
@@ -578,7 +578,7 @@ int ir_build_loop_begin(IrBuilder *b, IrOpKind kind, int ndims, const IrLoopDim 
       return fail(b, d, op);
     }
   }
-  int saved_slots = f->nslots, nargs = 0;
+  int saved_slots = f->nslots, saved_values = f->nvalues, nargs = 0;
   IrAttrs a = IR_ATTRS_INIT;
   a.ndims = ndims;
   IrValueId *args = ir_alloc(f, (size_t)(3 * ndims + ncarried) * sizeof *args);
@@ -628,8 +628,9 @@ int ir_build_loop_begin(IrBuilder *b, IrOpKind kind, int ndims, const IrLoopDim 
   for (int i = 0; i < ncarried; i++)
     if (carried) carried[i] = bargs[ndims + i];
   return HL_OK;
-undo:
+undo: /* nothing references the slots and block arguments made so far */
   f->nslots = saved_slots;
+  f->nvalues = saved_values;
   return fail(b, d, op);
 }
 
@@ -697,13 +698,17 @@ int ir_build_loop_end(IrBuilder *b, int n, const IrValueId *yields, IrValueId *r
     ir_oom(d);
     return fail(b, d, op);
   }
+  int saved_values = f->nvalues;
   for (int i = 0, r = 0; i < n; i++) {
     if (!keep[i]) continue;
     const IrValue *c = ir_value(f, body->args[niter + i]);
     IrValue v = {.kind = IR_VAL_DATA, .dtype = c->dtype, .shape = c->shape,
                  .def_kind = IR_DEF_RESULT, .def = lop, .region = body->parent, .index = r,
                  .loc = lop->loc};
-    if (ir_value_add(f, &v, &res_ids[r], d)) return fail(b, d, op);
+    if (ir_value_add(f, &v, &res_ids[r], d)) {
+      f->nvalues = saved_values;
+      return fail(b, d, op);
+    }
     r++;
   }
   /* commit: prune invariant carried values, then yield, then close the region */

@@ -9,6 +9,10 @@
 
 typedef struct IrArena IrArena;
 
+/* Tests only: when > 0, arena chunks after the first hold this many bytes, so that nearly every
+ * arena allocation reaches mem_alloc and an allocation-failure sweep visits each of them. */
+extern size_t ir_arena_test_chunk;
+
 /* A function with an empty body in a fresh arena. */
 int ir_func_new(const char *name, IrFunc **out, Diag *d);
 /* 16-byte aligned, zeroed memory from f's arena; NULL when out of memory. */

@@ -29,7 +29,10 @@ check softmax-exit "0" "$rc"
 out=$("$helua" run kernels/add.lua --size m=9,n=11 --kernel add_broadcast --repeat 1 2>&1); rc=$?
 check size-override "m=9 n=11" "$out"
 check kernel-filter "add_broadcast" "$out"
-case "$out" in *"  add  "*) fail=$((fail + 1)); echo "FAIL kernel-filter ran add too" ;; *) pass=$((pass + 1)) ;; esac
+case "$out" in
+  *"  add  "*) fail=$((fail + 1)); echo "FAIL kernel-filter ran add too" ;;
+  *) pass=$((pass + 1)) ;;
+esac
 check kernel-filter-exit "0" "$rc"
 
 # a planted wrong reference: FAIL and exit 1

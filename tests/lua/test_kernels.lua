@@ -17,7 +17,8 @@ end
 -- One line per failing result: what failed and why.
 local function expect_ok(r, what)
   if not r.ok then
-    error(string.format("%s: %s (max abs err %s, rel err %s)", what, r.message or "not close to the reference",
+    error(string.format("%s: %s (max abs err %s, rel err %s)", what,
+                        r.message or "not close to the reference",
                         tostring(r.max_abs), tostring(r.rel)), 2)
   end
 end
@@ -61,13 +62,18 @@ end
 
 -- ---- the convention (helua.run) --------------------------------------------------------------
 
-local function fake_kernel(fn) return setmetatable({}, {__call = function(_, ...) return fn(...) end}) end
+local function fake_kernel(fn)
+  return setmetatable({}, {__call = function(_, ...) return fn(...) end})
+end
 
 T.test("describe: a file that returns no table", function()
-  T.raises(function() run.describe(nil, "k.lua") end, "k.lua returned nothing", "must return a table like")
+  T.raises(function() run.describe(nil, "k.lua") end, "k.lua returned nothing",
+           "must return a table like")
   T.raises(function() run.describe(42, "k.lua") end, "returned a number")
   T.raises(function() run.describe({sizes = {default = {}}}, "k.lua") end, "no `kernels` list")
-  T.raises(function() run.describe({kernels = {{name = "a", kernel = fake_kernel(print)}}}, "k.lua") end,
+  T.raises(function()
+    run.describe({kernels = {{name = "a", kernel = fake_kernel(print)}}}, "k.lua")
+  end,
            "sizes = {default")
 end)
 
@@ -88,7 +94,8 @@ T.test("describe: entries and file-level defaults", function()
     run.describe({kernels = {{name = "a", kernel = 3}}, sizes = {default = {}}}, "k.lua")
   end, "helua.kernel")
   T.raises(function()
-    run.describe({kernels = {{name = "a", kernel = k}}, sizes = {default = {}}, reference = print}, "k.lua")
+    run.describe({kernels = {{name = "a", kernel = k}}, sizes = {default = {}}, reference = print},
+                 "k.lua")
   end, "no `inputs")
   -- a map name -> kernel is accepted, in name order
   local m = run.describe({kernels = {zeta = k, alpha = k}, sizes = {default = {}},
@@ -114,7 +121,8 @@ T.test("select: by name, with did-you-mean", function()
   local d = {path = "k.lua", entries = {{name = "softmax"}, {name = "softmax_two_pass"}}}
   T.eq(#run.select(d, nil), 2, "all")
   T.eq(run.select(d, "softmax_two_pass")[1].name, "softmax_two_pass", "one")
-  T.raises(function() run.select(d, "softmx") end, "no kernel named softmx", "did you mean softmax?")
+  T.raises(function() run.select(d, "softmx") end, "no kernel named softmx",
+           "did you mean softmax?")
 end)
 
 T.test("compare: planted errors fail, counts and shapes are checked", function()
@@ -132,15 +140,15 @@ T.test("--block-size reaches the kernel's tiles", function()
   local d = run.load("kernels/matmul.lua")
   local e = run.select(d, "matmul")[1]
   local args = run.inputs(e, run.size(d, "small"), 0)
-  for _, bs in ipairs({3, 16}) do
+  local function used(bs)
     run.call(e, args, {block_size = bs})
-    local cfg = run.with_block_size(e.kernel, bs):bind(table.unpack(args, 1, args.n)):default_config()
-    T.eq(table.concat(cfg.block_sizes, ","), bs .. "," .. bs .. "," .. bs, "block sizes")
+    local bound = run.with_block_size(e.kernel, bs):bind(table.unpack(args, 1, args.n))
+    return table.concat(bound:default_config().block_sizes, ",")
   end
-  run.call(e, args, {block_size = "full"})
-  local cfg = run.with_block_size(e.kernel, "full"):bind(table.unpack(args, 1, args.n)):default_config()
-  T.eq(table.concat(cfg.block_sizes, ","), "64,40,48", "full block sizes (m, n, k)")
-  T.truthy(run.with_block_size(e.kernel, 3) == run.with_block_size(e.kernel, 3), "variants are cached")
+  T.eq(used(3), "3,3,3", "block size 3")
+  T.eq(used(16), "16,16,16", "block size 16")
+  T.eq(used("full"), "64,40,48", "full block sizes (m, n, k)")
+  T.truthy(run.with_block_size(e.kernel, 3) == run.with_block_size(e.kernel, 3), "cached")
 end)
 
 T.test("matmul_split_k: every split_k from the config gives the reference", function()
@@ -150,7 +158,8 @@ T.test("matmul_split_k: every split_k from the config gives the reference", func
   local want = table.pack(e.reference(table.unpack(args, 1, args.n)))
   local bound = e.kernel:bind(table.unpack(args, 1, args.n))
   for _, split_k in ipairs({1, 2, 4, 16, 256}) do
-    local got = table.pack(bound:run(helua.Config{split_k = split_k}, table.unpack(args, 1, args.n)))
+    local cfg = helua.Config{split_k = split_k}
+    local got = table.pack(bound:run(cfg, table.unpack(args, 1, args.n)))
     local r = run.compare(got, want, e.tolerance)
     T.truthy(r.ok, "split_k " .. split_k .. " (max abs err " .. tostring(r.max_abs) .. ")")
   end
@@ -175,7 +184,8 @@ T.test("parse_args", function()
   T.eq(run.parse_args({"--block-size", "16"}).block_size, 16, "numeric block size")
   T.raises(function() run.parse_args({"--block-size", "0"}) end, "positive integer or full")
   T.raises(function() run.parse_args({"--repeat", "x"}) end, "--repeat must be a positive integer")
-  T.raises(function() run.parse_args({"--sise", "3"}) end, "unknown option --sise", "did you mean --size?")
+  T.raises(function() run.parse_args({"--sise", "3"}) end, "unknown option --sise",
+           "did you mean --size?")
   T.raises(function() run.parse_args({"--size"}) end, "--size needs a value")
   T.raises(function() run.parse_args({"a.lua", "b.lua"}) end, "one FILE")
 end)

@@ -17,6 +17,7 @@ int ir_test_build_add(IrFunc **out, Diag *d);
 int ir_test_build_softmax(IrFunc **out, Diag *d);
 int ir_test_build_matmul(IrFunc **out, Diag *d);
 int ir_test_build_matmul_ex(int line_shift, bool names, IrFunc **out, Diag *d);
+int ir_test_build_sink(IrFunc **out, Diag *d);
 
 static long live_at_start;
 
@@ -177,6 +178,204 @@ static void test_text_without_names(void **state) {
   ir_func_free(f);
 }
 
+
+static void test_sink_text(void **state) {
+  IrFunc *f = must(ir_test_build_sink);
+  assert_text(f, IR_PRINT_NO_LOC,
+              "kernel sink\n"
+              "  arg %x : tensor float32[100, 64] strides [64, 1]\n"
+              "  arg %idx : tensor int64[100] strides [1]\n"
+              "  arg %hist : tensor float32[64] strides [1]\n"
+              "  arg %alpha : float32\n"
+              "  arg %n : int64\n"
+              "  block B0 : registered extent 64 range [16, 64]\n"
+              "  tunable T0 \"unroll\" : int64 fragment \"IntegerFragment(1, 4, 2)\"\n"
+              "{\n"
+              "  %bs = register_block_size B0 : int64\n"
+              "  %6 = tunable T0 : int64\n"
+              "  %7 = specialize %n = 100 : int64\n"
+              "  %8 = const 0 : int64\n"
+              "  %9 = const 64 : int64\n"
+              "  grid %i = [%8, %7) {\n"
+              "    %11 = load %idx[%i] : int64\n"
+              "    tile %tc = [%8, %9) block B0 {\n"
+              "      %13 = tile_index %tc : int64[B0]\n"
+              "      %14 = tile_begin %tc : int64\n"
+              "      %15 = tile_end %tc : int64\n"
+              "      %16 = tile_block_size %tc : int64\n"
+              "      %17 = tile_id %tc : int64\n"
+              "      %18 = tile_count %tc : int64\n"
+              "      %19 = load %x[%11, %tc] evict last : float32[B0]\n"
+              "      %20 = load %x[%13, %tc] : float32[B0, B0]\n"
+              "      %21 = lt %13, %9 : bool[B0]\n"
+              "      %22 = load %x[%11, %tc] mask %21 evict first : float32[B0]\n"
+              "      %23 = mul %19, %alpha : float32[B0]\n"
+              "      %24 = full 0.0 : float32[B0]\n"
+              "      %25 = where %21, %23, %24 : float32[B0]\n"
+              "      %26 = arange 0 : int32[B0]\n"
+              "      %27 = cast %26 : float32[B0]\n"
+              "      %28 = unsqueeze %25 dim 0 : float32[1, B0]\n"
+              "      %29 = expand %28 : float32[4, B0]\n"
+              "      %30 = permute %29 [1, 0] : float32[B0, 4]\n"
+              "      %31 = reshape %30 : float32[4, B0]\n"
+              "      %32 = squeeze %28 dim 0 : float32[B0]\n"
+              "      %33 = load %x[%11, newaxis, %tc] : float32[1, B0]\n"
+              "      %34 = lt %14, %15 : bool\n"
+              "      %35 = and %21, %34 : bool[B0]\n"
+              "      %36 = not %35 : bool[B0]\n"
+              "      %37 = argmax %31 dim 1 : int64[4]\n"
+              "      %38 = softmax %33 dim 1 : float32[1, B0]\n"
+              "      %39 = maximum %32, %27 : float32[B0]\n"
+              "      %40 = atomic_add %hist[%tc], %39 mask %36 : float32[B0]\n"
+              "      store %hist[%tc], %25 mask %21\n"
+              "    }\n"
+              "  }\n"
+              "}\n");
+  IrMemOpInfo mem[8];
+  assert_int_equal(ir_func_memops(f, mem, 8), 7);
+  assert_int_equal(mem[0].loop, 0); /* the grid loop */
+  assert_int_equal(mem[1].loop, 1);
+  assert_true(mem[1].explicit_eviction);
+  assert_int_equal(mem[5].kind, IR_OP_ATOMIC_ADD);
+  IrLoopInfo loops[2];
+  assert_int_equal(ir_func_loops(f, loops, 2), 2);
+  assert_int_equal(loops[0].kind, IR_OP_GRID);
+  assert_int_equal(loops[0].extent[0], 100); /* specialize counts as a constant */
+  assert_int_equal(loops[1].block[0].kind, IR_DIM_BLOCK);
+  assert_int_equal(f->nslots, 1); /* the tile loop shares the registered slot */
+  assert_int_equal(f->ntunables, 1);
+  assert_string_equal(f->tunables[0].name, "unroll");
+  ir_func_free(f);
+}
+
+/* Carried values whose yield is their own block argument are loop-invariant: pruned. */
+static void test_carried_pruned(void **state) {
+  Diag d;
+  diag_clear(&d);
+  IrBuilder *b;
+  IrValueId x, c0, c8, acc, keep, t, carried[2], v, k2, sum, res[2];
+  int64_t sizes[1] = {8};
+  assert_int_equal(ir_builder_new("carry", &b, &d), HL_OK);
+  assert_int_equal(ir_build_arg_tensor(b, "x", DT_FLOAT32, 1, sizes, NULL, &x, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 0, &c0, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 8, &c8, &d), HL_OK);
+  assert_int_equal(ir_build_const_float(b, DT_FLOAT32, 0.5, &acc, &d), HL_OK);
+  assert_int_equal(ir_build_const_float(b, DT_FLOAT32, 2, &keep, &d), HL_OK);
+  assert_int_equal(ir_build_name(b, acc, "acc", &d), HL_OK);
+  assert_int_equal(ir_build_name(b, keep, "keep", &d), HL_OK);
+  IrLoopDim ld = IR_LOOP_DIM_INIT;
+  ld.begin = c0;
+  ld.end = c8;
+  IrValueId inits[2] = {acc, keep};
+  assert_int_equal(ir_build_loop_begin(b, IR_OP_GRID, 1, &ld, 2, inits, &t, carried, &d), HL_OK);
+  IrIndex ix = {IR_IDX_SCALAR, t};
+  assert_int_equal(ir_build_load(b, x, 1, &ix, IR_NONE, IR_EVICT_NONE, &v, &d), HL_OK);
+  IrValueId margs[2] = {v, carried[1]}, aargs[2];
+  assert_int_equal(ir_build_op(b, IR_OP_MUL, 2, margs, NULL, &k2, &d), HL_OK);
+  aargs[0] = carried[0];
+  aargs[1] = k2;
+  assert_int_equal(ir_build_op(b, IR_OP_ADD, 2, aargs, NULL, &sum, &d), HL_OK);
+  IrValueId ys[2] = {sum, carried[1]};
+  assert_int_equal(ir_build_loop_end(b, 2, ys, res, &d), HL_OK);
+  assert_int_equal(res[1], keep);
+  assert_int_not_equal(res[0], acc);
+  IrFunc *f;
+  if (ir_builder_finish(b, &f, &d)) fail_msg("%s", d.msg);
+  ir_builder_free(b);
+  assert_text(f, 0,
+              "kernel carry\n"
+              "  arg %x : tensor float32[8] strides [1]\n"
+              "{\n"
+              "  %1 = const 0 : int64\n"
+              "  %2 = const 8 : int64\n"
+              "  %acc = const 0.5 : float32\n"
+              "  %keep = const 2.0 : float32\n"
+              "  %11 = grid %5 = [%1, %2) carry (%6 = %acc : float32) {\n"
+              "    %8 = load %x[%5] : float32\n"
+              "    %9 = mul %8, %keep : float32\n"
+              "    %10 = add %6, %9 : float32\n"
+              "    yield %10\n"
+              "  }\n"
+              "}\n");
+  ir_func_free(f);
+}
+
+/* Lowered IR: explicit program ids, offsets and masks, concrete shapes. */
+static void test_lowered(void **state) {
+  Diag d;
+  diag_clear(&d);
+  IrBuilder *b;
+  IrValueId x, o, pid, c64, c0, c1, c4, base, ar, off, lim, m, v, v2, k, acc, accn, fin;
+  int64_t sizes[1] = {1000};
+  assert_int_equal(ir_builder_new("add_lowered", &b, &d), HL_OK);
+  ir_builder_set_phase(b, IR_PHASE_LOWERED);
+  assert_int_equal(ir_build_arg_tensor(b, "x", DT_FLOAT32, 1, sizes, NULL, &x, &d), HL_OK);
+  assert_int_equal(ir_build_arg_tensor(b, "out", DT_FLOAT32, 1, sizes, NULL, &o, &d), HL_OK);
+  IrAttrs a = IR_ATTRS_INIT;
+  a.dim = 0;
+  assert_int_equal(ir_build_op(b, IR_OP_PROGRAM_ID, 0, NULL, &a, &pid, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 64, &c64, &d), HL_OK);
+  IrValueId mul[2] = {pid, c64};
+  assert_int_equal(ir_build_op(b, IR_OP_MUL, 2, mul, NULL, &base, &d), HL_OK);
+  IrAttrs ara = IR_ATTRS_INIT;
+  ara.dtype = DT_INT64;
+  ara.shape.rank = 1;
+  ara.shape.dims[0] = (IrDim){IR_DIM_CONST, 64};
+  assert_int_equal(ir_build_op(b, IR_OP_ARANGE, 0, NULL, &ara, &ar, &d), HL_OK);
+  IrValueId add[2] = {ar, base};
+  assert_int_equal(ir_build_op(b, IR_OP_ADD, 2, add, NULL, &off, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 1000, &lim, &d), HL_OK);
+  IrValueId lt[2] = {off, lim};
+  assert_int_equal(ir_build_op(b, IR_OP_LT, 2, lt, NULL, &m, &d), HL_OK);
+  IrAttrs pl = IR_ATTRS_INIT;
+  pl.has_mask = true;
+  IrValueId la[3] = {x, off, m};
+  assert_int_equal(ir_build_op(b, IR_OP_PTR_LOAD, 3, la, &pl, &v, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 0, &c0, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 1, &c1, &d), HL_OK);
+  assert_int_equal(ir_build_const_int(b, DT_INT64, 4, &c4, &d), HL_OK);
+  IrLoopDim ld = IR_LOOP_DIM_INIT;
+  ld.begin = c0;
+  ld.end = c4;
+  ld.step = c1;
+  assert_int_equal(ir_build_loop_begin(b, IR_OP_FOR, 1, &ld, 1, &v, &k, &acc, &d), HL_OK);
+  IrValueId aa[2] = {acc, v};
+  assert_int_equal(ir_build_op(b, IR_OP_ADD, 2, aa, NULL, &accn, &d), HL_OK);
+  assert_int_equal(ir_build_loop_end(b, 1, &accn, &fin, &d), HL_OK);
+  IrValueId sa[4] = {o, off, fin, m};
+  assert_int_equal(ir_build_op(b, IR_OP_PTR_STORE, 4, sa, &pl, NULL, &d), HL_OK);
+  (void)v2;
+  IrFunc *f;
+  if (ir_builder_finish(b, &f, &d)) fail_msg("%s", d.msg);
+  ir_builder_free(b);
+  assert_text(f, 0,
+              "kernel add_lowered\n"
+              "  arg %x : tensor float32[1000] strides [1]\n"
+              "  arg %out : tensor float32[1000] strides [1]\n"
+              "{\n"
+              "  %2 = program_id 0 : int64\n"
+              "  %3 = const 64 : int64\n"
+              "  %4 = mul %2, %3 : int64\n"
+              "  %5 = arange 0 : int64[64]\n"
+              "  %6 = add %5, %4 : int64[64]\n"
+              "  %7 = const 1000 : int64\n"
+              "  %8 = lt %6, %7 : bool[64]\n"
+              "  %9 = ptr_load %x + %6 mask %8 : float32[64]\n"
+              "  %10 = const 0 : int64\n"
+              "  %11 = const 1 : int64\n"
+              "  %12 = const 4 : int64\n"
+              "  %16 = for %13 = [%10, %12) step %11 carry (%14 = %9 : float32[64]) {\n"
+              "    %15 = add %14, %9 : float32[64]\n"
+              "    yield %15\n"
+              "  }\n"
+              "  ptr_store %out + %6, %16 mask %8\n"
+              "}\n");
+  assert_int_equal(ir_verify(f, IR_PHASE_LOWERED, &d), HL_OK);
+  assert_int_equal(ir_verify(f, IR_PHASE_TRACED, &d), HL_ERR);
+  assert_non_null(strstr(d.msg, "`program_id` may not appear in traced IR"));
+  ir_func_free(f);
+}
+
 /* ---- fingerprint ------------------------------------------------------------------------------- */
 
 static uint64_t fp(const IrFunc *f) {
@@ -289,6 +488,9 @@ int main(void) {
     cmocka_unit_test_setup_teardown(test_add_text, setup, teardown),
     cmocka_unit_test_setup_teardown(test_softmax_text, setup, teardown),
     cmocka_unit_test_setup_teardown(test_matmul_text, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_sink_text, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_carried_pruned, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_lowered, setup, teardown),
     cmocka_unit_test_setup_teardown(test_text_deterministic, setup, teardown),
     cmocka_unit_test_setup_teardown(test_text_without_names, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
