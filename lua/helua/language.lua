@@ -19,7 +19,7 @@ for _, d in ipairs(dtype.names) do hl[d] = d end
 hl.newaxis = check.newaxis
 
 -- The value ops (DESIGN §2); each exists as hl.f(v, ...) and as the method v:f(...).
-hl.UNARY = {"exp", "log", "sqrt", "rsqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "gelu",
+hl.UNARY = {"exp", "exp2", "log", "log2", "sqrt", "rsqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "gelu",
             "silu", "floor", "ceil", "logical_not", "neg"}
 hl.BINARY = {"add", "sub", "mul", "div", "pow", "mod", "floordiv", "maximum", "minimum",
              "lt", "le", "gt", "ge", "eq", "ne", "logical_and", "logical_or"}

@@ -157,7 +157,8 @@ int tensor_broadcast_shape(const int64_t *a, int na, const int64_t *b, int nb, i
   X(TENSOR_RSQRT, "rsqrt") X(TENSOR_ABS, "abs") X(TENSOR_SIN, "sin") X(TENSOR_COS, "cos") \
   X(TENSOR_TANH, "tanh") X(TENSOR_SIGMOID, "sigmoid") X(TENSOR_RELU, "relu")             \
   X(TENSOR_GELU, "gelu") X(TENSOR_SILU, "silu") X(TENSOR_FLOOR, "floor")                 \
-  X(TENSOR_CEIL, "ceil") X(TENSOR_LOGICAL_NOT, "logical_not")
+  X(TENSOR_CEIL, "ceil") X(TENSOR_LOGICAL_NOT, "logical_not") X(TENSOR_EXP2, "exp2")        \
+  X(TENSOR_LOG2, "log2")
 
 #define TENSOR_ENUM_ITEM(e, name) e,
 typedef enum TensorBinOp { TENSOR_BINOPS(TENSOR_ENUM_ITEM) TENSOR_BINOP_COUNT } TensorBinOp;

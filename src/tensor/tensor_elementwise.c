@@ -157,6 +157,8 @@ static void unop_f64(TensorUnOp op, double *x, int64_t n) {
   case TENSOR_NEG: for (int64_t i = 0; i < n; i++) x[i] = -x[i]; break;
   case TENSOR_EXP: for (int64_t i = 0; i < n; i++) x[i] = exp(x[i]); break;
   case TENSOR_LOG: for (int64_t i = 0; i < n; i++) x[i] = log(x[i]); break;
+  case TENSOR_EXP2: for (int64_t i = 0; i < n; i++) x[i] = exp2(x[i]); break;
+  case TENSOR_LOG2: for (int64_t i = 0; i < n; i++) x[i] = log2(x[i]); break;
   case TENSOR_SQRT: for (int64_t i = 0; i < n; i++) x[i] = sqrt(x[i]); break;
   case TENSOR_RSQRT: for (int64_t i = 0; i < n; i++) x[i] = 1.0 / sqrt(x[i]); break;
   case TENSOR_ABS: for (int64_t i = 0; i < n; i++) x[i] = fabs(x[i]); break;

@@ -41,9 +41,9 @@ local function store2(f, dt, opts)
 end
 
 T.test("unary ops: hl.f(v) and v:f() match the host op", function()
-  for _, op in ipairs({"exp", "log", "sqrt", "rsqrt", "abs", "sin", "cos", "tanh", "sigmoid",
-                       "relu", "gelu", "silu", "floor", "ceil", "neg"}) do
-    local input = (op == "log" or op == "sqrt" or op == "rsqrt") and pos or x
+  for _, op in ipairs({"exp", "exp2", "log", "log2", "sqrt", "rsqrt", "abs", "sin", "cos", "tanh",
+                       "sigmoid", "relu", "gelu", "silu", "floor", "ceil", "neg"}) do
+    local input = (op == "log" or op == "log2" or op == "sqrt" or op == "rsqrt") and pos or x
     local want = input[op](input)
     close(store2(function(v) return hl[op](v) end)(input), want, 1e-6, "hl." .. op)
     close(store2(function(v) return v[op](v) end)(input), want, 1e-6, "v:" .. op .. "()")

@@ -31,6 +31,8 @@ static double ref_unary(TensorUnOp op, double x) {
   case TENSOR_NEG: return -x;
   case TENSOR_EXP: return exp(x);
   case TENSOR_LOG: return log(x);
+  case TENSOR_EXP2: return exp2(x);
+  case TENSOR_LOG2: return log2(x);
   case TENSOR_SQRT: return sqrt(x);
   case TENSOR_RSQRT: return 1 / sqrt(x);
   case TENSOR_ABS: return fabs(x);
