@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/flags.h"
+#include "bind/bind_ir.h"
 #include "bind/bind_tensor.h"
 #include "bind/embedded.h"
 #include "lower/lower_version.h"
@@ -83,6 +84,7 @@ static const luaL_Reg core_funcs[] = {
 int luaopen_helua_core(lua_State *L) {
   luaL_newlib(L, core_funcs);
   bind_tensor_register(L);
+  bind_ir_register(L);
   return 1;
 }
 

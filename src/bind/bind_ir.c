@@ -16,7 +16,7 @@
 #include "ir/ir.h"
 
 #define BUILDER_MT "helua.IrBuilder"
-#define FUNC_MT "helua.IrFunc"
+#define FUNC_MT    "helua.IrFunc"
 
 typedef struct LBuilder {
   IrBuilder *b; /* NULL before it is made and after finish */
@@ -43,11 +43,10 @@ static IrFunc *check_func(lua_State *L) {
   return lf->f;
 }
 
-/* ---- argument conversion ------------------------------------------------------------------- */
+/* ---- argument conversion --------------------------------------------------------------------- */
 
 static DType check_dtype(lua_State *L, int idx) {
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   DType dt;
   if (ir_dtype_from_name(luaL_checkstring(L, idx), &dt, &d)) raise(L, &d);
   return dt;
@@ -66,7 +65,8 @@ static IrValueId opt_field_value(lua_State *L, IrBuilder *b, int t, const char *
   if (lua_getfield(L, t, key) != LUA_TNIL) {
     if (!lua_isinteger(L, -1)) luaL_error(L, "option '%s' must be a value handle", key);
     v = (IrValueId)lua_tointeger(L, -1);
-    if (!ir_value(ir_builder_func(b), v)) luaL_error(L, "option '%s' is not an IR value handle", key);
+    if (!ir_value(ir_builder_func(b), v))
+      luaL_error(L, "option '%s' is not an IR value handle", key);
   }
   lua_pop(L, 1);
   return v;
@@ -104,8 +104,10 @@ static void check_shape(lua_State *L, int idx, IrShape *s) {
 }
 
 static void push_dim(lua_State *L, IrDim dim) {
-  if (dim.kind == IR_DIM_CONST) lua_pushinteger(L, (lua_Integer)dim.v);
-  else lua_pushfstring(L, "%c%I", dim.kind == IR_DIM_BLOCK ? 'B' : 'R', (lua_Integer)dim.v);
+  if (dim.kind == IR_DIM_CONST)
+    lua_pushinteger(L, (lua_Integer)dim.v);
+  else
+    lua_pushfstring(L, "%c%I", dim.kind == IR_DIM_BLOCK ? 'B' : 'R', (lua_Integer)dim.v);
 }
 
 static void push_shape(lua_State *L, const IrShape *s) {
@@ -116,19 +118,45 @@ static void push_shape(lua_State *L, const IrShape *s) {
   }
 }
 
+/* The list of value handles at idx (absent = empty) into out[max]; returns the count. */
+static int check_handles(lua_State *L, IrBuilder *b, int idx, IrValueId *out, int max,
+                         const char *what) {
+  if (lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, idx);
+  if (n > max) luaL_error(L, "at most %d %s, got %I", max, what, n);
+  for (int i = 0; i < (int)n; i++) {
+    lua_geti(L, idx, i + 1);
+    out[i] = check_value(L, b, lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  return (int)n;
+}
+
+/* A boolean, integer or float at idx as an IR scalar. */
+static IrScalar check_scalar(lua_State *L, int idx, const char *what) {
+  IrScalar v = {0};
+  if (lua_isboolean(L, idx)) {
+    v.i = lua_toboolean(L, idx);
+  } else if (lua_isinteger(L, idx)) {
+    v.i = lua_tointeger(L, idx);
+  } else if (lua_type(L, idx) == LUA_TNUMBER) {
+    v.is_float = true;
+    v.f = lua_tonumber(L, idx);
+  } else {
+    luaL_error(L, "%s must be a number or boolean", what);
+  }
+  return v;
+}
+
 /* Reads the attribute table at idx (absent = none) into *a. */
 static void check_attrs(lua_State *L, int idx, IrAttrs *a) {
   if (lua_isnoneornil(L, idx)) return;
   luaL_checktype(L, idx, LUA_TTABLE);
   if (lua_getfield(L, idx, "dtype") != LUA_TNIL) a->dtype = check_dtype(L, -1);
   lua_pop(L, 1);
-  int t = lua_getfield(L, idx, "value");
-  if (t == LUA_TBOOLEAN) a->value.i = lua_toboolean(L, -1);
-  else if (lua_isinteger(L, -1)) a->value.i = lua_tointeger(L, -1);
-  else if (t == LUA_TNUMBER) {
-    a->value.is_float = true;
-    a->value.f = lua_tonumber(L, -1);
-  } else if (t != LUA_TNIL) luaL_error(L, "attribute 'value' must be a number or boolean");
+  if (lua_getfield(L, idx, "value") != LUA_TNIL)
+    a->value = check_scalar(L, -1, "attribute 'value'");
   lua_pop(L, 1);
   if (lua_getfield(L, idx, "start") != LUA_TNIL) a->start = luaL_checkinteger(L, -1);
   lua_pop(L, 1);
@@ -169,7 +197,22 @@ static void push_ids(lua_State *L, const IrValueId *ids, int n) {
   }
 }
 
-/* ---- the builder ------------------------------------------------------------------------------- */
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_bool(lua_State *L, const char *k, bool v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, -2, k);
+}
+
+static void set_str(lua_State *L, const char *k, const char *v) {
+  lua_pushstring(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* ---- the builder ----------------------------------------------------------------------------- */
 
 /* core.ir_builder(name) */
 static int core_ir_builder(lua_State *L) {
@@ -177,8 +220,7 @@ static int core_ir_builder(lua_State *L) {
   LBuilder *lb = lua_newuserdatauv(L, sizeof *lb, 0);
   lb->b = NULL; /* safe to collect before the builder exists */
   luaL_setmetatable(L, BUILDER_MT);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   if (ir_builder_new(name, &lb->b, &d)) return raise(L, &d);
   return 1;
 }
@@ -192,8 +234,7 @@ static int b_gc(lua_State *L) {
 
 static int b_file(lua_State *L) {
   IrBuilder *b = check_builder(L);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   int file;
   if (ir_build_file(b, luaL_checkstring(L, 2), &file, &d)) return raise(L, &d);
   lua_pushinteger(L, file);
@@ -205,8 +246,7 @@ static int b_loc(lua_State *L) {
   IrBuilder *b = check_builder(L);
   int file = -1;
   if (lua_type(L, 2) == LUA_TSTRING) {
-    Diag d;
-  diag_clear(&d);
+    Diag d = {0};
     if (ir_build_file(b, lua_tostring(L, 2), &file, &d)) return raise(L, &d);
   } else if (!lua_isnil(L, 2)) {
     file = (int)luaL_checkinteger(L, 2);
@@ -218,8 +258,7 @@ static int b_loc(lua_State *L) {
 static int b_name(lua_State *L) {
   IrBuilder *b = check_builder(L);
   IrValueId v = check_value(L, b, 2);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   if (ir_build_name(b, v, luaL_checkstring(L, 3), &d)) return raise(L, &d);
   lua_pushstring(L, ir_value(ir_builder_func(b), v)->name);
   return 1;
@@ -247,8 +286,7 @@ static int b_arg_tensor(lua_State *L) {
       strides[i] = st.dims[i].v;
     }
   }
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId v;
   if (ir_build_arg_tensor(b, name, dt, s.rank, sizes, has_strides ? strides : NULL, &v, &d))
     return raise(L, &d);
@@ -259,8 +297,7 @@ static int b_arg_scalar(lua_State *L) {
   IrBuilder *b = check_builder(L);
   const char *name = luaL_optstring(L, 2, NULL);
   DType dt = check_dtype(L, 3);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId v;
   if (ir_build_arg_scalar(b, name, dt, &v, &d)) return raise(L, &d);
   return push_result(L, v);
@@ -271,14 +308,8 @@ static int b_const(lua_State *L) {
   IrBuilder *b = check_builder(L);
   IrAttrs a = IR_ATTRS_INIT;
   a.dtype = check_dtype(L, 3);
-  if (lua_isboolean(L, 2)) a.value.i = lua_toboolean(L, 2);
-  else if (lua_isinteger(L, 2)) a.value.i = lua_tointeger(L, 2);
-  else {
-    a.value.is_float = true;
-    a.value.f = luaL_checknumber(L, 2);
-  }
-  Diag d;
-  diag_clear(&d);
+  a.value = check_scalar(L, 2, "the value");
+  Diag d = {0};
   IrValueId v;
   if (ir_build_op(b, IR_OP_CONST, 0, NULL, &a, &v, &d)) return raise(L, &d);
   return push_result(L, v);
@@ -291,21 +322,10 @@ static int b_op(lua_State *L) {
   int kind = ir_op_lookup(name);
   if (kind < 0) return luaL_error(L, "unknown IR op '%s'", name);
   IrValueId args[4];
-  int nargs = 0;
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, 3);
-    if (n > 4) return luaL_error(L, "%s: at most 4 operands, got %I", name, n);
-    for (int i = 0; i < (int)n; i++) {
-      lua_geti(L, 3, i + 1);
-      args[nargs++] = check_value(L, b, lua_gettop(L));
-      lua_pop(L, 1);
-    }
-  }
+  int nargs = check_handles(L, b, 3, args, 4, "operands");
   IrAttrs a = IR_ATTRS_INIT;
   check_attrs(L, 4, &a);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId v = IR_NONE;
   if (ir_build_op(b, (IrOpKind)kind, nargs, args, &a, &v, &d)) return raise(L, &d);
   return v == IR_NONE ? 0 : push_result(L, v);
@@ -319,8 +339,7 @@ static int b_register_block_size(lua_State *L) {
     lo = hi;
     hi = luaL_checkinteger(L, 3);
   }
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId v;
   int slot;
   if (ir_build_register_block_size(b, lo, hi, &slot, &v, &d)) return raise(L, &d);
@@ -334,8 +353,7 @@ static int b_tunable(lua_State *L) {
   IrBuilder *b = check_builder(L);
   const char *name = luaL_checkstring(L, 2), *frag = luaL_checkstring(L, 3);
   DType dt = lua_isnoneornil(L, 4) ? DT_INT64 : check_dtype(L, 4);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId v;
   if (ir_build_tunable(b, name, frag, dt, &v, &d)) return raise(L, &d);
   return push_result(L, v);
@@ -345,15 +363,8 @@ static int b_tunable(lua_State *L) {
 static int b_specialize(lua_State *L) {
   IrBuilder *b = check_builder(L);
   IrValueId arg = check_value(L, b, 2);
-  IrScalar s = {0};
-  if (lua_isboolean(L, 3)) s.i = lua_toboolean(L, 3);
-  else if (lua_isinteger(L, 3)) s.i = lua_tointeger(L, 3);
-  else {
-    s.is_float = true;
-    s.f = luaL_checknumber(L, 3);
-  }
-  Diag d;
-  diag_clear(&d);
+  IrScalar s = check_scalar(L, 3, "the value");
+  Diag d = {0};
   IrValueId v;
   if (ir_build_specialize(b, arg, s, &v, &d)) return raise(L, &d);
   return push_result(L, v);
@@ -365,7 +376,8 @@ static int loop_begin(lua_State *L, IrOpKind kind) {
   IrBuilder *b = check_builder(L);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer nd = luaL_len(L, 2);
-  if (nd < 1 || nd > IR_MAX_RANK) return luaL_error(L, "a loop has 1..%d dims, got %I", IR_MAX_RANK, nd);
+  if (nd < 1 || nd > IR_MAX_RANK)
+    return luaL_error(L, "a loop has 1..%d dims, got %I", IR_MAX_RANK, nd);
   IrLoopDim dims[IR_MAX_RANK];
   for (int i = 0; i < (int)nd; i++) {
     IrLoopDim ld = IR_LOOP_DIM_INIT;
@@ -374,7 +386,8 @@ static int loop_begin(lua_State *L, IrOpKind kind) {
     luaL_checktype(L, t, LUA_TTABLE);
     ld.begin = opt_field_value(L, b, t, "begin");
     ld.end = opt_field_value(L, b, t, "end");
-    if (ld.begin == IR_NONE || ld.end == IR_NONE) return luaL_error(L, "loop dim %d needs begin and end", i + 1);
+    if (ld.begin == IR_NONE || ld.end == IR_NONE)
+      return luaL_error(L, "loop dim %d needs begin and end", i + 1);
     if (lua_getfield(L, t, "slot") != LUA_TNIL) ld.slot = (int)luaL_checkinteger(L, -1);
     if (lua_getfield(L, t, "block_size") != LUA_TNIL) ld.block_size = luaL_checkinteger(L, -1);
     if (lua_getfield(L, t, "hint") != LUA_TNIL) ld.size_hint = luaL_checkinteger(L, -1);
@@ -382,45 +395,28 @@ static int loop_begin(lua_State *L, IrOpKind kind) {
     dims[i] = ld;
   }
   IrValueId inits[256], iters[IR_MAX_RANK], carried[256];
-  int nc = 0;
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    lua_Integer n = luaL_len(L, 3);
-    if (n > 256) return luaL_error(L, "at most 256 carried values, got %I", n);
-    for (int i = 0; i < (int)n; i++) {
-      lua_geti(L, 3, i + 1);
-      inits[nc++] = check_value(L, b, lua_gettop(L));
-      lua_pop(L, 1);
-    }
-  }
-  Diag d;
-  diag_clear(&d);
-  if (ir_build_loop_begin(b, kind, (int)nd, dims, nc, inits, iters, carried, &d)) return raise(L, &d);
+  int nc = check_handles(L, b, 3, inits, 256, "carried values");
+  Diag d = {0};
+  if (ir_build_loop_begin(b, kind, (int)nd, dims, nc, inits, iters, carried, &d))
+    return raise(L, &d);
   push_ids(L, iters, (int)nd);
   push_ids(L, carried, nc);
   return 2;
 }
 
-static int b_tile(lua_State *L) { return loop_begin(L, IR_OP_TILE); }
-static int b_grid(lua_State *L) { return loop_begin(L, IR_OP_GRID); }
+static int b_tile(lua_State *L) {
+  return loop_begin(L, IR_OP_TILE);
+}
+static int b_grid(lua_State *L) {
+  return loop_begin(L, IR_OP_GRID);
+}
 
 /* b:end_loop({yields}) -> {results} (a pruned carried value's result is its init) */
 static int b_end_loop(lua_State *L) {
   IrBuilder *b = check_builder(L);
   IrValueId ys[256], res[256];
-  int n = 0;
-  if (!lua_isnoneornil(L, 2)) {
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_Integer len = luaL_len(L, 2);
-    if (len > 256) return luaL_error(L, "at most 256 yielded values, got %I", len);
-    for (int i = 0; i < (int)len; i++) {
-      lua_geti(L, 2, i + 1);
-      ys[n++] = check_value(L, b, lua_gettop(L));
-      lua_pop(L, 1);
-    }
-  }
-  Diag d;
-  diag_clear(&d);
+  int n = check_handles(L, b, 2, ys, 256, "yielded values");
+  Diag d = {0};
   if (ir_build_loop_end(b, n, ys, res, &d)) return raise(L, &d);
   push_ids(L, res, n);
   return 1;
@@ -436,15 +432,18 @@ static int check_index(lua_State *L, IrBuilder *b, int idx, IrIndex *out) {
     lua_geti(L, idx, i + 1);
     if (lua_type(L, -1) == LUA_TSTRING) {
       const char *s = lua_tostring(L, -1);
-      if (strcmp(s, ":") == 0) out[i] = (IrIndex){IR_IDX_SLICE, IR_NONE};
-      else if (strcmp(s, "newaxis") == 0) out[i] = (IrIndex){IR_IDX_NEWAXIS, IR_NONE};
-      else luaL_error(L, "index entry %d: '%s' is not ':' or 'newaxis'", i + 1, s);
+      if (strcmp(s, ":") == 0)
+        out[i] = (IrIndex){IR_IDX_SLICE, IR_NONE};
+      else if (strcmp(s, "newaxis") == 0)
+        out[i] = (IrIndex){IR_IDX_NEWAXIS, IR_NONE};
+      else
+        luaL_error(L, "index entry %d: '%s' is not ':' or 'newaxis'", i + 1, s);
     } else {
       IrValueId v = check_value(L, b, lua_gettop(L));
       const IrValue *val = ir_value(ir_builder_func(b), v);
       IrIndexKind k = val->kind == IR_VAL_TILE ? IR_IDX_TILE
-                      : val->shape.rank == 0  ? IR_IDX_SCALAR
-                                              : IR_IDX_GATHER;
+                      : val->shape.rank == 0   ? IR_IDX_SCALAR
+                                               : IR_IDX_GATHER;
       out[i] = (IrIndex){k, v};
     }
     lua_pop(L, 1);
@@ -456,9 +455,12 @@ static IrEviction opt_eviction(lua_State *L, int opts) {
   IrEviction ev = IR_EVICT_NONE;
   if (lua_getfield(L, opts, "eviction_policy") != LUA_TNIL) {
     const char *s = luaL_checkstring(L, -1);
-    if (strcmp(s, "first") == 0 || strcmp(s, "evict_first") == 0) ev = IR_EVICT_FIRST;
-    else if (strcmp(s, "last") == 0 || strcmp(s, "evict_last") == 0) ev = IR_EVICT_LAST;
-    else if (*s) luaL_error(L, "eviction_policy must be \"first\", \"last\" or \"\", got '%s'", s);
+    if (strcmp(s, "first") == 0 || strcmp(s, "evict_first") == 0)
+      ev = IR_EVICT_FIRST;
+    else if (strcmp(s, "last") == 0 || strcmp(s, "evict_last") == 0)
+      ev = IR_EVICT_LAST;
+    else if (*s)
+      luaL_error(L, "eviction_policy must be \"first\", \"last\" or \"\", got '%s'", s);
   }
   lua_pop(L, 1);
   return ev;
@@ -477,8 +479,7 @@ static int b_load(lua_State *L) {
     mask = opt_field_value(L, b, 4, "extra_mask");
     ev = opt_eviction(L, 4);
   }
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId v;
   if (ir_build_load(b, t, n, idx, mask, ev, &v, &d)) return raise(L, &d);
   return push_result(L, v);
@@ -501,8 +502,7 @@ static int store_like(lua_State *L, bool atomic) {
     }
     lua_pop(L, 1);
   }
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrValueId out;
   if (atomic) {
     if (ir_build_atomic_add(b, t, n, idx, v, mask, sem, &out, &d)) return raise(L, &d);
@@ -512,28 +512,24 @@ static int store_like(lua_State *L, bool atomic) {
   return 0;
 }
 
-static int b_store(lua_State *L) { return store_like(L, false); }
-static int b_atomic_add(lua_State *L) { return store_like(L, true); }
+static int b_store(lua_State *L) {
+  return store_like(L, false);
+}
+static int b_atomic_add(lua_State *L) {
+  return store_like(L, true);
+}
 
 static const char *const kind_names[] = {"data", "tensor", "tile"};
 
 static void push_value_info(lua_State *L, const IrFunc *f, IrValueId id) {
   const IrValue *v = ir_value(f, id);
   lua_createtable(L, 0, 6);
-  lua_pushstring(L, kind_names[v->kind]);
-  lua_setfield(L, -2, "kind");
-  lua_pushstring(L, ir_dtype_name(v->dtype));
-  lua_setfield(L, -2, "dtype");
+  set_str(L, "kind", kind_names[v->kind]);
+  set_str(L, "dtype", ir_dtype_name(v->dtype));
   push_shape(L, &v->shape);
   lua_setfield(L, -2, "shape");
-  if (v->name) {
-    lua_pushstring(L, v->name);
-    lua_setfield(L, -2, "name");
-  }
-  if (v->loc.line > 0) {
-    lua_pushinteger(L, v->loc.line);
-    lua_setfield(L, -2, "line");
-  }
+  if (v->name) set_str(L, "name", v->name);
+  if (v->loc.line > 0) set_int(L, "line", v->loc.line);
   if (v->kind == IR_VAL_TENSOR && v->strides) {
     lua_createtable(L, v->shape.rank, 0);
     for (int i = 0; i < v->shape.rank; i++) {
@@ -555,12 +551,13 @@ static int push_text(lua_State *L, const IrFunc *f, int opts) {
   unsigned flags = 0;
   if (!lua_isnoneornil(L, opts)) {
     luaL_checktype(L, opts, LUA_TTABLE);
-    if (lua_getfield(L, opts, "locations") != LUA_TNIL && !lua_toboolean(L, -1)) flags |= IR_PRINT_NO_LOC;
-    if (lua_getfield(L, opts, "names") != LUA_TNIL && !lua_toboolean(L, -1)) flags |= IR_PRINT_NO_NAMES;
+    if (lua_getfield(L, opts, "locations") != LUA_TNIL && !lua_toboolean(L, -1))
+      flags |= IR_PRINT_NO_LOC;
+    if (lua_getfield(L, opts, "names") != LUA_TNIL && !lua_toboolean(L, -1))
+      flags |= IR_PRINT_NO_NAMES;
     lua_pop(L, 2);
   }
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   char *text;
   size_t len;
   if (ir_print(f, flags, &text, &len, &d)) return raise(L, &d);
@@ -570,7 +567,9 @@ static int push_text(lua_State *L, const IrFunc *f, int opts) {
 }
 
 /* b:text(opts?) -> the text of the function so far (loops may still be open) */
-static int b_text(lua_State *L) { return push_text(L, ir_builder_func(check_builder(L)), 2); }
+static int b_text(lua_State *L) {
+  return push_text(L, ir_builder_func(check_builder(L)), 2);
+}
 
 /* b:finish() -> IrFunc (verified for the traced phase); the builder is spent */
 static int b_finish(lua_State *L) {
@@ -579,15 +578,14 @@ static int b_finish(lua_State *L) {
   LFunc *lf = lua_newuserdatauv(L, sizeof *lf, 0);
   lf->f = NULL;
   luaL_setmetatable(L, FUNC_MT);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   if (ir_builder_finish(lb->b, &lf->f, &d)) return raise(L, &d);
   ir_builder_free(lb->b);
   lb->b = NULL;
   return 1;
 }
 
-/* ---- the finished function --------------------------------------------------------------------- */
+/* ---- the finished function ------------------------------------------------------------------- */
 
 static int f_gc(lua_State *L) {
   LFunc *lf = luaL_checkudata(L, 1, FUNC_MT);
@@ -596,12 +594,13 @@ static int f_gc(lua_State *L) {
   return 0;
 }
 
-static int f_text(lua_State *L) { return push_text(L, check_func(L), 2); }
+static int f_text(lua_State *L) {
+  return push_text(L, check_func(L), 2);
+}
 
 static int f_fingerprint(lua_State *L) {
   IrFunc *f = check_func(L);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   uint64_t h;
   if (ir_fingerprint(f, &h, &d)) return raise(L, &d);
   char hex[17];
@@ -613,8 +612,7 @@ static int f_fingerprint(lua_State *L) {
 /* f:verify(phase?) -> true | false, message */
 static int f_verify(lua_State *L) {
   IrFunc *f = check_func(L);
-  Diag d;
-  diag_clear(&d);
+  Diag d = {0};
   IrPhase phase = IR_PHASE_TRACED;
   if (!lua_isnoneornil(L, 2) && ir_phase_from_name(luaL_checkstring(L, 2), &phase, &d))
     return raise(L, &d);
@@ -631,16 +629,6 @@ static int f_verify(lua_State *L) {
 static int f_name(lua_State *L) {
   lua_pushstring(L, check_func(L)->name);
   return 1;
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
-static void set_str(lua_State *L, const char *k, const char *v) {
-  lua_pushstring(L, v);
-  lua_setfield(L, -2, k);
 }
 
 /* f:args() -> {{name=, kind=, dtype=, shape=, strides=}, ...} */
@@ -716,17 +704,14 @@ static int f_loops(lua_State *L) {
     lua_createtable(L, 0, 8);
     set_str(L, "kind", ir_op_info(li[i].kind)->name);
     set_int(L, "ndims", li[i].ndims);
-    lua_createtable(L, li[i].ndims, 0);
+    IrShape block = {.rank = li[i].ndims}, extent = {.rank = li[i].ndims};
     for (int k = 0; k < li[i].ndims; k++) {
-      push_dim(L, li[i].block[k]);
-      lua_rawseti(L, -2, k + 1);
+      block.dims[k] = li[i].block[k];
+      extent.dims[k] = (IrDim){IR_DIM_CONST, li[i].extent[k]};
     }
+    push_shape(L, &block);
     lua_setfield(L, -2, "block");
-    lua_createtable(L, li[i].ndims, 0);
-    for (int k = 0; k < li[i].ndims; k++) {
-      lua_pushinteger(L, (lua_Integer)li[i].extent[k]);
-      lua_rawseti(L, -2, k + 1);
-    }
+    push_shape(L, &extent);
     lua_setfield(L, -2, "extent");
     set_int(L, "depth", li[i].depth);
     if (li[i].parent >= 0) set_int(L, "parent", li[i].parent + 1);
@@ -747,8 +732,7 @@ static int f_memops(lua_State *L) {
   for (int i = 0; i < n; i++) {
     lua_createtable(L, 0, 4);
     set_str(L, "kind", ir_op_info(m[i].kind)->name);
-    lua_pushboolean(L, m[i].explicit_eviction);
-    lua_setfield(L, -2, "explicit_eviction");
+    set_bool(L, "explicit_eviction", m[i].explicit_eviction);
     if (m[i].loop >= 0) set_int(L, "loop", m[i].loop + 1);
     set_int(L, "line", m[i].op->loc.line);
     lua_rawseti(L, -2, i + 1);
@@ -756,7 +740,7 @@ static int f_memops(lua_State *L) {
   return 1;
 }
 
-/* ---- core.ir_ops and registration --------------------------------------------------------------- */
+/* ---- core.ir_ops and registration ------------------------------------------------------------ */
 
 /* core.ir_ops() -> {{name=, arity=, traced=, lowered=, doc=}, ...} in table order */
 static int core_ir_ops(lua_State *L) {
@@ -766,10 +750,8 @@ static int core_ir_ops(lua_State *L) {
     lua_createtable(L, 0, 5);
     set_str(L, "name", info->name);
     set_int(L, "arity", info->arity);
-    lua_pushboolean(L, (info->phases & IR_PHASE_TRACED) != 0);
-    lua_setfield(L, -2, "traced");
-    lua_pushboolean(L, (info->phases & IR_PHASE_LOWERED) != 0);
-    lua_setfield(L, -2, "lowered");
+    set_bool(L, "traced", (info->phases & IR_PHASE_TRACED) != 0);
+    set_bool(L, "lowered", (info->phases & IR_PHASE_LOWERED) != 0);
     set_str(L, "doc", info->doc);
     lua_rawseti(L, -2, i + 1);
   }
@@ -791,21 +773,40 @@ static int f_tostring(lua_State *L) {
   return push_text(L, lf->f, 2);
 }
 
-static const luaL_Reg builder_methods[] = {
-  {"file", b_file}, {"loc", b_loc}, {"name", b_name}, {"arg_tensor", b_arg_tensor},
-  {"arg_scalar", b_arg_scalar}, {"const", b_const}, {"op", b_op},
-  {"register_block_size", b_register_block_size}, {"tunable", b_tunable},
-  {"specialize", b_specialize}, {"tile", b_tile}, {"grid", b_grid}, {"end_loop", b_end_loop},
-  {"load", b_load}, {"store", b_store}, {"atomic_add", b_atomic_add}, {"value", b_value},
-  {"text", b_text}, {"finish", b_finish}, {"close", b_gc}, {NULL, NULL},
-};
+static const luaL_Reg builder_methods[] = {{"file", b_file},
+                                           {"loc", b_loc},
+                                           {"name", b_name},
+                                           {"arg_tensor", b_arg_tensor},
+                                           {"arg_scalar", b_arg_scalar},
+                                           {"const", b_const},
+                                           {"op", b_op},
+                                           {"register_block_size", b_register_block_size},
+                                           {"tunable", b_tunable},
+                                           {"specialize", b_specialize},
+                                           {"tile", b_tile},
+                                           {"grid", b_grid},
+                                           {"end_loop", b_end_loop},
+                                           {"load", b_load},
+                                           {"store", b_store},
+                                           {"atomic_add", b_atomic_add},
+                                           {"value", b_value},
+                                           {"text", b_text},
+                                           {"finish", b_finish},
+                                           {"close", b_gc},
+                                           {NULL, NULL}};
 
-static const luaL_Reg func_methods[] = {
-  {"text", f_text}, {"fingerprint", f_fingerprint}, {"verify", f_verify}, {"name", f_name},
-  {"args", f_args}, {"block_slots", f_block_slots}, {"reduction_dims", f_reduction_dims},
-  {"tunables", f_tunables}, {"loops", f_loops}, {"memops", f_memops}, {"close", f_gc},
-  {NULL, NULL},
-};
+static const luaL_Reg func_methods[] = {{"text", f_text},
+                                        {"fingerprint", f_fingerprint},
+                                        {"verify", f_verify},
+                                        {"name", f_name},
+                                        {"args", f_args},
+                                        {"block_slots", f_block_slots},
+                                        {"reduction_dims", f_reduction_dims},
+                                        {"tunables", f_tunables},
+                                        {"loops", f_loops},
+                                        {"memops", f_memops},
+                                        {"close", f_gc},
+                                        {NULL, NULL}};
 
 static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc,
                       lua_CFunction tostring) {

@@ -1,10 +1,10 @@
-/* Config spaces: typed fragments, the per-target space of a kernel, and configs as flat int vectors.
- * Part of src/config (config space). See share/doc/config-space.md for the model and the tuner API.
+/* Config spaces: typed fragments, a kernel's per-target space, configs as flat int vectors.
+ * Part of src/config (config space). share/doc/config-space.md has the model and the tuner API.
  *
  * Model. A ConfigSpace is an ordered list of named fields (Helion's names and order, then CPU-only
- * knobs, then user tunables). A field is a single fragment or a list of element fragments. A
- * config is a flat `int` vector of cfgspace_slots() slots: one slot per scalar value (powers of two
- * and integers as themselves, enums as choice indices, booleans 0/1, "none" as CFG_NONE) and n
+ * knobs, then user tunables by name). A field is a single fragment or a list of element fragments.
+ * A config is a flat `int` vector of cfgspace_slots() slots: one slot per scalar value (powers of
+ * two and integers as themselves, enums as choice indices, booleans 0/1, "none" as CFG_NONE) and n
  * slots for a permutation (0-based). Every (field, element) pair is a *unit*: the thing the search
  * moves one at a time. Functions that can fail return HL_OK / HL_ERR and fill the Diag. */
 #ifndef HELUA_CONFIG_CONFIG_H
@@ -31,10 +31,10 @@ uint64_t cfg_splitmix64(uint64_t *state);      /* one step of splitmix64 (also u
 
 /* ---- fragments ---------------------------------------------------------------------------- */
 
-#define CFG_NONE INT_MIN /* the "none" value of a nullable fragment (Lua helua.none, JSON null) */
-#define CFG_NAME_MAX 64  /* field names are identifiers of at most 63 characters */
-#define CFG_PERM_MAX 16  /* longest permutation (loop nests deeper than this are not tiled) */
-#define CFG_ENUM_MAX 64  /* most choices of one enum */
+#define CFG_NONE     INT_MIN /* "none" of a nullable fragment (Lua helua.none, JSON null) */
+#define CFG_NAME_MAX 64      /* field names are identifiers of at most 63 characters */
+#define CFG_PERM_MAX 16      /* longest permutation (loop nests deeper than this are not tiled) */
+#define CFG_ENUM_MAX 64      /* most choices of one enum */
 
 typedef enum CfgKind { CFG_POW2, CFG_INT, CFG_ENUM, CFG_BOOL, CFG_PERM } CfgKind;
 
@@ -43,7 +43,7 @@ typedef struct CfgFragment {
   int lo, hi;    /* POW2, INT: inclusive bounds (POW2: both powers of two, lo >= 1) */
   int def;       /* default: POW2/INT value, ENUM index, BOOL 0/1, or CFG_NONE; PERM: identity */
   int n;         /* ENUM: number of choices; PERM: length */
-  bool nullable; /* POW2, INT, BOOL: CFG_NONE is a value too (ordered after hi, or first for BOOL) */
+  bool nullable; /* POW2, INT, BOOL: CFG_NONE is a value too (above hi; first for BOOL) */
   const char *const *choices; /* ENUM: n distinct strings (a space keeps its own copy) */
 } CfgFragment;
 
@@ -57,13 +57,15 @@ CfgFragment cfg_or_none(CfgFragment f, bool def_none);
 
 /* Well-formedness (bounds, choices); the message names `what`. */
 int cfg_frag_validate(const CfgFragment *f, const char *what, Diag *d);
-int cfg_frag_width(const CfgFragment *f);      /* slots of one value: n for PERM, else 1 */
+int cfg_frag_width(const CfgFragment *f);          /* slots of one value: n for PERM, else 1 */
 double cfg_frag_cardinality(const CfgFragment *f); /* distinct values (n! for PERM) */
 bool cfg_frag_same(const CfgFragment *a, const CfgFragment *b); /* same domain and default */
 /* The fragment ops below read and write values of cfg_frag_width() ints. */
 void cfg_frag_default(const CfgFragment *f, int *v);
 void cfg_frag_random(const CfgFragment *f, CfgRng *r, int *v);
-/* Upper bound on cfg_frag_neighbours()'s count for this radius (radius < 1 counts as 1). */
+/* Upper bound on cfg_frag_neighbours()'s count for this radius (radius is taken into
+ * [1, CFG_RADIUS_MAX]). */
+#define CFG_RADIUS_MAX 64
 int cfg_frag_neighbour_bound(const CfgFragment *f, int radius);
 /* Writes the neighbours of v into out (count * width ints) and returns the count: POW2 ±radius
  * steps in log2, INT ±radius, ENUM every other choice, BOOL the flip (nullable: both others),
@@ -91,7 +93,7 @@ int cfg_frag_describe_domain(const CfgFragment *f, int perm_base, char *buf, siz
 /* ---- targets and the known fields --------------------------------------------------------- */
 
 typedef enum CfgTarget { CFG_TARGET_CPU, CFG_TARGET_CUDA, CFG_TARGET_COUNT } CfgTarget;
-#define CFG_ON_CPU (1u << CFG_TARGET_CPU)
+#define CFG_ON_CPU  (1u << CFG_TARGET_CPU)
 #define CFG_ON_CUDA (1u << CFG_TARGET_CUDA)
 
 const char *cfg_target_name(CfgTarget t); /* "cpu", "cuda" */
@@ -99,11 +101,11 @@ int cfg_target_from_name(const char *name, CfgTarget *out, Diag *d);
 
 typedef struct CfgKnownField {
   const char *name;
-  bool is_list;         /* one element per loop / tile / load ... */
-  unsigned targets;     /* CFG_ON_CPU | CFG_ON_CUDA */
-  bool has_standard;    /* `standard` is the fragment (of each element, for a list) */
+  bool is_list;      /* one element per loop / tile / load ... */
+  unsigned targets;  /* CFG_ON_CPU | CFG_ON_CUDA */
+  bool has_standard; /* `standard` is the fragment (of each element, for a list) */
   CfgFragment standard;
-  const char *doc;      /* one line: what it changes in the generated code */
+  const char *doc; /* one line: what it changes in the generated code */
 } CfgKnownField;
 
 /* The table, in canonical field order (config_fields.def). */
@@ -119,7 +121,7 @@ typedef struct CfgField {
   char name[CFG_NAME_MAX];
   bool is_list;
   bool tunable;       /* a user tunable (hl.register_tunable) */
-  int rank;           /* canonical order: the known-field index, then tunables in order added */
+  int rank;           /* canonical order: the known-field index; tunables after, by name */
   int count;          /* elements (1 for a scalar field) */
   CfgFragment *elems; /* count fragments */
   int offset, width;  /* first slot, number of slots */
@@ -141,8 +143,7 @@ CfgTarget cfgspace_target(const ConfigSpace *s);
  * of the calls; element idx of a list must be an existing element (replaced) or the next one. */
 int cfgspace_add(ConfigSpace *s, const char *name, const CfgFragment *f, Diag *d);
 int cfgspace_add_list(ConfigSpace *s, const char *name, const CfgFragment *elem, int n, Diag *d);
-int cfgspace_set_element(ConfigSpace *s, const char *name, int idx, const CfgFragment *f,
-                         Diag *d);
+int cfgspace_set_element(ConfigSpace *s, const char *name, int idx, const CfgFragment *f, Diag *d);
 /* A known field with its standard fragment (num_warps, num_stages, pid_type, l2_groupings[idx],
  * indexing[idx], range_unroll_factors[idx], ...); idx is ignored for a scalar field. */
 int cfgspace_add_known(ConfigSpace *s, const char *name, int idx, Diag *d);
@@ -212,7 +213,9 @@ void cfglist_init(CfgList *l, const ConfigSpace *s);
 int cfglist_push(CfgList *l, const int *cfg, Diag *d);
 void cfglist_clear(CfgList *l);
 void cfglist_free(CfgList *l);
-static inline int *cfglist_at(const CfgList *l, int i) { return l->v + (size_t)i * l->slots; }
+static inline int *cfglist_at(const CfgList *l, int i) {
+  return l->v + (size_t)i * l->slots;
+}
 
 /* Default and random configs come back normalized. Random retries up to 64 draws when the
  * constraints reject one. */
@@ -257,11 +260,18 @@ int cfgspace_describe(const ConfigSpace *s, char *buf, size_t cap);
 /* Setting fields from key/value pairs (the Lua binding, JSON import). A value is an item tree:
  * a list field takes a LIST of element items (or one item, which sets every element); a
  * permutation is a LIST of INTs counted from index_base (1 from Lua, 0 from JSON). Returns HL_OK,
- * CFG_IGNORED (a known field that does not apply to this target: the Diag says so and cfg is
- * untouched; Helion drops such keys for portability) or HL_ERR (unknown field, with a
- * did-you-mean; wrong kind; out of the domain; wrong list length). */
+ * CFG_IGNORED (a known field that does not apply to this target, a Helion knob of other backends
+ * such as epilogue_subtile, or an empty list / none for a known field this kernel lacks: the Diag
+ * says so and cfg is untouched; Helion drops such keys for portability) or HL_ERR (unknown field,
+ * with a did-you-mean; wrong kind; out of the domain; wrong list length). */
 #define CFG_IGNORED 1
-typedef enum CfgItemKind { CFG_ITEM_INT, CFG_ITEM_BOOL, CFG_ITEM_STR, CFG_ITEM_NONE, CFG_ITEM_LIST } CfgItemKind;
+typedef enum CfgItemKind {
+  CFG_ITEM_INT,
+  CFG_ITEM_BOOL,
+  CFG_ITEM_STR,
+  CFG_ITEM_NONE,
+  CFG_ITEM_LIST
+} CfgItemKind;
 typedef struct CfgItem {
   CfgItemKind kind;
   long long i;                 /* INT value, BOOL 0/1 */
@@ -280,5 +290,8 @@ int cfgspace_set_list(const ConfigSpace *s, int *cfg, const char *field, const C
 /* Helion's JSON Config ({"block_sizes": [64, 32], "num_warps": 4, ...}): starts from the
  * default, sets each key, ignores keys for other targets, then checks the constraints. */
 int cfgspace_from_json(const ConfigSpace *s, const char *json, int *cfg, Diag *d);
+/* The same for a config tuned for another shape of the kernel (nearest-shape fallback): numbers
+ * outside their range are moved into it and the constraints repaired instead of refused. */
+int cfgspace_from_json_clamped(const ConfigSpace *s, const char *json, int *cfg, Diag *d);
 
 #endif

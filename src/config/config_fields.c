@@ -9,14 +9,18 @@ static const char *const pid_type_choices[] = {"flat", "xyz", "persistent_blocke
                                                "persistent_interleaved"};
 static const char *const eviction_choices[] = {"", "first", "last"};
 
+/* The fragment column of config_fields.def: has_standard, then the fragment. */
+/* clang-format off */
 #define F_NONE false, {0}
 #define F_POW2(lo_, hi_, def_) true, {.kind = CFG_POW2, .lo = lo_, .hi = hi_, .def = def_}
-#define F_POW2_OR_NONE(lo_, hi_)                                                                    \
+#define F_POW2_OR_NONE(lo_, hi_) \
   true, {.kind = CFG_POW2, .lo = lo_, .hi = hi_, .def = CFG_NONE, .nullable = true}
 #define F_INT(lo_, hi_, def_) true, {.kind = CFG_INT, .lo = lo_, .hi = hi_, .def = def_}
 #define F_BOOL(def_) true, {.kind = CFG_BOOL, .def = def_}
 #define F_BOOL_OR_NONE true, {.kind = CFG_BOOL, .def = CFG_NONE, .nullable = true}
-#define F_ENUM(choices_, n_, def_) true, {.kind = CFG_ENUM, .n = n_, .def = def_, .choices = choices_}
+#define F_ENUM(choices_, n_, def_) \
+  true, {.kind = CFG_ENUM, .n = n_, .def = def_, .choices = choices_}
+/* clang-format on */
 
 static const CfgKnownField known[] = {
 #define CFG_FIELD(name, list, targets, frag, doc) {#name, list, targets, frag, doc},
@@ -59,7 +63,8 @@ int cfg_target_from_name(const char *name, CfgTarget *out, Diag *d) {
 int cfg_edit_distance(const char *a, const char *b) {
   int la = (int)strnlen(a, CFG_NAME_MAX), lb = (int)strnlen(b, CFG_NAME_MAX);
   int prev[CFG_NAME_MAX + 1], cur[CFG_NAME_MAX + 1];
-  for (int j = 0; j <= lb; j++) prev[j] = j;
+  for (int j = 0; j <= lb; j++)
+    prev[j] = j;
   for (int i = 1; i <= la; i++) {
     cur[0] = i;
     for (int j = 1; j <= lb; j++) {

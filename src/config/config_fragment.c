@@ -1,5 +1,5 @@
-/* Config spaces: the typed fragments (power of two, integer, enum, boolean, permutation) and the
- * search's per-value operations on them. Part of src/config (config space).
+/* Config spaces: typed fragments (power of two, integer, enum, boolean, permutation) and their ops.
+ * Part of src/config (config space).
  *
  * POW2 and INT values are handled through their *ordinal*: the position in the ordered domain
  * (lo, lo*2, ..., hi or lo, lo+1, ..., hi), with "none" one step above hi when the fragment is
@@ -19,16 +19,24 @@ CfgFragment cfg_int(int lo, int hi, int def) {
 CfgFragment cfg_enum(const char *const *choices, int n, int def_index) {
   return (CfgFragment){.kind = CFG_ENUM, .n = n, .def = def_index, .choices = choices};
 }
-CfgFragment cfg_bool(bool def) { return (CfgFragment){.kind = CFG_BOOL, .def = def ? 1 : 0}; }
-CfgFragment cfg_perm(int n) { return (CfgFragment){.kind = CFG_PERM, .n = n}; }
+CfgFragment cfg_bool(bool def) {
+  return (CfgFragment){.kind = CFG_BOOL, .def = def ? 1 : 0};
+}
+CfgFragment cfg_perm(int n) {
+  return (CfgFragment){.kind = CFG_PERM, .n = n};
+}
 CfgFragment cfg_or_none(CfgFragment f, bool def_none) {
   f.nullable = true;
   if (def_none) f.def = CFG_NONE;
   return f;
 }
 
-static bool is_pow2(long long v) { return v > 0 && (v & (v - 1)) == 0; }
-static int ilog2(unsigned v) { return 31 - __builtin_clz(v); }
+static bool is_pow2(long long v) {
+  return v > 0 && (v & (v - 1)) == 0;
+}
+static int ilog2(unsigned v) {
+  return 31 - __builtin_clz(v);
+}
 
 int cfg_frag_validate(const CfgFragment *f, const char *what, Diag *d) {
   if (f->nullable && f->kind != CFG_POW2 && f->kind != CFG_INT && f->kind != CFG_BOOL)
@@ -36,8 +44,9 @@ int cfg_frag_validate(const CfgFragment *f, const char *what, Diag *d) {
   switch (f->kind) {
   case CFG_POW2:
     if (!is_pow2(f->lo) || !is_pow2(f->hi) || f->lo > f->hi || f->hi > (1 << 30))
-      return diag_set(d, "%s: a power-of-two fragment needs powers of two lo <= hi <= 2^30, got %d..%d",
-                      what, f->lo, f->hi);
+      return diag_set(
+          d, "%s: a power-of-two fragment needs powers of two lo <= hi <= 2^30, got %d..%d", what,
+          f->lo, f->hi);
     return HL_OK;
   case CFG_INT:
     if (f->lo > f->hi || f->lo == INT_MIN)
@@ -71,7 +80,9 @@ int cfg_frag_validate(const CfgFragment *f, const char *what, Diag *d) {
   return diag_set(d, "%s: unknown fragment kind %d", what, (int)f->kind);
 }
 
-int cfg_frag_width(const CfgFragment *f) { return f->kind == CFG_PERM ? f->n : 1; }
+int cfg_frag_width(const CfgFragment *f) {
+  return f->kind == CFG_PERM ? f->n : 1;
+}
 
 /* ---- ordinals (POW2, INT) --------------------------------------------------------------- */
 
@@ -92,7 +103,9 @@ static int from_ord(const CfgFragment *f, long long o) {
 }
 
 /* Nullable BOOL is ordered none, false, true. */
-static int bool_value(int o, bool nullable) { return nullable ? (o == 0 ? CFG_NONE : o - 1) : o; }
+static int bool_value(int o, bool nullable) {
+  return nullable ? (o == 0 ? CFG_NONE : o - 1) : o;
+}
 
 double cfg_frag_cardinality(const CfgFragment *f) {
   switch (f->kind) {
@@ -105,7 +118,8 @@ double cfg_frag_cardinality(const CfgFragment *f) {
     return f->nullable ? 3 : 2;
   case CFG_PERM: {
     double c = 1;
-    for (int i = 2; i <= f->n; i++) c *= i;
+    for (int i = 2; i <= f->n; i++)
+      c *= i;
     return c;
   }
   }
@@ -162,7 +176,8 @@ bool cfg_frag_contains(const CfgFragment *f, const int *v) {
 }
 
 static void identity(int *v, int n) {
-  for (int i = 0; i < n; i++) v[i] = i;
+  for (int i = 0; i < n; i++)
+    v[i] = i;
 }
 
 bool cfg_frag_clamp(const CfgFragment *f, int *v) {
@@ -171,9 +186,12 @@ bool cfg_frag_clamp(const CfgFragment *f, int *v) {
   switch (f->kind) {
   case CFG_POW2:
     if (x == CFG_NONE) x = f->def == CFG_NONE ? f->lo : f->def; /* not nullable here */
-    if (x < f->lo) x = f->lo;
-    else if (x > f->hi) x = f->hi;
-    else x = 1 << ilog2((unsigned)x);
+    if (x < f->lo)
+      x = f->lo;
+    else if (x > f->hi)
+      x = f->hi;
+    else
+      x = 1 << ilog2((unsigned)x);
     v[0] = x;
     return true;
   case CFG_INT:
@@ -227,8 +245,12 @@ void cfg_frag_random(const CfgFragment *f, CfgRng *r, int *v) {
 
 /* ---- neighbours, mutation, crossover ---------------------------------------------------- */
 
+static int clamp_radius(int radius) {
+  return radius < 1 ? 1 : radius > CFG_RADIUS_MAX ? CFG_RADIUS_MAX : radius;
+}
+
 int cfg_frag_neighbour_bound(const CfgFragment *f, int radius) {
-  if (radius < 1) radius = 1;
+  radius = clamp_radius(radius);
   switch (f->kind) {
   case CFG_POW2:
   case CFG_INT: {
@@ -247,7 +269,7 @@ int cfg_frag_neighbour_bound(const CfgFragment *f, int radius) {
 
 int cfg_frag_neighbours(const CfgFragment *f, const int *v, int radius, int *out) {
   int cur[CFG_PERM_MAX], k = 0;
-  if (radius < 1) radius = 1;
+  radius = clamp_radius(radius);
   memcpy(cur, v, sizeof(int) * (size_t)cfg_frag_width(f));
   cfg_frag_clamp(f, cur);
   switch (f->kind) {
@@ -309,7 +331,7 @@ void cfg_frag_mutate(const CfgFragment *f, const int *a, const int *b, const int
     /* nullable BOOL mutates like a three-way enum */
     __attribute__((fallthrough));
   case CFG_ENUM: {
-    int cand[2], k = 0;
+    int cand[2] = {ca[0], ca[0]}, k = 0; /* b != c, so at least one differs from a */
     if (cb[0] != ca[0]) cand[k++] = cb[0];
     if (cc[0] != ca[0]) cand[k++] = cc[0];
     out[0] = k == 2 ? cand[cfg_rng_below(r, 2)] : cand[0];
@@ -355,17 +377,20 @@ void cfg_frag_encode(const CfgFragment *f, const int *v, double *out) {
     out[0] = v[0] == CFG_NONE ? (double)f->hi + 1 : v[0];
     return;
   case CFG_ENUM:
-    for (int i = 0; i < f->n; i++) out[i] = v[0] == i ? 1.0 : 0.0;
+    for (int i = 0; i < f->n; i++)
+      out[i] = v[0] == i ? 1.0 : 0.0;
     return;
   case CFG_BOOL:
     if (!f->nullable) {
       out[0] = v[0] ? 1.0 : 0.0;
       return;
     }
-    for (int o = 0; o < 3; o++) out[o] = v[0] == bool_value(o, true) ? 1.0 : 0.0;
+    for (int o = 0; o < 3; o++)
+      out[o] = v[0] == bool_value(o, true) ? 1.0 : 0.0;
     return;
   case CFG_PERM:
-    for (int i = 0; i < f->n; i++) out[i] = v[i];
+    for (int i = 0; i < f->n; i++)
+      out[i] = v[i];
     return;
   }
 }
@@ -373,12 +398,16 @@ void cfg_frag_encode(const CfgFragment *f, const int *v, double *out) {
 void cfg_out_domain(CfgOut *o, const CfgFragment *f, int perm_base) {
   switch (f->kind) {
   case CFG_POW2:
-    if (f->lo == f->hi) cfg_out_printf(o, "the power of two %d", f->lo);
-    else cfg_out_printf(o, "a power of two from %d to %d", f->lo, f->hi);
+    if (f->lo == f->hi)
+      cfg_out_printf(o, "the power of two %d", f->lo);
+    else
+      cfg_out_printf(o, "a power of two from %d to %d", f->lo, f->hi);
     break;
   case CFG_INT:
-    if (f->lo == f->hi) cfg_out_printf(o, "the integer %d", f->lo);
-    else cfg_out_printf(o, "an integer from %d to %d", f->lo, f->hi);
+    if (f->lo == f->hi)
+      cfg_out_printf(o, "the integer %d", f->lo);
+    else
+      cfg_out_printf(o, "an integer from %d to %d", f->lo, f->hi);
     break;
   case CFG_ENUM:
     cfg_out_str(o, f->n == 1 ? "" : "one of ");
@@ -410,8 +439,11 @@ int cfg_frag_check(const CfgFragment *f, const int *v, const char *what, Diag *d
   CfgOut o;
   cfg_frag_describe_domain(f, 1, dom, sizeof dom);
   cfg_out_init(&o, val, sizeof val);
-  if (f->kind == CFG_ENUM) cfg_out_printf(&o, "choice #%d", v[0]);
-  else if (f->kind == CFG_BOOL && v[0] != CFG_NONE) cfg_out_printf(&o, "%d", v[0]);
-  else cfg_out_value(&o, f, v, true);
+  if (f->kind == CFG_ENUM)
+    cfg_out_printf(&o, "choice #%d", v[0]);
+  else if (f->kind == CFG_BOOL && v[0] != CFG_NONE)
+    cfg_out_printf(&o, "%d", v[0]);
+  else
+    cfg_out_value(&o, f, v, true);
   return diag_set(d, "%s = %s is not allowed: it must be %s", what, val, dom);
 }

@@ -16,7 +16,6 @@ struct ConfigSpace {
   int slots;
   CfgConstraint *cons;
   int ncons, cap_cons;
-  int next_tunable_rank;
 };
 
 /* A bounded text writer: keeps the full length like snprintf, and can hash what it writes
@@ -28,7 +27,7 @@ typedef struct CfgOut {
 } CfgOut;
 
 #define CFG_FNV_OFFSET 0xcbf29ce484222325ull
-#define CFG_FNV_PRIME 0x100000001b3ull
+#define CFG_FNV_PRIME  0x100000001b3ull
 
 void cfg_out_init(CfgOut *o, char *buf, size_t cap);
 void cfg_out_str(CfgOut *o, const char *s);

@@ -7,8 +7,10 @@
 
 static void unit_label(const ConfigSpace *s, int u, char *buf, size_t cap) {
   const CfgField *f = &s->fields[s->units[u].field];
-  if (f->is_list) snprintf(buf, cap, "%s[%d]", f->name, s->units[u].elem + 1);
-  else snprintf(buf, cap, "%s", f->name);
+  if (f->is_list)
+    snprintf(buf, cap, "%s[%d]", f->name, s->units[u].elem + 1);
+  else
+    snprintf(buf, cap, "%s", f->name);
 }
 
 static int check_units(const ConfigSpace *s, int *cfg, bool fix, Diag *d) {
@@ -52,7 +54,8 @@ int cfgspace_normalize(const ConfigSpace *s, int *cfg, bool fix, Diag *d) {
   return cfgspace_normalize(s, cfg, false, d);
 }
 
-/* ---- built-in constraints --------------------------------------------------------------------- */
+/* ---- built-in constraints ---------------------------------------------------------------------
+ */
 
 static int max_threads_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConstraint *c,
                           Diag *d) {
@@ -61,11 +64,13 @@ static int max_threads_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgCon
   int *w = &cfg[u->offset];
   if ((long long)*w * 32 <= c->arg) return HL_OK;
   if (fix)
-    while ((long long)*w * 32 > c->arg && *w / 2 >= u->frag->lo) *w /= 2;
+    while ((long long)*w * 32 > c->arg && *w / 2 >= u->frag->lo)
+      *w /= 2;
   if ((long long)*w * 32 <= c->arg) return HL_OK;
-  return diag_set(d, "num_warps = %d asks for %lld threads per program, more than the %lld the "
-                  "device allows; use num_warps <= %lld", *w, (long long)*w * 32, c->arg,
-                  c->arg / 32);
+  return diag_set(d,
+                  "num_warps = %d asks for %lld threads per program, more than the %lld the "
+                  "device allows; use num_warps <= %lld",
+                  *w, (long long)*w * 32, c->arg, c->arg / 32);
 }
 
 int cfgspace_constrain_max_threads(ConfigSpace *s, int max_threads, Diag *d) {
@@ -110,8 +115,10 @@ static int numel_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConstrain
       cfg_out_value(&o, units[e].frag, cfg + units[e].offset, true);
     }
     cfg_out_str(&o, "}");
-    return diag_set(d, "%s = %s: the tile has %.0f elements, more than the limit of %lld; make "
-                    "the blocks smaller", f->name, vals, numel, c->arg);
+    return diag_set(d,
+                    "%s = %s: the tile has %.0f elements, more than the limit of %lld; make "
+                    "the blocks smaller",
+                    f->name, vals, numel, c->arg);
   }
 }
 

@@ -11,10 +11,13 @@ uint64_t cfg_splitmix64(uint64_t *state) {
 
 void cfg_rng_seed(CfgRng *r, uint64_t seed) {
   uint64_t st = seed;
-  for (int i = 0; i < 4; i++) r->s[i] = cfg_splitmix64(&st);
+  for (int i = 0; i < 4; i++)
+    r->s[i] = cfg_splitmix64(&st);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 uint64_t cfg_rng_next(CfgRng *r) {
   uint64_t *s = r->s;
@@ -34,9 +37,12 @@ uint64_t cfg_rng_below(CfgRng *r, uint64_t n) {
   if (n == 0) return 0;
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t x;
-  do x = cfg_rng_next(r);
+  do
+    x = cfg_rng_next(r);
   while (x >= limit);
   return x % n;
 }
 
-double cfg_rng_unit(CfgRng *r) { return (double)(cfg_rng_next(r) >> 11) * 0x1.0p-53; }
+double cfg_rng_unit(CfgRng *r) {
+  return (double)(cfg_rng_next(r) >> 11) * 0x1.0p-53;
+}

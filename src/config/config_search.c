@@ -1,14 +1,19 @@
-/* Config spaces: whole-config operations for the search (default, random, neighbours, mutation,
- * crossover, encoding, equality, hashing) and config lists. Part of src/config (config space). */
+/* Config spaces: whole-config search ops (default, random, neighbours, mutate, encode, hash).
+ * Part of src/config (config space). Also the CfgList of configs. */
 #include <string.h>
 
 #include "base/mem.h"
 #include "config/config_internal.h"
 
-/* ---- config lists ------------------------------------------------------------------------------ */
+/* ---- config lists ------------------------------------------------------------------------------
+ */
 
-void cfglist_init(CfgList *l, const ConfigSpace *s) { *l = (CfgList){.slots = s->slots}; }
-void cfglist_clear(CfgList *l) { l->count = 0; }
+void cfglist_init(CfgList *l, const ConfigSpace *s) {
+  *l = (CfgList){.slots = s->slots};
+}
+void cfglist_clear(CfgList *l) {
+  l->count = 0;
+}
 
 void cfglist_free(CfgList *l) {
   mem_free(l->v);
@@ -29,10 +34,12 @@ int cfglist_push(CfgList *l, const int *cfg, Diag *d) {
   return HL_OK;
 }
 
-/* ---- default and random ------------------------------------------------------------------------ */
+/* ---- default and random ------------------------------------------------------------------------
+ */
 
 int cfgspace_default(const ConfigSpace *s, int *cfg, Diag *d) {
-  for (int u = 0; u < s->nunits; u++) cfg_frag_default(s->units[u].frag, cfg + s->units[u].offset);
+  for (int u = 0; u < s->nunits; u++)
+    cfg_frag_default(s->units[u].frag, cfg + s->units[u].offset);
   if (cfgspace_normalize(s, cfg, true, d) != HL_OK)
     return diag_prefix(d, "the default config breaks a constraint: ");
   return HL_OK;
@@ -46,18 +53,19 @@ int cfgspace_random(const ConfigSpace *s, CfgRng *r, int *cfg, Diag *d) {
       cfg_frag_random(s->units[u].frag, r, cfg + s->units[u].offset);
     if (cfgspace_normalize(s, cfg, true, d) == HL_OK) return HL_OK;
   }
-  return diag_prefix(d, "no random config met the constraints in %d draws; the last: ",
-                     RANDOM_TRIES);
+  return diag_prefix(d,
+                     "no random config met the constraints in %d draws; the last: ", RANDOM_TRIES);
 }
 
-/* ---- neighbours --------------------------------------------------------------------------------- */
+/* ---- neighbours ---------------------------------------------------------------------------------
+ */
 
 typedef struct Offer {
   const ConfigSpace *s;
   const int *cfg; /* the centre */
   CfgList *out;
-  int start;      /* first entry of out written by this call */
-  int *cand;      /* scratch config */
+  int start; /* first entry of out written by this call */
+  int *cand; /* scratch config */
 } Offer;
 
 /* Normalizes o->cand and appends it unless it is the centre, a duplicate or beyond repair. */
@@ -94,7 +102,8 @@ static int uniform_moves(Offer *o, const CfgField *f, int radius, int *nb, Diag 
   for (int j = -1; j < k; j++) {
     const int *val = j < 0 ? def : nb + (size_t)j * w;
     memcpy(o->cand, o->cfg, sizeof(int) * (size_t)o->s->slots);
-    for (int e = 0; e < f->count; e++) memcpy(o->cand + f->offset + e * w, val, sizeof(int) * w);
+    for (int e = 0; e < f->count; e++)
+      memcpy(o->cand + f->offset + e * w, val, sizeof(int) * w);
     if (offer(o, d) != HL_OK) return HL_ERR;
   }
   return HL_OK;
@@ -141,7 +150,8 @@ int cfgspace_neighbours_pairs(const ConfigSpace *s, const int *cfg, const char *
   if (!nb1 || !nb2 || !o.cand) rc = diag_set(d, "config neighbours: out of memory");
   for (int e1 = 0; e1 < f->count && rc == HL_OK; e1++) {
     const CfgUnit *u1 = &s->units[f->first_unit + e1];
-    int w1 = cfg_frag_width(u1->frag), k1 = cfg_frag_neighbours(u1->frag, cfg + u1->offset, radius, nb1);
+    int w1 = cfg_frag_width(u1->frag),
+        k1 = cfg_frag_neighbours(u1->frag, cfg + u1->offset, radius, nb1);
     for (int e2 = e1 + 1; e2 < f->count && rc == HL_OK; e2++) {
       const CfgUnit *u2 = &s->units[f->first_unit + e2];
       int w2 = cfg_frag_width(u2->frag);
@@ -192,11 +202,13 @@ int cfgspace_crossover(const ConfigSpace *s, const int *x, const int *y, double 
   return cfgspace_normalize(s, out, true, d);
 }
 
-/* ---- encoding, equality, hashing -------------------------------------------------------------- */
+/* ---- encoding, equality, hashing --------------------------------------------------------------
+ */
 
 int cfgspace_encode_dim(const ConfigSpace *s) {
   int n = 0;
-  for (int u = 0; u < s->nunits; u++) n += cfg_frag_encode_dim(s->units[u].frag);
+  for (int u = 0; u < s->nunits; u++)
+    n += cfg_frag_encode_dim(s->units[u].frag);
   return n;
 }
 

@@ -9,6 +9,16 @@
 #include "base/mem.h"
 #include "config/config_internal.h"
 
+/* Helion fields for backends or devices helua does not target: accepted and ignored. */
+static const char *const helion_only[] = {"num_threads",
+                                          "grid_fissions",
+                                          "load_cache_modifiers",
+                                          "store_cache_modifiers",
+                                          "advanced_controls_file",
+                                          "epilogue_subtile",
+                                          "epilogue_subtiling",
+                                          "xcd_remap"};
+
 /* ---- finding the field --------------------------------------------------------------------- */
 
 static const char *closest(const char *name, const char *const *cands, int n) {
@@ -23,12 +33,22 @@ static const char *closest(const char *name, const char *const *cands, int n) {
 
 /* Field index; or -1 with *rc = HL_ERR (unknown, with a did-you-mean) or CFG_IGNORED. */
 static int resolve(const ConfigSpace *s, const char *name, int *rc, Diag *d) {
+  if (!name) {
+    *rc = HL_ERR;
+    return diag_set(d, "config: a field name is missing");
+  }
   int fi = cfgspace_find(s, name);
   if (fi >= 0) return fi;
   char plural[CFG_NAME_MAX + 1];
   if (snprintf(plural, sizeof plural, "%ss", name) < (int)sizeof plural &&
       (fi = cfgspace_find(s, plural)) >= 0 && s->fields[fi].is_list)
     return fi; /* Helion's singular aliases: block_size = 64 sets block_sizes */
+  for (size_t i = 0; i < sizeof helion_only / sizeof helion_only[0]; i++)
+    if (strcmp(name, helion_only[i]) == 0) {
+      diag_set(d, "%s is a Helion knob for other backends; ignored", name);
+      *rc = CFG_IGNORED;
+      return -1;
+    }
   const CfgKnownField *k = cfg_known_field(name);
   if (k && !(k->targets & (1u << s->target))) {
     diag_set(d, "%s does not apply to target %s; ignored", name, cfg_target_name(s->target));
@@ -37,16 +57,18 @@ static int resolve(const ConfigSpace *s, const char *name, int *rc, Diag *d) {
   }
   *rc = HL_ERR;
   if (k) {
-    diag_set(d, "this kernel has no %s (%s); drop it from the config", name, k->doc);
+    diag_set(d, "this kernel has no %s knob; drop it from the config", name);
     return -1;
   }
   const char *names[256];
   int n = 0, nk;
-  for (int i = 0; i < s->nfields && n < 256; i++) names[n++] = s->fields[i].name;
+  for (int i = 0; i < s->nfields && n < 256; i++)
+    names[n++] = s->fields[i].name;
   const char *best = closest(name, names, n);
   const CfgKnownField *all = cfg_known_fields(&nk);
   if (!best) {
-    for (int i = 0; i < nk && n < 256; i++) names[n++] = all[i].name;
+    for (int i = 0; i < nk && n < 256; i++)
+      names[n++] = all[i].name;
     best = closest(name, names, n);
   }
   if (best) {
@@ -56,7 +78,8 @@ static int resolve(const ConfigSpace *s, const char *name, int *rc, Diag *d) {
   char list[768];
   CfgOut o;
   cfg_out_init(&o, list, sizeof list);
-  for (int i = 0; i < s->nfields; i++) cfg_out_printf(&o, i ? ", %s" : "%s", s->fields[i].name);
+  for (int i = 0; i < s->nfields; i++)
+    cfg_out_printf(&o, i ? ", %s" : "%s", s->fields[i].name);
   diag_set(d, "unknown config field \"%s\"; this kernel's fields on %s are: %s", name,
            cfg_target_name(s->target), s->nfields ? list : "(none)");
   return -1;
@@ -95,16 +118,16 @@ static int wrong_kind(const CfgFragment *f, const CfgItem *v, const char *what, 
   return diag_set(d, "%s takes %s; got %s", what, dom, got);
 }
 
-static int not_allowed(const CfgFragment *f, const char *val, const char *what, int base,
-                       Diag *d) {
+static int not_allowed(const CfgFragment *f, const char *val, const char *what, int base, Diag *d) {
   char dom[768];
   cfg_frag_describe_domain(f, base, dom, sizeof dom);
   return diag_set(d, "%s = %s is not allowed: it must be %s", what, val, dom);
 }
 
-/* Converts item v into the ints of one value of f (out has cfg_frag_width(f) ints). */
-static int convert(const CfgFragment *f, const CfgItem *v, int base, const char *what, int *out,
-                   Diag *d) {
+/* Converts item v into the ints of one value of f (out has cfg_frag_width(f) ints). With clamp,
+ * a number outside a POW2/INT domain is moved into it instead of refused. */
+static int convert(const CfgFragment *f, const CfgItem *v, int base, bool clamp, const char *what,
+                   int *out, Diag *d) {
   char val[160];
   if (v->kind == CFG_ITEM_NONE) {
     if (f->nullable) {
@@ -117,6 +140,11 @@ static int convert(const CfgFragment *f, const CfgItem *v, int base, const char 
   case CFG_POW2:
   case CFG_INT:
     if (v->kind != CFG_ITEM_INT) return wrong_kind(f, v, what, base, d);
+    if (clamp) {
+      out[0] = v->i < f->lo ? f->lo : v->i > INT_MAX ? INT_MAX : (int)v->i;
+      cfg_frag_clamp(f, out);
+      return HL_OK;
+    }
     snprintf(val, sizeof val, "%lld", v->i);
     if (v->i < INT_MIN + 1 || v->i > INT_MAX) return not_allowed(f, val, what, base, d);
     out[0] = (int)v->i;
@@ -150,8 +178,10 @@ static int convert(const CfgFragment *f, const CfgItem *v, int base, const char 
     cfg_out_str(&o, "{");
     bool ints = true;
     for (int i = 0; i < v->n; i++) {
-      if (v->items[i].kind != CFG_ITEM_INT) ints = false;
-      else cfg_out_printf(&o, i ? ", %lld" : "%lld", v->items[i].i);
+      if (v->items[i].kind != CFG_ITEM_INT)
+        ints = false;
+      else
+        cfg_out_printf(&o, i ? ", %lld" : "%lld", v->items[i].i);
     }
     cfg_out_str(&o, "}");
     if (!ints) return wrong_kind(f, v, what, base, d);
@@ -169,8 +199,7 @@ static int convert(const CfgFragment *f, const CfgItem *v, int base, const char 
 /* ---- fields ---------------------------------------------------------------------------------- */
 
 /* Two passes: convert and check every element, then write (so an error leaves cfg as it was). */
-static int set_field(const ConfigSpace *s, int *cfg, const CfgField *f, const CfgItem *v, int base,
-                     Diag *d) {
+static int set_field(int *cfg, const CfgField *f, const CfgItem *v, int base, bool clamp, Diag *d) {
   bool per_element = f->is_list && v->kind == CFG_ITEM_LIST;
   /* loop_orders = {2, 1}: one permutation for every element, not a list of elements */
   if (per_element && f->elems[0].kind == CFG_PERM && v->n > 0 && v->items[0].kind != CFG_ITEM_LIST)
@@ -183,9 +212,11 @@ static int set_field(const ConfigSpace *s, int *cfg, const CfgField *f, const Cf
     for (int e = 0; e < f->count; e++) {
       char what[CFG_NAME_MAX + 16];
       int tmp[CFG_PERM_MAX], w = cfg_frag_width(&f->elems[e]);
-      if (f->is_list) snprintf(what, sizeof what, "%s[%d]", f->name, e + base);
-      else snprintf(what, sizeof what, "%s", f->name);
-      if (convert(&f->elems[e], per_element ? &v->items[e] : v, base, what, tmp, d) != HL_OK)
+      if (f->is_list)
+        snprintf(what, sizeof what, "%s[%d]", f->name, e + base);
+      else
+        snprintf(what, sizeof what, "%s", f->name);
+      if (convert(&f->elems[e], per_element ? &v->items[e] : v, base, clamp, what, tmp, d) != HL_OK)
         return HL_ERR;
       if (pass == 1) memcpy(dst, tmp, sizeof(int) * (size_t)w);
       dst += w;
@@ -194,12 +225,21 @@ static int set_field(const ConfigSpace *s, int *cfg, const CfgField *f, const Cf
   return HL_OK;
 }
 
-int cfgspace_set(const ConfigSpace *s, int *cfg, const char *field, const CfgItem *v,
-                 int index_base, Diag *d) {
+static int set_named(const ConfigSpace *s, int *cfg, const char *field, const CfgItem *v,
+                     int index_base, bool clamp, Diag *d) {
   int rc = HL_ERR;
   int fi = resolve(s, field, &rc, d);
+  /* Helion writes an empty list (or null) for a knob a kernel does not have: nothing to set */
+  if (fi < 0 && rc == HL_ERR && field && cfg_known_field(field) &&
+      ((v->kind == CFG_ITEM_LIST && v->n == 0) || v->kind == CFG_ITEM_NONE))
+    return CFG_IGNORED;
   if (fi < 0) return rc;
-  return set_field(s, cfg, &s->fields[fi], v, index_base, d);
+  return set_field(cfg, &s->fields[fi], v, index_base, clamp, d);
+}
+
+int cfgspace_set(const ConfigSpace *s, int *cfg, const char *field, const CfgItem *v,
+                 int index_base, Diag *d) {
+  return set_named(s, cfg, field, v, index_base, false, d);
 }
 
 int cfgspace_set_int(const ConfigSpace *s, int *cfg, const char *field, long long v, Diag *d) {
@@ -234,18 +274,27 @@ typedef struct Json {
   const char *p, *start;
   CfgItem *pool; /* at most one item per input byte */
   int used;
-  char *text;    /* unescaped strings, at most the input's size */
+  char *text; /* unescaped strings, at most the input's size */
+  bool clamp;
   Diag *d;
 } Json;
 
 #define JSON_MAX_DEPTH 8
 
 static void ws(Json *j) {
-  while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r') j->p++;
+  while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
+    j->p++;
 }
 
 static int jerr(Json *j, const char *what) {
   return diag_set(j->d, "JSON config: %s at offset %d", what, (int)(j->p - j->start));
+}
+
+/* Consumes c, or fails pointing at what is there instead. */
+static int expect(Json *j, char c, const char *what) {
+  if (*j->p != c) return jerr(j, what);
+  j->p++;
+  return HL_OK;
 }
 
 static int jstring(Json *j, const char **out) {
@@ -254,19 +303,24 @@ static int jstring(Json *j, const char **out) {
   char *w = j->text;
   *out = w;
   for (;;) {
-    char c = *j->p++;
+    char c = *j->p;
     if (c == '\0') return jerr(j, "unterminated string");
+    j->p++;
     if (c == '"') break;
     if (c == '\\') {
       c = *j->p++;
-      if (c == 'n') c = '\n';
-      else if (c == 't') c = '\t';
+      if (c == 'n')
+        c = '\n';
+      else if (c == 't')
+        c = '\t';
       else if (c == 'u') {
         unsigned x = 0;
         for (int i = 0; i < 4; i++) {
           char h = *j->p++;
-          int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10
-                  : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+          int v = h >= '0' && h <= '9'   ? h - '0'
+                  : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                  : h >= 'A' && h <= 'F' ? h - 'A' + 10
+                                         : -1;
           if (v < 0) return jerr(j, "bad \\u escape");
           x = x * 16 + (unsigned)v;
         }
@@ -289,14 +343,19 @@ static int count_elements(const char *p) {
   bool any = false, in_str = false;
   for (; *p; p++) {
     if (in_str) {
-      if (*p == '\\' && p[1]) p++;
-      else if (*p == '"') in_str = false;
+      if (*p == '\\' && p[1])
+        p++;
+      else if (*p == '"')
+        in_str = false;
       continue;
     }
     if (*p == '"') in_str = true;
-    if (*p == '[' || *p == '{') depth++;
-    else if ((*p == ']' || *p == '}') && depth-- == 0) break;
-    else if (*p == ',' && depth == 0) n++;
+    if (*p == '[' || *p == '{')
+      depth++;
+    else if ((*p == ']' || *p == '}') && depth-- == 0)
+      break;
+    else if (*p == ',' && depth == 0)
+      n++;
     if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') any = true;
   }
   return any ? n + 1 : 0;
@@ -319,12 +378,13 @@ static int jvalue(Json *j, CfgItem *out, int depth) {
     for (int i = 0; i < n; i++) {
       if (jvalue(j, &items[i], depth + 1) != HL_OK) return HL_ERR;
       ws(j);
-      if (*j->p != (i + 1 < n ? ',' : ']')) return jerr(j, i + 1 < n ? "expected ','" : "expected ']'");
+      if (*j->p != (i + 1 < n ? ',' : ']'))
+        return jerr(j, i + 1 < n ? "expected ','" : "expected ']'");
       j->p++;
     }
     if (n == 0) {
       ws(j);
-      if (*j->p++ != ']') return jerr(j, "expected ']'");
+      if (expect(j, ']', "expected ']'") != HL_OK) return HL_ERR;
     }
     return HL_OK;
   }
@@ -337,8 +397,11 @@ static int jvalue(Json *j, CfgItem *out, int depth) {
     *out = (CfgItem){.kind = CFG_ITEM_INT, .i = v};
     return HL_OK;
   }
-  static const struct { const char *word; CfgItemKind kind; int v; } words[] = {
-      {"true", CFG_ITEM_BOOL, 1}, {"false", CFG_ITEM_BOOL, 0}, {"null", CFG_ITEM_NONE, 0}};
+  static const struct {
+    const char *word;
+    CfgItemKind kind;
+    int v;
+  } words[] = {{"true", CFG_ITEM_BOOL, 1}, {"false", CFG_ITEM_BOOL, 0}, {"null", CFG_ITEM_NONE, 0}};
   for (int i = 0; i < 3; i++)
     if (strncmp(j->p, words[i].word, strlen(words[i].word)) == 0) {
       j->p += strlen(words[i].word);
@@ -350,30 +413,42 @@ static int jvalue(Json *j, CfgItem *out, int depth) {
 
 static int json_object(const ConfigSpace *s, Json *j, int *cfg) {
   ws(j);
-  if (*j->p++ != '{') return jerr(j, "expected '{'");
+  if (expect(j, '{', "expected '{'") != HL_OK) return HL_ERR;
   ws(j);
-  if (*j->p == '}') return HL_OK;
+  if (*j->p == '}') {
+    j->p++;
+    return HL_OK;
+  }
   for (;;) {
     const char *key;
     CfgItem v;
     ws(j);
     if (jstring(j, &key) != HL_OK) return HL_ERR;
     ws(j);
-    if (*j->p++ != ':') return jerr(j, "expected ':'");
+    if (expect(j, ':', "expected ':'") != HL_OK) return HL_ERR;
     if (jvalue(j, &v, 0) != HL_OK) return HL_ERR;
-    if (cfgspace_set(s, cfg, key, &v, 0, j->d) == HL_ERR) return diag_prefix(j->d, "JSON config: ");
+    if (set_named(s, cfg, key, &v, 0, j->clamp, j->d) == HL_ERR)
+      return diag_prefix(j->d, "JSON config: ");
     ws(j);
-    if (*j->p == '}') return HL_OK;
-    if (*j->p++ != ',') return jerr(j, "expected ',' or '}'");
+    if (*j->p == '}') {
+      j->p++;
+      return HL_OK;
+    }
+    if (expect(j, ',', "expected ',' or '}'") != HL_OK) return HL_ERR;
   }
 }
 
-int cfgspace_from_json(const ConfigSpace *s, const char *json, int *cfg, Diag *d) {
+static int from_json(const ConfigSpace *s, const char *json, int *cfg, bool clamp, Diag *d) {
   if (cfgspace_default(s, cfg, d) != HL_OK) return HL_ERR;
   size_t len = strlen(json);
   void *block = mem_alloc(sizeof(CfgItem) * (len + 1) + len + 1);
   if (!block) return diag_set(d, "JSON config: out of memory");
-  Json j = {.p = json, .start = json, .pool = block, .text = (char *)block + sizeof(CfgItem) * (len + 1), .d = d};
+  Json j = {.p = json,
+            .start = json,
+            .pool = block,
+            .text = (char *)block + sizeof(CfgItem) * (len + 1),
+            .clamp = clamp,
+            .d = d};
   int rc = json_object(s, &j, cfg);
   if (rc == HL_OK) {
     ws(&j);
@@ -381,5 +456,13 @@ int cfgspace_from_json(const ConfigSpace *s, const char *json, int *cfg, Diag *d
   }
   mem_free(block);
   if (rc != HL_OK) return HL_ERR;
-  return cfgspace_normalize(s, cfg, false, d);
+  return cfgspace_normalize(s, cfg, clamp, d);
+}
+
+int cfgspace_from_json(const ConfigSpace *s, const char *json, int *cfg, Diag *d) {
+  return from_json(s, json, cfg, false, d);
+}
+
+int cfgspace_from_json_clamped(const ConfigSpace *s, const char *json, int *cfg, Diag *d) {
+  return from_json(s, json, cfg, true, d);
 }

@@ -20,7 +20,6 @@ ConfigSpace *cfgspace_new(CfgTarget target, Diag *d) {
     return NULL;
   }
   s->target = target;
-  cfg_known_fields(&s->next_tunable_rank);
   return s;
 }
 
@@ -32,7 +31,8 @@ static void frag_release(CfgFragment *f) {
 void cfgspace_free(ConfigSpace *s) {
   if (!s) return;
   for (int i = 0; i < s->nfields; i++) {
-    for (int e = 0; e < s->fields[i].count; e++) frag_release(&s->fields[i].elems[e]);
+    for (int e = 0; e < s->fields[i].count; e++)
+      frag_release(&s->fields[i].elems[e]);
     mem_free(s->fields[i].elems);
   }
   mem_free(s->fields);
@@ -41,7 +41,9 @@ void cfgspace_free(ConfigSpace *s) {
   mem_free(s);
 }
 
-CfgTarget cfgspace_target(const ConfigSpace *s) { return s->target; }
+CfgTarget cfgspace_target(const ConfigSpace *s) {
+  return s->target;
+}
 
 /* ---- building ------------------------------------------------------------------------------ */
 
@@ -61,7 +63,8 @@ static int frag_own(CfgFragment *dst, const CfgFragment *src, Diag *d) {
   *dst = *src;
   if (src->kind == CFG_ENUM) {
     size_t bytes = sizeof(char *) * (size_t)src->n;
-    for (int i = 0; i < src->n; i++) bytes += strlen(src->choices[i]) + 1;
+    for (int i = 0; i < src->n; i++)
+      bytes += strlen(src->choices[i]) + 1;
     char **block = mem_alloc(bytes);
     if (!block) return diag_set(d, "config space: out of memory");
     char *text = (char *)(block + src->n);
@@ -84,7 +87,8 @@ static int frag_own(CfgFragment *dst, const CfgFragment *src, Diag *d) {
 static int grow(void **p, int *cap, int need, size_t elem, Diag *d) {
   if (need <= *cap) return HL_OK;
   int ncap = *cap ? *cap * 2 : 8;
-  while (ncap < need) ncap *= 2;
+  while (ncap < need)
+    ncap *= 2;
   void *q = mem_realloc(*p, (size_t)ncap * elem);
   if (!q) return diag_set(d, "config space: out of memory");
   *p = q;
@@ -119,8 +123,10 @@ static int unknown_builder_name(const ConfigSpace *s, const char *name, Diag *d)
   }
   if (best)
     return diag_set(d, "config space: unknown field \"%s\"; did you mean \"%s\"?", name, best);
-  return diag_set(d, "config space: unknown field \"%s\"; add user knobs with "
-                  "cfgspace_add_tunable", name);
+  return diag_set(d,
+                  "config space: unknown field \"%s\"; add user knobs with "
+                  "cfgspace_add_tunable",
+                  name);
 }
 
 /* Adds or replaces element idx of field `name` (idx 0 of a scalar field). */
@@ -128,22 +134,30 @@ static int put_element(ConfigSpace *s, const char *name, bool is_list, int idx,
                        const CfgFragment *frag, bool tunable, Diag *d) {
   char what[CFG_NAME_MAX + 16];
   if (!name || !is_identifier(name))
-    return diag_set(d, "config space: field name \"%s\" is not an identifier of at most %d "
-                    "characters", name ? name : "(null)", CFG_NAME_MAX - 1);
-  if (is_list) snprintf(what, sizeof what, "%s[%d]", name, idx + 1);
-  else snprintf(what, sizeof what, "%s", name);
+    return diag_set(d,
+                    "config space: field name \"%s\" is not an identifier of at most %d "
+                    "characters",
+                    name ? name : "(null)", CFG_NAME_MAX - 1);
+  if (is_list)
+    snprintf(what, sizeof what, "%s[%d]", name, idx + 1);
+  else
+    snprintf(what, sizeof what, "%s", name);
   const CfgKnownField *known = cfg_known_field(name);
   int fi = cfgspace_find(s, name);
   if (known) {
     if (tunable)
-      return diag_set(d, "config space: \"%s\" is a built-in config field; give the tunable "
-                      "another name", name);
+      return diag_set(d,
+                      "config space: \"%s\" is a built-in config field; give the tunable "
+                      "another name",
+                      name);
     if (!(known->targets & (1u << s->target)))
-      return diag_set(d, "config space: %s does not apply to target %s (it does not change "
-                      "that target's code); leave it out of the space", name,
-                      cfg_target_name(s->target));
+      return diag_set(d,
+                      "config space: %s does not apply to target %s (it does not change "
+                      "that target's code); leave it out of the space",
+                      name, cfg_target_name(s->target));
     if (known->is_list != is_list)
-      return diag_set(d, "config space: %s is a %s field", name, known->is_list ? "list" : "scalar");
+      return diag_set(d, "config space: %s is a %s field", name,
+                      known->is_list ? "list" : "scalar");
   } else if (!tunable && (fi < 0 || !s->fields[fi].tunable)) {
     return unknown_builder_name(s, name, d);
   }
@@ -169,9 +183,14 @@ static int put_element(ConfigSpace *s, const char *name, bool is_list, int idx,
   }
   /* Commit: nothing below can fail. */
   if (!f) {
-    int rank = known ? (int)(known - cfg_known_fields(NULL)) : s->next_tunable_rank++;
-    int at = s->nfields;
-    while (at > 0 && s->fields[at - 1].rank > rank) at--;
+    int nknown, rank;
+    const CfgKnownField *table = cfg_known_fields(&nknown);
+    rank = known ? (int)(known - table) : nknown;
+    int at = s->nfields; /* after every lower rank; tunables (all one rank) by name */
+    while (at > 0 &&
+           (s->fields[at - 1].rank > rank || (rank == nknown && s->fields[at - 1].rank == nknown &&
+                                              strcmp(s->fields[at - 1].name, name) > 0)))
+      at--;
     memmove(&s->fields[at + 1], &s->fields[at], sizeof(CfgField) * (size_t)(s->nfields - at));
     f = &s->fields[at];
     *f = (CfgField){.is_list = is_list, .tunable = tunable, .rank = rank};
@@ -193,8 +212,8 @@ int cfgspace_add(ConfigSpace *s, const char *name, const CfgFragment *f, Diag *d
   return put_element(s, name, false, 0, f, false, d);
 }
 
-static int add_list(ConfigSpace *s, const char *name, const CfgFragment *elem, int n,
-                    bool tunable, Diag *d) {
+static int add_list(ConfigSpace *s, const char *name, const CfgFragment *elem, int n, bool tunable,
+                    Diag *d) {
   if (n < 1) return diag_set(d, "config space: list %s needs at least one element", name);
   if (name && cfgspace_find(s, name) >= 0)
     return diag_set(d, "config space: %s is already in the space", name);
@@ -207,8 +226,7 @@ int cfgspace_add_list(ConfigSpace *s, const char *name, const CfgFragment *elem,
   return add_list(s, name, elem, n, false, d);
 }
 
-int cfgspace_set_element(ConfigSpace *s, const char *name, int idx, const CfgFragment *f,
-                         Diag *d) {
+int cfgspace_set_element(ConfigSpace *s, const char *name, int idx, const CfgFragment *f, Diag *d) {
   return put_element(s, name, true, idx, f, false, d);
 }
 
@@ -216,14 +234,17 @@ int cfgspace_add_known(ConfigSpace *s, const char *name, int idx, Diag *d) {
   const CfgKnownField *k = name ? cfg_known_field(name) : NULL;
   if (!k) return unknown_builder_name(s, name ? name : "(null)", d);
   if (!k->has_standard)
-    return diag_set(d, "config space: %s has no standard fragment (it depends on the kernel's "
-                    "sizes); use its own builder", name);
+    return diag_set(d,
+                    "config space: %s has no standard fragment (it depends on the kernel's "
+                    "sizes); use its own builder",
+                    name);
   return put_element(s, name, k->is_list, k->is_list ? idx : 0, &k->standard, false, d);
 }
 
 static int pow2_at_least(long long v) {
   int p = 1;
-  while (p < v && p < (1 << 30)) p <<= 1;
+  while (p < v && p < (1 << 30))
+    p <<= 1;
   return p;
 }
 
@@ -248,11 +269,13 @@ int cfgspace_add_reduction_loop(ConfigSpace *s, int idx, long long size_hint,
     return diag_set(d, "config space: reduction_loops[%d] needs a size of at least 1, got %lld",
                     idx + 1, size_hint);
   int hi = 8;
-  while (hi < (1 << 30) && (long long)hi * 2 < size_hint) hi *= 2;
+  while (hi < (1 << 30) && (long long)hi * 2 < size_hint)
+    hi *= 2;
   int def = CFG_NONE;
   if (size_hint > persistent_max) {
     def = 8;
-    while (def < hi && (long long)def * 2 <= persistent_max) def *= 2;
+    while (def < hi && (long long)def * 2 <= persistent_max)
+      def *= 2;
   }
   CfgFragment f = cfg_or_none(cfg_pow2(8, hi, def), def == CFG_NONE);
   return put_element(s, "reduction_loops", true, idx, &f, false, d);
@@ -274,8 +297,10 @@ int cfgspace_add_tunable(ConfigSpace *s, const char *name, const CfgFragment *f,
 int cfgspace_add_tunable_list(ConfigSpace *s, const char *name, const CfgFragment *elem, int n,
                               Diag *d) {
   if (name && cfg_known_field(name))
-    return diag_set(d, "config space: \"%s\" is a built-in config field; give the tunable "
-                    "another name", name);
+    return diag_set(d,
+                    "config space: \"%s\" is a built-in config field; give the tunable "
+                    "another name",
+                    name);
   return add_list(s, name, elem, n, true, d);
 }
 
@@ -295,8 +320,12 @@ int cfgspace_add_constraint(ConfigSpace *s, const char *name, const char *field,
 
 /* ---- reading --------------------------------------------------------------------------------- */
 
-int cfgspace_slots(const ConfigSpace *s) { return s->slots; }
-int cfgspace_field_count(const ConfigSpace *s) { return s->nfields; }
+int cfgspace_slots(const ConfigSpace *s) {
+  return s->slots;
+}
+int cfgspace_field_count(const ConfigSpace *s) {
+  return s->nfields;
+}
 const CfgField *cfgspace_field(const ConfigSpace *s, int i) {
   return i >= 0 && i < s->nfields ? &s->fields[i] : NULL;
 }
@@ -307,16 +336,23 @@ int cfgspace_find(const ConfigSpace *s, const char *name) {
   return -1;
 }
 
-int cfgspace_unit_count(const ConfigSpace *s) { return s->nunits; }
-CfgUnit cfgspace_unit(const ConfigSpace *s, int u) { return s->units[u]; }
-int cfgspace_constraint_count(const ConfigSpace *s) { return s->ncons; }
+int cfgspace_unit_count(const ConfigSpace *s) {
+  return s->nunits;
+}
+CfgUnit cfgspace_unit(const ConfigSpace *s, int u) {
+  return s->units[u];
+}
+int cfgspace_constraint_count(const ConfigSpace *s) {
+  return s->ncons;
+}
 const CfgConstraint *cfgspace_constraint(const ConfigSpace *s, int i) {
   return i >= 0 && i < s->ncons ? &s->cons[i] : NULL;
 }
 
 double cfgspace_cardinality(const ConfigSpace *s) {
   double c = 1;
-  for (int u = 0; u < s->nunits; u++) c *= cfg_frag_cardinality(s->units[u].frag);
+  for (int u = 0; u < s->nunits; u++)
+    c *= cfg_frag_cardinality(s->units[u].frag);
   return c;
 }
 

@@ -1,5 +1,5 @@
-/* Config spaces: text forms of configs (helua.Config{...} Lua, Helion JSON), the space's
- * description and its fingerprint. Part of src/config (config space). */
+/* Config spaces: configs as text (helua.Config{...}, Helion JSON), describe and fingerprint.
+ * Part of src/config (config space). */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,7 +21,9 @@ static void out_bytes(CfgOut *o, const char *p, size_t n) {
   if (o->cap) o->buf[o->len < o->cap ? o->len : o->cap - 1] = '\0';
 }
 
-void cfg_out_str(CfgOut *o, const char *s) { out_bytes(o, s, strlen(s)); }
+void cfg_out_str(CfgOut *o, const char *s) {
+  out_bytes(o, s, strlen(s));
+}
 
 void cfg_out_printf(CfgOut *o, const char *fmt, ...) {
   char tmp[512]; /* every piece we format is a number or a name (< CFG_NAME_MAX) */
@@ -53,25 +55,31 @@ void cfg_out_value(CfgOut *o, const CfgFragment *f, const int *v, bool lua) {
   switch (f->kind) {
   case CFG_POW2:
   case CFG_INT:
-    if (v[0] == CFG_NONE) cfg_out_str(o, none);
-    else cfg_out_printf(o, "%d", v[0]);
+    if (v[0] == CFG_NONE)
+      cfg_out_str(o, none);
+    else
+      cfg_out_printf(o, "%d", v[0]);
     return;
   case CFG_ENUM:
-    if (v[0] >= 0 && v[0] < f->n) cfg_out_quoted(o, f->choices[v[0]]);
-    else cfg_out_printf(o, "%d", v[0]);
+    if (v[0] >= 0 && v[0] < f->n)
+      cfg_out_quoted(o, f->choices[v[0]]);
+    else
+      cfg_out_printf(o, "%d", v[0]);
     return;
   case CFG_BOOL:
     cfg_out_str(o, v[0] == CFG_NONE ? none : v[0] ? "true" : "false");
     return;
   case CFG_PERM:
     cfg_out_str(o, lua ? "{" : "[");
-    for (int i = 0; i < f->n; i++) cfg_out_printf(o, i ? ", %d" : "%d", v[i] + (lua ? 1 : 0));
+    for (int i = 0; i < f->n; i++)
+      cfg_out_printf(o, i ? ", %d" : "%d", v[i] + (lua ? 1 : 0));
     cfg_out_str(o, lua ? "}" : "]");
     return;
   }
 }
 
-/* ---- configs as text ---------------------------------------------------------------------------- */
+/* ---- configs as text ----------------------------------------------------------------------------
+ */
 
 static bool field_is_default(const CfgField *f, const int *cfg) {
   const int *v = cfg + f->offset;
@@ -85,9 +93,10 @@ static bool field_is_default(const CfgField *f, const int *cfg) {
 }
 
 static bool lua_name_ok(const char *name) {
-  static const char *const reserved[] = {
-      "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
-      "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while"};
+  static const char *const reserved[] = {"and",   "break", "do",       "else", "elseif", "end",
+                                         "false", "for",   "function", "goto", "if",     "in",
+                                         "local", "nil",   "not",      "or",   "repeat", "return",
+                                         "then",  "true",  "until",    "while"};
   for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
     if (strcmp(name, reserved[i]) == 0) return false;
   return true;
@@ -133,7 +142,8 @@ int cfgspace_to_json(const ConfigSpace *s, const int *cfg, unsigned flags, char 
   return config_text(s, cfg, flags, false, buf, cap);
 }
 
-/* ---- the space as text, and its fingerprint ------------------------------------------------------ */
+/* ---- the space as text, and its fingerprint
+ * ------------------------------------------------------ */
 
 static void describe(const ConfigSpace *s, CfgOut *o, bool header) {
   if (header)
@@ -147,8 +157,10 @@ static void describe(const ConfigSpace *s, CfgOut *o, bool header) {
     const CfgFragment *fr = s->units[u].frag;
     int def[CFG_PERM_MAX];
     cfg_out_str(o, "  ");
-    if (f->is_list) cfg_out_printf(o, "%s[%d]", f->name, s->units[u].elem + 1);
-    else cfg_out_str(o, f->name);
+    if (f->is_list)
+      cfg_out_printf(o, "%s[%d]", f->name, s->units[u].elem + 1);
+    else
+      cfg_out_str(o, f->name);
     cfg_out_str(o, f->tunable ? " (tunable): " : ": ");
     cfg_out_domain(o, fr, 1);
     cfg_out_str(o, "; default ");

@@ -1,5 +1,5 @@
-/* Tile IR: SSA values with a dtype and a symbolic tile shape, loops as regions with carried
- * values, the builder, verifier, printer, fingerprint and config-space queries. Part of src/ir.
+/* Tile IR: SSA values with dtypes and symbolic tile shapes, loops as regions with carried values;
+ * builder, verifier, printer, fingerprint, config-space queries. Part of src/ir (tile IR).
  *
  * Model (share/doc/ir.md has the long form):
  *  - An IrFunc is one kernel. Its body is a region of ops; device loops (tile / grid) hold a
@@ -21,25 +21,47 @@
 #include "base/diag.h"
 #include "tensor/tensor.h" /* DType: the IR reuses the tensor library's dtypes (header only) */
 
-#define IR_MAX_RANK 8    /* = TENSOR_MAX_DIMS */
-#define IR_MAX_INDEX 16  /* entries of one load/store index (tensor dims + newaxis) */
-#define IR_MAX_DEPTH 32  /* loop nesting */
-#define IR_NONE (-1)     /* "no value" */
+#define IR_MAX_RANK    8    /* = TENSOR_MAX_DIMS */
+#define IR_MAX_INDEX   16   /* entries of one load/store index (tensor dims + newaxis) */
+#define IR_MAX_DEPTH   32   /* loop nesting */
+#define IR_NONE        (-1) /* "no value" */
 #define IR_DTYPE_UNSET DT_COUNT
 
 typedef int32_t IrValueId;
 
-/* ---- the op table ------------------------------------------------------------------------ */
+/* ---- the op table ---------------------------------------------------------------------------- */
 
 typedef enum IrPhase { IR_PHASE_TRACED = 1, IR_PHASE_LOWERED = 2 } IrPhase;
 
 typedef enum IrOpClass {
-  IR_CLASS_CONST, IR_CLASS_DECL, IR_CLASS_LOOP, IR_CLASS_YIELD, IR_CLASS_PROGRAM,
-  IR_CLASS_TILE_FIELD, IR_CLASS_LOAD, IR_CLASS_STORE, IR_CLASS_PTR_LOAD, IR_CLASS_PTR_STORE,
-  IR_CLASS_FULL, IR_CLASS_ARANGE, IR_CLASS_UNARY, IR_CLASS_UNARY_FLOAT, IR_CLASS_LOGICAL,
-  IR_CLASS_BINARY, IR_CLASS_BINARY_FLOAT, IR_CLASS_COMPARE, IR_CLASS_WHERE, IR_CLASS_CAST,
-  IR_CLASS_REDUCE, IR_CLASS_SOFTMAX, IR_CLASS_RESHAPE, IR_CLASS_PERMUTE, IR_CLASS_UNSQUEEZE,
-  IR_CLASS_SQUEEZE, IR_CLASS_EXPAND, IR_CLASS_DOT
+  IR_CLASS_CONST,
+  IR_CLASS_DECL,
+  IR_CLASS_LOOP,
+  IR_CLASS_YIELD,
+  IR_CLASS_PROGRAM,
+  IR_CLASS_TILE_FIELD,
+  IR_CLASS_LOAD,
+  IR_CLASS_STORE,
+  IR_CLASS_PTR_LOAD,
+  IR_CLASS_PTR_STORE,
+  IR_CLASS_FULL,
+  IR_CLASS_ARANGE,
+  IR_CLASS_UNARY,
+  IR_CLASS_UNARY_FLOAT,
+  IR_CLASS_LOGICAL,
+  IR_CLASS_BINARY,
+  IR_CLASS_BINARY_FLOAT,
+  IR_CLASS_COMPARE,
+  IR_CLASS_WHERE,
+  IR_CLASS_CAST,
+  IR_CLASS_REDUCE,
+  IR_CLASS_SOFTMAX,
+  IR_CLASS_RESHAPE,
+  IR_CLASS_PERMUTE,
+  IR_CLASS_UNSQUEEZE,
+  IR_CLASS_SQUEEZE,
+  IR_CLASS_EXPAND,
+  IR_CLASS_DOT
 } IrOpClass;
 
 typedef enum IrOpKind {
@@ -50,11 +72,11 @@ typedef enum IrOpKind {
 } IrOpKind;
 
 typedef struct IrOpInfo {
-  const char *name;  /* "load" */
-  int arity;         /* operands, -1 = variadic */
-  unsigned phases;   /* IrPhase bits */
+  const char *name; /* "load" */
+  int arity;        /* operands, -1 = variadic */
+  unsigned phases;  /* IrPhase bits */
   IrOpClass cls;
-  const char *doc;   /* one-line meaning */
+  const char *doc; /* one-line meaning */
 } IrOpInfo;
 
 const IrOpInfo *ir_op_info(IrOpKind k); /* k < IR_OP_COUNT */
@@ -63,7 +85,7 @@ int ir_op_lookup(const char *name);
 const char *ir_phase_name(IrPhase p); /* "traced", "lowered" */
 int ir_phase_from_name(const char *name, IrPhase *out, Diag *d);
 
-/* ---- values -------------------------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------------------------- */
 
 typedef enum IrDimKind { IR_DIM_CONST, IR_DIM_BLOCK, IR_DIM_RDIM } IrDimKind;
 typedef struct IrDim {
@@ -91,18 +113,18 @@ typedef struct IrLoc {
 
 typedef struct IrValue {
   IrValueKind kind;
-  DType dtype;          /* TILE values: int64 */
+  DType dtype; /* TILE values: int64 */
   IrShape shape;
   IrDefKind def_kind;
-  struct IrOp *def;     /* RESULT: the op; BLOCK_ARG: the loop op; ARG: NULL */
+  struct IrOp *def;        /* RESULT: the op; BLOCK_ARG: the loop op; ARG: NULL */
   struct IrRegion *region; /* where it is defined (args: the function body) */
-  int index;            /* result index, block-argument index, or argument index */
+  int index;               /* result index, block-argument index, or argument index */
   IrLoc loc;
-  const char *name;     /* NULL or a unique name ("acc", "acc.1") */
+  const char *name;       /* NULL or a unique name ("acc", "acc.1") */
   const int64_t *strides; /* TENSOR: element strides (rank entries) */
 } IrValue;
 
-/* ---- ops and regions ----------------------------------------------------------------------- */
+/* ---- ops and regions ------------------------------------------------------------------------- */
 
 typedef enum IrIndexKind {
   IR_IDX_TILE,    /* a tile value: a block-sized dim, masked to the loop's range */
@@ -113,7 +135,12 @@ typedef enum IrIndexKind {
 } IrIndexKind;
 
 typedef enum IrEviction { IR_EVICT_NONE, IR_EVICT_FIRST, IR_EVICT_LAST } IrEviction;
-typedef enum IrAtomicSem { IR_SEM_RELAXED, IR_SEM_ACQUIRE, IR_SEM_RELEASE, IR_SEM_ACQ_REL } IrAtomicSem;
+typedef enum IrAtomicSem {
+  IR_SEM_RELAXED,
+  IR_SEM_ACQUIRE,
+  IR_SEM_RELEASE,
+  IR_SEM_ACQ_REL
+} IrAtomicSem;
 
 typedef struct IrScalar {
   bool is_float;
@@ -124,28 +151,29 @@ typedef struct IrScalar {
 /* Attributes of an op; which fields count depends on the op's class (share/doc/ir.md).
  * Initialize with IR_ATTRS_INIT. Stored normalized (dims non-negative, dtypes resolved). */
 typedef struct IrAttrs {
-  DType dtype;        /* const, full, arange, cast, tunable, dot (out dtype); IR_DTYPE_UNSET */
-  IrScalar value;     /* const, full, specialize */
-  int64_t start;      /* arange */
-  int dim;            /* reductions, softmax, squeeze, unsqueeze (may be negative on input);
-                         program_id: the axis */
-  bool keepdim;       /* reductions */
-  IrShape shape;      /* full, arange (rank 1: the length), reshape, expand (-1: keep) */
+  DType dtype;           /* const, full, arange, cast, tunable, dot (out dtype); IR_DTYPE_UNSET */
+  IrScalar value;        /* const, full, specialize */
+  int64_t start;         /* arange */
+  int dim;               /* reductions, softmax, squeeze, unsqueeze (may be negative on input);
+                            program_id: the axis */
+  bool keepdim;          /* reductions */
+  IrShape shape;         /* full, arange (rank 1: the length), reshape, expand (-1: keep) */
   int perm[IR_MAX_RANK]; /* permute: a permutation of 0..shape.rank-1 (shape.rank = count) */
-  int slot;           /* register_block_size: the slot; tunable: the tunable index */
+  int slot;              /* register_block_size: the slot; tunable: the tunable index */
   /* load / store / atomic_add */
   int nidx;
   IrIndexKind idx[IR_MAX_INDEX];
   int rdim[IR_MAX_INDEX]; /* IR_IDX_SLICE: the reduction dim (filled by the builder) */
-  bool has_mask;      /* the last operand is a mask (loads, stores, ptr_*) */
+  bool has_mask;          /* the last operand is a mask (loads, stores, ptr_*) */
   IrEviction eviction;
   IrAtomicSem sem;
   /* loops */
-  int ndims;          /* tile / grid dims (for: 1) */
+  int ndims;                /* tile / grid dims (for: 1) */
   IrDim block[IR_MAX_RANK]; /* tile: each dim's block size (a slot or a fixed constant) */
 } IrAttrs;
 
-#define IR_ATTRS_INIT {.dtype = IR_DTYPE_UNSET}
+#define IR_ATTRS_INIT                                                                              \
+  { .dtype = IR_DTYPE_UNSET }
 
 typedef struct IrOp {
   IrOpKind kind;
@@ -153,7 +181,7 @@ typedef struct IrOp {
   IrValueId *args; /* loops: begin0, end0, begin1, end1, ... (for: begin, end, step), inits */
   int nresults;
   IrValueId *results;
-  IrAttrs *attrs;  /* NULL when the class has none */
+  IrAttrs *attrs;          /* NULL when the class has none */
   struct IrRegion *body;   /* loops: the body */
   struct IrRegion *parent; /* the region holding this op */
   struct IrOp *prev, *next;
@@ -162,15 +190,15 @@ typedef struct IrOp {
 
 typedef struct IrRegion {
   IrOp *first, *last;
-  int nargs;        /* block arguments: iteration values (tiles / indices), then carried */
+  int nargs; /* block arguments: iteration values (tiles / indices), then carried */
   IrValueId *args;
-  IrOp *owner;      /* the loop op; NULL for the function body */
+  IrOp *owner; /* the loop op; NULL for the function body */
   struct IrRegion *parent;
-  int depth;        /* 0 = function body */
-  bool open;        /* while the builder is inside it */
+  int depth; /* 0 = function body */
+  bool open; /* while the builder is inside it */
 } IrRegion;
 
-/* ---- config-space records ------------------------------------------------------------------ */
+/* ---- config-space records -------------------------------------------------------------------- */
 
 typedef enum IrSlotKind {
   IR_SLOT_TILE,      /* one tiled loop dim */
@@ -180,8 +208,10 @@ typedef enum IrSlotKind {
 /* One entry of the Config's block_sizes, in creation order (Helion's order). */
 typedef struct IrBlockSlot {
   IrSlotKind kind;
-  int64_t extent;   /* size hint: the loop dim's extent (or max for registered); -1 unknown */
-  int64_t min, max; /* the range the kernel asks for: registered (min, max), tiled [1, pow2>=extent] */
+  int64_t extent; /* size hint: the loop dim's extent (or max for registered); -1 unknown */
+  /* The range the kernel asks for: registered (min, max); tiled [1, the power of 2 >= extent],
+   * -1 when the extent is unknown. The config space may narrow it (e.g. dot's minimum). */
+  int64_t min, max;
   IrLoc loc;
 } IrBlockSlot;
 
@@ -232,7 +262,7 @@ bool ir_dtype_is_int(DType dt); /* integer, not bool */
 /* "matmul.lua:9" into buf (empty when the location is unknown); returns buf. */
 const char *ir_loc_str(const IrFunc *f, IrLoc loc, char *buf, size_t cap);
 
-/* ---- builder ------------------------------------------------------------------------------- */
+/* ---- builder --------------------------------------------------------------------------------- */
 
 typedef struct IrBuilder IrBuilder;
 
@@ -247,7 +277,8 @@ typedef struct IrLoopDim {
   int64_t size_hint;
 } IrLoopDim;
 
-#define IR_LOOP_DIM_INIT {.begin = IR_NONE, .end = IR_NONE, .step = IR_NONE, .slot = -1}
+#define IR_LOOP_DIM_INIT                                                                           \
+  { .begin = IR_NONE, .end = IR_NONE, .step = IR_NONE, .slot = -1 }
 
 typedef struct IrIndex {
   IrIndexKind kind;
@@ -278,41 +309,38 @@ int ir_build_arg_scalar(IrBuilder *b, const char *name, DType dt, IrValueId *out
 int ir_build_const_int(IrBuilder *b, DType dt, int64_t v, IrValueId *out, Diag *d);
 int ir_build_const_float(IrBuilder *b, DType dt, double v, IrValueId *out, Diag *d);
 /* A new block-size slot with range [min, max]: *slot and its int64 value. */
-int ir_build_register_block_size(IrBuilder *b, int64_t min, int64_t max, int *slot,
-                                 IrValueId *out, Diag *d);
-int ir_build_tunable(IrBuilder *b, const char *name, const char *fragment, DType dt,
-                     IrValueId *out, Diag *d);
+int ir_build_register_block_size(IrBuilder *b, int64_t min, int64_t max, int *slot, IrValueId *out,
+                                 Diag *d);
+int ir_build_tunable(IrBuilder *b, const char *name, const char *fragment, DType dt, IrValueId *out,
+                     Diag *d);
 int ir_build_specialize(IrBuilder *b, IrValueId arg, IrScalar value, IrValueId *out, Diag *d);
 
 /* Opens a loop (IR_OP_TILE, IR_OP_GRID, or IR_OP_FOR when lowered) with `ncarried` carried
  * values starting at inits. iters[ndims] gets the iteration values (tiles, or int64 indices),
  * carried[ncarried] the body's view of the carried values. */
-int ir_build_loop_begin(IrBuilder *b, IrOpKind kind, int ndims, const IrLoopDim *dims,
-                        int ncarried, const IrValueId *inits, IrValueId *iters,
-                        IrValueId *carried, Diag *d);
+int ir_build_loop_begin(IrBuilder *b, IrOpKind kind, int ndims, const IrLoopDim *dims, int ncarried,
+                        const IrValueId *inits, IrValueId *iters, IrValueId *carried, Diag *d);
 /* Closes the innermost loop: yields[i] is carried value i's next value. A carried value whose
  * yield is its own block argument is loop-invariant and pruned (uses become the init).
  * results[i] gets the loop's final value i (the init when pruned). */
-int ir_build_loop_end(IrBuilder *b, int n, const IrValueId *yields, IrValueId *results,
-                      Diag *d);
+int ir_build_loop_end(IrBuilder *b, int n, const IrValueId *yields, IrValueId *results, Diag *d);
 
 /* Any op of a class with a single result and no region: constants, creation, elementwise,
  * reductions, views, dot, tile fields, program_id. *out gets the result. */
-int ir_build_op(IrBuilder *b, IrOpKind kind, int nargs, const IrValueId *args,
-                const IrAttrs *attrs, IrValueId *out, Diag *d);
+int ir_build_op(IrBuilder *b, IrOpKind kind, int nargs, const IrValueId *args, const IrAttrs *attrs,
+                IrValueId *out, Diag *d);
 /* Loads and stores: one IrIndex per tensor dim (plus newaxis entries); mask may be IR_NONE. */
 int ir_build_load(IrBuilder *b, IrValueId tensor, int nidx, const IrIndex *idx, IrValueId mask,
                   IrEviction eviction, IrValueId *out, Diag *d);
 int ir_build_store(IrBuilder *b, IrValueId tensor, int nidx, const IrIndex *idx, IrValueId value,
                    IrValueId mask, Diag *d);
 int ir_build_atomic_add(IrBuilder *b, IrValueId tensor, int nidx, const IrIndex *idx,
-                        IrValueId value, IrValueId mask, IrAtomicSem sem, IrValueId *out,
-                        Diag *d);
+                        IrValueId value, IrValueId mask, IrAtomicSem sem, IrValueId *out, Diag *d);
 
 /* Replaces every use of `from` by `to` in region r and the regions nested in it. */
 void ir_region_replace_uses(IrRegion *r, IrValueId from, IrValueId to);
 
-/* ---- verifier, printer, fingerprint -------------------------------------------------------- */
+/* ---- verifier, printer, fingerprint ---------------------------------------------------------- */
 
 /* Checks arity, placement, SSA dominance, dtypes, shapes, loop yields, and which ops and dims
  * the phase allows. The message names the op, the value, its source line and what is wrong. */
@@ -327,24 +355,24 @@ int ir_print(const IrFunc *f, unsigned flags, char **out, size_t *len, Diag *d);
 /* 64-bit FNV-1a of the text form without locations and names: a cache key. */
 int ir_fingerprint(const IrFunc *f, uint64_t *out, Diag *d);
 
-/* ---- config-space queries ------------------------------------------------------------------ */
+/* ---- config-space queries -------------------------------------------------------------------- */
 
 typedef struct IrLoopInfo {
   const IrOp *op;
-  IrOpKind kind;        /* TILE, GRID or FOR */
+  IrOpKind kind; /* TILE, GRID or FOR */
   int ndims;
-  IrDim block[IR_MAX_RANK];   /* tile: per dim a slot or a fixed size */
+  IrDim block[IR_MAX_RANK];    /* tile: per dim a slot or a fixed size */
   int64_t extent[IR_MAX_RANK]; /* per dim end - begin when constant, else -1 */
-  int depth;            /* 0 = top-level (part of the program grid) */
-  int parent;           /* index of the enclosing loop in this list, -1 at top level */
-  int nest;             /* which top-level nest (0, 1, ...) */
+  int depth;                   /* 0 = top-level (part of the program grid) */
+  int parent;                  /* index of the enclosing loop in this list, -1 at top level */
+  int nest;                    /* which top-level nest (0, 1, ...) */
 } IrLoopInfo;
 
 typedef struct IrMemOpInfo {
   const IrOp *op;
-  IrOpKind kind;        /* LOAD, STORE, ATOMIC_ADD (or the lowered ptr_ ops) */
+  IrOpKind kind;          /* LOAD, STORE, ATOMIC_ADD (or the lowered ptr_ ops) */
   bool explicit_eviction; /* a load whose eviction policy the kernel fixed */
-  int loop;             /* index of the innermost enclosing loop in ir_func_loops, -1 none */
+  int loop;               /* index of the innermost enclosing loop in ir_func_loops, -1 none */
 } IrMemOpInfo;
 
 /* Loops in program order (a loop before the loops nested in it); fills up to cap entries and

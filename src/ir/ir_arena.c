@@ -7,7 +7,10 @@
 #include "base/mem.h"
 #include "ir/ir_internal.h"
 
-/* ---- arena ------------------------------------------------------------------------------------ */
+_Static_assert(IR_MAX_RANK == TENSOR_MAX_DIMS,
+               "IR shapes and tensors must agree on the rank limit");
+
+/* ---- arena ----------------------------------------------------------------------------------- */
 
 typedef struct IrChunk {
   struct IrChunk *next;
@@ -16,16 +19,18 @@ typedef struct IrChunk {
 } IrChunk;
 
 struct IrArena {
-  IrChunk *head;      /* the chunk being filled; older chunks follow */
-  size_t next_size;   /* size of the next chunk */
+  IrChunk *head;    /* the chunk being filled; older chunks follow */
+  size_t next_size; /* size of the next chunk */
 };
 
-#define ARENA_FIRST 8192
+#define ARENA_FIRST     8192
 #define ARENA_MAX_CHUNK (256 * 1024)
 
 size_t ir_arena_test_chunk;
 
-static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t align16(size_t n) {
+  return (n + 15) & ~(size_t)15;
+}
 
 static IrChunk *chunk_new(size_t cap) {
   IrChunk *c = mem_alloc(sizeof(IrChunk) + cap);
@@ -101,7 +106,9 @@ void ir_func_free(IrFunc *f) {
   }
 }
 
-void *ir_alloc(IrFunc *f, size_t n) { return arena_alloc(f->arena, n); }
+void *ir_alloc(IrFunc *f, size_t n) {
+  return arena_alloc(f->arena, n);
+}
 
 char *ir_strdup(IrFunc *f, const char *s) {
   size_t n = strlen(s);
@@ -113,7 +120,8 @@ char *ir_strdup(IrFunc *f, const char *s) {
 int ir_grow(IrFunc *f, void **arr, int *cap, int need, size_t elem) {
   if (need <= *cap) return HL_OK;
   int ncap = *cap ? *cap * 2 : 8;
-  while (ncap < need) ncap *= 2;
+  while (ncap < need)
+    ncap *= 2;
   void *p = ir_alloc(f, (size_t)ncap * elem);
   if (!p) return HL_ERR;
   if (*arr) memcpy(p, *arr, (size_t)*cap * elem);
@@ -122,9 +130,11 @@ int ir_grow(IrFunc *f, void **arr, int *cap, int need, size_t elem) {
   return HL_OK;
 }
 
-int ir_oom(Diag *d) { return diag_set(d, "out of memory while building the IR"); }
+int ir_oom(Diag *d) {
+  return diag_set(d, "out of memory while building the IR");
+}
 
-/* ---- values and names --------------------------------------------------------------------- */
+/* ---- values and names ------------------------------------------------------------------------ */
 
 int ir_value_add(IrFunc *f, const IrValue *v, IrValueId *out, Diag *d) {
   if (ir_grow(f, (void **)&f->values, &f->values_cap, f->nvalues + 1, sizeof *f->values))
@@ -150,7 +160,8 @@ struct IrNameTable {
 
 static uint32_t str_hash(const char *s) {
   uint32_t h = 2166136261u;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  for (; *s; s++)
+    h = (h ^ (unsigned char)*s) * 16777619u;
   return h;
 }
 
@@ -200,13 +211,15 @@ const char *ir_name_unique(IrFunc *f, const char *name) {
   return copy;
 }
 
-/* ---- dtypes ------------------------------------------------------------------------------------ */
+/* ---- dtypes ---------------------------------------------------------------------------------- */
 
-static const char *const dtype_names[DT_COUNT] = {
-    "float64", "float32", "float16", "bfloat16", "int64",
-    "int32",   "int16",   "int8",    "uint8",    "bool"};
+static const char *const dtype_names[DT_COUNT] = {"float64", "float32", "float16", "bfloat16",
+                                                  "int64",   "int32",   "int16",   "int8",
+                                                  "uint8",   "bool"};
 
-const char *ir_dtype_name(DType dt) { return (unsigned)dt < DT_COUNT ? dtype_names[dt] : "?"; }
+const char *ir_dtype_name(DType dt) {
+  return (unsigned)dt < DT_COUNT ? dtype_names[dt] : "?";
+}
 
 int ir_dtype_from_name(const char *name, DType *out, Diag *d) {
   for (int i = 0; i < DT_COUNT; i++) {
@@ -221,10 +234,14 @@ int ir_dtype_from_name(const char *name, DType *out, Diag *d) {
                   name ? name : "(null)");
 }
 
-bool ir_dtype_is_float(DType dt) { return dt <= DT_BFLOAT16; }
-bool ir_dtype_is_int(DType dt) { return dt >= DT_INT64 && dt <= DT_UINT8; }
+bool ir_dtype_is_float(DType dt) {
+  return dt <= DT_BFLOAT16;
+}
+bool ir_dtype_is_int(DType dt) {
+  return dt >= DT_INT64 && dt <= DT_UINT8;
+}
 
-/* ---- the op table ------------------------------------------------------------------------------ */
+/* ---- the op table ---------------------------------------------------------------------------- */
 
 #define T IR_PHASE_TRACED
 #define L IR_PHASE_LOWERED
@@ -236,7 +253,9 @@ static const IrOpInfo op_table[IR_OP_COUNT] = {
 #undef T
 #undef L
 
-const IrOpInfo *ir_op_info(IrOpKind k) { return &op_table[(unsigned)k < IR_OP_COUNT ? k : 0]; }
+const IrOpInfo *ir_op_info(IrOpKind k) {
+  return &op_table[(unsigned)k < IR_OP_COUNT ? k : 0];
+}
 
 int ir_op_lookup(const char *name) {
   for (int i = 0; i < IR_OP_COUNT; i++)
@@ -244,16 +263,21 @@ int ir_op_lookup(const char *name) {
   return -1;
 }
 
-const char *ir_phase_name(IrPhase p) { return p == IR_PHASE_LOWERED ? "lowered" : "traced"; }
+const char *ir_phase_name(IrPhase p) {
+  return p == IR_PHASE_LOWERED ? "lowered" : "traced";
+}
 
 int ir_phase_from_name(const char *name, IrPhase *out, Diag *d) {
-  if (name && strcmp(name, "traced") == 0) *out = IR_PHASE_TRACED;
-  else if (name && strcmp(name, "lowered") == 0) *out = IR_PHASE_LOWERED;
-  else return diag_set(d, "unknown IR phase '%s' (known: traced, lowered)", name ? name : "(null)");
+  if (name && strcmp(name, "traced") == 0)
+    *out = IR_PHASE_TRACED;
+  else if (name && strcmp(name, "lowered") == 0)
+    *out = IR_PHASE_LOWERED;
+  else
+    return diag_set(d, "unknown IR phase '%s' (known: traced, lowered)", name ? name : "(null)");
   return HL_OK;
 }
 
-/* ---- small formatters --------------------------------------------------------------------------- */
+/* ---- small formatters ------------------------------------------------------------------------ */
 
 const char *ir_loc_str(const IrFunc *f, IrLoc loc, char *buf, size_t cap) {
   buf[0] = '\0';
@@ -266,16 +290,24 @@ const char *ir_loc_str(const IrFunc *f, IrLoc loc, char *buf, size_t cap) {
 
 const char *ir_value_str(const IrFunc *f, IrValueId v, char *buf, size_t cap) {
   const IrValue *val = ir_value(f, v);
-  if (val && val->name) snprintf(buf, cap, "%%%s", val->name);
-  else snprintf(buf, cap, "%%%d", (int)v);
+  if (val && val->name)
+    snprintf(buf, cap, "%%%s", val->name);
+  else
+    snprintf(buf, cap, "%%%d", (int)v);
   return buf;
 }
 
 const char *ir_dim_str(IrDim dim, char *buf, size_t cap) {
   switch (dim.kind) {
-  case IR_DIM_BLOCK: snprintf(buf, cap, "B%lld", (long long)dim.v); break;
-  case IR_DIM_RDIM: snprintf(buf, cap, "R%lld", (long long)dim.v); break;
-  default: snprintf(buf, cap, "%lld", (long long)dim.v); break;
+  case IR_DIM_BLOCK:
+    snprintf(buf, cap, "B%lld", (long long)dim.v);
+    break;
+  case IR_DIM_RDIM:
+    snprintf(buf, cap, "R%lld", (long long)dim.v);
+    break;
+  default:
+    snprintf(buf, cap, "%lld", (long long)dim.v);
+    break;
   }
   return buf;
 }
@@ -286,7 +318,8 @@ const char *ir_shape_str(const IrShape *s, char *buf, size_t cap) {
   n += (size_t)snprintf(buf, cap, "[");
   for (int i = 0; i < s->rank && n < cap; i++) {
     char dim[32];
-    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "", ir_dim_str(s->dims[i], dim, sizeof dim));
+    n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ", " : "",
+                          ir_dim_str(s->dims[i], dim, sizeof dim));
   }
   if (n < cap) snprintf(buf + n, cap - n, "]");
   return buf;
@@ -295,9 +328,13 @@ const char *ir_shape_str(const IrShape *s, char *buf, size_t cap) {
 const char *ir_type_str(const IrValue *v, char *buf, size_t cap) {
   char shape[256];
   ir_shape_str(&v->shape, shape, sizeof shape);
-  if (v->kind == IR_VAL_TILE) snprintf(buf, cap, "tile%s", shape);
-  else if (v->kind == IR_VAL_TENSOR) snprintf(buf, cap, "tensor %s%s", ir_dtype_name(v->dtype), shape);
-  else if (v->shape.rank == 0) snprintf(buf, cap, "%s", ir_dtype_name(v->dtype));
-  else snprintf(buf, cap, "%s%s", ir_dtype_name(v->dtype), shape);
+  if (v->kind == IR_VAL_TILE)
+    snprintf(buf, cap, "tile%s", shape);
+  else if (v->kind == IR_VAL_TENSOR)
+    snprintf(buf, cap, "tensor %s%s", ir_dtype_name(v->dtype), shape);
+  else if (v->shape.rank == 0)
+    snprintf(buf, cap, "%s", ir_dtype_name(v->dtype));
+  else
+    snprintf(buf, cap, "%s%s", ir_dtype_name(v->dtype), shape);
   return buf;
 }

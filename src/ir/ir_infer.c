@@ -9,7 +9,9 @@
 
 #define NAMEBUF 96
 
-bool ir_dim_eq(IrDim a, IrDim b) { return a.kind == b.kind && a.v == b.v; }
+bool ir_dim_eq(IrDim a, IrDim b) {
+  return a.kind == b.kind && a.v == b.v;
+}
 
 bool ir_shape_eq(const IrShape *a, const IrShape *b) {
   if (a->rank != b->rank) return false;
@@ -24,9 +26,17 @@ bool ir_type_eq(const IrType *t, const IrValue *v) {
 
 bool ir_class_is_host(IrOpClass cls) {
   switch (cls) {
-  case IR_CLASS_CONST: case IR_CLASS_DECL: case IR_CLASS_LOOP: case IR_CLASS_UNARY:
-  case IR_CLASS_UNARY_FLOAT: case IR_CLASS_LOGICAL: case IR_CLASS_BINARY:
-  case IR_CLASS_BINARY_FLOAT: case IR_CLASS_COMPARE: case IR_CLASS_WHERE: case IR_CLASS_CAST:
+  case IR_CLASS_CONST:
+  case IR_CLASS_DECL:
+  case IR_CLASS_LOOP:
+  case IR_CLASS_UNARY:
+  case IR_CLASS_UNARY_FLOAT:
+  case IR_CLASS_LOGICAL:
+  case IR_CLASS_BINARY:
+  case IR_CLASS_BINARY_FLOAT:
+  case IR_CLASS_COMPARE:
+  case IR_CLASS_WHERE:
+  case IR_CLASS_CAST:
     return true;
   default:
     return false;
@@ -42,13 +52,15 @@ bool ir_const_int(const IrFunc *f, IrValueId v, int64_t *out) {
   return true;
 }
 
-/* ---- helpers ---------------------------------------------------------------------------------- */
+/* ---- helpers --------------------------------------------------------------------------------- */
 
 static const char *vn(const IrFunc *f, IrValueId v, char *buf) {
   return ir_value_str(f, v, buf, NAMEBUF);
 }
 
-static const char *sh(const IrShape *s, char *buf, size_t cap) { return ir_shape_str(s, buf, cap); }
+static const char *sh(const IrShape *s, char *buf, size_t cap) {
+  return ir_shape_str(s, buf, cap);
+}
 
 /* The operand must exist and be a data value (not a kernel tensor, not a tile). */
 static int need_data(const IrFunc *f, IrValueId v, const char *what, Diag *d) {
@@ -59,7 +71,8 @@ static int need_data(const IrFunc *f, IrValueId v, const char *what, Diag *d) {
     return diag_set(d, "%s %s is a kernel tensor; index it (x[{...}]) to load a tile first", what,
                     vn(f, v, n));
   if (val->kind == IR_VAL_TILE)
-    return diag_set(d, "%s %s is a tile, not a number; use its fields (tile_index, tile_begin, ...)",
+    return diag_set(d,
+                    "%s %s is a tile, not a number; use its fields (tile_index, tile_begin, ...)",
                     what, vn(f, v, n));
   return HL_OK;
 }
@@ -87,9 +100,12 @@ static int broadcast(const IrShape *a, const IrShape *b, IrShape *out) {
     int ia = a->rank - r + i, ib = b->rank - r + i;
     IrDim one = {IR_DIM_CONST, 1};
     IrDim da = ia >= 0 ? a->dims[ia] : one, db = ib >= 0 ? b->dims[ib] : one;
-    if (ir_dim_eq(da, db) || ir_dim_eq(db, one)) res.dims[i] = da;
-    else if (ir_dim_eq(da, one)) res.dims[i] = db;
-    else return HL_ERR;
+    if (ir_dim_eq(da, db) || ir_dim_eq(db, one))
+      res.dims[i] = da;
+    else if (ir_dim_eq(da, one))
+      res.dims[i] = db;
+    else
+      return HL_ERR;
   }
   *out = res;
   return HL_OK;
@@ -164,7 +180,7 @@ static void scalar_type(IrType *t, DType dt) {
   t->shape.rank = 0;
 }
 
-/* ---- loads and stores -------------------------------------------------------------------------- */
+/* ---- loads and stores ------------------------------------------------------------------------ */
 
 static bool idx_has_operand(IrIndexKind k) {
   return k == IR_IDX_TILE || k == IR_IDX_SCALAR || k == IR_IDX_GATHER;
@@ -176,7 +192,8 @@ static int index_region(const IrFunc *f, const IrValueId *args, int nargs, int *
   char n[NAMEBUF], b1[32];
   const IrValue *t = ir_value(f, args[0]);
   if (!t || t->kind != IR_VAL_TENSOR)
-    return diag_set(d, "operand 1 %s is not a kernel tensor", args[0] >= 0 ? vn(f, args[0], n) : "(none)");
+    return diag_set(d, "operand 1 %s is not a kernel tensor",
+                    args[0] >= 0 ? vn(f, args[0], n) : "(none)");
   if (a->nidx < 0 || a->nidx > IR_MAX_INDEX)
     return diag_set(d, "an index has %d entries (at most %d)", a->nidx, IR_MAX_INDEX);
   int tdim = 0;
@@ -236,8 +253,10 @@ static int index_region(const IrFunc *f, const IrValueId *args, int nargs, int *
     }
   }
   if (tdim != t->shape.rank)
-    return diag_set(d, "%s has %d dims but the index covers %d (give one entry per dim; ':' "
-                    "for a whole dim)", vn(f, args[0], n), t->shape.rank, tdim);
+    return diag_set(d,
+                    "%s has %d dims but the index covers %d (give one entry per dim; ':' "
+                    "for a whole dim)",
+                    vn(f, args[0], n), t->shape.rank, tdim);
   *out = r;
   return HL_OK;
 }
@@ -256,7 +275,8 @@ static int infer_memory(const IrFunc *f, IrOpKind kind, int nargs, const IrValue
   IrOpClass cls = ir_op_info(kind)->cls;
   bool store = cls == IR_CLASS_STORE;
   int want = 1 + store + (a->has_mask ? 1 : 0);
-  for (int i = 0; i < a->nidx && i < IR_MAX_INDEX; i++) want += idx_has_operand(a->idx[i]);
+  for (int i = 0; i < a->nidx && i < IR_MAX_INDEX; i++)
+    want += idx_has_operand(a->idx[i]);
   if (nargs != want)
     return diag_set(d, "has %d operands, but its index and options call for %d", nargs, want);
   if ((unsigned)a->eviction > IR_EVICT_LAST || (unsigned)a->sem > IR_SEM_ACQ_REL)
@@ -270,9 +290,11 @@ static int infer_memory(const IrFunc *f, IrOpKind kind, int nargs, const IrValue
     char n[NAMEBUF], tn[NAMEBUF];
     if (need_data(f, v, "the stored value", d)) return HL_ERR;
     if (ir_value(f, v)->dtype != t->dtype)
-      return diag_set(d, "the value %s is %s but %s is %s (the tracer casts stored values to "
-                      "the tensor's dtype)", vn(f, v, n), ir_dtype_name(ir_value(f, v)->dtype),
-                      vn(f, args[0], tn), ir_dtype_name(t->dtype));
+      return diag_set(d,
+                      "the value %s is %s but %s is %s (the tracer casts stored values to "
+                      "the tensor's dtype)",
+                      vn(f, v, n), ir_dtype_name(ir_value(f, v)->dtype), vn(f, args[0], tn),
+                      ir_dtype_name(t->dtype));
     if (need_fits(f, v, &region, "the stored value", d)) return HL_ERR;
   }
   if (a->has_mask && need_mask(f, args[pos], &region, d)) return HL_ERR;
@@ -336,7 +358,8 @@ static void factors_of(const IrShape *s, Factors *fa) {
 static bool factors_sub(Factors *a, const Factors *b) {
   for (int i = 0; i < b->nsym; i++) {
     int j = 0;
-    while (j < a->nsym && !ir_dim_eq(a->sym[j], b->sym[i])) j++;
+    while (j < a->nsym && !ir_dim_eq(a->sym[j], b->sym[i]))
+      j++;
     if (j == a->nsym) return false;
     a->sym[j] = a->sym[--a->nsym];
   }
@@ -359,17 +382,20 @@ static int infer_reshape(const IrFunc *f, const IrValue *src, IrAttrs *a, IrType
   bool ok = factors_sub(&fs, &ft);
   if (ok && infer_at >= 0) {
     /* what is left of the source must be one symbol, or a whole multiple of the constants */
-    if (fs.nsym == 1 && fs.konst == ft.konst) a->shape.dims[infer_at] = fs.sym[0];
+    if (fs.nsym == 1 && fs.konst == ft.konst)
+      a->shape.dims[infer_at] = fs.sym[0];
     else if (fs.nsym == 0 && ft.konst > 0 && fs.konst % ft.konst == 0)
       a->shape.dims[infer_at] = (IrDim){IR_DIM_CONST, fs.konst / ft.konst};
-    else ok = false;
+    else
+      ok = false;
   } else if (ok) {
     ok = fs.nsym == 0 && fs.konst == ft.konst;
   }
   if (!ok)
-    return diag_set(d, "cannot reshape %s to %s: the element counts differ (block-size symbols "
-                    "must appear on both sides)", sh(&src->shape, s1, sizeof s1),
-                    sh(&a->shape, s2, sizeof s2));
+    return diag_set(d,
+                    "cannot reshape %s to %s: the element counts differ (block-size symbols "
+                    "must appear on both sides)",
+                    sh(&src->shape, s1, sizeof s1), sh(&a->shape, s2, sizeof s2));
   res->shape = a->shape;
   return HL_OK;
 }
@@ -389,7 +415,8 @@ static int infer_expand(const IrFunc *f, const IrValue *src, IrAttrs *a, IrType 
       continue;
     }
     IrDim s = src->shape.dims[i - lead];
-    if (keep) *t = s;
+    if (keep)
+      *t = s;
     else if (!ir_dim_eq(s, *t) && !(s.kind == IR_DIM_CONST && s.v == 1))
       return diag_set(d, "cannot expand %s to %s: dim %d is neither equal nor 1",
                       sh(&src->shape, s1, sizeof s1), sh(&a->shape, s2, sizeof s2), i - lead);
@@ -401,23 +428,27 @@ static int infer_expand(const IrFunc *f, const IrValue *src, IrAttrs *a, IrType 
 static int infer_dot(const IrFunc *f, int nargs, const IrValueId *args, IrAttrs *a, IrType *res,
                      Diag *d) {
   char na[NAMEBUF], nb[NAMEBUF], s1[256], s2[256];
-  if (nargs != 2 && nargs != 3) return diag_set(d, "takes 2 or 3 operands (a, b, acc), got %d", nargs);
+  if (nargs != 2 && nargs != 3)
+    return diag_set(d, "takes 2 or 3 operands (a, b, acc), got %d", nargs);
   for (int i = 0; i < nargs; i++)
     if (need_data(f, args[i], i == 2 ? "the accumulator" : "an operand", d)) return HL_ERR;
   const IrValue *va = ir_value(f, args[0]), *vb = ir_value(f, args[1]);
   int r = va->shape.rank;
   if ((r != 2 && r != 3) || vb->shape.rank != r)
     return diag_set(d, "needs two 2-D or two 3-D operands, got %s %s and %s %s", vn(f, args[0], na),
-                    sh(&va->shape, s1, sizeof s1), vn(f, args[1], nb), sh(&vb->shape, s2, sizeof s2));
+                    sh(&va->shape, s1, sizeof s1), vn(f, args[1], nb),
+                    sh(&vb->shape, s2, sizeof s2));
   if (same_dtype(f, args[0], args[1], d)) return HL_ERR;
   DType in = va->dtype;
   if (!ir_dtype_is_float(in) && in != DT_INT8)
     return diag_set(d, "operands are %s; dot takes float or int8 operands", ir_dtype_name(in));
   IrDim k1 = va->shape.dims[r - 1], k2 = vb->shape.dims[r - 2];
   if (!ir_dim_eq(k1, k2))
-    return diag_set(d, "inner dims differ: %s %s and %s %s (a's last dim must equal b's "
-                    "second-to-last)", vn(f, args[0], na), sh(&va->shape, s1, sizeof s1),
-                    vn(f, args[1], nb), sh(&vb->shape, s2, sizeof s2));
+    return diag_set(d,
+                    "inner dims differ: %s %s and %s %s (a's last dim must equal b's "
+                    "second-to-last)",
+                    vn(f, args[0], na), sh(&va->shape, s1, sizeof s1), vn(f, args[1], nb),
+                    sh(&vb->shape, s2, sizeof s2));
   if (r == 3 && !ir_dim_eq(va->shape.dims[0], vb->shape.dims[0]))
     return diag_set(d, "batch dims differ: %s and %s", sh(&va->shape, s1, sizeof s1),
                     sh(&vb->shape, s2, sizeof s2));
@@ -450,15 +481,18 @@ static int infer_elementwise(const IrFunc *f, IrOpKind kind, IrOpClass cls, int 
     if (need_data(f, args[i], "operand", d)) return HL_ERR;
   IrShape s = ir_value(f, args[0])->shape;
   for (int i = 1; i < nargs; i++)
-    if (broadcast(&s, &ir_value(f, args[i])->shape, &s)) return broadcast_err(f, args[i - 1], args[i], d);
+    if (broadcast(&s, &ir_value(f, args[i])->shape, &s))
+      return broadcast_err(f, args[i - 1], args[i], d);
   DType dt = ir_value(f, args[nargs - 1])->dtype;
   switch (cls) {
-  case IR_CLASS_UNARY: case IR_CLASS_BINARY:
+  case IR_CLASS_UNARY:
+  case IR_CLASS_BINARY:
     if (nargs == 2 && same_dtype(f, args[0], args[1], d)) return HL_ERR;
     if (dt == DT_BOOL)
       return diag_set(d, "operand %s is bool; cast it to a number first", vn(f, args[0], n));
     break;
-  case IR_CLASS_UNARY_FLOAT: case IR_CLASS_BINARY_FLOAT:
+  case IR_CLASS_UNARY_FLOAT:
+  case IR_CLASS_BINARY_FLOAT:
     if (nargs == 2 && same_dtype(f, args[0], args[1], d)) return HL_ERR;
     if (!ir_dtype_is_float(dt))
       return diag_set(d, "operand %s is %s; this op needs a float (the tracer casts integers)",
@@ -490,8 +524,8 @@ static int infer_elementwise(const IrFunc *f, IrOpKind kind, IrOpClass cls, int 
   return HL_OK;
 }
 
-static int infer_reduce(const IrFunc *f, IrOpKind kind, const IrValue *src, IrAttrs *a,
-                        IrType *res, Diag *d) {
+static int infer_reduce(const IrFunc *f, IrOpKind kind, const IrValue *src, IrAttrs *a, IrType *res,
+                        Diag *d) {
   int dim = norm_dim(a->dim, src->shape.rank, d);
   if (dim < 0) return HL_ERR;
   a->dim = dim;
@@ -509,21 +543,24 @@ static int infer_reduce(const IrFunc *f, IrOpKind kind, const IrValue *src, IrAt
   } else if (a->keepdim) {
     res->shape.dims[dim] = (IrDim){IR_DIM_CONST, 1};
   } else {
-    for (int i = dim; i + 1 < res->shape.rank; i++) res->shape.dims[i] = res->shape.dims[i + 1];
+    for (int i = dim; i + 1 < res->shape.rank; i++)
+      res->shape.dims[i] = res->shape.dims[i + 1];
     res->shape.rank--;
   }
   res->dtype = kind == IR_OP_ARGMAX || kind == IR_OP_ARGMIN ? DT_INT64 : dt;
   return HL_OK;
 }
 
-static int infer_view(const IrFunc *f, IrOpClass cls, const IrValue *src, IrAttrs *a,
-                      IrType *res, Diag *d) {
+static int infer_view(const IrFunc *f, IrOpClass cls, const IrValue *src, IrAttrs *a, IrType *res,
+                      Diag *d) {
   int r = src->shape.rank;
   res->dtype = src->dtype;
   res->shape = src->shape;
   switch (cls) {
-  case IR_CLASS_RESHAPE: return infer_reshape(f, src, a, res, d);
-  case IR_CLASS_EXPAND: return infer_expand(f, src, a, res, d);
+  case IR_CLASS_RESHAPE:
+    return infer_reshape(f, src, a, res, d);
+  case IR_CLASS_EXPAND:
+    return infer_expand(f, src, a, res, d);
   case IR_CLASS_PERMUTE: {
     if (a->shape.rank != r)
       return diag_set(d, "the permutation has %d entries for a value of %d dims", a->shape.rank, r);
@@ -540,13 +577,15 @@ static int infer_view(const IrFunc *f, IrOpClass cls, const IrValue *src, IrAttr
     return HL_OK;
   }
   case IR_CLASS_UNSQUEEZE: {
-    if (r >= IR_MAX_RANK) return diag_set(d, "the result would have more than %d dims", IR_MAX_RANK);
+    if (r >= IR_MAX_RANK)
+      return diag_set(d, "the result would have more than %d dims", IR_MAX_RANK);
     if (a->dim < -(r + 1) || a->dim > r)
       return diag_set(d, "dim %d is out of range for unsqueezing a value of %d dims (0..%d)",
                       a->dim, r, r);
     int dim = a->dim < 0 ? a->dim + r + 1 : a->dim;
     a->dim = dim;
-    for (int i = r; i > dim; i--) res->shape.dims[i] = res->shape.dims[i - 1];
+    for (int i = r; i > dim; i--)
+      res->shape.dims[i] = res->shape.dims[i - 1];
     res->shape.dims[dim] = (IrDim){IR_DIM_CONST, 1};
     res->shape.rank = r + 1;
     return HL_OK;
@@ -560,7 +599,8 @@ static int infer_view(const IrFunc *f, IrOpClass cls, const IrValue *src, IrAttr
     if (!ir_dim_eq(src->shape.dims[dim], one))
       return diag_set(d, "dim %d has size %s, not 1", dim,
                       ir_dim_str(src->shape.dims[dim], b, sizeof b));
-    for (int i = dim; i + 1 < r; i++) res->shape.dims[i] = res->shape.dims[i + 1];
+    for (int i = dim; i + 1 < r; i++)
+      res->shape.dims[i] = res->shape.dims[i + 1];
     res->shape.rank = r - 1;
     return HL_OK;
   }
@@ -569,8 +609,8 @@ static int infer_view(const IrFunc *f, IrOpClass cls, const IrValue *src, IrAttr
   }
 }
 
-int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
-             const IrAttrs *attrs, IrAttrs *norm, int *nres, IrType *res, Diag *d) {
+int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args, const IrAttrs *attrs,
+             IrAttrs *norm, int *nres, IrType *res, Diag *d) {
   if ((unsigned)kind >= IR_OP_COUNT) return diag_set(d, "op kind %d is unknown", (int)kind);
   const IrOpInfo *info = ir_op_info(kind);
   IrAttrs a = IR_ATTRS_INIT;
@@ -580,7 +620,8 @@ int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
   res->kind = IR_VAL_DATA;
   if (info->arity >= 0 && need_count(nargs, info->arity, d)) return HL_ERR;
   for (int i = 0; i < nargs; i++)
-    if (!ir_value(f, args[i])) return diag_set(d, "operand %d is not a value (id %d)", i + 1, (int)args[i]);
+    if (!ir_value(f, args[i]))
+      return diag_set(d, "operand %d is not a value (id %d)", i + 1, (int)args[i]);
   const IrValue *src = nargs > 0 ? ir_value(f, args[0]) : NULL;
   char n[NAMEBUF];
   int rc = HL_OK;
@@ -595,7 +636,8 @@ int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
         return diag_set(d, "slot %d is not a registered block size", a.slot);
       scalar_type(res, DT_INT64);
     } else if (kind == IR_OP_TUNABLE) {
-      if (a.slot < 0 || a.slot >= f->ntunables) return diag_set(d, "tunable %d does not exist", a.slot);
+      if (a.slot < 0 || a.slot >= f->ntunables)
+        return diag_set(d, "tunable %d does not exist", a.slot);
       scalar_type(res, f->tunables[a.slot].dtype);
     } else {
       if (src->def_kind != IR_DEF_ARG || src->kind != IR_VAL_DATA || src->shape.rank != 0)
@@ -610,14 +652,17 @@ int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
     break;
   case IR_CLASS_TILE_FIELD:
     if (src->kind != IR_VAL_TILE)
-      return diag_set(d, "operand %s is not a tile (a tile loop's iteration value)", vn(f, args[0], n));
+      return diag_set(d, "operand %s is not a tile (a tile loop's iteration value)",
+                      vn(f, args[0], n));
     scalar_type(res, DT_INT64);
     if (kind == IR_OP_TILE_INDEX) res->shape = src->shape;
     break;
-  case IR_CLASS_LOAD: case IR_CLASS_STORE:
+  case IR_CLASS_LOAD:
+  case IR_CLASS_STORE:
     rc = infer_memory(f, kind, nargs, args, &a, nres, res, d);
     break;
-  case IR_CLASS_PTR_LOAD: case IR_CLASS_PTR_STORE:
+  case IR_CLASS_PTR_LOAD:
+  case IR_CLASS_PTR_STORE:
     rc = infer_ptr(f, kind, nargs, args, &a, nres, res, d);
     break;
   case IR_CLASS_FULL:
@@ -633,8 +678,13 @@ int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
     res->dtype = a.dtype;
     res->shape = a.shape;
     break;
-  case IR_CLASS_UNARY: case IR_CLASS_UNARY_FLOAT: case IR_CLASS_LOGICAL: case IR_CLASS_BINARY:
-  case IR_CLASS_BINARY_FLOAT: case IR_CLASS_COMPARE: case IR_CLASS_WHERE:
+  case IR_CLASS_UNARY:
+  case IR_CLASS_UNARY_FLOAT:
+  case IR_CLASS_LOGICAL:
+  case IR_CLASS_BINARY:
+  case IR_CLASS_BINARY_FLOAT:
+  case IR_CLASS_COMPARE:
+  case IR_CLASS_WHERE:
     rc = infer_elementwise(f, kind, info->cls, nargs, args, res, d);
     break;
   case IR_CLASS_CAST:
@@ -643,11 +693,15 @@ int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
     res->dtype = a.dtype;
     res->shape = src->shape;
     break;
-  case IR_CLASS_REDUCE: case IR_CLASS_SOFTMAX:
+  case IR_CLASS_REDUCE:
+  case IR_CLASS_SOFTMAX:
     if (need_data(f, args[0], "operand", d)) return HL_ERR;
     rc = infer_reduce(f, kind, src, &a, res, d);
     break;
-  case IR_CLASS_RESHAPE: case IR_CLASS_PERMUTE: case IR_CLASS_UNSQUEEZE: case IR_CLASS_SQUEEZE:
+  case IR_CLASS_RESHAPE:
+  case IR_CLASS_PERMUTE:
+  case IR_CLASS_UNSQUEEZE:
+  case IR_CLASS_SQUEEZE:
   case IR_CLASS_EXPAND:
     if (need_data(f, args[0], "operand", d)) return HL_ERR;
     rc = infer_view(f, info->cls, src, &a, res, d);
@@ -655,7 +709,8 @@ int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
   case IR_CLASS_DOT:
     rc = infer_dot(f, nargs, args, &a, res, d);
     break;
-  case IR_CLASS_LOOP: case IR_CLASS_YIELD:
+  case IR_CLASS_LOOP:
+  case IR_CLASS_YIELD:
     return diag_set(d, "is typed by its loop, not by ir_infer");
   }
   if (rc) return HL_ERR;

@@ -28,6 +28,27 @@ int ir_value_add(IrFunc *f, const IrValue *v, IrValueId *out, Diag *d);
 /* Unique-ifies `name` among f's value names: the name itself, or "name.N". NULL on OOM. */
 const char *ir_name_unique(IrFunc *f, const char *name);
 
+/* ---- builder (ir_build.c, ir_build_loop.c) --------------------------------------------------- */
+
+struct IrBuilder {
+  IrFunc *f; /* NULL once finish handed the function out */
+  IrPhase phase;
+  IrLoc loc;
+  IrRegion *cur; /* the innermost open region */
+};
+
+/* Prefixes "what: " to the message in d and anchors d at the builder's location. */
+int ir_build_fail(IrBuilder *b, Diag *d, const char *what);
+int ir_build_need_open(IrBuilder *b, Diag *d);
+/* The value exists and its region is still open (SSA: defined here or in an enclosing loop). */
+int ir_build_need_visible(IrBuilder *b, IrValueId v, const char *what, Diag *d);
+/* The op's phase is the builder's, and traced host/device code sits where it belongs. */
+int ir_build_need_placement(IrBuilder *b, IrOpKind kind, int nargs, const IrValueId *args, Diag *d);
+IrOp *ir_build_new_op(IrBuilder *b, IrOpKind kind, const IrAttrs *attrs); /* unlinked; NULL: OOM */
+void ir_build_link(IrRegion *r, IrOp *op);                                /* at the end of r */
+int ir_build_add_slot(IrFunc *f, IrBlockSlot s, int *slot, Diag *d);
+int64_t ir_next_pow2(int64_t n);
+
 /* ---- types (ir_infer.c) ---------------------------------------------------------------------- */
 
 typedef struct IrType {
@@ -40,8 +61,8 @@ typedef struct IrType {
  * *norm gets the normalized attributes (dims made non-negative, dtypes resolved); it may be
  * attrs itself. *nres gets 0 or 1 and *res the result type. On error the message says what is
  * wrong, naming the operands; the caller prefixes the op and location. */
-int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args,
-             const IrAttrs *attrs, IrAttrs *norm, int *nres, IrType *res, Diag *d);
+int ir_infer(const IrFunc *f, IrOpKind kind, int nargs, const IrValueId *args, const IrAttrs *attrs,
+             IrAttrs *norm, int *nres, IrType *res, Diag *d);
 bool ir_dim_eq(IrDim a, IrDim b);
 bool ir_shape_eq(const IrShape *a, const IrShape *b);
 bool ir_type_eq(const IrType *t, const IrValue *v);

@@ -2,14 +2,14 @@
  * bytes the fingerprint hashes. Part of src/ir (tile IR). Deterministic: same IR, same bytes.
  *
  *   kernel matmul
- *     arg %x : tensor bfloat16[1024, 512] strides [512, 1]  # matmul.lua:1
- *     block B0 : tile extent 1024 range [1, 1024]  # matmul.lua:6
+ *     arg %x : tensor bfloat16[1024, 512] strides [512, 1]  # matmul.lua:4
+ *     block B0 : tile extent 1024 range [1, 1024]  # matmul.lua:8
  *   {
- *     tile %tm = [%0, %1) block B0, %tn = [%0, %2) block B1 {  # matmul.lua:6
- *       %5 = load %x[%tm, %tk] : bfloat16[B0, B2]  # matmul.lua:9
+ *     tile %tm = [%3, %4) block B0, %tn = [%3, %5) block B1 {  # matmul.lua:8
+ *       %12 = load %x[%tm, %tk] : bfloat16[B0, B2]  # matmul.lua:11
  *       ...
  *   }
- */
+ * (share/doc/ir.md describes every line kind.) */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,13 +32,15 @@ typedef struct Out {
 
 static void out_write(Out *o, const char *s, size_t n) {
   if (o->hashing) {
-    for (size_t i = 0; i < n; i++) o->hash = (o->hash ^ (unsigned char)s[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; i++)
+      o->hash = (o->hash ^ (unsigned char)s[i]) * 1099511628211ull;
     return;
   }
   if (o->oom) return;
   if (o->len + n + 1 > o->cap) {
     size_t ncap = o->cap ? o->cap * 2 : 4096;
-    while (ncap < o->len + n + 1) ncap *= 2;
+    while (ncap < o->len + n + 1)
+      ncap *= 2;
     char *nb = mem_realloc(o->buf, ncap);
     if (!nb) {
       o->oom = true;
@@ -52,7 +54,9 @@ static void out_write(Out *o, const char *s, size_t n) {
   o->buf[o->len] = '\0';
 }
 
-static void out_str(Out *o, const char *s) { out_write(o, s, strlen(s)); }
+static void out_str(Out *o, const char *s) {
+  out_write(o, s, strlen(s));
+}
 
 __attribute__((format(printf, 2, 3))) static void out_fmt(Out *o, const char *fmt, ...) {
   char tmp[1024];
@@ -65,8 +69,10 @@ __attribute__((format(printf, 2, 3))) static void out_fmt(Out *o, const char *fm
 
 static void out_value(Out *o, IrValueId v) {
   const IrValue *val = ir_value(o->f, v);
-  if (val && val->name && !(o->flags & IR_PRINT_NO_NAMES)) out_fmt(o, "%%%s", val->name);
-  else out_fmt(o, "%%%d", (int)v);
+  if (val && val->name && !(o->flags & IR_PRINT_NO_NAMES))
+    out_fmt(o, "%%%s", val->name);
+  else
+    out_fmt(o, "%%%d", (int)v);
 }
 
 static void out_values(Out *o, const IrValueId *vs, int n) {
@@ -89,7 +95,8 @@ static void out_loc(Out *o, IrLoc loc) {
 }
 
 static void out_indent(Out *o, int depth) {
-  for (int i = 0; i < depth; i++) out_str(o, "  ");
+  for (int i = 0; i < depth; i++)
+    out_str(o, "  ");
 }
 
 /* Shortest text that reads back as the same double; always looks like a float. */
@@ -111,10 +118,27 @@ static void out_double(Out *o, double x) {
   out_str(o, buf);
 }
 
+/* A string in double quotes with '"', '\\' and control characters escaped. */
+static void out_quoted(Out *o, const char *s) {
+  out_str(o, "\"");
+  for (const char *c = s; *c; c++) {
+    if (*c == '"' || *c == '\\')
+      out_fmt(o, "\\%c", *c);
+    else if ((unsigned char)*c < 0x20)
+      out_fmt(o, "\\x%02x", (unsigned char)*c);
+    else
+      out_write(o, c, 1);
+  }
+  out_str(o, "\"");
+}
+
 static void out_scalar(Out *o, DType dt, IrScalar v) {
-  if (v.is_float) out_double(o, v.f);
-  else if (dt == DT_BOOL) out_str(o, v.i ? "true" : "false");
-  else out_fmt(o, "%lld", (long long)v.i);
+  if (v.is_float)
+    out_double(o, v.f);
+  else if (dt == DT_BOOL)
+    out_str(o, v.i ? "true" : "false");
+  else
+    out_fmt(o, "%lld", (long long)v.i);
 }
 
 static void out_dim(Out *o, IrDim dim) {
@@ -136,8 +160,12 @@ static int out_index(Out *o, const IrOp *op) {
   for (int i = 0; a && i < a->nidx && i < IR_MAX_INDEX; i++) {
     if (i) out_str(o, ", ");
     switch (a->idx[i]) {
-    case IR_IDX_SLICE: out_str(o, ":"); break;
-    case IR_IDX_NEWAXIS: out_str(o, "newaxis"); break;
+    case IR_IDX_SLICE:
+      out_str(o, ":");
+      break;
+    case IR_IDX_NEWAXIS:
+      out_str(o, "newaxis");
+      break;
     default:
       if (pos < op->nargs) out_value(o, op->args[pos++]);
       break;
@@ -156,8 +184,8 @@ static void out_mem_options(Out *o, const IrOp *op) {
   }
   if (a->eviction > IR_EVICT_NONE && a->eviction <= IR_EVICT_LAST)
     out_fmt(o, " evict %s", eviction_names[a->eviction]);
-  if ((op->kind == IR_OP_ATOMIC_ADD || op->kind == IR_OP_PTR_ATOMIC_ADD) && a->sem > IR_SEM_RELAXED &&
-      a->sem <= IR_SEM_ACQ_REL)
+  if ((op->kind == IR_OP_ATOMIC_ADD || op->kind == IR_OP_PTR_ATOMIC_ADD) &&
+      a->sem > IR_SEM_RELAXED && a->sem <= IR_SEM_ACQ_REL)
     out_fmt(o, " sem %s", sem_names[a->sem]);
 }
 
@@ -166,7 +194,8 @@ static void out_operands(Out *o, const IrOp *op) {
   IrAttrs none = IR_ATTRS_INIT;
   if (!a) a = &none;
   switch (ir_op_info(op->kind)->cls) {
-  case IR_CLASS_CONST: case IR_CLASS_FULL:
+  case IR_CLASS_CONST:
+  case IR_CLASS_FULL:
     out_str(o, " ");
     out_scalar(o, a->dtype, a->value);
     break;
@@ -174,8 +203,10 @@ static void out_operands(Out *o, const IrOp *op) {
     out_fmt(o, " %lld", (long long)a->start);
     break;
   case IR_CLASS_DECL:
-    if (op->kind == IR_OP_REGISTER_BLOCK_SIZE) out_fmt(o, " B%d", a->slot);
-    else if (op->kind == IR_OP_TUNABLE) out_fmt(o, " T%d", a->slot);
+    if (op->kind == IR_OP_REGISTER_BLOCK_SIZE)
+      out_fmt(o, " B%d", a->slot);
+    else if (op->kind == IR_OP_TUNABLE)
+      out_fmt(o, " T%d", a->slot);
     else {
       out_str(o, " ");
       out_value(o, op->args[0]);
@@ -200,7 +231,8 @@ static void out_operands(Out *o, const IrOp *op) {
     out_mem_options(o, op);
     break;
   }
-  case IR_CLASS_PTR_LOAD: case IR_CLASS_PTR_STORE:
+  case IR_CLASS_PTR_LOAD:
+  case IR_CLASS_PTR_STORE:
     out_str(o, " ");
     out_value(o, op->args[0]);
     out_str(o, " + ");
@@ -211,7 +243,10 @@ static void out_operands(Out *o, const IrOp *op) {
     }
     out_mem_options(o, op);
     break;
-  case IR_CLASS_REDUCE: case IR_CLASS_SOFTMAX: case IR_CLASS_SQUEEZE: case IR_CLASS_UNSQUEEZE:
+  case IR_CLASS_REDUCE:
+  case IR_CLASS_SOFTMAX:
+  case IR_CLASS_SQUEEZE:
+  case IR_CLASS_UNSQUEEZE:
     out_str(o, " ");
     out_value(o, op->args[0]);
     out_fmt(o, " dim %d%s", a->dim, a->keepdim ? " keepdim" : "");
@@ -220,7 +255,8 @@ static void out_operands(Out *o, const IrOp *op) {
     out_str(o, " ");
     out_value(o, op->args[0]);
     out_str(o, " [");
-    for (int i = 0; i < a->shape.rank; i++) out_fmt(o, "%s%d", i ? ", " : "", a->perm[i]);
+    for (int i = 0; i < a->shape.rank; i++)
+      out_fmt(o, "%s%d", i ? ", " : "", a->perm[i]);
     out_str(o, "]");
     break;
   default:
@@ -296,7 +332,8 @@ static void out_op(Out *o, const IrOp *op, int depth) {
 }
 
 static void out_region(Out *o, const IrRegion *r, int depth) {
-  for (const IrOp *op = r->first; op; op = op->next) out_op(o, op, depth);
+  for (const IrOp *op = r->first; op; op = op->next)
+    out_op(o, op, depth);
 }
 
 /* ---- the header: arguments and config-space records ------------------------------------------ */
@@ -324,11 +361,15 @@ static void out_header(Out *o) {
   for (int i = 0; i < f->nslots; i++) {
     const IrBlockSlot *s = &f->slots[i];
     out_fmt(o, "  block B%d : %s extent ", i, s->kind == IR_SLOT_TILE ? "tile" : "registered");
-    if (s->extent >= 0) out_fmt(o, "%lld", (long long)s->extent);
-    else out_str(o, "?");
+    if (s->extent >= 0)
+      out_fmt(o, "%lld", (long long)s->extent);
+    else
+      out_str(o, "?");
     out_fmt(o, " range [%lld, ", (long long)s->min);
-    if (s->max >= 0) out_fmt(o, "%lld]", (long long)s->max);
-    else out_str(o, "?]");
+    if (s->max >= 0)
+      out_fmt(o, "%lld]", (long long)s->max);
+    else
+      out_str(o, "?]");
     out_loc(o, s->loc);
     out_str(o, "\n");
   }
@@ -339,13 +380,10 @@ static void out_header(Out *o) {
   }
   for (int i = 0; i < f->ntunables; i++) {
     const IrTunable *t = &f->tunables[i];
-    out_fmt(o, "  tunable T%d \"%s\" : %s fragment \"", i, t->name, ir_dtype_name(t->dtype));
-    for (const char *c = t->fragment; *c; c++) {
-      if (*c == '"' || *c == '\\') out_fmt(o, "\\%c", *c);
-      else if ((unsigned char)*c < 0x20) out_fmt(o, "\\x%02x", (unsigned char)*c);
-      else out_write(o, c, 1);
-    }
-    out_str(o, "\"");
+    out_fmt(o, "  tunable T%d ", i);
+    out_quoted(o, t->name);
+    out_fmt(o, " : %s fragment ", ir_dtype_name(t->dtype));
+    out_quoted(o, t->fragment);
     out_loc(o, t->loc);
     out_str(o, "\n");
   }
@@ -372,7 +410,9 @@ int ir_print(const IrFunc *f, unsigned flags, char **out, size_t *len, Diag *d) 
 
 int ir_fingerprint(const IrFunc *f, uint64_t *out, Diag *d) {
   if (!f) return diag_set(d, "ir_fingerprint: no function");
-  Out o = {.f = f, .flags = IR_PRINT_NO_LOC | IR_PRINT_NO_NAMES, .hashing = true,
+  Out o = {.f = f,
+           .flags = IR_PRINT_NO_LOC | IR_PRINT_NO_NAMES,
+           .hashing = true,
            .hash = 14695981039346656037ull};
   out_func(&o);
   *out = o.hash;

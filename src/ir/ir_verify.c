@@ -1,5 +1,5 @@
 /* Tile IR verifier: arity, phase, placement, SSA dominance, dtype and shape rules, loop
- * structure and yields. Runs after every pass in tests and debug builds. Part of src/ir.
+ * structure and yields. Run after every pass in tests. Part of src/ir (tile IR).
  * A failure names the op, its result, its source line and what is wrong, e.g.
  *   traced IR is invalid at `%5 = add` (matmul.lua:9): operand dtypes differ: ... */
 #include <stdarg.h>
@@ -60,9 +60,11 @@ static int define(Verifier *v, const IrOp *op, IrValueId id, IrDefKind kind, con
   char n[NAMEBUF], t[300];
   const IrValue *val = ir_value(f, id);
   if (!val) return fail(v, op, "result %d is not a value (id %d)", index + 1, (int)id);
-  if (v->state[id]) return fail(v, op, "%s is defined twice (SSA)", ir_value_str(f, id, n, sizeof n));
+  if (v->state[id])
+    return fail(v, op, "%s is defined twice (SSA)", ir_value_str(f, id, n, sizeof n));
   if (val->def_kind != kind || val->def != def || val->index != index)
-    return fail(v, op, "%s does not record this op as its definition", ir_value_str(f, id, n, sizeof n));
+    return fail(v, op, "%s does not record this op as its definition",
+                ir_value_str(f, id, n, sizeof n));
   if (v->phase == IR_PHASE_LOWERED && !dims_concrete(&val->shape))
     return fail(v, op, "%s has type %s, but lowered IR has concrete dims only (bind the Config)",
                 ir_value_str(f, id, n, sizeof n), ir_type_str(val, t, sizeof t));
@@ -80,11 +82,14 @@ static int check_operands(Verifier *v, const IrOp *op) {
     if (v->state[a] == 1) continue;
     ir_loc_str(f, val->loc, where, sizeof where);
     if (v->state[a] == 2)
-      return fail(v, op, "operand %d %s (made at %s) is used outside the loop that defines it; "
-                  "carry it through the loop instead", i + 1, ir_value_str(f, a, n, sizeof n),
-                  where[0] ? where : "an unknown line");
-    return fail(v, op, "operand %d %s is used before it is defined (SSA: a value must be defined "
-                "earlier in this region or an enclosing one)", i + 1, ir_value_str(f, a, n, sizeof n));
+      return fail(v, op,
+                  "operand %d %s (made at %s) is used outside the loop that defines it; "
+                  "carry it through the loop instead",
+                  i + 1, ir_value_str(f, a, n, sizeof n), where[0] ? where : "an unknown line");
+    return fail(v, op,
+                "operand %d %s is used before it is defined (SSA: a value must be defined "
+                "earlier in this region or an enclosing one)",
+                i + 1, ir_value_str(f, a, n, sizeof n));
   }
   return HL_OK;
 }
@@ -117,7 +122,8 @@ static int check_scalar_int(Verifier *v, const IrOp *op, IrValueId id, const cha
   const IrValue *val = ir_value(v->f, id);
   char n[NAMEBUF];
   if (val->kind != IR_VAL_DATA || val->shape.rank != 0 || !ir_dtype_is_int(val->dtype))
-    return fail(v, op, "%s %s must be an integer scalar", what, ir_value_str(v->f, id, n, sizeof n));
+    return fail(v, op, "%s %s must be an integer scalar", what,
+                ir_value_str(v->f, id, n, sizeof n));
   return HL_OK;
 }
 
@@ -138,9 +144,8 @@ static int verify_loop(Verifier *v, const IrOp *op, const IrRegion *r) {
         (per == 3 && check_scalar_int(v, op, op->args[per * i + 2], "the step")))
       return HL_ERR;
     IrDim blk = a->block[i];
-    if (op->kind == IR_OP_TILE &&
-        !((blk.kind == IR_DIM_CONST && blk.v > 0) ||
-          (blk.kind == IR_DIM_BLOCK && blk.v >= 0 && blk.v < f->nslots)))
+    if (op->kind == IR_OP_TILE && !((blk.kind == IR_DIM_CONST && blk.v > 0) ||
+                                    (blk.kind == IR_DIM_BLOCK && blk.v >= 0 && blk.v < f->nslots)))
       return fail(v, op, "dim %d's block size is neither a slot nor a positive constant", i);
   }
   const IrRegion *body = op->body;
@@ -155,11 +160,13 @@ static int verify_loop(Verifier *v, const IrOp *op, const IrRegion *r) {
     const IrValue *val = ir_value(f, id);
     bool ok;
     if (i < ndims && op->kind == IR_OP_TILE)
-      ok = val->kind == IR_VAL_TILE && val->shape.rank == 1 && ir_dim_eq(val->shape.dims[0], a->block[i]);
+      ok = val->kind == IR_VAL_TILE && val->shape.rank == 1 &&
+           ir_dim_eq(val->shape.dims[0], a->block[i]);
     else if (i < ndims)
       ok = val->kind == IR_VAL_DATA && val->dtype == DT_INT64 && val->shape.rank == 0;
     else {
-      IrType t = {.kind = IR_VAL_DATA, .dtype = ir_value(f, op->args[per * ndims + i - ndims])->dtype,
+      IrType t = {.kind = IR_VAL_DATA,
+                  .dtype = ir_value(f, op->args[per * ndims + i - ndims])->dtype,
                   .shape = ir_value(f, op->args[per * ndims + i - ndims])->shape};
       ok = ir_type_eq(&t, val);
     }
@@ -169,16 +176,16 @@ static int verify_loop(Verifier *v, const IrOp *op, const IrRegion *r) {
   }
   if (verify_region(v, body)) return HL_ERR;
   const IrOp *y = body->last;
-  if (!y || y->kind != IR_OP_YIELD)
-    return fail(v, op, "the loop body does not end with a yield");
+  if (!y || y->kind != IR_OP_YIELD) return fail(v, op, "the loop body does not end with a yield");
   if (y->nargs != ncar)
     return fail(v, y, "yields %d values but the loop carries %d", y->nargs, ncar);
   for (int i = 0; i < ncar; i++) {
     const IrValue *c = ir_value(f, body->args[ndims + i]), *yv = ir_value(f, y->args[i]);
     IrType ct = {.kind = c->kind, .dtype = c->dtype, .shape = c->shape};
     if (!ir_type_eq(&ct, yv))
-      return fail(v, y, "yielded %s is %s but carried %s is %s", ir_value_str(f, y->args[i], n1, sizeof n1),
-                  ir_type_str(yv, t1, sizeof t1), ir_value_str(f, body->args[ndims + i], n2, sizeof n2),
+      return fail(v, y, "yielded %s is %s but carried %s is %s",
+                  ir_value_str(f, y->args[i], n1, sizeof n1), ir_type_str(yv, t1, sizeof t1),
+                  ir_value_str(f, body->args[ndims + i], n2, sizeof n2),
                   ir_type_str(c, t2, sizeof t2));
   }
   for (int i = 0; i < ncar; i++) {
@@ -191,12 +198,22 @@ static int verify_loop(Verifier *v, const IrOp *op, const IrRegion *r) {
   return HL_OK;
 }
 
+/* Stored attributes must be in the form the builder writes (dims non-negative, -1 resolved,
+ * dtypes filled in): the text and the fingerprint print them as they are. */
+static bool attrs_canonical(const IrAttrs *a, const IrAttrs *norm) {
+  return a->dim == norm->dim && a->keepdim == norm->keepdim && a->dtype == norm->dtype &&
+         a->value.is_float == norm->value.is_float && a->value.i == norm->value.i &&
+         memcmp(&a->value.f, &norm->value.f, sizeof a->value.f) == 0 &&
+         ir_shape_eq(&a->shape, &norm->shape) && memcmp(a->perm, norm->perm, sizeof a->perm) == 0;
+}
+
 static int verify_op(Verifier *v, const IrOp *op, const IrRegion *r) {
   const IrFunc *f = v->f;
   if ((unsigned)op->kind >= IR_OP_COUNT) return fail(v, op, "op kind %d is unknown", (int)op->kind);
   const IrOpInfo *info = ir_op_info(op->kind);
   if (op->parent != r) return fail(v, op, "the op is not linked to the region that holds it");
-  if (op->nargs < 0 || (op->nargs > 0 && !op->args)) return fail(v, op, "the operand list is broken");
+  if (op->nargs < 0 || (op->nargs > 0 && !op->args))
+    return fail(v, op, "the operand list is broken");
   if (info->arity >= 0 && op->nargs != info->arity)
     return fail(v, op, "`%s` takes %d operand%s, got %d", info->name, info->arity,
                 info->arity == 1 ? "" : "s", op->nargs);
@@ -208,6 +225,10 @@ static int verify_op(Verifier *v, const IrOp *op, const IrRegion *r) {
   int nres;
   if (ir_infer(f, op->kind, op->nargs, op->args, op->attrs, &norm, &nres, &res, v->d))
     return op_fail(v, op, v->d);
+  if (op->attrs && !attrs_canonical(op->attrs, &norm))
+    return fail(v, op,
+                "the attributes are not in canonical form (a negative dim, an unresolved "
+                "-1 or dtype); build ops with ir_build_* or store normalized attributes");
   char n[NAMEBUF], t1[300], t2[300];
   if (op->nresults != nres)
     return fail(v, op, "`%s` has %d result%s, expected %d", info->name, op->nresults,
@@ -228,7 +249,8 @@ static int verify_op(Verifier *v, const IrOp *op, const IrRegion *r) {
 
 static int verify_region(Verifier *v, const IrRegion *r) {
   int rc = HL_OK;
-  for (const IrOp *op = r->first; op && rc == HL_OK; op = op->next) rc = verify_op(v, op, r);
+  for (const IrOp *op = r->first; op && rc == HL_OK; op = op->next)
+    rc = verify_op(v, op, r);
   /* leaving the region: what it defined goes out of scope */
   for (int i = 0; i < r->nargs; i++)
     if (r->args[i] >= 0 && r->args[i] < v->f->nvalues) v->state[r->args[i]] = 2;
@@ -254,7 +276,8 @@ int ir_verify(const IrFunc *f, IrPhase phase, Diag *d) {
     if (!val || val->def_kind != IR_DEF_ARG || val->index != i || v.state[a])
       rc = diag_set(d, "%s IR is invalid: kernel argument %d (%s) is not recorded as argument %d",
                     ir_phase_name(phase), i + 1, ir_value_str(f, a, n, sizeof n), i + 1);
-    else v.state[a] = 1;
+    else
+      v.state[a] = 1;
   }
   if (rc == HL_OK && (f->body->owner || f->body->depth != 0))
     rc = diag_set(d, "%s IR is invalid: the function body is not a top-level region",

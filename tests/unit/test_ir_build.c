@@ -178,7 +178,6 @@ static void test_text_without_names(void **state) {
   ir_func_free(f);
 }
 
-
 static void test_sink_text(void **state) {
   IrFunc *f = must(ir_test_build_sink);
   assert_text(f, IR_PRINT_NO_LOC,
@@ -305,7 +304,7 @@ static void test_lowered(void **state) {
   Diag d;
   diag_clear(&d);
   IrBuilder *b;
-  IrValueId x, o, pid, c64, c0, c1, c4, base, ar, off, lim, m, v, v2, k, acc, accn, fin;
+  IrValueId x, o, pid, c64, c0, c1, c4, base, ar, off, lim, m, v, k, acc, accn, fin;
   int64_t sizes[1] = {1000};
   assert_int_equal(ir_builder_new("add_lowered", &b, &d), HL_OK);
   ir_builder_set_phase(b, IR_PHASE_LOWERED);
@@ -344,7 +343,6 @@ static void test_lowered(void **state) {
   assert_int_equal(ir_build_loop_end(b, 1, &accn, &fin, &d), HL_OK);
   IrValueId sa[4] = {o, off, fin, m};
   assert_int_equal(ir_build_op(b, IR_OP_PTR_STORE, 4, sa, &pl, NULL, &d), HL_OK);
-  (void)v2;
   IrFunc *f;
   if (ir_builder_finish(b, &f, &d)) fail_msg("%s", d.msg);
   ir_builder_free(b);
@@ -376,7 +374,7 @@ static void test_lowered(void **state) {
   ir_func_free(f);
 }
 
-/* ---- fingerprint ------------------------------------------------------------------------------- */
+/* ---- fingerprint ----------------------------------------------------------------------------- */
 
 static uint64_t fp(const IrFunc *f) {
   Diag d;
@@ -425,7 +423,7 @@ static void test_fingerprint(void **state) {
   ir_func_free(softmax);
 }
 
-/* ---- config-space queries ---------------------------------------------------------------------- */
+/* ---- config-space queries -------------------------------------------------------------------- */
 
 static void test_queries(void **state) {
   IrFunc *f = must(ir_test_build_matmul);
@@ -485,17 +483,17 @@ static void test_op_table(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_add_text, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_softmax_text, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_matmul_text, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_sink_text, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_carried_pruned, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_lowered, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_text_deterministic, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_text_without_names, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_op_table, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_softmax_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_matmul_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sink_text, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_carried_pruned, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lowered, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_text_deterministic, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_text_without_names, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_op_table, setup, teardown),
   };
   return cmocka_run_group_tests_name("ir_build", tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* Test kernels for the tile IR suites: add, softmax and matmul built through the C builder as
- * the tracer would. Part of tests/unit (src/ir tests); linked into each test_ir_* runner. */
+/* Test kernels for the tile IR suites: add, softmax, matmul and an every-op kernel, built through
+ * the C builder as the tracer would. Part of tests/unit; linked into each test_ir_* runner. */
 #include <string.h>
 
 #include "ir/ir.h"
@@ -16,14 +16,16 @@ int ir_test_build_matmul_ex(int line_shift, bool names, IrFunc **out, Diag *d);
  * the function as it was, so the retried build ends up identical to an undisturbed one. */
 bool ir_test_retry_oom = false;
 
-#define TRY(call)                                                                                 \
-  do {                                                                                            \
-    int rc_ = (call);                                                                             \
-    if (rc_ != HL_OK && ir_test_retry_oom && strstr(d->msg, "out of memory")) rc_ = (call);       \
-    if (rc_ != HL_OK) goto fail;                                                                  \
+#define TRY(call)                                                                                  \
+  do {                                                                                             \
+    int rc_ = (call);                                                                              \
+    if (rc_ != HL_OK && ir_test_retry_oom && strstr(d->msg, "out of memory")) rc_ = (call);        \
+    if (rc_ != HL_OK) goto fail;                                                                   \
   } while (0)
 
-static IrIndex tile_idx(IrValueId t) { return (IrIndex){IR_IDX_TILE, t}; }
+static IrIndex tile_idx(IrValueId t) {
+  return (IrIndex){IR_IDX_TILE, t};
+}
 
 static IrLoopDim range(IrValueId begin, IrValueId end) {
   IrLoopDim ld = IR_LOOP_DIM_INIT;
@@ -185,7 +187,9 @@ fail:
   return HL_ERR;
 }
 
-int ir_test_build_matmul(IrFunc **out, Diag *d) { return ir_test_build_matmul_ex(0, true, out, d); }
+int ir_test_build_matmul(IrFunc **out, Diag *d) {
+  return ir_test_build_matmul_ex(0, true, out, d);
+}
 
 static int op1(IrBuilder *b, IrOpKind k, IrValueId x, const IrAttrs *a, IrValueId *out, Diag *d) {
   return ir_build_op(b, k, 1, &x, a, out, d);
@@ -296,6 +300,7 @@ int ir_test_build_sink(IrFunc **out, Diag *d) {
   TRY(ir_build_store(b, hist, 1, &hc, w, mask, d));
   TRY(ir_build_loop_end(b, 0, NULL, NULL, d));
   TRY(ir_build_loop_end(b, 0, NULL, NULL, d));
+  /* built only to appear in the text */
   (void)g, (void)tbs, (void)tid, (void)tcnt, (void)row2, (void)am, (void)sm, (void)old, (void)tun;
   TRY(ir_builder_finish(b, out, d));
   ir_builder_free(b);

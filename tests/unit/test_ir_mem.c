@@ -202,10 +202,10 @@ static int normal_chunks(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_build_sweep),
-    cmocka_unit_test(test_failed_call_changes_nothing),
-    cmocka_unit_test(test_print_verify_sweep),
-    cmocka_unit_test(test_long_names),
+      cmocka_unit_test(test_build_sweep),
+      cmocka_unit_test(test_failed_call_changes_nothing),
+      cmocka_unit_test(test_print_verify_sweep),
+      cmocka_unit_test(test_long_names),
   };
   int failed = cmocka_run_group_tests_name("ir_mem", tests, NULL, NULL);
   failed += cmocka_run_group_tests_name("ir_mem_small_chunks", tests, small_chunks, normal_chunks);

@@ -31,9 +31,9 @@ static int teardown(void **state) {
   return 0;
 }
 
-#define OK(call)                                                                                  \
-  do {                                                                                            \
-    if ((call) != HL_OK) fail_msg("%s failed: %s", #call, d.msg);                                 \
+#define OK(call)                                                                                   \
+  do {                                                                                             \
+    if ((call) != HL_OK) fail_msg("%s failed: %s", #call, d.msg);                                  \
   } while (0)
 
 /* The call must fail with a message containing every given piece. */
@@ -104,15 +104,15 @@ static int op2(Fixture *fx, IrOpKind k, IrValueId a, IrValueId b, IrValueId *out
   return ir_build_op(fx->b, k, 2, args, NULL, out, d);
 }
 
-/* ---- builder errors (reachable from a kernel) -------------------------------------------------- */
+/* ---- builder errors (reachable from a kernel) ------------------------------------------------ */
 
 static void test_dtype_mismatch(void **state) {
   Fixture fx;
   Diag d;
   fixture(&fx, &d);
   IrValueId v;
-  ERR(op2(&fx, IR_OP_ADD, fx.vx, fx.vh, &v, &d), "add: operand dtypes differ: %a is float32, %b is bfloat16",
-      "cast");
+  ERR(op2(&fx, IR_OP_ADD, fx.vx, fx.vh, &v, &d),
+      "add: operand dtypes differ: %a is float32, %b is bfloat16", "cast");
   assert_string_equal(d.file, "k.lua");
   assert_int_equal(d.line, 5);
   ERR(op2(&fx, IR_OP_LT, fx.vx, fx.vh, &v, &d), "lt: operand dtypes differ");
@@ -134,22 +134,27 @@ static void test_shape_mismatch(void **state) {
   a.perm[0] = 1;
   a.perm[1] = 0;
   OK(ir_build_op(fx.b, IR_OP_PERMUTE, 1, &fx.vx, &a, &t, &d)); /* float32[B1, B0] */
-  ERR(op2(&fx, IR_OP_ADD, fx.vx, t, &v, &d), "add: shapes of %a [B0, B1] and", "[B1, B0] do not broadcast");
+  ERR(op2(&fx, IR_OP_ADD, fx.vx, t, &v, &d), "add: shapes of %a [B0, B1] and",
+      "[B1, B0] do not broadcast");
   IrAttrs r = IR_ATTRS_INIT;
   r.dim = 5;
-  ERR(ir_build_op(fx.b, IR_OP_SUM, 1, &fx.vx, &r, &v, &d), "sum: dim 5 is out of range for a value of 2 dims");
+  ERR(ir_build_op(fx.b, IR_OP_SUM, 1, &fx.vx, &r, &v, &d),
+      "sum: dim 5 is out of range for a value of 2 dims");
   r.dim = -1;
   OK(ir_build_op(fx.b, IR_OP_SUM, 1, &fx.vx, &r, &s, &d)); /* float32[B0] */
   IrAttrs sq = IR_ATTRS_INIT;
   sq.dim = 0;
-  ERR(ir_build_op(fx.b, IR_OP_SQUEEZE, 1, &fx.vx, &sq, &v, &d), "squeeze: dim 0 has size B0, not 1");
+  ERR(ir_build_op(fx.b, IR_OP_SQUEEZE, 1, &fx.vx, &sq, &v, &d),
+      "squeeze: dim 0 has size B0, not 1");
   IrAttrs rs = IR_ATTRS_INIT;
   rs.shape.rank = 1;
   rs.shape.dims[0] = (IrDim){IR_DIM_CONST, 64};
-  ERR(ir_build_op(fx.b, IR_OP_RESHAPE, 1, &fx.vx, &rs, &v, &d), "reshape: cannot reshape [B0, B1] to [64]");
+  ERR(ir_build_op(fx.b, IR_OP_RESHAPE, 1, &fx.vx, &rs, &v, &d),
+      "reshape: cannot reshape [B0, B1] to [64]");
   IrValueId dargs[2] = {fx.vx, fx.vx};
-  ERR(ir_build_op(fx.b, IR_OP_DOT, 2, dargs, NULL, &v, &d), "dot: inner dims differ: %a [B0, B1] and %a [B0, B1]");
-  (void)s;
+  ERR(ir_build_op(fx.b, IR_OP_DOT, 2, dargs, NULL, &v, &d),
+      "dot: inner dims differ: %a [B0, B1] and %a [B0, B1]");
+  assert_int_equal(ir_value(ir_builder_func(fx.b), s)->shape.rank, 1); /* the sum that worked */
   ir_builder_free(fx.b);
 }
 
@@ -165,14 +170,18 @@ static void test_memory_errors(void **state) {
   IrIndex two[2] = {{IR_IDX_TILE, fx.tm}, {IR_IDX_TILE, fx.tn}};
   ERR(ir_build_store(fx.b, fx.h, 2, two, fx.vx, IR_NONE, &d),
       "store: the value %a is float32 but %h is bfloat16", "casts stored values");
-  ERR(ir_build_load(fx.b, fx.x, 2, two, fx.vx, IR_EVICT_NONE, &v, &d), "load: the mask %a is float32, not bool");
+  ERR(ir_build_load(fx.b, fx.x, 2, two, fx.vx, IR_EVICT_NONE, &v, &d),
+      "load: the mask %a is float32, not bool");
   /* a failed load with ':' leaves no reduction dim behind */
   IrIndex sl[3] = {{IR_IDX_TILE, fx.tm}, {IR_IDX_SLICE, IR_NONE}, {IR_IDX_SLICE, IR_NONE}};
-  ERR(ir_build_load(fx.b, fx.x, 3, sl, IR_NONE, IR_EVICT_NONE, &v, &d), "has 2 dims but the index has more entries");
+  ERR(ir_build_load(fx.b, fx.x, 3, sl, IR_NONE, IR_EVICT_NONE, &v, &d),
+      "has 2 dims but the index has more entries");
   assert_int_equal(f->nrdims, 0);
   IrIndex ti[2] = {{IR_IDX_TILE, fx.vx}, {IR_IDX_TILE, fx.tn}};
-  ERR(ir_build_load(fx.b, fx.x, 2, ti, IR_NONE, IR_EVICT_NONE, &v, &d), "index entry 1 %a is not a tile");
-  ERR(ir_build_op(fx.b, IR_OP_EXP, 1, &fx.x, NULL, &v, &d), "exp: operand %x is a kernel tensor; index it");
+  ERR(ir_build_load(fx.b, fx.x, 2, ti, IR_NONE, IR_EVICT_NONE, &v, &d),
+      "index entry 1 %a is not a tile");
+  ERR(ir_build_op(fx.b, IR_OP_EXP, 1, &fx.x, NULL, &v, &d),
+      "exp: operand %x is a kernel tensor; index it");
   ERR(op2(&fx, IR_OP_ADD, fx.tm, fx.vx, &v, &d), "add: operand %tm is a tile, not a number");
   ir_builder_free(fx.b);
 }
@@ -244,21 +253,26 @@ static void test_carried_type_change(void **state) {
   ir_builder_free(fx.b);
 }
 
-/* ---- verifier (IR a pass got wrong) ------------------------------------------------------------- */
+/* ---- verifier (IR a pass got wrong) ---------------------------------------------------------- */
 
 /* add kernel: values x0 y1 out2, consts 3-5, tiles tm6 tn7, loads 8 9, add 10 */
 static IrOp *add_body_op(IrFunc *f, int n) {
   IrOp *op = f->body->last->body->first;
-  while (n-- > 0) op = op->next;
+  while (n-- > 0)
+    op = op->next;
   return op;
 }
 
 static void unlink_op(IrOp *op) {
   IrRegion *r = op->parent;
-  if (op->prev) op->prev->next = op->next;
-  else r->first = op->next;
-  if (op->next) op->next->prev = op->prev;
-  else r->last = op->prev;
+  if (op->prev)
+    op->prev->next = op->next;
+  else
+    r->first = op->next;
+  if (op->next)
+    op->next->prev = op->prev;
+  else
+    r->last = op->prev;
   op->prev = op->next = NULL;
 }
 
@@ -266,8 +280,10 @@ static void link_after(IrOp *pos, IrOp *op) {
   op->parent = pos->parent;
   op->prev = pos;
   op->next = pos->next;
-  if (pos->next) pos->next->prev = op;
-  else pos->parent->last = op;
+  if (pos->next)
+    pos->next->prev = op;
+  else
+    pos->parent->last = op;
   pos->next = op;
 }
 
@@ -341,6 +357,12 @@ static void test_verify_types(void **state) {
   mx->shape.dims[1] = (IrDim){IR_DIM_RDIM, 0};
   ERR(ir_verify(f, IR_PHASE_TRACED, &d), "at `%amax = amax` (softmax.lua:8)",
       "result %amax has type float32[B0, R0], but its operands make it float32[B0, 1]");
+  mx->shape.dims[1] = (IrDim){IR_DIM_CONST, 1};
+  amax->attrs->dim = -1; /* means the same, but is not the canonical form */
+  ERR(ir_verify(f, IR_PHASE_TRACED, &d), "at `%amax = amax` (softmax.lua:8)",
+      "the attributes are not in canonical form");
+  amax->attrs->dim = 1;
+  OK(ir_verify(f, IR_PHASE_TRACED, &d));
   ir_func_free(f);
 
   f = must(ir_test_build_sink);
@@ -350,7 +372,8 @@ static void test_verify_types(void **state) {
       break;
     }
   }
-  ERR(ir_verify(f, IR_PHASE_TRACED, &d), "result %21 has type float32[B0], but its operands make it bool[B0]");
+  ERR(ir_verify(f, IR_PHASE_TRACED, &d),
+      "result %21 has type float32[B0], but its operands make it bool[B0]");
   ir_func_free(f);
 }
 
@@ -413,20 +436,20 @@ static void test_verify_lowered_symbols(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_dtype_mismatch, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_shape_mismatch, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_memory_errors, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_placement_errors, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_value_escapes_loop, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_carried_type_change, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_ok, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_arity, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_phase, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_dominance, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_types, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_yield, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_placement_and_ssa, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_verify_lowered_symbols, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dtype_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shape_mismatch, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memory_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_placement_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_value_escapes_loop, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_carried_type_change, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_ok, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_arity, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_phase, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_dominance, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_types, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_yield, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_placement_and_ssa, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_verify_lowered_symbols, setup, teardown),
   };
   return cmocka_run_group_tests_name("ir_verify", tests, NULL, NULL);
 }
