@@ -1,15 +1,24 @@
 -- Kernel objects: helua.kernel(fn, opts), bound kernels cached per specialization key, configs,
--- and running a kernel (interpret mode only in this issue). Part of lua/helua (policy).
+-- and running a kernel: eagerly (interpret mode) or compiled. Part of lua/helua (policy).
 --
 -- k(...) binds (dtypes, shapes, strides, scalar values, device -> a BoundKernel, cached) and runs.
 -- The config a run uses: the bound kernel's set_config, else opts.config, else the first of
--- opts.configs (interpret mode does not tune), else none (block sizes from the block_size
--- setting or the interpret defaults; see eager.lua).
+-- opts.configs, else none (interpret mode: block sizes from the block_size setting or the
+-- interpret defaults, see eager.lua; compiled: the config space's default).
+--
+-- Compiled calls (backend "cpu"; "auto" once every kernel in kernels/ passes compiled): the first
+-- call of a bound kernel runs host code and traces the device loops into IR (trace.lua), which is
+-- compiled per config (core.compile) and launched when the trace ends. Later calls run host
+-- code and launch the cached kernel at the first device loop, skipping the loop bodies
+-- (trace_launch.lua). A bound kernel keeps its traces ("variants": usually one; another when
+-- a call's tensors or config values differ from what the first trace saw) and, per variant,
+-- a compiled kernel per config.
 --
 -- Public fields of a kernel (read-only by convention; run.lua uses them): fn (the function),
 -- settings (settings.resolve's table, config/configs included), config, configs (Configs),
 -- name ("file:line" of the function).
 local active = require "helua.active"
+local core = require "helua.core"
 local diag = require "helua.diag"
 local eager = require "helua.eager"
 local guard = require "helua.guard"
@@ -47,10 +56,10 @@ local function to_config(v, what)
   return Config.new(v)
 end
 M.to_config = to_config
-
 local function needs_compiler(what)
-  diag.raise(what .. " needs the compiler, which comes in the next issue", {
-    hint = "this build runs kernels in interpret mode only (eagerly, tile by tile)",
+  diag.raise(what .. " needs the compiler, which this build does not have yet (core.compile)", {
+    hint = "this build runs kernels in interpret mode (eagerly, tile by tile); "
+      .. "bk:code(cfg, \"ir\") shows the traced IR",
   })
 end
 
@@ -83,33 +92,61 @@ end
 
 function M.is_kernel(v) return getmetatable(v) == Kernel end
 
--- Interpret mode is the only backend so far: asking for cpu or cuda is a clear error.
+-- "auto" compiles once every kernel in kernels/ passes compiled on the CPU
+-- (tests/lua/test_compiled.lua); until then it stays interpret mode, and backend = "cpu"
+-- (HELUA_BACKEND=cpu) asks for the compiler.
+M.AUTO_COMPILES = false
+
+-- Raises for a backend this build cannot run.
 function M.check_backend(settings)
   if settings.interpret then return end
   local b = settings.backend
-  if b == "cpu" or b == "cuda" then
-    diag.raise("the " .. b .. " backend is not built yet (the compiler comes in the next issue)", {
+  if b == "cuda" or (b == "cpu" and not core.compile) then
+    diag.raise("the " .. b .. " backend is not built yet (this build has "
+      .. (b == "cpu" and "no compiler: core.compile" or "no GPU backend") .. ")", {
       token = "backend",
       hint = "use backend = \"interpret\" (or unset HELUA_BACKEND, or set HELUA_INTERPRET=1)",
     })
   end
 end
 
-local function arg_key(v, static)
-  if tensor.is_tensor(v) then
-    local parts = {"T", v.dtype, v.device}
-    local sizes = {tensor.C.size(v)}
-    if static then
-      parts[#parts + 1] = table.concat(sizes, "x")
-      parts[#parts + 1] = table.concat(tensor.C.stride(v), ",")
-    else
-      -- dynamic shapes: the rank and which dims are 1 (broadcasting) still specialize
-      local marks = {}
-      for i, s in ipairs(sizes) do marks[i] = s == 1 and "1" or "n" end
-      parts[#parts + 1] = table.concat(marks)
-    end
-    return table.concat(parts, ":")
+-- How a kernel with these settings runs: "interpret" or "cpu".
+function M.mode(settings)
+  if settings.interpret then return "interpret" end
+  local b = settings.backend
+  if b == "auto" then return (M.AUTO_COMPILES and core.compile) and "cpu" or "interpret" end
+  return b
+end
+
+-- A tensor's part of the key, cached per tensor (a tensor's dtype, device, sizes and strides
+-- never change; views are new tensors).
+local static_keys = setmetatable({}, {__mode = "k"})
+local dynamic_keys = setmetatable({}, {__mode = "k"})
+
+local function tensor_key(v, static)
+  local cache = static and static_keys or dynamic_keys
+  local key = cache[v]
+  if key then return key end
+  local parts = {"T", v.dtype, v.device}
+  local sizes = {tensor.C.size(v)}
+  if static then
+    parts[#parts + 1] = table.concat(sizes, "x")
+    parts[#parts + 1] = table.concat(tensor.C.stride(v), ",")
+  else
+    -- dynamic shapes: the rank and which dims are 1 (broadcasting) still specialize
+    local marks = {}
+    for i, s in ipairs(sizes) do marks[i] = s == 1 and "1" or "n" end
+    parts[#parts + 1] = table.concat(marks)
   end
+  key = table.concat(parts, ":")
+  cache[v] = key
+  return key
+end
+
+local is_tensor = tensor.is_tensor
+
+local function arg_key(v, static)
+  if is_tensor(v) then return tensor_key(v, static) end
   local t = type(v)
   if t == "number" then return (math.type(v) == "integer" and "i" or "f") .. tostring(v) end
   if t == "string" then return "s" .. string.format("%q", v) end
@@ -121,27 +158,38 @@ end
 function Kernel:key(...)
   local static = self.settings.static_shapes ~= false
   local n = select("#", ...)
+  if n == 1 then return arg_key((...), static) end
+  if n == 2 then
+    local a, b = ...
+    return arg_key(a, static) .. "|" .. arg_key(b, static)
+  end
   local parts = {}
   for i = 1, n do parts[i] = arg_key((select(i, ...)), static) end
   return table.concat(parts, "|")
 end
 
--- k:bind(...) -> the BoundKernel for these arguments' specialization key (cached).
-function Kernel:bind(...)
-  local key = self:key(...)
+local function bound_for(self, key)
   local b = self.bound[key]
   if not b then
-    b = setmetatable({kernel = self, key = key, runs = 0}, Bound)
+    b = setmetatable({kernel = self, key = key, runs = 0, variants = {}}, Bound)
     self.bound[key] = b
   end
   return b
 end
 
-function Kernel:__call(...)
-  return self:bind(...):_run(nil, ...)
+-- k:bind(...) -> the BoundKernel for these arguments' specialization key (cached). It keeps the
+-- arguments, so that bk:code() and bk:config_spec() can trace with them.
+function Kernel:bind(...)
+  local b = bound_for(self, self:key(...))
+  b.args = table.pack(...)
+  return b
 end
 
--- k:reset(): forget every bound kernel (their configs and recorded block sizes).
+function Kernel:__call(...)
+  return bound_for(self, self:key(...)):_run(nil, ...)
+end
+
+-- k:reset(): forget every bound kernel (their configs, traces and compiled kernels).
 function Kernel:reset()
   self.bound = {}
 end
@@ -178,20 +226,256 @@ function Bound:set_config(cfg)
   return self
 end
 
--- bk:default_config(): the config an eager run uses with no config given. Until the compiler
--- derives a config space (next issue) this is empty before the first run, and afterwards holds
--- the block sizes the interpret run chose (one per block-size slot).
+function Bound:autotune() needs_compiler("autotune()") end
+
+-- ---- compiled kernels ------------------------------------------------------------------------
+
+-- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches.
+M.stats = {traces = 0, compiles = 0, launches = 0}
+
+M.STAGES = {"ir", "lowered", "llvm", "asm"}
+local CUDA_STAGES = {triton = true, ptx = true}
+
+local function clean(msg) return (tostring(msg):gsub("^[^\n]-:%d+: ", "", 1)) end
+
+-- The value a dep (a config value the trace read in host code) has under cfg.
+local function dep_value(d, cfg)
+  local v
+  if cfg then
+    if d.kind == "tunable" then v = cfg:get(d.name)
+    else
+      local bs = cfg:get("block_sizes")
+      v = bs and bs[d.slot + 1]
+    end
+  end
+  if v == nil then v = d.default end
+  return v
+end
+
+local function deps_match(v, cfg)
+  for _, d in ipairs(v.deps) do
+    if dep_value(d, cfg) ~= d.value then return false end
+  end
+  return true
+end
+
+-- Keeps what a finished trace run recorded as a variant of this bound kernel.
+function Bound:_add_variant(run)
+  local trace = require "helua.trace"
+  local v = {func = run.func, args = {}, deps = run.deps, registered = run.registered,
+             tunables = run.tunables, upvals = {}, compiled = {}}
+  for i, a in ipairs(run.args) do
+    v.args[i] = {loc = a.loc, aliases = a.aliases, dtype = a.dtype, sizes = a.sizes,
+                 strides = a.strides}
+  end
+  for _, u in ipairs(trace.upvalues(self.kernel.fn)) do
+    local t = type(u.v)
+    if t == "number" or t == "boolean" or t == "string" then v.upvals[#v.upvals + 1] = u end
+  end
+  local list = self.variants
+  table.insert(list, 1, v)
+  if #list > 8 then list[#list] = nil end
+  return v
+end
+
+-- Runs the kernel function with tracing. With launch_it, the trace is compiled for cfg and
+-- launched when it ends (so that host code after the loops sees the results); otherwise the
+-- call only records the trace (its results are not computed). Returns the packed results.
+function Bound:_trace(cfg, launch_it, ...)
+  local k = self.kernel
+  local trace = require "helua.trace"
+  local run = trace.begin_run({fn = k.fn, config = cfg, settings = k.settings,
+                               line_hook = k.line_hook})
+  local anchor = diag.user_frame(2)
+  run.on_finish = function(r)
+    r.slots = r.func and r.func:block_slots() or {}
+    if cfg then M.check_config_fits(cfg, r, anchor) end
+    local v = self:_add_variant(r)
+    if launch_it and v.func then
+      local args = {}
+      for i, a in ipairs(r.args) do args[i] = a.tensor end
+      self:_launch(v, cfg, args)
+    end
+  end
+  M.stats.traces = M.stats.traces + 1
+  active.push(run)
+  local res = table.pack(xpcall(k.fn, M.on_error, ...))
+  if res[1] and not run.finished then
+    local ok, e = xpcall(trace.finish, M.on_error, run)
+    if not ok then res = {false, e, n = 2} end
+  end
+  trace.end_run(run)
+  active.pop(run)
+  if not res[1] then error(res[2], 0) end
+  return res
+end
+
+-- The variant whose config-dependent values match cfg, tracing one (with the arguments of
+-- k:bind) when there is none.
+function Bound:_variant(cfg)
+  for _, v in ipairs(self.variants) do
+    if deps_match(v, cfg) then return v end
+  end
+  if not self.args then
+    diag.raise("this bound kernel has no arguments to trace with", {
+      hint = "bind it with arguments: k:bind(x, y):code(...)",
+    })
+  end
+  self:_trace(cfg, false, table.unpack(self.args, 1, self.args.n))
+  return self.variants[1]
+end
+
+-- The config space of a variant (core.config_space), or nil in a build without one.
+function Bound:_space(v)
+  if v.space == nil then
+    v.space = (core.config_space and v.func and core.config_space(v.func, "cpu")) or false
+  end
+  return v.space or nil
+end
+
+-- The plain table of Helion fields a variant compiles with for cfg: the space's default,
+-- cfg's fields over it, and the values the trace baked in (tunables, block sizes used as
+-- numbers by host code).
+function Bound:_config_table(v, cfg)
+  local space = self:_space(v)
+  local tbl = space and space:default() or {}
+  if cfg then
+    for name, val in pairs(cfg:to_table()) do tbl[name] = val end
+  end
+  for _, d in ipairs(v.deps) do
+    if d.kind == "tunable" then tbl[d.name] = d.value
+    else
+      tbl.block_sizes = tbl.block_sizes or {}
+      tbl.block_sizes[d.slot + 1] = d.value
+    end
+  end
+  if space and space.check then
+    local ok, good, msg = pcall(space.check, space, tbl)
+    if not ok or good == false then
+      diag.raise("config does not fit " .. self.kernel.name .. ": " .. clean(ok and msg or good), {
+        hint = "bk:config_spec() describes the fields and their ranges",
+      })
+    end
+  end
+  return tbl
+end
+
+local function config_text(tbl)
+  local ok, cfg = pcall(config_module().new, tbl)
+  return ok and cfg:to_lua() or "(config)"
+end
+
+local function print_code(bound, v, ck, tbl)
+  local out = {string.format("-- helua: compiled %s with %s\n", bound.kernel.name, config_text(tbl)),
+               v.func:text()}
+  for _, stage in ipairs({"llvm"}) do
+    local ok, text = pcall(ck.code, ck, stage)
+    if ok and type(text) == "string" then
+      out[#out + 1] = "-- " .. stage .. "\n" .. text .. (text:sub(-1) == "\n" and "" or "\n")
+    end
+  end
+  io.stderr:write(table.concat(out))
+  io.stderr:flush()
+end
+
+-- The compiled kernel of variant v for cfg (compiled on first use).
+function Bound:_compiled(v, cfg)
+  local key = cfg and cfg:key() or ""
+  local ck = v.compiled[key]
+  if ck then return ck end
+  if not core.compile then needs_compiler("a compiled run") end
+  local tbl = self:_config_table(v, cfg)
+  local ok, r = pcall(core.compile, v.func, tbl, "cpu")
+  if not ok then
+    if diag.is_error(r) then error(r, 0) end
+    diag.raise("cannot compile " .. self.kernel.name .. " with " .. config_text(tbl) .. ": "
+      .. clean(r), {hint = "HELUA_INTERPRET=1 runs the kernel eagerly (interpret mode)"})
+  end
+  M.stats.compiles = M.stats.compiles + 1
+  v.compiled[key] = r
+  if self.kernel.settings.print_output_code then print_code(self, v, r, tbl) end
+  return r
+end
+
+-- Launches variant v compiled for cfg on args (host tensors in IR argument order).
+function Bound:_launch(v, cfg, args)
+  local ck = self:_compiled(v, cfg)
+  local ok, err = pcall(ck.launch, ck, args)
+  if not ok then
+    if diag.is_error(err) then error(err, 0) end
+    diag.raise("launching " .. self.kernel.name .. " failed: " .. clean(err))
+  end
+  M.stats.launches = M.stats.launches + 1
+end
+
+-- A cached compiled call: host code runs, the first device loop launches (trace_launch.lua).
+-- Returns false when no variant fits the call (the caller traces).
+function Bound:_relaunch(cfg, ...)
+  local L = require "helua.trace_launch"
+  local run = L.begin_run(self.launch_run, self, cfg)
+  self.launch_run = nil -- in use (a kernel called from its own host code gets a fresh one)
+  active.push(run)
+  local res = table.pack(xpcall(self.kernel.fn, M.on_error, ...))
+  active.pop(run)
+  self.launch_run = run
+  if res[1] then return res end
+  if res[2] == L.RETRACE then return false end
+  error(res[2], 0)
+end
+
+function Bound:_run_compiled(cfg, ...)
+  local res = #self.variants > 0 and self:_relaunch(cfg, ...)
+  if not res then res = self:_trace(cfg, true, ...) end
+  self.runs = self.runs + 1
+  return table.unpack(res, 2, res.n)
+end
+
+-- bk:code([cfg,] stage): the code of a stage for cfg (nil: the config a call would use).
+-- "ir" is the traced tile IR; "lowered", "llvm" and "asm" come from the compiled kernel.
+function Bound:code(cfg, stage)
+  if type(cfg) == "string" and stage == nil then cfg, stage = nil, cfg end
+  stage = stage or "ir"
+  local known = false
+  for _, s in ipairs(M.STAGES) do known = known or s == stage end
+  if not known then
+    local hint = CUDA_STAGES[stage] and ("stage " .. stage .. " belongs to the cuda target, which is not built yet")
+      or diag.did_you_mean(tostring(stage), M.STAGES)
+    diag.raise("unknown code stage '" .. tostring(stage) .. "'", {
+      hint = (hint and hint .. "; " or "") .. "stages: " .. table.concat(M.STAGES, ", "),
+    })
+  end
+  cfg = to_config(cfg) or self:config()
+  if stage ~= "ir" and not core.compile then needs_compiler("code(cfg, \"" .. stage .. "\")") end
+  local v = self:_variant(cfg)
+  if not v.func then return "" end
+  if stage == "ir" then return v.func:text() end
+  return self:_compiled(v, cfg):code(stage)
+end
+
+-- bk:config_spec(): the config space (core.config_space) of the kernel for these arguments.
+function Bound:config_spec()
+  if not core.config_space then needs_compiler("config_spec()") end
+  local space = self:_space(self:_variant(self:config()))
+  if not space then diag.raise("the kernel has no device loops, so no config space") end
+  return space
+end
+
+-- bk:default_config(): the config a call uses with no config given. Compiled: the config
+-- space's default. Interpret mode: empty before the first run, then the block sizes the
+-- interpret run chose (one per block-size slot).
 function Bound:default_config()
   local Config = config_module()
+  if M.mode(self.kernel.settings) == "cpu" and core.config_space then
+    local v = self:_variant(self:config())
+    local space = self:_space(v)
+    return Config.new(space and space:default() or {})
+  end
   if self.default_block_sizes and #self.default_block_sizes > 0 then
     return Config.new({block_sizes = self.default_block_sizes})
   end
   return Config.new({})
 end
 
-function Bound:config_spec() needs_compiler("config_spec()") end
-function Bound:code() needs_compiler("code()") end
-function Bound:autotune() needs_compiler("autotune()") end
 
 -- Plain Lua errors inside the kernel become diagnostics at the user's line (helua's own
 -- diagnostics pass through). Messages from elsewhere keep their original position.
@@ -217,6 +501,7 @@ local function on_error(e)
   end
   return diag.new(msg, {anchor = anchor, hint = hint})
 end
+M.on_error = on_error
 
 local function unregistered_tunables(cfg, run)
   local Config = config_module()
@@ -227,6 +512,8 @@ local function unregistered_tunables(cfg, run)
   return extra
 end
 
+-- Raises when cfg sets a tunable the run did not register or more block sizes than it has
+-- slots. run: {tunables = name -> fragment, block_sizes = cfg's, slots = list}.
 local function check_config_fits(cfg, run, anchor)
   local extra = unregistered_tunables(cfg, run)
   if #extra > 0 then
@@ -251,12 +538,14 @@ local function check_config_fits(cfg, run, anchor)
     })
   end
 end
+M.check_config_fits = check_config_fits
 
--- Runs the kernel function eagerly. cfg: a Config, or nil for self:config().
+-- Runs the kernel function, compiled or eagerly. cfg: a Config, or nil for self:config().
 function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
   if cfg == nil then cfg = self:config() end
+  if M.mode(k.settings) == "cpu" then return self:_run_compiled(cfg, ...) end
   local anchor = diag.user_frame(2)
   local run = eager.begin_run({config = cfg, settings = k.settings, line_hook = k.line_hook})
   active.push(run)

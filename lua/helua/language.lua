@@ -48,7 +48,9 @@ hl._call_site = call_site
 -- Bounds of hl.tile / hl.grid: returns {{first=, last=}, ...} and the trailing options.
 local function loop_dims(op, a, b, c, run)
   local dims, opts = {}, nil
+  local symbolic = run.impl.loop_bound -- the tracer takes tile fields (begin, last) as bounds
   local function bound(v, pos)
+    if symbolic and symbolic(v) then return v end
     return integer(op, pos, v, run)
   end
   if type(a) == "table" and not Tile.is(a) and not run.impl.is_value(a) then
@@ -69,7 +71,8 @@ local function loop_dims(op, a, b, c, run)
         dims[i] = {first = 1, last = bound(a[i], i)}
       end
     end
-  elseif type(b) == "number" or (b ~= nil and type(b) ~= "table") or Tile.is(b) then
+  elseif type(b) == "number" or (b ~= nil and type(b) ~= "table") or Tile.is(b)
+    or (symbolic and symbolic(b)) then
     dims[1] = {first = bound(a, 1), last = bound(b, 2)}
     opts = c
   else
@@ -85,15 +88,19 @@ end
 -- for t in hl.tile(n) / hl.tile(a, b) (a..b inclusive) / hl.tile({m, n}) / ... {block_size = bs}
 function hl.tile(a, b, c)
   local run = running("hl.tile")
+  if run.skip_loops then return run.impl.tile(run) end -- a cached compiled call (trace_launch.lua)
   local dims, opts = loop_dims("hl.tile", a, b, c, run)
   opts = check_opts("hl.tile", opts, {"block_size"})
   local bs = opts.block_size
   if bs ~= nil then
-    local list = type(bs) == "table" and bs or nil
+    local symbolic = run.impl.block_size_arg -- a registered block size while tracing
+    local list = type(bs) == "table" and not (symbolic and symbolic(bs)) and bs or nil
     for i, d in ipairs(dims) do
       local v
-      if list then v = list[i] elseif #dims == 1 or type(bs) == "number" then v = bs end
-      if v ~= nil then
+      if list then v = list[i] elseif #dims == 1 or type(bs) ~= "table" or symbolic then v = bs end
+      if v ~= nil and symbolic and symbolic(v) then
+        d.block_size = v -- a registered block size while tracing
+      elseif v ~= nil then
         v = integer("hl.tile block_size", i, v, run)
         if v < 1 then
           diag.raise("hl.tile: block_size must be at least 1, got " .. v, {token = "block_size"})
@@ -108,6 +115,7 @@ end
 -- for i in hl.grid(n) / hl.grid(a, b [, step]) / hl.grid({m, n}): scalar 1-based indices.
 function hl.grid(a, b, c)
   local run = running("hl.grid")
+  if run.skip_loops then return run.impl.grid(run) end
   local step
   if type(a) == "number" and type(b) == "number" and type(c) == "number" then
     step = integer("hl.grid", 3, c, run)
@@ -301,7 +309,7 @@ function hl.load(t, idx, opts)
     diag.raise("hl.load: eviction_policy must be \"\", \"first\" or \"last\", got " .. tostring(ev))
   end
   local entries = index_entries("hl.load", t, idx, run, false)
-  return run.impl.load(run, t, entries, mask_arg("hl.load", opts.extra_mask, run))
+  return run.impl.load(run, t, entries, mask_arg("hl.load", opts.extra_mask, run), ev)
 end
 
 -- hl.store(t, {idx...}, v, {extra_mask=}): like t[{idx...}] = v (cast to t's dtype, masked).

@@ -1,15 +1,19 @@
 -- Tiles: what hl.tile yields. Read-only objects with the fields index, begin, last, block_size,
 -- id, count; any use as a number is a diagnosed error. Part of lua/helua (dialect surface).
 --
--- An implementation makes tiles with Tile.new(fields, index_fn). The eager one fills in host
--- integers; a tracing one fills in symbolic handles. `index` is computed on first read by
--- index_fn(tile) (a device value of the tile's 1-based indices) and then kept.
+-- An implementation makes tiles with Tile.new(fields, field_fn). The eager one fills in host
+-- integers and computes only `index` on first read; the tracing one computes every field on
+-- read. A field missing from the table is field_fn(tile, name) (for `index`: a device value of
+-- the tile's 1-based indices), kept in the tile unless field_fn returns false as a second value
+-- (the tracer keeps its own per-loop cache, since an IR value must not outlive its loop).
 local diag = require "helua.diag"
 
 local Tile = {}
 
 local FIELDS = {"index", "begin", "last", "block_size", "id", "count"}
-local index_fns = setmetatable({}, {__mode = "k"})
+local FIELD_SET = {}
+for _, f in ipairs(FIELDS) do FIELD_SET[f] = true end
+local field_fns = setmetatable({}, {__mode = "k"})
 
 local function misuse(what, tile, token)
   local name = diag.local_name(tile)
@@ -49,10 +53,10 @@ Tile.__len = function(a) misuse("with # (use .block_size, or .last - .begin + 1)
 Tile.__call = function(a) misuse("as a function", a) end
 
 Tile.__index = function(t, k)
-  if k == "index" then
-    local fn = index_fns[t]
-    local v = fn(t)
-    rawset(t, "index", v)
+  local fn = FIELD_SET[k] and field_fns[t]
+  if fn then
+    local v, keep = fn(t, k)
+    if keep ~= false then rawset(t, k, v) end
     return v
   end
   local hint = diag.did_you_mean(tostring(k), FIELDS)
@@ -81,10 +85,10 @@ end
 Tile.__name = "helua.Tile"
 
 -- A new tile. fields: begin, last, block_size, id, count (plus any private "_" fields the
--- implementation wants); index_fn(tile) computes .index on first read.
-function Tile.new(fields, index_fn)
+-- implementation wants); field_fn(tile, name) computes a missing field on read.
+function Tile.new(fields, field_fn)
   local t = setmetatable(fields, Tile)
-  index_fns[t] = index_fn
+  field_fns[t] = field_fn
   return t
 end
 

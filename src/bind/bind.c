@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/flags.h"
+#include "bind/bind_config.h"
 #include "bind/bind_ir.h"
 #include "bind/bind_tensor.h"
 #include "bind/embedded.h"
@@ -85,6 +86,7 @@ int luaopen_helua_core(lua_State *L) {
   luaL_newlib(L, core_funcs);
   bind_tensor_register(L);
   bind_ir_register(L);
+  bind_config_register(L);
   return 1;
 }
 

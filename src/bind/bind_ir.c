@@ -37,10 +37,14 @@ static IrBuilder *check_builder(lua_State *L) {
   return lb->b;
 }
 
-static IrFunc *check_func(lua_State *L) {
-  LFunc *lf = luaL_checkudata(L, 1, FUNC_MT);
+IrFunc *bind_ir_check_func(lua_State *L, int idx) {
+  LFunc *lf = luaL_checkudata(L, idx, FUNC_MT);
   if (!lf->f) luaL_error(L, "the IR function was closed");
   return lf->f;
+}
+
+static IrFunc *check_func(lua_State *L) {
+  return bind_ir_check_func(L, 1);
 }
 
 /* ---- argument conversion --------------------------------------------------------------------- */

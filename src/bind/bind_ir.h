@@ -5,8 +5,14 @@
 
 #include <lua.h>
 
+#include "ir/ir.h"
+
 /* Adds ir_builder and ir_ops to the table on top of the stack (helua.core) and creates the
  * builder and function metatables. */
 void bind_ir_register(lua_State *L);
+
+/* The IrFunc of the "helua.IrFunc" userdata at idx (from b:finish()); raises when idx holds
+ * something else or a closed function. The userdata owns it: keep it reachable while in use. */
+IrFunc *bind_ir_check_func(lua_State *L, int idx);
 
 #endif

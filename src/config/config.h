@@ -294,4 +294,43 @@ int cfgspace_from_json(const ConfigSpace *s, const char *json, int *cfg, Diag *d
  * outside their range are moved into it and the constraints repaired instead of refused. */
 int cfgspace_from_json_clamped(const ConfigSpace *s, const char *json, int *cfg, Diag *d);
 
+/* ---- a kernel's space, derived from its tile IR (config_derive.c) ------------------------- */
+
+/* share/doc/config-space.md ("Deriving a kernel's space") lists which IR records give which
+ * fields on each target, the default heuristic and the constraints. */
+struct IrFunc;
+
+typedef struct CfgDeriveOptions {
+  int cpu_cores; /* cpu_threads runs from 0 (= all cores) to this; <= 0: CFG_DERIVE_CORES */
+} CfgDeriveOptions;
+#define CFG_DERIVE_CORES 64
+
+/* The config space of kernel f for target "cpu" or "cuda", with the default heuristic's values as
+ * the fragments' defaults and the tile-size constraints registered. On error *out is NULL and the
+ * Diag says why (anchored at the kernel line of a bad hl.register_tunable fragment). */
+int cfgspace_derive(const struct IrFunc *f, const char *target, ConfigSpace **out, Diag *d);
+int cfgspace_derive_ex(const struct IrFunc *f, const char *target, const CfgDeriveOptions *o,
+                       ConfigSpace **out, Diag *d);
+
+/* The elements of one tile value stay <= cap. `tile` names its factors, joined by '*': "B<n>"
+ * block_sizes[n + 1], "R<n>:<size>" reduction_loops[n + 1] (its chunk, or size when none =
+ * persistent), or a constant: "B0*R0:1024", "4*B1". Fix halves the largest block size above its
+ * minimum, then turns a persistent reduction into its largest chunk, then halves a chunk. */
+int cfgspace_constrain_tile_numel(ConfigSpace *s, const char *tile, long long cap, Diag *d);
+
+/* A user tunable's fragment text, as lua/helua/config.lua writes it (tostring(fragment)):
+ * PowerOfTwoFragment(lo, hi[, default]), IntegerFragment(lo, hi[, default]),
+ * EnumFragment({choice, ...}[, default]), BooleanFragment([default]). Defaults are lo, the first
+ * choice, false. Enum choices are strings, numbers or booleans: `choices` holds their text
+ * (strings unquoted, numbers as written, "true"/"false") and `choice_kind` says which ('s', 'n',
+ * 'b'), so the Lua binding can hand back the original values. */
+#define CFG_TUNABLE_TEXT_MAX 4096
+typedef struct CfgTunableFragment {
+  CfgFragment frag; /* frag.choices points at choices (ENUM) */
+  const char *choices[CFG_ENUM_MAX];
+  char choice_kind[CFG_ENUM_MAX];
+  char text[CFG_TUNABLE_TEXT_MAX]; /* storage of the choices */
+} CfgTunableFragment;
+int cfg_tunable_parse(const char *text, CfgTunableFragment *out, Diag *d);
+
 #endif

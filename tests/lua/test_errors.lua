@@ -332,8 +332,8 @@ T.test("other misuse", function()
     local t = helua.zeros({2}, {dtyp = "float32"}) --@host_opt
   end, "helua.zeros: unknown option 'dtyp'", "did you mean dtype?")
   expect("compiler", function()
-    k:bind(x):code() --@compiler
-  end, "code() needs the compiler")
+    k:bind(x):autotune() --@compiler
+  end, "autotune() needs the compiler")
   expect("hl_unknown", function()
     local f = hl.tiles --@hl_unknown
   end, "helua.language has no 'tiles'", "did you mean tile?")

@@ -87,8 +87,10 @@ T.test("default_config, and what needs the compiler", function()
   T.eq(b:default_config():to_lua(), "helua.Config{}", "empty before the first run")
   b(x)
   T.eq(b:default_config():to_lua(), "helua.Config{block_sizes = {16, 8}}", "the block sizes the run chose")
-  T.raises(function() b:config_spec() end, "config_spec() needs the compiler")
-  T.raises(function() b:code() end, "code() needs the compiler")
+  if not require("helua.core").config_space then
+    T.raises(function() b:config_spec() end, "config_spec() needs the compiler")
+  end
+  T.truthy(b:code():find("^kernel tiles_fn\n"), "code() is the traced IR (tests/lua/test_trace.lua)")
   T.raises(function() b:autotune() end, "autotune() needs the compiler")
 end)
 
@@ -101,7 +103,9 @@ T.test("settings: block_size option, backends, unknown options", function()
   _, seen = helua.kernel(tiles_fn, {block_size = 3, config = {block_sizes = {4}}})(x)
   T.eq(seen.m, 4, "the config wins over the setting")
   T.eq(seen.n, 3, "the setting fills slots the config leaves out")
-  T.raises(function() helua.kernel(tiles_fn, {backend = "cpu"}) end, "the cpu backend is not built yet")
+  if not require("helua.core").compile then
+    T.raises(function() helua.kernel(tiles_fn, {backend = "cpu"}) end, "the cpu backend is not built yet")
+  end
   local ki = helua.kernel(tiles_fn, {backend = "interpret"})
   T.truthy(allclose(ki(x), x + 1), "backend = interpret runs")
   local kb = helua.kernel(tiles_fn, {interpret = true, autotune_effort = "none", print_output_code = false})

@@ -1,0 +1,131 @@
+/* Lowering: tile IR × Config → LLVM IR → x86 object code, through a named pass pipeline.
+ * Part of src/lower (share/doc/lowering.md has the long form). The CPU runtime (src/rt) loads and
+ * launches what this produces; it never sees the tile IR.
+ *
+ * Use: fill a LowerConfig (lower_config_init, then set what the user gave), call lower_compile,
+ * hand the artifact's object code to rt_cpu_load, launch with the artifact's launch record, and
+ * free the artifact with lower_artifact_free. Nothing here raises or aborts: every function
+ * returns HL_OK / HL_ERR and fills a Diag (the binding turns it into a Lua error). */
+#ifndef HELUA_LOWER_LOWER_H
+#define HELUA_LOWER_LOWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/diag.h"
+#include "ir/ir.h"
+
+#define LOWER_MAX_LIST     64 /* entries of one config list (block sizes, loops, ...) */
+#define LOWER_MAX_TUNABLES 32
+#define LOWER_NAME_MAX     64
+
+typedef enum LowerTarget { LOWER_TARGET_CPU, LOWER_TARGET_CUDA } LowerTarget;
+
+/* One user tunable's value, by name (hl.register_tunable). */
+typedef struct LowerTunable {
+  char name[LOWER_NAME_MAX];
+  double value; /* int64 and bool tunables hold integral values */
+} LowerTunable;
+
+/* The Config as the lowering reads it: Helion's field names, plus the CPU knobs. A list may be
+ * shorter than the kernel needs (the rest take defaults) but not longer. "Unset" markers:
+ * block_sizes / reduction_loops / range_unroll_factors entries -1, a loop order of length 0,
+ * vector_width and cpu_threads 0. */
+typedef struct LowerConfig {
+  int nblock_sizes;
+  int64_t block_sizes[LOWER_MAX_LIST]; /* per block-size slot: a power of two */
+  int nreduction_loops;
+  int64_t reduction_loops[LOWER_MAX_LIST]; /* per reduction dim: 0 = none (persistent), else the
+                                              chunk (a power of two) */
+  int nloop_orders;
+  int loop_order_len[LOWER_MAX_LIST];
+  int loop_orders[LOWER_MAX_LIST][IR_MAX_RANK]; /* per multi-dim tile loop: 0-based permutation,
+                                                   outermost dim first */
+  int nrange_unroll_factors;
+  int range_unroll_factors[LOWER_MAX_LIST]; /* per device loop: 0 = the compiler's choice */
+  int vector_width;                         /* SIMD lanes on innermost loops; 0 = auto */
+  int cpu_threads;                          /* worker threads; 0 = all cores */
+  int ntunables;
+  LowerTunable tunables[LOWER_MAX_TUNABLES];
+  int base; /* 1 when the values came from Lua: messages print list positions and loop orders
+               1-based, as the user wrote them */
+} LowerConfig;
+
+void lower_config_init(LowerConfig *c); /* everything unset */
+
+/* The Config resolved against one kernel: every knob has a value (given or default). */
+typedef struct LowerBinding {
+  int nslots;
+  int64_t block[LOWER_MAX_LIST]; /* per block-size slot */
+  int nrdims;
+  int64_t rchunk[LOWER_MAX_LIST]; /* per reduction dim: 0 = persistent, else the chunk */
+  int nloops;                     /* ir_func_loops order */
+  int order[LOWER_MAX_LIST][IR_MAX_RANK]; /* per loop: dims outermost first (identity default) */
+  int unroll[LOWER_MAX_LIST];             /* per loop: 0 = compiler's choice */
+  int vector_width;                       /* 0 = auto */
+  int threads;                            /* 0 = all cores */
+  int ntunables;
+  double tunable[LOWER_MAX_TUNABLES]; /* per IrFunc tunable, in its order */
+} LowerBinding;
+
+/* Resolves cfg against f (defaults for what is unset); a bad value gives a Diag naming the field
+ * ("block_sizes[2] = 48 is not a power of two"). */
+int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out, Diag *d);
+
+/* ---- the pipeline -------------------------------------------------------------------------- */
+
+/* The named passes, in order (lower_pipeline.c). HELUA_DUMP_IR=<name>[,<name>...] prints the
+ * stage after that pass to stderr ("all" for every pass). */
+typedef enum LowerPassId {
+  LOWER_PASS_DECOMPOSE,   /* tile IR → tile IR: softmax, mean into simpler ops */
+  LOWER_PASS_BIND_CONFIG, /* Config → binding: block sizes, reduction strategy, loop orders */
+  LOWER_PASS_PLAN,        /* which tile values live in buffers, which are fused into consumers */
+  LOWER_PASS_EMIT_LLVM,   /* → LLVM IR: the program and grid functions */
+  LOWER_PASS_OPTIMIZE,    /* LLVM O3 with loop and SLP vectorization for the host CPU */
+  LOWER_PASS_CODEGEN,     /* → x86 object code */
+  LOWER_NPASSES
+} LowerPassId;
+
+const char *lower_pass_name(LowerPassId p);
+
+/* A kernel argument as the compiled code expects it (for checking launches). */
+typedef struct LowerArgSig {
+  char name[LOWER_NAME_MAX];
+  bool is_tensor;
+  DType dtype;
+  int rank;
+  int64_t sizes[IR_MAX_RANK];
+  int64_t strides[IR_MAX_RANK];
+} LowerArgSig;
+
+/* Everything one compile produced: every stage's text, the binary, timings, launch info. */
+typedef struct LowerArtifact {
+  char *name;    /* kernel name */
+  char *ir;      /* "ir": the traced tile IR */
+  char *lowered; /* "lowered": binding header + tile IR after decompose */
+  char *llvm;    /* "llvm": optimized LLVM IR */
+  char *asm_text; /* "asm": made on first request by lower_artifact_asm */
+  void *object;  /* x86 ELF object code */
+  size_t object_len;
+  double ms[LOWER_NPASSES]; /* wall time per pass */
+  double total_ms;
+  char program_sym[128]; /* void program(void **args, int64_t pid_begin, int64_t pid_end) */
+  char grid_sym[128];    /* int64_t grid(void **args): the number of programs */
+  int64_t grid;          /* programs, or -1 when it depends on scalar arguments */
+  int threads;           /* cap from the config (0 = all cores) */
+  size_t frame_bytes;    /* stack one program needs for its tile buffers */
+  int nargs;
+  LowerArgSig *args;
+  LowerBinding bind;
+  char cpu[64]; /* host CPU name the code was tuned for */
+} LowerArtifact;
+
+/* Runs the pipeline for target (only LOWER_TARGET_CPU exists yet). *out is the caller's. */
+int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, LowerArtifact **out,
+                  Diag *d);
+/* The "asm" stage, made on first call from the optimized LLVM IR; *out stays owned by a. */
+int lower_artifact_asm(LowerArtifact *a, const char **out, Diag *d);
+void lower_artifact_free(LowerArtifact *a); /* NULL is fine */
+
+#endif

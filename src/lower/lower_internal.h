@@ -1,0 +1,218 @@
+/* Lowering internals shared by the src/lower files: the pipeline context, the IR rewriter, the
+ * plan, and the LLVM emitter's state and helpers. Part of src/lower; not included elsewhere.
+ *
+ * The emitter's model (share/doc/lowering.md): a tile value of concrete shape [B0, B1, ...] is
+ * held one of three ways: an LLVM scalar (one element), a stack buffer (row-major, every lane of
+ * the full block), or "lazy" — an expression the consumer evaluates element by element inside
+ * its own loop nest (elementwise chains, loads, views fuse this way). Every op that needs whole
+ * values (materialization, reductions, dot, stores) is a loop nest the LLVM vectorizer handles. */
+#ifndef HELUA_LOWER_INTERNAL_H
+#define HELUA_LOWER_INTERNAL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "lower/lower.h"
+
+/* ---- pipeline context (lower_pipeline.c) ---------------------------------------------------- */
+
+typedef struct LowerPlan LowerPlan;
+
+typedef struct LowerCtx {
+  const IrFunc *input; /* the traced IR (the caller's) */
+  IrFunc *ir;          /* the IR after decompose (owned) */
+  const LowerConfig *cfg;
+  LowerBinding bind;
+  LowerPlan *plan;
+  LLVMContextRef llctx;
+  LLVMModuleRef mod;
+  LLVMTargetMachineRef tm;
+  LowerArtifact *art;
+  char sym[96]; /* unique symbol prefix of this compile */
+} LowerCtx;
+
+int lower_pass_decompose(LowerCtx *c, Diag *d);
+int lower_pass_bind_config(LowerCtx *c, Diag *d);
+int lower_pass_plan(LowerCtx *c, Diag *d);
+int lower_pass_emit_llvm(LowerCtx *c, Diag *d);
+int lower_pass_optimize(LowerCtx *c, Diag *d);
+int lower_pass_codegen(LowerCtx *c, Diag *d);
+
+/* lower_x86.c: the host target machine (O3, host CPU name and features). */
+int lower_x86_target_machine(LLVMTargetMachineRef *out, char *cpu, size_t cpu_cap, Diag *d);
+/* lower_version.c: the LLVM-version-dependent calls. */
+LLVMValueRef lower_intrinsic_decl(LLVMModuleRef m, const char *name, LLVMTypeRef *types, int n,
+                                  LLVMTypeRef *fn_type);
+
+/* ---- IR rewriting (lower_rewrite.c) --------------------------------------------------------- */
+
+/* Rebuilds a function op by op through the IR builder, so each pass's output is built and
+ * verified by the same rules as the tracer's. The hook sees every op (loops included) before it
+ * is copied; it may build a replacement (setting the results' mapping) and set *done. */
+typedef struct LowerRewrite LowerRewrite;
+typedef int (*LowerRewriteFn)(LowerRewrite *rw, const IrOp *op, bool *done, Diag *d);
+
+struct LowerRewrite {
+  const IrFunc *src;
+  IrBuilder *b;
+  IrValueId *map; /* source value → new value */
+  LowerRewriteFn fn;
+  void *ud;
+  const IrOp *loops[IR_MAX_DEPTH]; /* source loops enclosing the current op, outermost first */
+  int depth;
+};
+
+int lower_rewrite(const IrFunc *src, LowerRewriteFn fn, void *ud, IrFunc **out, Diag *d);
+
+/* ---- the plan (lower_plan.c) ---------------------------------------------------------------- */
+
+typedef enum PlanKind {
+  PLAN_NONE,   /* tensors, tiles, loop-index values handled by their definer */
+  PLAN_SCALAR, /* one element: an LLVM value */
+  PLAN_LAZY,   /* evaluated in its consumer's loops */
+  PLAN_BUFFER  /* a stack buffer of the full block */
+} PlanKind;
+
+struct LowerPlan {
+  int nvalues;
+  uint8_t *kind;     /* PlanKind per value */
+  int *nuses;        /* uses per value */
+  int8_t *rloop;     /* per value: the looped reduction dim in its shape, -1 none */
+  IrValueId *inplace; /* per value: the carried block argument a dot result accumulates into */
+  const IrOp **loops; /* ir_func_loops order */
+  int nloops;
+};
+
+void lower_plan_free(LowerPlan *p);
+int64_t lower_dim_size(const LowerBinding *bind, const IrFunc *f, IrDim dim);
+int64_t lower_numel(const LowerBinding *bind, const IrFunc *f, const IrShape *s);
+bool lower_op_fusible(IrOpKind k); /* evaluated element by element (elementwise, loads, views) */
+
+/* ---- the emitter (lower_emit*.c) ------------------------------------------------------------ */
+
+typedef enum LValKind {
+  LV_NONE,
+  LV_SCALAR, /* v: the value (SSA type of its dtype) */
+  LV_BUF,    /* v: the buffer (memory type of its dtype), full block, row-major */
+  LV_LAZY,   /* op: evaluated on demand */
+  LV_TENSOR, /* v: the data pointer */
+  LV_TILE,   /* tile: the tile's fields */
+  LV_DEFER   /* has a looped reduction dim: made per chunk, see LEmit.svals */
+} LValKind;
+
+typedef struct LTile {
+  LLVMValueRef begin, end, vlen, id, count; /* i64; end clipped to the loop end */
+  int64_t block;
+  bool nonneg;       /* begin >= 0 for every tile (the loop begins at a constant >= 0) */
+  int64_t max_index; /* largest index any lane of any tile reaches; INT64_MAX unknown */
+} LTile;
+
+typedef struct LVal {
+  LValKind kind;
+  LLVMValueRef v;
+  const IrOp *op;
+  LTile *tile;
+} LVal;
+
+typedef struct LLoop {
+  LLVMBasicBlockRef hdr, body, latch, exit;
+  LLVMValueRef iv, next;
+} LLoop;
+
+typedef struct LEmit {
+  LowerCtx *c;
+  const IrFunc *f;
+  const LowerBinding *bind;
+  const LowerPlan *plan;
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMValueRef fn;
+  LLVMBasicBlockRef alloca_bb;
+  LLVMValueRef args; /* the void **args parameter */
+  LLVMTypeRef i1, i8, i16, i32, i64, f16, f32, f64, ptr, vd;
+  LVal *vals;
+  LVal *svals; /* per value with a looped reduction dim: its form in the current chunk */
+  int *sgen;
+  int gen;
+  LTile *active[LOWER_MAX_LIST]; /* per block-size slot: the innermost enclosing tile */
+  LLVMValueRef roff[LOWER_MAX_LIST], rlen[LOWER_MAX_LIST]; /* per looped reduction dim */
+  bool in_chunk[LOWER_MAX_LIST];
+  size_t frame; /* bytes of stack buffers */
+  unsigned md_loop;
+  Diag *d;
+  bool failed;
+} LEmit;
+
+/* lower_emit_util.c: types, constants, loops, buffers, conversions, intrinsics. */
+void em_init_types(LEmit *E);
+LLVMTypeRef em_val_type(LEmit *E, DType dt);  /* SSA: bool i1, bfloat16 i16 (bits), half */
+LLVMTypeRef em_mem_type(LEmit *E, DType dt);  /* in memory: bool i8 */
+LLVMTypeRef em_comp_type(LEmit *E, DType dt); /* arithmetic: float16/bfloat16 compute in f32 */
+DType em_comp_dtype(DType dt);                /* float16/bfloat16 → float32 */
+LLVMValueRef em_i64(LEmit *E, int64_t v);
+LLVMValueRef em_const(LEmit *E, DType dt, IrScalar v); /* SSA type */
+LLVMValueRef em_zero(LEmit *E, DType dt);
+LLVMValueRef em_to_comp(LEmit *E, DType dt, LLVMValueRef v);
+LLVMValueRef em_from_comp(LEmit *E, DType dt, LLVMValueRef v);
+LLVMValueRef em_mem_to_val(LEmit *E, DType dt, LLVMValueRef v);
+LLVMValueRef em_val_to_mem(LEmit *E, DType dt, LLVMValueRef v);
+LLVMValueRef em_cast(LEmit *E, DType from, DType to, LLVMValueRef v); /* SSA → SSA */
+LLVMValueRef em_call_intr(LEmit *E, const char *name, LLVMTypeRef overload, LLVMValueRef *args,
+                          int n);
+LLVMValueRef em_call_intr2(LEmit *E, const char *name, LLVMTypeRef *overloads, int no,
+                           LLVMValueRef *args, int n);
+LLVMValueRef em_call_libm(LEmit *E, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);
+LLVMValueRef em_smin(LEmit *E, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef em_smax(LEmit *E, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef em_alloca(LEmit *E, LLVMTypeRef t, int64_t n, const char *name);
+LLVMValueRef em_buffer(LEmit *E, DType dt, const IrShape *s, const char *name);
+LLVMValueRef em_buf_index(LEmit *E, const IrShape *s, LLVMValueRef *idx); /* row-major i64 */
+LLVMValueRef em_buf_load(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin);
+void em_buf_store(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin, LLVMValueRef v);
+void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef step,
+                   const char *name);
+void em_loop_end(LEmit *E, LLoop *l, LLVMMetadataRef md);
+LLVMMetadataRef em_loop_md(LEmit *E, int vector_width, int unroll); /* NULL when nothing to say */
+LLVMMetadataRef em_inner_md(LEmit *E); /* for innermost loops: the config's vector width */
+LLVMBasicBlockRef em_block(LEmit *E, const char *name);
+void em_name(LEmit *E, LLVMValueRef v, const IrFunc *f, IrValueId id, const char *suffix);
+int em_fail(LEmit *E, const IrOp *op, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Dims of a value's shape under the binding, and their valid lengths where the emitter is. */
+int64_t em_dim(LEmit *E, IrDim dim);
+LLVMValueRef em_vlen(LEmit *E, IrDim dim); /* lanes that count in reductions (i64) */
+int64_t em_numel(LEmit *E, const IrShape *s);
+/* operand index from a result index under NumPy broadcasting (right-aligned) */
+void em_bcast_idx(LEmit *E, const IrShape *from, const IrShape *to, LLVMValueRef *idx,
+                  LLVMValueRef *out);
+
+/* lower_emit_elem.c: evaluating values element by element. */
+const LVal *em_get(LEmit *E, IrValueId id); /* the value's current form (chunk-aware) */
+void em_set(LEmit *E, IrValueId id, LVal v);
+LLVMValueRef em_eval(LEmit *E, IrValueId id, LLVMValueRef *idx); /* SSA type */
+LLVMValueRef em_eval_op(LEmit *E, const IrOp *op, LLVMValueRef *idx);
+/* buf[every lane] = src (full block); src's shape must broadcast to `shape`. */
+void em_fill(LEmit *E, LLVMValueRef buf, DType dt, const IrShape *shape, IrValueId src);
+/* A buffer holding id's value (the value's own when it has one, else a filled temporary). */
+LLVMValueRef em_materialize(LEmit *E, IrValueId id);
+
+/* lower_emit_math.c: arithmetic on compute-typed values. */
+LLVMValueRef em_unary(LEmit *E, IrOpKind k, DType dt, LLVMValueRef x);
+LLVMValueRef em_binary(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef em_compare(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef b);
+
+/* lower_emit_mem.c: loads (evaluated lazily) and stores / atomics (statements). */
+LLVMValueRef em_eval_load(LEmit *E, const IrOp *op, LLVMValueRef *idx);
+int em_store(LEmit *E, const IrOp *op);
+
+/* lower_emit_reduce.c and lower_emit_dot.c: phases of a (possibly chunked) sink. */
+typedef enum SinkPhase { SINK_INIT, SINK_BODY, SINK_FINISH } SinkPhase;
+int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph);
+int em_dot(LEmit *E, const IrOp *op, SinkPhase ph);
+
+/* lower_emit.c: regions, loops, the program and grid functions. */
+int em_region(LEmit *E, const IrRegion *r);
+int em_prepare(LEmit *E, IrValueId id); /* makes a chunked value usable in this chunk */
+
+#endif
