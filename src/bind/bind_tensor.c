@@ -1,10 +1,11 @@
-/* Lua binding of host tensors: the "helua.Tensor" userdata, its methods and the core.* tensor
- * functions. Part of src/bind (the Lua boundary): converts Lua's 1-based dims and indices to the
+/* Lua binding of host tensors: the "helua.Tensor" userdata, its shape, element, copy and view
+ * methods and the creation functions (bind_tensor_ops.c has the math). Part of src/bind (the Lua boundary): converts Lua's 1-based dims and indices to the
  * C library's 0-based ones, and is the only place a tensor Diag becomes a Lua error.
  *
  * Every C tensor the binding makes lives in a userdata box on the Lua stack from the moment it
  * exists (the box is pushed empty first, then filled), so a Lua error never leaks one. */
 #include "bind/bind_tensor.h"
+#include "bind/bind_tensor_internal.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -12,18 +13,17 @@
 
 #include "base/mem.h"
 
-#define TENSOR_MT "helua.Tensor"
 
 typedef struct TBox {
   Tensor *t;
 } TBox;
 
-static int raise(lua_State *L, const Diag *d) { return luaL_error(L, "%s", d->msg); }
+int bind_tensor_raise(lua_State *L, const Diag *d) { return luaL_error(L, "%s", d->msg); }
 
 /* Pushes an empty box (safe to collect) and returns its slot. Functions with optional arguments
  * first fix their arity with lua_settop ("fixed arity"), so that boxes pushed for results and
  * scalar operands never land where an absent optional argument is read. */
-static Tensor **box_new(lua_State *L) {
+Tensor **bind_tensor_box_new(lua_State *L) {
   TBox *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = NULL;
   luaL_setmetatable(L, TENSOR_MT);
@@ -42,15 +42,15 @@ Tensor *bind_tensor_check(lua_State *L, int idx) {
   return b->t;
 }
 
-void bind_tensor_push(lua_State *L, Tensor *t) { *box_new(L) = t; }
+void bind_tensor_push(lua_State *L, Tensor *t) { *bind_tensor_box_new(L) = t; }
 
 /* ---- argument helpers ---------------------------------------------------------------------- */
 
-static DType opt_dtype(lua_State *L, int idx, DType def) {
+DType bind_tensor_opt_dtype(lua_State *L, int idx, DType def) {
   if (lua_isnoneornil(L, idx)) return def;
   Diag d;
   DType dt;
-  if (tensor_dtype_from_name(luaL_checkstring(L, idx), &dt, &d)) raise(L, &d);
+  if (tensor_dtype_from_name(luaL_checkstring(L, idx), &dt, &d)) bind_tensor_raise(L, &d);
   return dt;
 }
 
@@ -83,7 +83,7 @@ static int check_sizes(lua_State *L, int first, int64_t *sizes) {
 }
 
 /* A Lua dim (1..n or -n..-1) as the C library's 0-based dim. `n` is the number of valid slots. */
-static int check_dim(lua_State *L, int idx, int n) {
+int bind_tensor_check_dim(lua_State *L, int idx, int n) {
   lua_Integer dim = luaL_checkinteger(L, idx);
   if (dim >= 1 && dim <= n) return (int)dim - 1;
   if (dim <= -1 && dim >= -n) return (int)(dim + n);
@@ -93,26 +93,26 @@ static int check_dim(lua_State *L, int idx, int n) {
 }
 
 /* A tensor argument, or a number/boolean made into a wrapped scalar (pushed, so it is owned). */
-static Tensor *check_operand(lua_State *L, int idx) {
+Tensor *bind_tensor_check_operand(lua_State *L, int idx) {
   Tensor *t = bind_tensor_test(L, idx);
   if (t) return t;
   Diag d;
   Tensor **slot;
   int rc;
   if (lua_isinteger(L, idx)) {
-    slot = box_new(L);
+    slot = bind_tensor_box_new(L);
     rc = tensor_scalar_i64(lua_tointeger(L, idx), slot, &d);
   } else if (lua_type(L, idx) == LUA_TNUMBER) {
-    slot = box_new(L);
+    slot = bind_tensor_box_new(L);
     rc = tensor_scalar_f64(lua_tonumber(L, idx), slot, &d);
   } else if (lua_isboolean(L, idx)) {
-    slot = box_new(L);
+    slot = bind_tensor_box_new(L);
     rc = tensor_scalar_bool(lua_toboolean(L, idx), slot, &d);
   } else {
     bind_tensor_check(L, idx); /* raises the type error */
     return NULL;
   }
-  if (rc) raise(L, &d);
+  if (rc) bind_tensor_raise(L, &d);
   return *slot; /* the box stays on the stack until the C function returns */
 }
 
@@ -136,7 +136,7 @@ static void set_element(lua_State *L, Tensor *t, const int64_t *idx, int vidx) {
   if (lua_isboolean(L, vidx)) rc = tensor_set_i64(t, idx, lua_toboolean(L, vidx), &d);
   else if (lua_isinteger(L, vidx)) rc = tensor_set_i64(t, idx, lua_tointeger(L, vidx), &d);
   else rc = tensor_set_f64(t, idx, luaL_checknumber(L, vidx), &d);
-  if (rc) raise(L, &d);
+  if (rc) bind_tensor_raise(L, &d);
 }
 
 static void check_index(lua_State *L, const Tensor *t, int i, lua_Integer v, int64_t *out) {
@@ -154,9 +154,9 @@ static int create_common(lua_State *L, CreateFn fn) {
   lua_settop(L, 2); /* fixed arity */
   int64_t sizes[TENSOR_MAX_DIMS];
   int n = check_shape(L, 1, sizes);
-  DType dt = opt_dtype(L, 2, DT_FLOAT32);
+  DType dt = bind_tensor_opt_dtype(L, 2, DT_FLOAT32);
   Diag d;
-  if (fn(sizes, n, dt, box_new(L), &d)) return raise(L, &d);
+  if (fn(sizes, n, dt, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -170,12 +170,12 @@ static int core_full(lua_State *L) {
   int n = check_shape(L, 1, sizes);
   bool isint = lua_isinteger(L, 2), isbool = lua_isboolean(L, 2);
   if (!isbool) luaL_checknumber(L, 2);
-  DType dt = opt_dtype(L, 3, isbool ? DT_BOOL : isint ? DT_INT64 : DT_FLOAT32);
+  DType dt = bind_tensor_opt_dtype(L, 3, isbool ? DT_BOOL : isint ? DT_INT64 : DT_FLOAT32);
   Diag d;
-  Tensor **slot = box_new(L);
+  Tensor **slot = bind_tensor_box_new(L);
   int rc = isbool || isint ? tensor_full_i64(sizes, n, isbool ? lua_toboolean(L, 2) : lua_tointeger(L, 2), dt, slot, &d)
                            : tensor_full(sizes, n, lua_tonumber(L, 2), dt, slot, &d);
-  if (rc) return raise(L, &d);
+  if (rc) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -184,9 +184,9 @@ static int core_arange(lua_State *L) {
   bool ints = lua_isinteger(L, 1) && lua_isinteger(L, 2) && (lua_isnoneornil(L, 3) || lua_isinteger(L, 3));
   double start = luaL_checknumber(L, 1), stop = luaL_checknumber(L, 2);
   double step = luaL_optnumber(L, 3, 1.0);
-  DType dt = opt_dtype(L, 4, ints ? DT_INT64 : DT_FLOAT32);
+  DType dt = bind_tensor_opt_dtype(L, 4, ints ? DT_INT64 : DT_FLOAT32);
   Diag d;
-  if (tensor_arange(start, stop, step, dt, box_new(L), &d)) return raise(L, &d);
+  if (tensor_arange(start, stop, step, dt, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -194,12 +194,12 @@ static int random_common(lua_State *L, bool gaussian) {
   lua_settop(L, 3); /* fixed arity */
   int64_t sizes[TENSOR_MAX_DIMS];
   int n = check_shape(L, 1, sizes);
-  DType dt = opt_dtype(L, 2, DT_FLOAT32);
+  DType dt = bind_tensor_opt_dtype(L, 2, DT_FLOAT32);
   uint64_t seed = (uint64_t)luaL_optinteger(L, 3, 0);
   Diag d;
-  Tensor **slot = box_new(L);
+  Tensor **slot = bind_tensor_box_new(L);
   int rc = gaussian ? tensor_randn(sizes, n, dt, seed, slot, &d) : tensor_rand(sizes, n, dt, seed, slot, &d);
-  if (rc) return raise(L, &d);
+  if (rc) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -274,7 +274,7 @@ static int core_tensor(lua_State *L) {
   int64_t numel = 1, pos = 0;
   for (int i = 0; i < nt.ndim; i++) numel *= nt.sizes[i];
   nest_fill(L, 1, 0, &nt, &pos); /* validates, finds the kinds */
-  DType dt = opt_dtype(L, 2, nt.all_bool && nt.any_leaf ? DT_BOOL : DT_FLOAT32);
+  DType dt = bind_tensor_opt_dtype(L, 2, nt.all_bool && nt.any_leaf ? DT_BOOL : DT_FLOAT32);
   nt.f = lua_newuserdatauv(L, sizeof(double) * (size_t)(numel ? numel : 1), 0);
   nt.i = lua_newuserdatauv(L, sizeof(int64_t) * (size_t)(numel ? numel : 1), 0);
   pos = 0;
@@ -285,123 +285,8 @@ static int core_tensor(lua_State *L) {
       if ((double)nt.i[k] != nt.f[k]) nt.i[k] = (int64_t)nt.f[k];
   Diag d;
   if (tensor_from_buffer(ints ? (void *)nt.i : (void *)nt.f, ints ? DT_INT64 : DT_FLOAT64, nt.sizes,
-                         nt.ndim, dt, box_new(L), &d))
-    return raise(L, &d);
-  return 1;
-}
-
-/* ---- core.* ops ------------------------------------------------------------------------------ */
-
-static int core_where(lua_State *L) {
-  lua_settop(L, 3); /* fixed arity */
-  Tensor *c = check_operand(L, 1), *a = check_operand(L, 2), *b = check_operand(L, 3);
-  Diag d;
-  if (tensor_where(c, a, b, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int core_allclose(lua_State *L) {
-  lua_settop(L, 4); /* fixed arity */
-  Tensor *a = check_operand(L, 1), *b = check_operand(L, 2);
-  double rtol = luaL_optnumber(L, 3, 1e-5), atol = luaL_optnumber(L, 4, 1e-8);
-  Diag d;
-  bool ok;
-  if (tensor_allclose(a, b, rtol, atol, &ok, &d)) return raise(L, &d);
-  lua_pushboolean(L, ok);
-  return 1;
-}
-
-static int core_errs(lua_State *L, int (*fn)(const Tensor *, const Tensor *, double *, Diag *)) {
-  lua_settop(L, 2); /* fixed arity */
-  Tensor *a = check_operand(L, 1), *b = check_operand(L, 2);
-  Diag d;
-  double v;
-  if (fn(a, b, &v, &d)) return raise(L, &d);
-  lua_pushnumber(L, v);
-  return 1;
-}
-
-static int core_max_abs_err(lua_State *L) { return core_errs(L, tensor_max_abs_err); }
-static int core_rel_err(lua_State *L) { return core_errs(L, tensor_rel_err); }
-
-static int core_matmul(lua_State *L) {
-  Tensor *a = bind_tensor_check(L, 1), *b = bind_tensor_check(L, 2);
-  Diag d;
-  if (tensor_matmul(a, b, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int softmax_common(lua_State *L, bool logsm) {
-  lua_settop(L, 2); /* fixed arity */
-  Tensor *x = bind_tensor_check(L, 1);
-  int dim = lua_isnoneornil(L, 2) ? (x->ndim ? x->ndim - 1 : 0) : check_dim(L, 2, x->ndim);
-  Diag d;
-  Tensor **slot = box_new(L);
-  if ((logsm ? tensor_log_softmax : tensor_softmax)(x, dim, slot, &d)) return raise(L, &d);
-  return 1;
-}
-
-static int core_softmax(lua_State *L) { return softmax_common(L, false); }
-static int core_log_softmax(lua_State *L) { return softmax_common(L, true); }
-
-static Tensor *opt_tensor(lua_State *L, int idx) {
-  return lua_isnoneornil(L, idx) ? NULL : bind_tensor_check(L, idx);
-}
-
-static int core_layer_norm(lua_State *L) {
-  lua_settop(L, 4); /* fixed arity */
-  Tensor *x = bind_tensor_check(L, 1), *w = opt_tensor(L, 2), *b = opt_tensor(L, 3);
-  double eps = luaL_optnumber(L, 4, 1e-5);
-  Diag d;
-  if (tensor_layer_norm(x, w, b, eps, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int core_rms_norm(lua_State *L) {
-  lua_settop(L, 3); /* fixed arity */
-  Tensor *x = bind_tensor_check(L, 1), *w = opt_tensor(L, 2);
-  double eps = luaL_optnumber(L, 3, 1e-6);
-  Diag d;
-  if (tensor_rms_norm(x, w, eps, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int core_cross_entropy(lua_State *L) {
-  Tensor *x = bind_tensor_check(L, 1), *y = bind_tensor_check(L, 2);
-  Diag d;
-  if (tensor_cross_entropy(x, y, 1, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int core_attention(lua_State *L) {
-  lua_settop(L, 5); /* fixed arity */
-  Tensor *q = bind_tensor_check(L, 1), *k = bind_tensor_check(L, 2), *v = bind_tensor_check(L, 3);
-  bool causal = lua_toboolean(L, 4);
-  double scale = luaL_optnumber(L, 5, 0.0);
-  Diag d;
-  if (tensor_attention(q, k, v, causal, scale, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int core_is_tensor(lua_State *L) {
-  lua_pushboolean(L, luaL_testudata(L, 1, TENSOR_MT) != NULL);
-  return 1;
-}
-
-static int core_dtypes(lua_State *L) {
-  lua_createtable(L, DT_COUNT, 0);
-  for (int i = 0; i < DT_COUNT; i++) {
-    lua_pushstring(L, tensor_dtype_name((DType)i));
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-static int core_promote(lua_State *L) {
-  DType a = opt_dtype(L, 1, DT_FLOAT32), b = opt_dtype(L, 2, DT_FLOAT32);
-  luaL_checkstring(L, 1);
-  luaL_checkstring(L, 2);
-  lua_pushstring(L, tensor_dtype_name(tensor_dtype_promote(a, b)));
+                         nt.ndim, dt, bind_tensor_box_new(L), &d))
+    return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -410,7 +295,7 @@ static int core_promote(lua_State *L) {
 static int m_size(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    lua_pushinteger(L, (lua_Integer)t->sizes[check_dim(L, 2, t->ndim)]);
+    lua_pushinteger(L, (lua_Integer)t->sizes[bind_tensor_check_dim(L, 2, t->ndim)]);
     return 1;
   }
   luaL_checkstack(L, t->ndim, NULL);
@@ -435,7 +320,7 @@ static int m_shape(lua_State *L) {
 static int m_stride(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
   if (!lua_isnoneornil(L, 2)) {
-    lua_pushinteger(L, (lua_Integer)t->strides[check_dim(L, 2, t->ndim)]);
+    lua_pushinteger(L, (lua_Integer)t->strides[bind_tensor_check_dim(L, 2, t->ndim)]);
     return 1;
   }
   push_array(L, t->strides, t->ndim);
@@ -541,7 +426,7 @@ static int m_tostring(lua_State *L) {
   }
   Diag d;
   char *s;
-  if (tensor_to_string(b->t, &s, &d)) return raise(L, &d);
+  if (tensor_to_string(b->t, &s, &d)) return bind_tensor_raise(L, &d);
   lua_pushstring(L, s); /* may raise on OOM; s leaks only then */
   mem_free(s);
   return 1;
@@ -581,9 +466,9 @@ static int m_index(lua_State *L) {
 static int m_to(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
   const char *s = luaL_checkstring(L, 2);
-  DType dt = strcmp(s, "cpu") == 0 ? t->dtype : opt_dtype(L, 2, t->dtype);
+  DType dt = strcmp(s, "cpu") == 0 ? t->dtype : bind_tensor_opt_dtype(L, 2, t->dtype);
   Diag d;
-  if (tensor_cast(t, dt, box_new(L), &d)) return raise(L, &d);
+  if (tensor_cast(t, dt, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -600,21 +485,21 @@ static int m_contiguous(lua_State *L) {
     return 1;
   }
   Diag d;
-  if (tensor_clone(t, box_new(L), &d)) return raise(L, &d);
+  if (tensor_clone(t, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
 static int m_clone(lua_State *L) {
   Diag d;
-  if (tensor_clone(bind_tensor_check(L, 1), box_new(L), &d)) return raise(L, &d);
+  if (tensor_clone(bind_tensor_check(L, 1), bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
 static int m_copy_(lua_State *L) {
   lua_settop(L, 2); /* fixed arity */
-  Tensor *t = bind_tensor_check(L, 1), *src = check_operand(L, 2);
+  Tensor *t = bind_tensor_check(L, 1), *src = bind_tensor_check_operand(L, 2);
   Diag d;
-  if (tensor_copy_(t, src, &d)) return raise(L, &d);
+  if (tensor_copy_(t, src, &d)) return bind_tensor_raise(L, &d);
   lua_pushvalue(L, 1);
   return 1;
 }
@@ -626,7 +511,7 @@ static int m_fill_(lua_State *L) {
   if (lua_isboolean(L, 2)) rc = tensor_fill_i64_(t, lua_toboolean(L, 2), &d);
   else if (lua_isinteger(L, 2)) rc = tensor_fill_i64_(t, lua_tointeger(L, 2), &d);
   else rc = tensor_fill_(t, luaL_checknumber(L, 2), &d);
-  if (rc) return raise(L, &d);
+  if (rc) return bind_tensor_raise(L, &d);
   lua_settop(L, 1);
   return 1;
 }
@@ -640,11 +525,11 @@ static int m_transpose(lua_State *L) {
                            "pass the two dims to swap", t->ndim);
     a = 0, b = 1;
   } else {
-    a = check_dim(L, 2, t->ndim);
-    b = check_dim(L, 3, t->ndim);
+    a = bind_tensor_check_dim(L, 2, t->ndim);
+    b = bind_tensor_check_dim(L, 3, t->ndim);
   }
   Diag d;
-  if (tensor_transpose(t, a, b, box_new(L), &d)) return raise(L, &d);
+  if (tensor_transpose(t, a, b, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -656,17 +541,17 @@ static int m_permute(lua_State *L) {
     return luaL_error(L, "t:permute needs %d dims for a %d-d tensor, got %d", t->ndim, t->ndim, n);
   for (int i = 0; i < n; i++) {
     lua_pushinteger(L, (lua_Integer)v[i]);
-    dims[i] = check_dim(L, lua_gettop(L), t->ndim);
+    dims[i] = bind_tensor_check_dim(L, lua_gettop(L), t->ndim);
     lua_pop(L, 1);
   }
   Diag d;
-  if (tensor_permute(t, dims, n, box_new(L), &d)) return raise(L, &d);
+  if (tensor_permute(t, dims, n, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
 static int m_slice(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
-  int dim = check_dim(L, 2, t->ndim);
+  int dim = bind_tensor_check_dim(L, 2, t->ndim);
   int64_t size = t->sizes[dim];
   lua_Integer first = luaL_checkinteger(L, 3), last = luaL_optinteger(L, 4, -1);
   lua_Integer step = luaL_optinteger(L, 5, 1);
@@ -675,20 +560,20 @@ static int m_slice(lua_State *L) {
   if (f0 < 0) f0 = 0;
   if (e0 < 0) e0 = 0;
   Diag d;
-  if (tensor_slice(t, dim, f0, e0, step, box_new(L), &d)) return raise(L, &d);
+  if (tensor_slice(t, dim, f0, e0, step, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
 static int m_narrow(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
-  int dim = check_dim(L, 2, t->ndim);
+  int dim = bind_tensor_check_dim(L, 2, t->ndim);
   lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
   int64_t size = t->sizes[dim], s0 = start > 0 ? start - 1 : size + start;
   if (start == 0 || s0 < 0 || len < 0 || s0 + len > size)
     return luaL_error(L, "t:narrow: start %I with length %I is out of range for dim %d (size %I)",
                       start, len, dim + 1, (lua_Integer)size);
   Diag d;
-  if (tensor_narrow(t, dim, s0, len, box_new(L), &d)) return raise(L, &d);
+  if (tensor_narrow(t, dim, s0, len, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -699,7 +584,7 @@ static int sizes_method(lua_State *L, SizesFn fn) {
   int64_t v[TENSOR_MAX_DIMS];
   int n = check_sizes(L, 2, v);
   Diag d;
-  if (fn(t, v, n, box_new(L), &d)) return raise(L, &d);
+  if (fn(t, v, n, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
@@ -711,136 +596,33 @@ static int m_flatten(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
   int64_t n = tensor_numel(t);
   Diag d;
-  if (tensor_reshape(t, &n, 1, box_new(L), &d)) return raise(L, &d);
+  if (tensor_reshape(t, &n, 1, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
 static int m_unsqueeze(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
-  int dim = check_dim(L, 2, t->ndim + 1);
+  int dim = bind_tensor_check_dim(L, 2, t->ndim + 1);
   Diag d;
-  if (tensor_unsqueeze(t, dim, box_new(L), &d)) return raise(L, &d);
+  if (tensor_unsqueeze(t, dim, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
 
 static int m_squeeze(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
   bool all = lua_isnoneornil(L, 2);
-  int dim = all ? 0 : check_dim(L, 2, t->ndim);
+  int dim = all ? 0 : bind_tensor_check_dim(L, 2, t->ndim);
   Diag d;
-  if (tensor_squeeze(t, dim, all, box_new(L), &d)) return raise(L, &d);
+  if (tensor_squeeze(t, dim, all, bind_tensor_box_new(L), &d)) return bind_tensor_raise(L, &d);
   return 1;
 }
-
-/* ---- Tensor methods: math -------------------------------------------------------------------- */
-
-/* upvalue 1: the TensorBinOp; either operand may be a number (metamethods: 2 - t) */
-static int m_binary(lua_State *L) {
-  lua_settop(L, 2); /* fixed arity */
-  Tensor *a = check_operand(L, 1), *b = check_operand(L, 2);
-  Diag d;
-  if (tensor_binary((TensorBinOp)lua_tointeger(L, lua_upvalueindex(1)), a, b, box_new(L), &d))
-    return raise(L, &d);
-  return 1;
-}
-
-static int m_unary(lua_State *L) {
-  lua_settop(L, 1); /* fixed arity */
-  Tensor *a = bind_tensor_check(L, 1);
-  Diag d;
-  if (tensor_unary((TensorUnOp)lua_tointeger(L, lua_upvalueindex(1)), a, box_new(L), &d))
-    return raise(L, &d);
-  return 1;
-}
-
-/* upvalue 1: the TensorReduceOp. t:sum([dim [, keepdim]]) */
-static int m_reduce(lua_State *L) {
-  lua_settop(L, 3); /* fixed arity */
-  Tensor *t = bind_tensor_check(L, 1);
-  int dim = lua_isnoneornil(L, 2) ? TENSOR_ALL_DIMS : check_dim(L, 2, t->ndim);
-  bool keepdim = lua_toboolean(L, 3); /* read before box_new pushes onto the stack */
-  Diag d;
-  if (tensor_reduce((TensorReduceOp)lua_tointeger(L, lua_upvalueindex(1)), t, dim, keepdim, 1,
-                    box_new(L), &d))
-    return raise(L, &d);
-  return 1;
-}
-
-/* ---- Tensor methods: tiles ------------------------------------------------------------------- */
-
-static int check_specs(lua_State *L, int idx, const Tensor *t, TileSpec *specs) {
-  luaL_checktype(L, idx, LUA_TTABLE);
-  int n = (int)luaL_len(L, idx);
-  if (n != t->ndim)
-    return luaL_error(L, "expected %d indices for a %d-d tensor, got %d", t->ndim, t->ndim, n);
-  for (int i = 0; i < n; i++) {
-    lua_geti(L, idx, i + 1);
-    TileSpec *s = &specs[i];
-    int ok;
-    s->first = lua_tointegerx(L, -1, &ok);
-    if (ok) {
-      s->kind = TILE_INDEX;
-    } else if (lua_istable(L, -1)) {
-      s->kind = TILE_RANGE;
-      int ok2;
-      lua_geti(L, -1, 1);
-      lua_geti(L, -2, 2);
-      s->first = lua_tointegerx(L, -2, &ok);
-      s->len = lua_tointegerx(L, -1, &ok2);
-      if (!ok || !ok2) luaL_error(L, "tile index %d: a range must be {first, len} with integers", i + 1);
-      lua_pop(L, 2);
-    } else if ((s->index = bind_tensor_test(L, -1)) != NULL) {
-      s->kind = TILE_GATHER; /* stays referenced by the specs table */
-    } else {
-      luaL_error(L, "tile index %d: expected an integer, a {first, len} range or an index tensor, "
-                    "got a %s", i + 1, luaL_typename(L, -1));
-    }
-    lua_pop(L, 1);
-  }
-  return n;
-}
-
-static int m_load_tile(lua_State *L) {
-  lua_settop(L, 3); /* fixed arity */
-  Tensor *t = bind_tensor_check(L, 1);
-  TileSpec specs[TENSOR_MAX_DIMS];
-  int n = check_specs(L, 2, t, specs);
-  double fill = lua_isboolean(L, 3) ? lua_toboolean(L, 3) : luaL_optnumber(L, 3, 0.0);
-  Diag d;
-  if (tensor_load_tile(t, specs, n, 1, fill, box_new(L), &d)) return raise(L, &d);
-  return 1;
-}
-
-static int store_common(lua_State *L, bool add) {
-  lua_settop(L, 4); /* fixed arity */
-  Tensor *t = bind_tensor_check(L, 1);
-  TileSpec specs[TENSOR_MAX_DIMS];
-  int n = check_specs(L, 2, t, specs);
-  Tensor *v = check_operand(L, 3);
-  Tensor *mask = lua_isnoneornil(L, 4) ? NULL : bind_tensor_check(L, 4);
-  Diag d;
-  int rc = add ? tensor_atomic_add_tile(t, specs, n, 1, v, mask, &d)
-               : tensor_store_tile(t, specs, n, 1, v, mask, &d);
-  if (rc) return raise(L, &d);
-  lua_settop(L, 1);
-  return 1;
-}
-
-static int m_store_tile(lua_State *L) { return store_common(L, false); }
-static int m_atomic_add_tile(lua_State *L) { return store_common(L, true); }
 
 /* ---- registration ---------------------------------------------------------------------------- */
 
 static const luaL_Reg core_funcs[] = {
     {"empty", core_empty}, {"zeros", core_zeros}, {"ones", core_ones}, {"full", core_full},
     {"arange", core_arange}, {"rand", core_rand}, {"randn", core_randn},
-    {"tensor", core_tensor}, {"where", core_where}, {"allclose", core_allclose},
-    {"max_abs_err", core_max_abs_err}, {"rel_err", core_rel_err}, {"matmul", core_matmul},
-    {"softmax", core_softmax}, {"log_softmax", core_log_softmax},
-    {"layer_norm", core_layer_norm}, {"rms_norm", core_rms_norm},
-    {"cross_entropy", core_cross_entropy}, {"attention", core_attention},
-    {"is_tensor", core_is_tensor}, {"dtypes", core_dtypes}, {"promote", core_promote},
-    {NULL, NULL}};
+    {"tensor", core_tensor}, {NULL, NULL}};
 
 static const luaL_Reg tensor_methods[] = {
     {"size", m_size}, {"shape", m_shape}, {"stride", m_stride}, {"dim", m_dim},
@@ -850,24 +632,7 @@ static const luaL_Reg tensor_methods[] = {
     {"copy_", m_copy_}, {"fill_", m_fill_}, {"transpose", m_transpose}, {"permute", m_permute},
     {"slice", m_slice}, {"narrow", m_narrow}, {"expand", m_expand}, {"reshape", m_reshape},
     {"view", m_view}, {"unsqueeze", m_unsqueeze}, {"squeeze", m_squeeze}, {"flatten", m_flatten},
-    {"softmax", core_softmax}, {"log_softmax", core_log_softmax}, {"matmul", core_matmul},
-    {"load_tile", m_load_tile}, {"store_tile", m_store_tile},
-    {"atomic_add_tile", m_atomic_add_tile}, {NULL, NULL}};
-
-static const struct {
-  const char *name;
-  TensorBinOp op;
-} arith_meta[] = {{"__add", TENSOR_ADD}, {"__sub", TENSOR_SUB}, {"__mul", TENSOR_MUL},
-                  {"__div", TENSOR_DIV}, {"__mod", TENSOR_MOD}, {"__pow", TENSOR_POW},
-                  {"__idiv", TENSOR_FLOORDIV}};
-
-static const char *const reduce_names[] = {"sum", "mean", "amax", "amin", "argmax", "argmin"};
-
-static void set_closure(lua_State *L, int table, const char *name, lua_CFunction fn, int op) {
-  lua_pushinteger(L, op);
-  lua_pushcclosure(L, fn, 1);
-  lua_setfield(L, table, name);
-}
+    {NULL, NULL}};
 
 void bind_tensor_register(lua_State *L) {
   int core = lua_gettop(L);
@@ -875,17 +640,10 @@ void bind_tensor_register(lua_State *L) {
   lua_newtable(L); /* methods */
   int methods = lua_gettop(L);
   luaL_setfuncs(L, tensor_methods, 0);
-  for (int op = 0; op < TENSOR_BINOP_COUNT; op++)
-    set_closure(L, methods, tensor_binop_name((TensorBinOp)op), m_binary, op);
-  for (int op = 0; op < TENSOR_UNOP_COUNT; op++)
-    set_closure(L, methods, tensor_unop_name((TensorUnOp)op), m_unary, op);
-  for (int op = 0; op <= TENSOR_ARGMIN; op++) set_closure(L, methods, reduce_names[op], m_reduce, op);
 
   luaL_newmetatable(L, TENSOR_MT);
   int mt = lua_gettop(L);
-  for (size_t i = 0; i < sizeof arith_meta / sizeof arith_meta[0]; i++)
-    set_closure(L, mt, arith_meta[i].name, m_binary, arith_meta[i].op);
-  set_closure(L, mt, "__unm", m_unary, TENSOR_NEG);
+  bind_tensor_ops_register(L, core, methods, mt); /* math, reference ops, tiles */
   const luaL_Reg meta[] = {{"__tostring", m_tostring}, {"__len", m_len}, {"__gc", m_gc},
                            {"__close", m_gc}, {"__lt", m_compare_error}, {"__le", m_compare_error},
                            {NULL, NULL}};
