@@ -1,6 +1,7 @@
 /* Lua binding of host tensors: the "helua.Tensor" userdata, its shape, element, copy and view
- * methods and the creation functions (bind_tensor_ops.c has the math). Part of src/bind (the Lua boundary): converts Lua's 1-based dims and indices to the
- * C library's 0-based ones, and is the only place a tensor Diag becomes a Lua error.
+ * methods and the creation functions (bind_tensor_ops.c has the math). Part of src/bind (the Lua
+ * boundary): converts Lua's 1-based dims and indices to the C library's 0-based ones, and is the
+ * only place a tensor Diag becomes a Lua error.
  *
  * Every C tensor the binding makes lives in a userdata box on the Lua stack from the moment it
  * exists (the box is pushed empty first, then filled), so a Lua error never leaks one. */
