@@ -8,6 +8,8 @@ local cli = {}
 cli.commands = {
   run = {module = "helua.run",
          summary = "run a kernel file, check it against its reference, print timings"},
+  show = {module = "helua.show",
+          summary = "print a kernel's code at a stage (ir, lowered, llvm, asm)"},
 }
 
 local function command_names()

@@ -21,6 +21,14 @@ for _, name in ipairs({"empty", "zeros", "ones", "full", "arange", "rand", "rand
 end
 function helua.is_tensor(v) return tensor.is_tensor(v) end
 
+-- the GPU: helua.cuda.is_available() -> true | false, reason (loads the driver on first use)
+helua.cuda = {
+  is_available = function() return core.cuda_available() end,
+  device_count = function() return core.cuda_device_count() end,
+  device_info = function(ordinal) return core.cuda_device_info(ordinal) end,
+  synchronize = function() core.cuda_synchronize() end,
+}
+
 -- reference ops and comparisons
 for name, f in pairs(tensor.ops) do helua[name] = f end
 

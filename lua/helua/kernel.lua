@@ -259,14 +259,28 @@ local function deps_match(v, cfg)
   return true
 end
 
+local function contiguous(sizes, strides)
+  local expect = 1
+  for i = #sizes, 1, -1 do
+    if sizes[i] ~= 1 and strides[i] ~= expect then return false end
+    expect = expect * sizes[i]
+  end
+  return true
+end
+
 -- Keeps what a finished trace run recorded as a variant of this bound kernel.
 function Bound:_add_variant(run)
   local trace = require "helua.trace"
   local v = {func = run.func, args = {}, deps = run.deps, registered = run.registered,
              tunables = run.tunables, upvals = {}, compiled = {}}
+  local nparams = debug.getinfo(self.kernel.fn, "u").nparams
+  local static = self.kernel.settings.static_shapes ~= false -- the key has every param's layout
   for i, a in ipairs(run.args) do
-    v.args[i] = {loc = a.loc, aliases = a.aliases, dtype = a.dtype, sizes = a.sizes,
-                 strides = a.strides}
+    local loc = a.loc
+    v.args[i] = {loc = loc, aliases = #a.aliases > 0 and a.aliases or nil, dtype = a.dtype,
+                 sizes = a.sizes, strides = a.strides, contiguous = contiguous(a.sizes, a.strides),
+                 param = static and loc.kind == "local" and loc.field == nil and loc.i <= nparams
+                   and loc.i or nil}
   end
   for _, u in ipairs(trace.upvalues(self.kernel.fn)) do
     local t = type(u.v)
@@ -286,7 +300,7 @@ function Bound:_trace(cfg, launch_it, ...)
   local trace = require "helua.trace"
   local run = trace.begin_run({fn = k.fn, config = cfg, settings = k.settings,
                                line_hook = k.line_hook})
-  local anchor = diag.user_frame(2)
+  local anchor = diag.user_frame(2) or {} -- {}: no kernel line (a config from the command line)
   run.on_finish = function(r)
     r.slots = r.func and r.func:block_slots() or {}
     if cfg then M.check_config_fits(cfg, r, anchor) end
@@ -342,20 +356,37 @@ function Bound:_config_table(v, cfg)
   if cfg then
     for name, val in pairs(cfg:to_table()) do tbl[name] = val end
   end
+  local tunable_deps = false
   for _, d in ipairs(v.deps) do
-    if d.kind == "tunable" then tbl[d.name] = d.value
+    if d.kind == "tunable" then
+      tbl[d.name] = d.value
+      tunable_deps = true
     else
       tbl.block_sizes = tbl.block_sizes or {}
       tbl.block_sizes[d.slot + 1] = d.value
     end
   end
-  if space and space.check then
-    local ok, good, msg = pcall(space.check, space, tbl)
-    if not ok or good == false then
-      diag.raise("config does not fit " .. self.kernel.name .. ": " .. clean(ok and msg or good), {
-        hint = "bk:config_spec() describes the fields and their ranges",
+  -- A trace that depends on a tunable (matmul_split_k's k_block) has slot ranges that depend on
+  -- it too: a config drawn from another value's space may not fit; its block sizes are clamped.
+  local bs = tunable_deps and type(tbl.block_sizes) == "table" and tbl.block_sizes
+  if bs then
+    for i, slot in ipairs(v.func:block_slots()) do
+      local b = bs[i]
+      if type(b) == "number" and slot.max > 0 then
+        bs[i] = math.max(slot.min, math.min(b, slot.max))
+      end
+    end
+  end
+  if space then
+    local ok, full = pcall(space.check, space, tbl)
+    if not ok then
+      if diag.is_error(full) then error(full, 0) end
+      diag.raise("the config does not fit the kernel (" .. self.kernel.name .. "): "
+        .. clean(full):gsub("^config: ", ""), {
+        hint = "bk:config_spec():describe() lists the fields and their ranges",
       })
     end
+    tbl = full
   end
   return tbl
 end
@@ -366,8 +397,8 @@ local function config_text(tbl)
 end
 
 local function print_code(bound, v, ck, tbl)
-  local out = {string.format("-- helua: compiled %s with %s\n", bound.kernel.name, config_text(tbl)),
-               v.func:text()}
+  local out = {string.format("-- helua: compiled %s with %s\n", bound.kernel.name,
+                             config_text(tbl)), v.func:text()}
   for _, stage in ipairs({"llvm"}) do
     local ok, text = pcall(ck.code, ck, stage)
     if ok and type(text) == "string" then
@@ -408,26 +439,52 @@ function Bound:_launch(v, cfg, args)
   M.stats.launches = M.stats.launches + 1
 end
 
--- A cached compiled call: host code runs, the first device loop launches (trace_launch.lua).
--- Returns false when no variant fits the call (the caller traces).
-function Bound:_relaunch(cfg, ...)
-  local L = require "helua.trace_launch"
-  local run = L.begin_run(self.launch_run, self, cfg)
-  self.launch_run = nil -- in use (a kernel called from its own host code gets a fresh one)
-  active.push(run)
-  local res = table.pack(xpcall(self.kernel.fn, M.on_error, ...))
+-- A call that traces (the first of a key, or one no trace fits).
+function Bound:_traced_call(cfg, ...)
+  local res = self:_trace(cfg, true, ...)
+  self.runs = self.runs + 1
+  return table.unpack(res, 2, res.n)
+end
+
+local L -- helua.trace_launch, loaded on the first compiled call
+
+-- After a cached call's kernel function returned or raised: its results, or a traced call when
+-- no trace fitted it (L.RETRACE). Varargs, not a packed table: this runs every call.
+local function relaunched(self, run, cfg, ok, ...)
   active.pop(run)
   self.launch_run = run
-  if res[1] then return res end
-  if res[2] == L.RETRACE then return false end
-  error(res[2], 0)
+  local passed, n = run.passed, run.npassed
+  if ok then
+    for i = 1, n do passed[i] = nil end
+    self.passed = passed
+    self.runs = self.runs + 1
+    return ...
+  end
+  local args = table.pack(table.unpack(passed, 1, n))
+  for i = 1, n do passed[i] = nil end
+  self.passed = passed
+  local err = ...
+  if err ~= L.RETRACE then error(err, 0) end
+  return self:_traced_call(cfg, table.unpack(args, 1, args.n))
+end
+
+-- A cached compiled call: host code runs, the first device loop launches (trace_launch.lua).
+function Bound:_relaunch(cfg, ...)
+  L = L or require "helua.trace_launch"
+  local passed = self.passed or {}
+  self.passed = nil
+  local n = select("#", ...)
+  for i = 1, n do passed[i] = select(i, ...) end
+  local run = L.begin_run(self.launch_run, self, cfg, passed)
+  run.npassed = n
+  self.launch_run = nil -- in use (a kernel called from its own host code gets a fresh one)
+  active.push(run)
+  return relaunched(self, run, cfg, xpcall(self.kernel.fn, M.on_error, ...))
 end
 
 function Bound:_run_compiled(cfg, ...)
-  local res = #self.variants > 0 and self:_relaunch(cfg, ...)
-  if not res then res = self:_trace(cfg, true, ...) end
-  self.runs = self.runs + 1
-  return table.unpack(res, 2, res.n)
+  if #self.variants > 0 then return self:_relaunch(cfg, ...) end
+  return self:_traced_call(cfg, ...)
 end
 
 -- bk:code([cfg,] stage): the code of a stage for cfg (nil: the config a call would use).
@@ -438,7 +495,8 @@ function Bound:code(cfg, stage)
   local known = false
   for _, s in ipairs(M.STAGES) do known = known or s == stage end
   if not known then
-    local hint = CUDA_STAGES[stage] and ("stage " .. stage .. " belongs to the cuda target, which is not built yet")
+    local hint = CUDA_STAGES[stage]
+      and ("stage " .. stage .. " belongs to the cuda target, which is not built yet")
       or diag.did_you_mean(tostring(stage), M.STAGES)
     diag.raise("unknown code stage '" .. tostring(stage) .. "'", {
       hint = (hint and hint .. "; " or "") .. "stages: " .. table.concat(M.STAGES, ", "),
@@ -448,7 +506,10 @@ function Bound:code(cfg, stage)
   if stage ~= "ir" and not core.compile then needs_compiler("code(cfg, \"" .. stage .. "\")") end
   local v = self:_variant(cfg)
   if not v.func then return "" end
-  if stage == "ir" then return v.func:text() end
+  if stage == "ir" then
+    if cfg then self:_config_table(v, cfg) end -- a config that does not fit is an error here too
+    return v.func:text()
+  end
   return self:_compiled(v, cfg):code(stage)
 end
 

@@ -466,8 +466,12 @@ local function run_file(o, out)
     local ok, env = pcall(settings.get, "block_size")
     bs = ok and env and (tostring(env) .. " (HELUA_BLOCK_SIZE)") or "default"
   end
-  out(string.format("%s: %s, size %s (%s), seed %d, interpret mode, block size %s\n",
-                    o.file, d.name, size_name, run.size_label(size), o.seed, bs))
+  local kernel = require "helua.kernel"
+  local function mode_of(e)
+    return helua.is_kernel(e.kernel) and kernel.mode(e.kernel.settings) or "interpret"
+  end
+  out(string.format("%s: %s, size %s (%s), seed %d, %s mode, block size %s\n",
+                    o.file, d.name, size_name, run.size_label(size), o.seed, mode_of(entries[1]), bs))
   out("check against the float64 reference:\n")
   local results, all_ok, cache = {}, true, {}
   for _, e in ipairs(entries) do
@@ -491,10 +495,10 @@ local function run_file(o, out)
       local args = r.args
       local ms = run.time(function() run.call(e, args, {block_size = o.block_size}) end, o.repeats)
       local ref_ms = run.time(function() e.reference(table.unpack(args, 1, args.n)) end, o.repeats)
-      out(string.format("  %s  %-9s  %10.2f  %16s  %12.2f\n", pad(e.name, width), "interpret", ms,
+      out(string.format("  %s  %-9s  %10.2f  %16s  %12.2f\n", pad(e.name, width), mode_of(e), ms,
                         run.throughput(e, size, ms), ref_ms))
     else
-      out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad(e.name, width), "interpret", "error",
+      out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad(e.name, width), mode_of(e), "error",
                         "-", "-"))
     end
     r.args, r.got, r.want = nil, nil, nil

@@ -40,13 +40,22 @@ local function host_call(op, f, ...)
 end
 T.host_call = host_call
 
-local function cuda_unavailable()
-  diag.raise("cuda: unavailable (the GPU backend is not built yet)", {
+-- The GPU: core.cuda_available() loads the CUDA driver on its first call (nothing loads before)
+-- and gives the reason when it cannot be used.
+local function cuda_unavailable(reason)
+  diag.raise("cuda: unavailable (" .. tostring(reason) .. ")", {
     token = "cuda",
     hint = "use device = \"cpu\" (the default): kernels run in interpret mode on host tensors",
   })
 end
 T.cuda_unavailable = cuda_unavailable
+
+-- Raises "cuda: unavailable (reason)" unless the GPU can be used.
+local function need_cuda()
+  local ok, why = core.cuda_available()
+  if not ok then cuda_unavailable(why) end
+end
+T.need_cuda = need_cuda
 
 -- Host allocations and reference ops are host code: not inside device loops.
 local function host_only(op)
@@ -62,18 +71,29 @@ T.host_only = host_only
 
 -- ---- options and shapes --------------------------------------------------------------------
 
+-- A device name as "cpu" or "cuda" ("cuda:0" is "cuda"); raises for unknown or unusable ones.
 local function check_device(dev)
-  if dev == nil or dev == "cpu" then return end
-  if dev == "cuda" or (type(dev) == "string" and dev:match("^cuda:%d+$")) then cuda_unavailable() end
+  if dev == nil or dev == "cpu" then return "cpu" end
+  if dev == "cuda" or dev == "cuda:0" then
+    need_cuda()
+    return "cuda"
+  end
+  if type(dev) == "string" and dev:match("^cuda:%d+$") then
+    need_cuda()
+    diag.raise("device '" .. dev .. "': only cuda:0 is supported for now", {
+      token = dev, hint = "use device = \"cuda\"",
+    })
+  end
   diag.raise("unknown device '" .. tostring(dev) .. "'", {
-    token = tostring(dev), hint = "devices: \"cpu\" (and \"cuda\" once the GPU backend exists)",
+    token = tostring(dev), hint = "devices: \"cpu\", \"cuda\"",
   })
 end
 T.check_device = check_device
 
--- Checks opts against the allowed keys; returns dtype (or default), seed.
-local function parse_opts(op, opts, allowed, default_dtype)
-  if opts == nil then return default_dtype, nil end
+-- Checks opts against the allowed keys; returns dtype (or default), seed, device (or default,
+-- else "cpu").
+local function parse_opts(op, opts, allowed, default_dtype, default_device)
+  if opts == nil then return default_dtype, nil, default_device or "cpu" end
   if type(opts) ~= "table" or getmetatable(opts) ~= nil then
     diag.raise(op .. ": options must be a table like {dtype = helua.float32}, got "
       .. (is_tensor(opts) and "a tensor" or type(opts)))
@@ -88,14 +108,14 @@ local function parse_opts(op, opts, allowed, default_dtype)
       })
     end
   end
-  check_device(opts.device)
+  local dev = opts.device == nil and (default_device or "cpu") or check_device(opts.device)
   local dt = opts.dtype
   if dt ~= nil then dt = dtype.check(dt) else dt = default_dtype end
   local seed = opts.seed
   if seed ~= nil and math.type(seed) ~= "integer" then
     diag.raise(op .. ": seed must be an integer, got " .. tostring(seed), {token = "seed"})
   end
-  return dt, seed
+  return dt, seed, dev
 end
 
 local function not_a_size(op, v, i)
@@ -158,19 +178,33 @@ end
 local CREATE_OPTS = {"dtype", "device"}
 local RANDOM_OPTS = {"dtype", "device", "seed"}
 
-local function creator(name, fn)
+-- A new tensor on the GPU, filled with `fill` (a memset) unless it is nil.
+local function device_new(op, shape, dt, fill)
+  local t = host_call(op, core.cuda_empty, shape, dt)
+  if fill ~= nil then host_call(op, C.fill_, t, fill) end
+  return t
+end
+
+-- t moved to dev ("cpu" or "cuda"); t itself when it is there.
+local function placed(op, t, dev)
+  if t.device == dev then return t end
+  return host_call(op, core.to_device, t, dev)
+end
+
+local function creator(name, fn, fill)
   local op = "helua." .. name
   return function(...)
     local shape, opts = parse_shape(op, ...)
     host_only(op)
-    local dt = parse_opts(op, opts, CREATE_OPTS, "float32")
+    local dt, _, dev = parse_opts(op, opts, CREATE_OPTS, "float32")
+    if dev == "cuda" then return device_new(op, shape, dt, fill) end
     return host_call(op, fn, shape, dt)
   end
 end
 
 T.empty = creator("empty", core.empty)
-T.zeros = creator("zeros", core.zeros)
-T.ones = creator("ones", core.ones)
+T.zeros = creator("zeros", core.zeros, 0)
+T.ones = creator("ones", core.ones, 1)
 
 function T.full(shape, value, opts)
   local s = parse_shape("helua.full", shape)
@@ -179,7 +213,9 @@ function T.full(shape, value, opts)
     diag.raise("helua.full: the fill value must be a number or boolean, got " .. type(value))
   end
   local default = type(value) == "boolean" and "bool" or "float32"
-  return host_call("helua.full", core.full, s, value, parse_opts("helua.full", opts, CREATE_OPTS, default))
+  local dt, _, dev = parse_opts("helua.full", opts, CREATE_OPTS, default)
+  if dev == "cuda" then return device_new("helua.full", s, dt, value) end
+  return host_call("helua.full", core.full, s, value, dt)
 end
 
 local function random(name, fn)
@@ -187,11 +223,12 @@ local function random(name, fn)
   return function(...)
     local shape, opts = parse_shape(op, ...)
     host_only(op)
-    local dt, seed = parse_opts(op, opts, RANDOM_OPTS, "float32")
+    local dt, seed, dev = parse_opts(op, opts, RANDOM_OPTS, "float32")
     if not dtype.floats[dt] then
       diag.raise(op .. ": needs a float dtype, got " .. dt, {hint = "e.g. {dtype = helua.float16}"})
     end
-    return host_call(op, fn, shape, dt, next_seed(seed))
+    -- generated on the host (bit-identical everywhere), then copied over
+    return placed(op, host_call(op, fn, shape, dt, next_seed(seed)), dev)
   end
 end
 
@@ -219,8 +256,8 @@ function T.arange(a, b, c, d)
   if step == 0 then diag.raise("helua.arange: step must not be 0") end
   local all_int = math.type(first) == "integer" and math.type(last) == "integer"
     and math.type(step) == "integer"
-  local dt = parse_opts("helua.arange", opts, CREATE_OPTS, all_int and "int64" or "float32")
-  return host_call("helua.arange", core.arange, first, last, step, dt)
+  local dt, _, dev = parse_opts("helua.arange", opts, CREATE_OPTS, all_int and "int64" or "float32")
+  return placed("helua.arange", host_call("helua.arange", core.arange, first, last, step, dt), dev)
 end
 
 local function nested_kind(v, state)
@@ -243,27 +280,32 @@ function T.tensor(nested, opts)
     diag.raise("helua.tensor: elements must be numbers or booleans, got " .. type(st.bad))
   end
   local default = (st.float and "float32") or (st.int and "int64") or (st.bool and "bool") or "float32"
-  return host_call("helua.tensor", core.tensor, nested, parse_opts("helua.tensor", opts, CREATE_OPTS, default))
+  local dt, _, dev = parse_opts("helua.tensor", opts, CREATE_OPTS, default)
+  return placed("helua.tensor", host_call("helua.tensor", core.tensor, nested, dt), dev)
 end
 
-local function like(name, fn)
+-- The *_like functions keep t's dtype and device unless opts say otherwise.
+local function like(name, fn, fill)
   local op = "helua." .. name
   return function(t, opts)
     host_only(op)
     if not is_tensor(t) then diag.raise(op .. " needs a tensor, got " .. check.kind(t)) end
-    return host_call(op, fn, {C.size(t)}, parse_opts(op, opts, CREATE_OPTS, t.dtype))
+    local dt, _, dev = parse_opts(op, opts, CREATE_OPTS, t.dtype, t.device)
+    if dev == "cuda" then return device_new(op, {C.size(t)}, dt, fill) end
+    return host_call(op, fn, {C.size(t)}, dt)
   end
 end
 
 T.empty_like = like("empty_like", core.empty)
-T.zeros_like = like("zeros_like", core.zeros)
-T.ones_like = like("ones_like", core.ones)
+T.zeros_like = like("zeros_like", core.zeros, 0)
+T.ones_like = like("ones_like", core.ones, 1)
 
 function T.full_like(t, value, opts)
   host_only("helua.full_like")
   if not is_tensor(t) then diag.raise("helua.full_like needs a tensor, got " .. check.kind(t)) end
-  return host_call("helua.full_like", core.full, {C.size(t)}, value,
-    parse_opts("helua.full_like", opts, CREATE_OPTS, t.dtype))
+  local dt, _, dev = parse_opts("helua.full_like", opts, CREATE_OPTS, t.dtype, t.device)
+  if dev == "cuda" then return device_new("helua.full_like", {C.size(t)}, dt, value) end
+  return host_call("helua.full_like", core.full, {C.size(t)}, value, dt)
 end
 
 -- ---- host indexing -------------------------------------------------------------------------
@@ -400,18 +442,23 @@ end
 local lua_methods = {}
 T.methods = lua_methods
 
-function lua_methods.cpu(t) return t end
-function lua_methods.cuda() cuda_unavailable() end
+-- t:cpu() / t:cuda(): the tensor itself when it is there already, else a contiguous copy.
+function lua_methods.cpu(t) return placed("t:cpu", t, "cpu") end
+function lua_methods.cuda(t)
+  need_cuda()
+  return placed("t:cuda", t, "cuda")
+end
 
--- t:to(dtype | "cpu" | "cuda" | {dtype=, device=})
+-- t:to(dtype | "cpu" | "cuda" | {dtype=, device=}); a cast runs on the host side of a move.
 function lua_methods.to(t, what)
   if type(what) == "table" and getmetatable(what) == nil then
-    local dt = parse_opts("t:to", what, CREATE_OPTS, nil)
-    if dt == nil or dt == t.dtype then return t end
-    return host_call("t:to", C.to, t, dt)
+    local dt, _, dev = parse_opts("t:to", what, CREATE_OPTS, t.dtype, t.device)
+    local r = dev == "cpu" and placed("t:to", t, "cpu") or t
+    if dt ~= r.dtype then r = host_call("t:to", C.to, r, dt) end
+    return placed("t:to", r, dev)
   end
-  if what == "cpu" then return t end
-  if what == "cuda" then cuda_unavailable() end
+  if what == "cpu" then return lua_methods.cpu(t) end
+  if what == "cuda" or what == "cuda:0" then return lua_methods.cuda(t) end
   local dt = dtype.check(what, "dtype in t:to()")
   if dt == t.dtype then return t end
   return host_call("t:to", C.to, t, dt)

@@ -8,13 +8,13 @@
 --    it bound to the loop's block argument (debug.setlocal); when the body has run, each local's
 --    value is the yield, and the loop's results are patched back into the locals. The builder
 --    prunes carried values the body did not change.
---  * Kernel arguments: a host tensor that device code indexes becomes an IR tensor argument
---    (dtype, sizes, strides: concrete). Where it was found is recorded so that a later call can
---    find that call's tensor at the same place: a local of the kernel function (a parameter, or
---    a host allocation like `out`) at the first top-level loop, a vararg, an upvalue, a field
---    of a local or upvalue table, or a global. Numbers read by device code are constants: they
---    come from the arguments (the specialization key) or from upvalues (guarded in
---    trace_launch.lua).
+--  * Kernel arguments (trace_mem.lua): a host tensor that device code indexes becomes an IR
+--    tensor argument (dtype, sizes, strides: concrete). Where it was found is recorded so that a
+--    later call can find that call's tensor at the same place: a local of the kernel function
+--    (a parameter, or a host allocation like `out`) at the first top-level loop, a vararg, an
+--    upvalue, a field of a local or upvalue table, or a global. Numbers read by device code are
+--    constants: they come from the arguments (the specialization key) or from upvalues
+--    (guarded in trace_launch.lua).
 --  * Tiles: each hl.tile dim without a fixed block size makes a block-size slot (Helion's order:
 --    call sites as reached, then hl.register_block_size in call order, interleaved as reached).
 --    1-based Lua values map to the IR's 0-based ones: tile.begin = tile_begin + 1, tile.index
@@ -28,11 +28,11 @@ local core = require "helua.core"
 local diag = require "helua.diag"
 local dtype = require "helua.dtype"
 local guard = require "helua.guard"
+local launch = require "helua.trace_launch"
+local mem = require "helua.trace_mem"
 local O = require "helua.trace_ops"
 local Tile = require "helua.tile"
-local tensor = require "helua.tensor"
 
-local C = tensor.C
 local getlocal, setlocal, getinfo = debug.getlocal, debug.setlocal, debug.getinfo
 
 local T = {name = "trace"}
@@ -117,19 +117,7 @@ local function internal_source(src)
   return src:sub(1, 1) == "=" or src:match("lua/helua/[%w_]+%.lua$") ~= nil
 end
 
--- Every local of the frame at `level` (from the caller of this function): {i, name, v}.
-local function frame_locals(level)
-  level = level + 1
-  local out = {}
-  local i = 1
-  while true do
-    local name, v = getlocal(level, i)
-    if not name then break end
-    if name:sub(1, 1) ~= "(" then out[#out + 1] = {i = i, name = name, v = v} end
-    i = i + 1
-  end
-  return out
-end
+local frame_locals = mem.frame_locals -- (level) -> {{i, name, v}, ...}
 
 -- Names IR values after the locals holding them (for the IR text; first name wins).
 local function name_locals(run, level)
@@ -157,10 +145,11 @@ end
 -- host statement after the device code (the trace ends there).
 local function finish_at(run, line, source)
   local text = diag.source_line(source, line)
-  if text and text:match("^%s*for%s.-%sin%s") then
-    run.pending_nest = true
-    return
-  end
+  if text and text:match("^%s*for%s.-%sin%s") then return end
+  -- block ends (`end`, `else`, `end)`) are not statements
+  local code = text and text:gsub("%-%-.*$", ""):gsub("%f[%w_]end%f[^%w_]", "")
+    :gsub("%f[%w_]else%f[^%w_]", ""):gsub("[%s%);,]", "")
+  if code == "" then return end
   run.host_line = {source = source, line = line, text = text}
   T.finish(run)
 end
@@ -187,7 +176,7 @@ function T.begin_run(opts)
     block_sizes = cfg and cfg.block_sizes or nil,
     files = {}, loops = {}, root = {memo = {}}, named = {}, rext = {}, dim_tiles = {},
     args = {}, arg_of = {}, nests = 0, slots = {}, tunables = {}, tunable_values = {},
-    registered = {}, deps = {}, specialized = {},
+    registered = {}, deps = {}, specialized = {}, rdim_of = {}, const_dims = {},
   }
   local h, mask, count = debug.gethook()
   run.saved_hook = {h, mask, count}
@@ -224,114 +213,6 @@ function T.finish(run)
   if run.on_finish then run.on_finish(run) end
   return run.func
 end
-
--- ---- kernel arguments ------------------------------------------------------------------------
-
--- The level (from the caller) of the frame running run.fn, or nil.
-local function kernel_level(run)
-  local level = 2
-  while true do
-    local info = getinfo(level, "f")
-    if not info then return nil end
-    if info.func == run.fn then return level - 1 end
-    level = level + 1
-  end
-end
-
--- At the first top-level loop: the kernel function's locals, which later calls read again.
-local function snapshot(run)
-  local level = kernel_level(run)
-  local snap = {locals = {}, varargs = {}}
-  if level then
-    snap.locals = frame_locals(level)
-    local i = 1
-    while true do
-      local name, v = getlocal(level, -i)
-      if not name then break end
-      snap.varargs[i] = v
-      i = i + 1
-    end
-  end
-  snap.nparams = getinfo(run.fn, "u").nparams
-  run.snap = snap
-end
-
-local function upvalues(fn)
-  local out, i = {}, 1
-  while true do
-    local name, v = debug.getupvalue(fn, i)
-    if not name then break end
-    out[#out + 1] = {i = i, name = name, v = v}
-    i = i + 1
-  end
-  return out
-end
-T.upvalues = upvalues
-
--- Every place tensor t can be found: {kind = "local"|"vararg"|"upvalue"|"global", i=, name=,
--- field=}, parameters first.
-local function find_tensor(run, t)
-  local found = {}
-  local snap = run.snap or {locals = {}, varargs = {}, nparams = 0}
-  for _, l in ipairs(snap.locals) do
-    if rawequal(l.v, t) then found[#found + 1] = {kind = "local", i = l.i, name = l.name} end
-  end
-  for i, v in ipairs(snap.varargs) do
-    if rawequal(v, t) then found[#found + 1] = {kind = "vararg", i = i, name = "arg" .. i} end
-  end
-  local ups = upvalues(run.fn)
-  for _, u in ipairs(ups) do
-    if rawequal(u.v, t) then found[#found + 1] = {kind = "upvalue", i = u.i, name = u.name} end
-  end
-  if #found > 0 then return found end
-  -- one level into tables (params.weight)
-  local function fields(kind, i, name, tbl)
-    if type(tbl) ~= "table" or getmetatable(tbl) ~= nil then return end
-    for k, v in pairs(tbl) do
-      if rawequal(v, t) and (type(k) == "string" or math.type(k) == "integer") then
-        found[#found + 1] = {kind = kind, i = i, name = name .. "_" .. tostring(k), field = k}
-        return
-      end
-    end
-  end
-  for _, l in ipairs(snap.locals) do fields("local", l.i, l.name, l.v) end
-  for _, u in ipairs(ups) do
-    if u.name ~= "_ENV" then fields("upvalue", u.i, u.name, u.v) end
-  end
-  if #found > 0 then return found end
-  local env = nil
-  for _, u in ipairs(ups) do if u.name == "_ENV" then env = u.v end end
-  env = env or _G
-  for k, v in pairs(env) do
-    if rawequal(v, t) and type(k) == "string" then
-      return {{kind = "global", name = k}}
-    end
-  end
-  return found
-end
-
--- The IR handle of host tensor t (a new kernel argument on first use).
-local function tensor_arg(run, t)
-  local a = run.arg_of[t]
-  if a then return a.h end
-  local found = find_tensor(run, t)
-  if #found == 0 then
-    diag.raise("device code reads a tensor that the compiled kernel cannot find on later calls", {
-      hint = "pass it as an argument, or make it a local of the kernel function before the first "
-        .. "hl.tile / hl.grid loop (views like x:view(...) too)",
-    })
-  end
-  local loc = found[1]
-  local sizes = {C.size(t)}
-  local strides = C.stride(t)
-  local h = bcall(run, "arg_tensor", loc.name, t.dtype, sizes, strides)
-  a = {h = h, loc = loc, tensor = t, dtype = t.dtype, sizes = sizes, strides = strides,
-       aliases = {table.unpack(found, 2)}}
-  run.args[#run.args + 1] = a
-  run.arg_of[t] = a
-  return h
-end
-T.tensor_arg = tensor_arg
 
 -- ---- tiles -------------------------------------------------------------------------------------
 
@@ -405,7 +286,8 @@ end
 local function extent_hint(run, d)
   local first, last = d.first, d.last
   if type(first) == "number" and type(last) == "number" then return nil end
-  local fb, lb = is_value(first) and rawget(first, "_tile"), is_value(last) and rawget(last, "_tile")
+  local fb = is_value(first) and rawget(first, "_tile")
+  local lb = is_value(last) and rawget(last, "_tile")
   if fb and fb == lb then
     local dim = rawget(fb, "_dim")
     if type(dim) == "number" then return dim end
@@ -505,8 +387,8 @@ local function close(run, state)
       diag.raise("`" .. l.name .. "` is assigned a device value inside the loop but holds "
         .. describe(l.v) .. " before it", {
         token = l.name,
-        hint = "give it a device value before the loop (e.g. local " .. l.name .. " = hl.zeros({tm}, "
-          .. "hl.float32)), so that it is carried through the loop",
+        hint = "give it a device value before the loop (e.g. local " .. l.name
+          .. " = hl.zeros({tm}, hl.float32)), so that it is carried through the loop",
       })
     elseif v ~= l.v and not (v ~= v and l.v ~= l.v) then
       diag.raise("the host value `" .. l.name .. "` changes inside a device loop (" .. tostring(l.v)
@@ -531,9 +413,8 @@ end
 local function loop(run, kind, dims)
   if run.depth == 0 then
     if run.finished or run.host_line then host_between(run) end
-    if run.nests == 0 then snapshot(run) end
+    if run.nests == 0 then mem.snapshot(run) end
     run.nests = run.nests + 1
-    run.pending_nest = false
   end
   local state = {kind = kind, specs = {}, extents = {}, grid = {}, phase = 0}
   for i, d in ipairs(dims) do
@@ -544,7 +425,8 @@ local function loop(run, kind, dims)
           hint = "use a step of 1 and compute the index: i * step + first",
         })
       end
-      local n = d.step > 0 and (d.last - d.first) // d.step + 1 or (d.first - d.last) // (-d.step) + 1
+      local n = d.step > 0 and (d.last - d.first) // d.step + 1
+        or (d.first - d.last) // (-d.step) + 1
       spec.begin, spec["end"] = const(run, 0, "int64"), const(run, math.max(n, 0), "int64")
       state.grid[i] = {step = d.step, first = d.first}
     else
@@ -592,146 +474,35 @@ end
 function T.tile(run, dims) return loop(run, "tile", dims) end
 function T.grid(run, dims) return loop(run, "grid", dims) end
 
--- ---- memory --------------------------------------------------------------------------------
+-- ---- memory (trace_mem.lua) --------------------------------------------------------------------
 
--- A whole dim of a size given to hl.specialize is a constant-size dim (as in Helion), not a
--- reduction dim: it is loaded as a gather of 0..size-1, so it matches hl.zeros({..., size}).
-local function whole_dim(run, size)
-  if not run.specialized[size] then return ":" end
-  local key = "all:" .. size
-  local h = O.lookup(run, key)
-  if h then return h end
-  return O.remember(run, key, O.op(run, "arange", {}, {start = 0, shape = {size}, dtype = "int64"})._h)
-end
-
-local function index_list(run, t, entries)
-  local idx = {}
-  local tdim = 0
-  for i, e in ipairs(entries) do
-    local k = e.k
-    if k ~= "newaxis" then tdim = tdim + 1 end
-    if k == "tile" then idx[i] = rawget(e.v, "_h")
-    elseif k == "full" then idx[i] = whole_dim(run, C.size(t, tdim))
-    elseif k == "newaxis" then idx[i] = "newaxis"
-    elseif k == "int" then idx[i] = const(run, e.v - 1, "int64")
-    else idx[i] = O.minus_one(run, e.v) end
-  end
-  return idx
-end
-
--- Records the extents of reduction dims a load made (for messages and v:size()).
-local function note_rdims(run, t, entries, v)
-  local pos, tdim = 0, 0
-  for _, e in ipairs(entries) do
-    if e.k ~= "newaxis" then tdim = tdim + 1 end
-    if e.k ~= "int" and not (e.k == "gather" and #e.v._s == 0) then pos = pos + 1 end
-    if e.k == "full" then
-      local d = v._s[pos]
-      if type(d) == "string" then run.rext[d] = C.size(t, tdim) end
-    end
-  end
-end
-
--- The shape of the region an index selects (for messages).
-local function region_of(run, t, entries)
-  local r, tdim = {}, 0
-  for _, e in ipairs(entries) do
-    if e.k ~= "newaxis" then tdim = tdim + 1 end
-    if e.k == "tile" then r[#r + 1] = rawget(e.v, "_dim")
-    elseif e.k == "full" then r[#r + 1] = C.size(t, tdim)
-    elseif e.k == "gather" and #e.v._s == 1 then r[#r + 1] = e.v._s[1]
-    elseif e.k == "newaxis" then r[#r + 1] = 1 end
-  end
-  return r
-end
-
-function T.load(run, t, entries, mask, eviction)
-  local th = tensor_arg(run, t)
-  local idx = index_list(run, t, entries)
-  local opts = nil
-  if mask or (eviction and eviction ~= "") then
-    opts = {extra_mask = mask and mask._h, eviction_policy = eviction}
-  end
-  local v = wrap(run, bcall(run, "load", th, idx, opts))
-  note_rdims(run, t, entries, v)
-  if mask and not O.broadcastable(run, mask._s, v._s) then
-    O.mismatch(run, "hl.load extra_mask", mask._s, v._s)
-  end
-  return v
-end
-
-local function target_name(t)
-  local n = diag.local_name(t)
-  return n and ("`" .. n .. "`") or "the tensor"
-end
-
-local function store_value(run, op_name, t, entries, v, mask)
-  local region = region_of(run, t, entries)
-  if O.is_value(v) then
-    local ok = #v._s <= #region and O.broadcastable(run, v._s, region)
-    if ok then
-      -- the value must not grow the region
-      for i = 1, #v._s do
-        local vd, rd = v._s[#v._s - i + 1], region[#region - i + 1]
-        vd, rd = run.rext[vd] or vd, run.rext[rd] or rd
-        if vd ~= rd and vd ~= 1 then ok = false end
-      end
-    end
-    if not ok then
-      diag.raise("mismatched shapes in " .. op_name .. ": the value is " .. O.shape_str(run, v._s)
-        .. " but the indexed region of " .. target_name(t) .. " is " .. O.shape_str(run, region), {
-        hint = "the value must broadcast to the region: index with the same tiles the value "
-          .. "was computed from",
-      })
-    end
-  end
-  if mask and not O.broadcastable(run, mask._s, region) then
-    O.mismatch(run, op_name .. " extra_mask", mask._s, region)
-  end
-  return O.operand(run, v, t.dtype)
-end
-
-function T.store(run, t, entries, v, mask)
-  local th = tensor_arg(run, t)
-  local idx = index_list(run, t, entries)
-  local h = store_value(run, "a store", t, entries, v, mask)
-  bcall(run, "store", th, idx, h, mask and {extra_mask = mask._h} or nil)
-end
-
-function T.atomic_add(run, t, entries, v)
-  local th = tensor_arg(run, t)
-  local idx = index_list(run, t, entries)
-  local h = store_value(run, "hl.atomic_add", t, entries, v, nil)
-  return wrap(run, bcall(run, "atomic_add", th, idx, h))
-end
+T.load, T.store, T.atomic_add = mem.load, mem.store, mem.atomic_add
+T.upvalues, T.tensor_arg = mem.upvalues, mem.tensor_arg
 
 -- ---- declarations (host code) ----------------------------------------------------------------
 
-local function next_pow2(n)
-  local p = 1
-  while p < n do p = p * 2 end
-  return p
-end
-
--- Also the value trace_launch.lua gives the same call on cached calls (L.block_size_value).
+-- The number a registered block size stands for when host code uses it as one: the config's,
+-- else the one cached calls compute too (trace_launch.block_size_default).
 function T.register_block_size(run, lo, hi)
   local h, slot = bcall(run, "register_block_size", lo, hi)
   run.registered[#run.registered + 1] = slot
   run.slots[slot + 1] = {registered = true}
-  local default = math.min(next_pow2(hi), 64)
-  local s = run.settings.block_size
-  if s == "full" then default = hi elseif type(s) == "number" then default = s end
-  default = math.max(lo, math.min(default, next_pow2(hi)))
+  local default = launch.block_size_default(run.settings, lo, hi)
   local value = run.block_sizes and run.block_sizes[slot + 1] or default
   return setmetatable({run = run, slot = slot, h = h, value = value, default = default}, BlockSize)
 end
 
+-- The IR dtype of a tunable: bool, float64 for an enum of numbers that are not all integers,
+-- else int64 (a string enum's value is specialized into the trace, not read from the IR).
 local function fragment_dtype(fragment)
   if fragment.kind == "boolean" then return "bool" end
   if fragment.kind == "enum" then
+    local floats = false
     for _, c in ipairs(fragment.choices or {}) do
-      if math.type(c) ~= "integer" then return "int64" end
+      if type(c) ~= "number" then return "int64" end
+      floats = floats or math.type(c) == "float"
     end
+    if floats then return "float64" end
   end
   return "int64"
 end

@@ -25,9 +25,11 @@ end})
 
 function L.is_value() return false end
 
--- A run for one cached call (the table is reused by the bound kernel between calls).
-function L.begin_run(run, bound, cfg)
+-- A run for one cached call (the table is reused by the bound kernel between calls). passed:
+-- the call's arguments (a list the caller reuses).
+function L.begin_run(run, bound, cfg, passed)
   run = run or {impl = L, depth = 0, skip_loops = true}
+  run.passed = passed
   local k = bound.kernel
   run.bound, run.fn, run.config, run.settings = bound, k.fn, cfg, k.settings
   run.launched, run.nreg, run.variant = false, 0, nil
@@ -81,39 +83,75 @@ local function fetch(loc, level, fn)
 end
 L.fetch = fetch
 
+local C_size, C_dim, C_stride, C_contiguous = C.size, C.dim, C.stride, C.is_contiguous
+
+-- Whether t has the dtype, sizes and strides the trace saw (a.contiguous: the traced strides
+-- were the contiguous ones, so one C call checks them).
 local function same_layout(t, a)
   if not is_tensor(t) or t.dtype ~= a.dtype then return false end
-  local sizes, want = {C.size(t)}, a.sizes
-  if #sizes ~= #want then return false end
-  for i = 1, #want do
-    if sizes[i] ~= want[i] then return false end
+  local want = a.sizes
+  local rank = #want
+  if C_dim(t) ~= rank then return false end
+  if rank <= 3 then
+    local s1, s2, s3 = C_size(t)
+    if s1 ~= want[1] or s2 ~= want[2] or s3 ~= want[3] then return false end
+  else
+    local sizes = {C_size(t)}
+    for i = 1, rank do
+      if sizes[i] ~= want[i] then return false end
+    end
   end
-  local strides, ws = C.stride(t), a.strides
-  for i = 1, #ws do
+  if a.contiguous then return C_contiguous(t) end
+  local strides, ws = C_stride(t), a.strides
+  for i = 1, rank do
     if strides[i] ~= ws[i] then return false end
   end
   return true
 end
 L.same_layout = same_layout
 
--- This call's tensors for variant v (in IR argument order), or nil when a check fails.
+-- This call's tensors for variant v (in IR argument order, in v.launch_args, which the caller
+-- clears after the launch), or nil when a check fails. (Numeric loops: this runs every call.)
 local function collect(v, level, run)
   local fn = run.fn
-  for _, u in ipairs(v.upvals) do
+  local upvals, deps, vargs = v.upvals, v.deps, v.args
+  for i = 1, #upvals do
+    local u = upvals[i]
     local _, cur = getupvalue(fn, u.i)
     if cur ~= u.v then return nil end
   end
-  for _, d in ipairs(v.deps) do
+  for i = 1, #deps do
+    local d = deps[i]
     local cur
     if d.kind == "tunable" then cur = run.tunables[d.name] else cur = run.regs[d.slot] end
     if cur ~= d.value then return nil end
   end
-  local args = {}
-  for i, a in ipairs(v.args) do
-    local t = fetch(a.loc, level + 1, fn)
-    if not same_layout(t, a) then return nil end
-    for _, alias in ipairs(a.aliases) do
-      if not rawequal(fetch(alias, level + 1, fn), t) then return nil end
+  local args = v.launch_args
+  if not args then
+    args = {}
+    v.launch_args = args
+  end
+  local passed = run.passed
+  local fetch_level = level + 1
+  for i = 1, #vargs do
+    local a = vargs[i]
+    local loc = a.loc
+    local t
+    if loc.kind == "local" and loc.field == nil then
+      local name
+      name, t = getlocal(level, loc.i)
+      if name ~= loc.name then return nil end
+    else
+      t = fetch(loc, fetch_level, fn)
+    end
+    -- a parameter still holding the argument passed: the specialization key checked it
+    local p = a.param
+    if not (p and rawequal(t, passed[p])) and not same_layout(t, a) then return nil end
+    local aliases = a.aliases
+    if aliases then
+      for j = 1, #aliases do
+        if not rawequal(fetch(aliases[j], fetch_level, fn), t) then return nil end
+      end
     end
     args[i] = t
   end
@@ -140,6 +178,7 @@ local function launch(run, level)
     if args then
       run.variant = v
       bound:_launch(v, run.config, args)
+      for i = 1, #args do args[i] = nil end -- do not keep this call's tensors alive
       return
     end
   end
@@ -149,9 +188,9 @@ end
 -- hl.tile / hl.grid: the first one launches; all of them yield nothing.
 function L.tile(run)
   if not run.launched then
-    -- levels: 1 L.tile, 2 hl.tile, 3 usually the kernel function
-    local info = getinfo(3, "f")
-    local level = info and info.func == run.fn and 3 or frame_of(run.fn)
+    -- levels: 1 L.tile, 2 the kernel function (hl.tile tail-calls L.tile)
+    local info = getinfo(2, "f")
+    local level = info and info.func == run.fn and 2 or frame_of(run.fn)
     if not level then error(L.RETRACE, 0) end
     launch(run, level + 1)
   end
@@ -167,25 +206,21 @@ local function next_pow2(n)
   return p
 end
 
--- The value trace.lua gives a registered block size used as a number (config, setting, default).
-function L.block_size_value(run, slot, lo, hi)
-  local bs = run.config and run.config.block_sizes
-  local value = bs and bs[slot + 1]
-  if value == nil then
-    local s = run.settings.block_size
-    if s == "full" then value = hi
-    elseif type(s) == "number" then value = s
-    else value = math.min(next_pow2(hi), 64) end
-    value = math.max(lo, math.min(value, next_pow2(hi)))
-  end
-  return value
+-- A registered block size used as a number without a config value: the block_size setting, else
+-- min(next_pow2(max), 64), clamped to [min, next_pow2(max)] (interpret mode's rule; trace.lua
+-- uses the same).
+function L.block_size_default(settings, lo, hi)
+  local s, value = settings.block_size, math.min(next_pow2(hi), 64)
+  if s == "full" then value = hi elseif type(s) == "number" then value = s end
+  return math.max(lo, math.min(value, next_pow2(hi)))
 end
 
 function L.register_block_size(run, lo, hi)
   run.nreg = run.nreg + 1
   local v = run.bound.variants[1]
   local slot = v and v.registered[run.nreg] or (run.nreg - 1)
-  local value = L.block_size_value(run, slot, lo, hi)
+  local bs = run.config and run.config.block_sizes
+  local value = bs and bs[slot + 1] or L.block_size_default(run.settings, lo, hi)
   run.regs[slot] = value
   return value
 end

@@ -46,7 +46,8 @@ function O.locate(run)
   end
 end
 
-local COMPILER_HINT = "the compiler rejects this op; HELUA_INTERPRET=1 runs the kernel eagerly to compare"
+local COMPILER_HINT = "the compiler rejects this op; HELUA_INTERPRET=1 runs the kernel eagerly "
+  .. "to compare"
 
 -- b:method(...) at the user's line; a builder error becomes a diagnostic there.
 local function bcall(run, method, ...)
@@ -238,11 +239,25 @@ local function mismatch(run, op_name, sa, sb, extra)
 end
 O.mismatch = mismatch
 
+-- A size in a shape the kernel writes (hl.zeros, hl.full, hl.arange, reshape, expand) as an IR
+-- dim. Sizes that eager mode compares by value are symbols in the IR, so a size equal to a
+-- reduction dim's extent is that reduction dim (hl.zeros({tm, n}) matches x[{tm, ":"}] loaded
+-- before it); one that stays a constant is remembered, and a later ":" over a dim of that size
+-- loads as a constant-size dim (trace.lua's whole_dim), so the two still match.
+local function size_dim(run, n)
+  if n <= 1 or run.specialized[n] then return n end
+  local r = run.rdim_of[n]
+  if r then return r end
+  run.const_dims[n] = true
+  return n
+end
+O.size_dim = size_dim
+
 -- A shape argument (tiles and integers) as IR dims: a tile is its block dim.
-local function ir_dims(shape)
+local function ir_dims(run, shape)
   local out = {}
   for i, s in ipairs(shape) do
-    if Tile.is(s) then out[i] = rawget(s, "_dim") else out[i] = s end
+    if Tile.is(s) then out[i] = rawget(s, "_dim") else out[i] = size_dim(run, s) end
   end
   return out
 end
@@ -319,7 +334,9 @@ function O.where(c, a, b)
   if is_value(a) then shapes[#shapes + 1] = a._s end
   if is_value(b) then shapes[#shapes + 1] = b._s end
   for i = 2, #shapes do
-    if not broadcastable(run, shapes[1], shapes[i]) then mismatch(run, "hl.where", shapes[1], shapes[i]) end
+    if not broadcastable(run, shapes[1], shapes[i]) then
+      mismatch(run, "hl.where", shapes[1], shapes[i])
+    end
   end
   if #shapes == 3 and not broadcastable(run, shapes[2], shapes[3]) then
     mismatch(run, "hl.where", shapes[2], shapes[3])
@@ -393,7 +410,7 @@ end
 function O.view(kind, v, args)
   local run = current()
   if kind == "reshape" or kind == "expand" then
-    local r, msg = try_op(run, kind, {v._h}, {shape = ir_dims(args)})
+    local r, msg = try_op(run, kind, {v._h}, {shape = ir_dims(run, args)})
     if r then return r end
     if kind == "reshape" then
       view_error(run, "reshape", v, args, "the number of elements must stay the same (one size "
@@ -459,7 +476,8 @@ function O.dot(a, b, acc)
   if acc then out_dt = acc._dt
   elseif da == "float64" or db == "float64" then out_dt = "float64"
   elseif SMALL_INT[da] and SMALL_INT[db] then out_dt = "int32"
-  elseif not (HALF[da] or da == "float32") and not (HALF[db] or db == "float32") then out_dt = "int64"
+  elseif not (HALF[da] or da == "float32") and not (HALF[db] or db == "float32") then
+    out_dt = "int64"
   else out_dt = "float32" end
   -- the IR's dot multiplies two operands of one float dtype (or int8)
   local idt
@@ -490,15 +508,18 @@ end
 
 function O.full(run, shape, value, dt)
   if type(value) == "boolean" then value = value and 1 or 0 end
-  return op(run, "full", {}, {dtype = dt, value = value, shape = ir_dims(shape)})
+  return op(run, "full", {}, {dtype = dt, value = value, shape = ir_dims(run, shape)})
 end
 
 -- hl.arange(first, last, step): first, first + step, ... up to last (inclusive), int64.
 function O.arange(run, first, last, step)
   local n = step > 0 and (last - first) // step + 1 or (first - last) // (-step) + 1
   if n < 0 then n = 0 end
-  if step == 1 then return op(run, "arange", {}, {start = first, shape = {n}, dtype = "int64"}) end
-  local r = op(run, "arange", {}, {start = 0, shape = {n}, dtype = "int64"})
+  local dim = size_dim(run, n)
+  if step == 1 then
+    return op(run, "arange", {}, {start = first, shape = {dim}, dtype = "int64"})
+  end
+  local r = op(run, "arange", {}, {start = 0, shape = {dim}, dtype = "int64"})
   r = op(run, "mul", {r._h, const(run, step, "int64")})
   return op(run, "add", {r._h, const(run, first, "int64")})
 end

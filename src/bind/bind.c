@@ -10,7 +10,9 @@
 
 #include "base/flags.h"
 #include "bind/bind_config.h"
+#include "bind/bind_cuda.h"
 #include "bind/bind_ir.h"
+#include "bind/bind_lower.h"
 #include "bind/bind_tensor.h"
 #include "bind/embedded.h"
 #include "lower/lower_version.h"
@@ -86,7 +88,9 @@ int luaopen_helua_core(lua_State *L) {
   luaL_newlib(L, core_funcs);
   bind_tensor_register(L);
   bind_ir_register(L);
+  bind_lower_register(L);
   bind_config_register(L);
+  bind_cuda_register(L); /* last: it guards the tensor functions registered before it */
   return 1;
 }
 

@@ -259,6 +259,8 @@ const char *ir_dtype_name(DType dt);
 int ir_dtype_from_name(const char *name, DType *out, Diag *d);
 bool ir_dtype_is_float(DType dt);
 bool ir_dtype_is_int(DType dt); /* integer, not bool */
+/* The value of a scalar integer defined by const or specialize (false for anything else). */
+bool ir_const_int(const IrFunc *f, IrValueId v, int64_t *out);
 /* "matmul.lua:9" into buf (empty when the location is unknown); returns buf. */
 const char *ir_loc_str(const IrFunc *f, IrLoc loc, char *buf, size_t cap);
 

@@ -70,7 +70,5 @@ const char *ir_dim_str(IrDim dim, char *buf, size_t cap);
 /* Whether ops of this class may sit outside device loops in the traced phase (given rank-0
  * operands for the elementwise ones). */
 bool ir_class_is_host(IrOpClass cls);
-/* Constant value of a scalar integer defined by const or specialize. */
-bool ir_const_int(const IrFunc *f, IrValueId v, int64_t *out);
 
 #endif

@@ -128,4 +128,7 @@ int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, L
 int lower_artifact_asm(LowerArtifact *a, const char **out, Diag *d);
 void lower_artifact_free(LowerArtifact *a); /* NULL is fine */
 
+/* Tests only: emit an LLVM function the verifier rejects (to check that path gives a Diag). */
+extern bool lower_test_break_llvm;
+
 #endif

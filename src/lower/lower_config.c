@@ -1,15 +1,18 @@
 /* The Config as the lowering sees it: checking each knob against the kernel (messages name the
  * field) and the CPU defaults for knobs the Config leaves out. Part of src/lower (bind_config).
  *
- * Defaults (share/doc/lowering.md): tiles of about 4-8K elements — 64 per dim for multi-dim
- * tiles and nested loops, a 1-D top-level tile sized so a block of rows with its ':' dims is
- * ~8K elements (at most 1024), persistent reductions up to 32K elements, identity loop orders,
- * compiler-chosen unrolling and vector width, all cores. */
+ * Defaults are the CPU config space's (src/config, cfgspace_derive: its default heuristic), so a
+ * Config with holes compiles like the tuner's default. Should the derivation fail, a simple
+ * fallback: 64 per dim for multi-dim tiles and inner loops, a 1-D top-level tile of ~8K elements
+ * with its ':' dims (at most 1024), persistent reductions up to 32K elements. Loop orders
+ * identity, unrolling the compiler's choice, all cores. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
+#include "config/config.h"
 #include "lower/lower_internal.h"
 
 #define MAX_BLOCK        (1 << 20)
@@ -146,9 +149,36 @@ static int check_perm(const LowerConfig *cfg, int i, int ndims, Diag *d) {
                   buf, base, ndims - 1 + base);
 }
 
+/* The config space's default config for f, when it can be derived. */
+typedef struct Defaults {
+  ConfigSpace *space;
+  int *cfg;
+} Defaults;
+
+static void defaults_free(Defaults *df) {
+  cfgspace_free(df->space);
+  mem_free(df->cfg);
+}
+
+static void defaults_derive(const IrFunc *f, Defaults *df) {
+  Diag ignored;
+  if (cfgspace_derive(f, "cpu", &df->space, &ignored)) {
+    df->space = NULL;
+    return;
+  }
+  df->cfg = mem_alloc(sizeof(int) * (size_t)(cfgspace_slots(df->space) + 1));
+  if (!df->cfg || cfgspace_default(df->space, df->cfg, &ignored)) {
+    defaults_free(df);
+    df->space = NULL;
+    df->cfg = NULL;
+  }
+}
+
+static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops,
+                       int nloops, const Defaults *dflt, LowerBinding *out, Diag *d);
+
 int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out, Diag *d) {
   memset(out, 0, sizeof *out);
-  int base = cfg->base;
   if (f->nslots > LOWER_MAX_LIST || f->nrdims > LOWER_MAX_LIST)
     return diag_set(d, "the kernel has more than %d block sizes or reduction dims", LOWER_MAX_LIST);
   IrLoopInfo loops[LOWER_MAX_LIST];
@@ -158,6 +188,23 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
   if (f->ntunables > LOWER_MAX_TUNABLES)
     return diag_set(d, "the kernel has %d tunables (at most %d)", f->ntunables, LOWER_MAX_TUNABLES);
 
+  Defaults dflt = {0};
+  bool holes = cfg->nblock_sizes < f->nslots || cfg->nreduction_loops < f->nrdims ||
+               cfg->vector_width == 0;
+  for (int i = 0; i < cfg->nblock_sizes; i++)
+    holes |= cfg->block_sizes[i] == -1;
+  for (int i = 0; i < cfg->nreduction_loops; i++)
+    holes |= cfg->reduction_loops[i] == -1;
+  if (holes) defaults_derive(f, &dflt);
+  int rc = bind_fields(f, cfg, loops, nloops, &dflt, out, d);
+  defaults_free(&dflt);
+  return rc;
+}
+
+static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops,
+                       int nloops, const Defaults *dflt_p, LowerBinding *out, Diag *d) {
+  Defaults dflt = *dflt_p;
+  int base = cfg->base;
   /* block_sizes */
   if (check_len("block_sizes", cfg->nblock_sizes, f->nslots,
                 "block sizes (one per tiled dim and hl.register_block_size)", d))
@@ -168,6 +215,7 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
     const IrBlockSlot *s = &f->slots[i];
     if (v == -1) {
       out->block[i] = default_block(f, i, loops, nloops);
+      if (dflt.space) out->block[i] = cfgspace_get(dflt.space, dflt.cfg, "block_sizes", i, (int)out->block[i]);
       continue;
     }
     if (!is_pow2(v))
@@ -197,6 +245,10 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
     int64_t ext = f->rdims[i].extent;
     if (v == -1) {
       out->rchunk[i] = ext > PERSISTENT_MAX ? DEFAULT_RCHUNK : 0;
+      if (dflt.space) {
+        int c = cfgspace_get(dflt.space, dflt.cfg, "reduction_loops", i, (int)out->rchunk[i]);
+        out->rchunk[i] = c == CFG_NONE || c >= ext ? 0 : c;
+      }
       continue;
     }
     if (v != 0 && !is_pow2(v))
@@ -223,23 +275,29 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
   if (check_len("loop_orders", cfg->nloop_orders, nmulti, "tile loops over 2 or more dims", d))
     return HL_ERR;
 
-  /* range_unroll_factors: one per device loop */
-  if (check_len("range_unroll_factors", cfg->nrange_unroll_factors, nloops, "device loops", d))
-    return HL_ERR;
+  /* range_unroll_factors: one per inner loop (top-level loops are the program grid) */
+  int ninner = 0;
   for (int i = 0; i < nloops; i++) {
-    int v = i < cfg->nrange_unroll_factors ? cfg->range_unroll_factors[i] : -1;
+    if (loops[i].depth == 0) continue;
+    int v = ninner < cfg->nrange_unroll_factors ? cfg->range_unroll_factors[ninner] : -1;
     if (v < -1 || v > 64)
       return diag_set(d,
                       "config field range_unroll_factors[%d] = %d must be 0 (the compiler's "
                       "choice) to 64",
-                      i + base, v);
+                      ninner + base, v);
     out->unroll[i] = v < 0 ? 0 : v;
+    ninner++;
   }
+  if (check_len("range_unroll_factors", cfg->nrange_unroll_factors, ninner,
+                "inner device loops (loops inside another loop)", d))
+    return HL_ERR;
 
   if (cfg->vector_width != 0 && (!is_pow2(cfg->vector_width) || cfg->vector_width > 64))
     return diag_set(d, "config field vector_width = %d must be a power of two from 1 to 64",
                     cfg->vector_width);
   out->vector_width = cfg->vector_width;
+  if (cfg->vector_width == 0 && dflt.space)
+    out->vector_width = cfgspace_get(dflt.space, dflt.cfg, "vector_width", 0, 0);
   if (cfg->cpu_threads < 0 || cfg->cpu_threads > 1024)
     return diag_set(d, "config field cpu_threads = %d must be 1 to 1024 (or unset: all cores)",
                     cfg->cpu_threads);

@@ -9,6 +9,7 @@
 #ifndef HELUA_LOWER_INTERNAL_H
 #define HELUA_LOWER_INTERNAL_H
 
+#include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
 #include <llvm-c/TargetMachine.h>
 
@@ -105,6 +106,7 @@ typedef struct LTile {
   int64_t block;
   bool nonneg;       /* begin >= 0 for every tile (the loop begins at a constant >= 0) */
   int64_t max_index; /* largest index any lane of any tile reaches; INT64_MAX unknown */
+  int64_t loop_end;  /* the loop's end when constant; INT64_MAX unknown */
 } LTile;
 
 typedef struct LVal {
@@ -118,6 +120,14 @@ typedef struct LLoop {
   LLVMBasicBlockRef hdr, body, latch, exit;
   LLVMValueRef iv, next;
 } LLoop;
+
+/* A loop nest over a shape (dims of size 1 get no loop unless bounds are given). */
+typedef struct LNest {
+  int rank;
+  bool looped[IR_MAX_RANK];
+  LLoop l[IR_MAX_RANK];
+  LLVMValueRef idx[IR_MAX_RANK];
+} LNest;
 
 typedef struct LEmit {
   LowerCtx *c;
@@ -139,6 +149,7 @@ typedef struct LEmit {
   LLVMValueRef roff[LOWER_MAX_LIST], rlen[LOWER_MAX_LIST]; /* per looped reduction dim */
   bool in_chunk[LOWER_MAX_LIST];
   size_t frame; /* bytes of stack buffers */
+  bool *done;   /* per value: made early (a reduction fused into the loop filling its input) */
   unsigned md_loop;
   Diag *d;
   bool failed;
@@ -173,8 +184,11 @@ void em_buf_store(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin, LLVMVa
 void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef step,
                    const char *name);
 void em_loop_end(LEmit *E, LLoop *l, LLVMMetadataRef md);
+enum { MD_NO_UNROLL = 1, MD_TAIL_FOLD = 2 };
 LLVMMetadataRef em_loop_md(LEmit *E, int vector_width, int unroll); /* NULL when nothing to say */
-LLVMMetadataRef em_inner_md(LEmit *E); /* for innermost loops: the config's vector width */
+LLVMMetadataRef em_loop_md_ex(LEmit *E, int vector_width, int unroll, unsigned flags);
+LLVMMetadataRef em_inner_md(LEmit *E); /* innermost loops of tile nests */
+LLVMMetadataRef em_outer_md(LEmit *E); /* the loops around them */
 LLVMBasicBlockRef em_block(LEmit *E, const char *name);
 void em_name(LEmit *E, LLVMValueRef v, const IrFunc *f, IrValueId id, const char *suffix);
 int em_fail(LEmit *E, const IrOp *op, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -188,6 +202,10 @@ void em_bcast_idx(LEmit *E, const IrShape *from, const IrShape *to, LLVMValueRef
                   LLVMValueRef *out);
 
 /* lower_emit_elem.c: evaluating values element by element. */
+/* Opens loops over s (each dim [0, hi[d]) when hi is given, else the full block); the builder
+ * ends up in the innermost body with n->idx the indices. em_nest_end closes them. */
+void em_nest_begin(LEmit *E, LNest *n, const IrShape *s, LLVMValueRef *hi);
+void em_nest_end(LEmit *E, LNest *n);
 const LVal *em_get(LEmit *E, IrValueId id); /* the value's current form (chunk-aware) */
 void em_set(LEmit *E, IrValueId id, LVal v);
 LLVMValueRef em_eval(LEmit *E, IrValueId id, LLVMValueRef *idx); /* SSA type */
@@ -208,8 +226,14 @@ int em_store(LEmit *E, const IrOp *op);
 
 /* lower_emit_reduce.c and lower_emit_dot.c: phases of a (possibly chunked) sink. */
 typedef enum SinkPhase { SINK_INIT, SINK_BODY, SINK_FINISH } SinkPhase;
-int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph);
-int em_dot(LEmit *E, const IrOp *op, SinkPhase ph);
+typedef struct SinkState {
+  LLVMValueRef acc;  /* accumulator buffer (comp type) */
+  LLVMValueRef best; /* argmax / argmin: best values so far */
+  bool acc_is_result;
+} SinkState;
+int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
+void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *idx, bool full);
+int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
 
 /* lower_emit.c: regions, loops, the program and grid functions. */
 int em_region(LEmit *E, const IrRegion *r);

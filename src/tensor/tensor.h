@@ -42,11 +42,13 @@ float tensor_bf16_to_f32(uint16_t h);
 
 typedef enum TensorDevice { TENSOR_DEVICE_CPU, TENSOR_DEVICE_CUDA } TensorDevice;
 
-/* How one device allocates and moves bytes; CUDA plugs in its own table later. */
+/* How one device allocates and moves bytes; src/rt/cuda has the CUDA tables. Only storage of
+ * device TENSOR_DEVICE_CPU may be read by the host ops; `data` of other devices is an address
+ * in that device's memory. */
 typedef struct StorageOps {
   const char *name; /* "cpu", "cuda" */
   TensorDevice device;
-  void *(*alloc)(size_t nbytes, void *ctx); /* NULL on failure */
+  void *(*alloc)(size_t nbytes, void *ctx, Diag *d); /* NULL on failure, with d filled */
   void (*free)(void *ptr, void *ctx);
   int (*copy_to_host)(void *host, const void *dev, size_t nbytes, void *ctx, Diag *d);
   int (*copy_from_host)(void *dev, const void *host, size_t nbytes, void *ctx, Diag *d);
@@ -90,6 +92,9 @@ const char *tensor_shape_str(const int64_t *sizes, int ndim, char *buf, size_t c
 
 /* Creation. sizes may be NULL when ndim == 0. */
 int tensor_empty(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d);
+/* tensor_empty with storage from ops (tensor_empty uses tensor_cpu_storage_ops). */
+int tensor_empty_on(const StorageOps *ops, void *ctx, const int64_t *sizes, int ndim, DType dt,
+                    Tensor **out, Diag *d);
 int tensor_zeros(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d);
 int tensor_ones(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d);
 int tensor_full(const int64_t *sizes, int ndim, double value, DType dt, Tensor **out, Diag *d);

@@ -9,7 +9,11 @@
 
 /* ---- CPU storage ----------------------------------------------------------------------------- */
 
-static void *cpu_alloc(size_t nbytes, void *ctx) { return mem_alloc_aligned(nbytes); }
+static void *cpu_alloc(size_t nbytes, void *ctx, Diag *d) {
+  void *p = mem_alloc_aligned(nbytes);
+  if (!p) diag_set(d, "out of memory allocating %zu bytes of cpu tensor storage", nbytes);
+  return p;
+}
 static void cpu_free(void *p, void *ctx) { mem_free_aligned(p); }
 
 static int cpu_copy(void *dst, const void *src, size_t nbytes, void *ctx, Diag *d) {
@@ -29,11 +33,10 @@ const StorageOps tensor_cpu_storage_ops = {
 int tensor_storage_new(const StorageOps *ops, void *ctx, size_t nbytes, Storage **out, Diag *d) {
   Storage *s = mem_alloc(sizeof *s);
   if (!s) return diag_set(d, "out of memory allocating tensor storage");
-  s->data = ops->alloc(nbytes ? nbytes : 1, ctx);
+  s->data = ops->alloc(nbytes ? nbytes : 1, ctx, d);
   if (!s->data) {
     mem_free(s);
-    return diag_set(d, "out of memory allocating %zu bytes of %s tensor storage", nbytes,
-                    ops->name);
+    return HL_ERR;
   }
   s->refcount = 1;
   s->ops = ops;
@@ -118,6 +121,11 @@ int tensor_view_alias(const Tensor *t, Tensor **out, Diag *d) {
 }
 
 int tensor_empty(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d) {
+  return tensor_empty_on(&tensor_cpu_storage_ops, NULL, sizes, ndim, dt, out, d);
+}
+
+int tensor_empty_on(const StorageOps *ops, void *ctx, const int64_t *sizes, int ndim, DType dt,
+                    Tensor **out, Diag *d) {
   char buf[160];
   if ((unsigned)dt >= DT_COUNT) return diag_set(d, "unknown dtype number %d", (int)dt);
   if (ndim < 0 || ndim > TENSOR_MAX_DIMS)
@@ -134,8 +142,7 @@ int tensor_empty(const int64_t *sizes, int ndim, DType dt, Tensor **out, Diag *d
   Tensor *t = mem_alloc(sizeof *t);
   if (!t) return diag_set(d, "out of memory allocating a tensor");
   memset(t, 0, sizeof *t);
-  if (tensor_storage_new(&tensor_cpu_storage_ops, NULL, (size_t)numel * tensor_dtype_size(dt),
-                         &t->storage, d)) {
+  if (tensor_storage_new(ops, ctx, (size_t)numel * tensor_dtype_size(dt), &t->storage, d)) {
     mem_free(t);
     return HL_ERR;
   }

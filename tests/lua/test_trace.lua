@@ -197,6 +197,28 @@ T.test("nested carried values across three loop levels", function()
   T.eq(slots, 3, "each hl.tile loop traced has its own slot\n" .. text)
 end)
 
+T.test("two top-level nests make one IR function; block ends between them are fine", function()
+  local k = helua.kernel(function(a, flag)
+    local m, n = a:size()
+    local out = helua.empty({m, n})
+    local rows = helua.empty({m})
+    if flag then
+      for tm in hl.tile(m) do out[{tm, ":"}] = a[{tm, ":"}] * 2 end
+    else
+      for tm in hl.tile(m) do out[{tm, ":"}] = a[{tm, ":"}] end
+    end
+    for tm in hl.grid(m) do rows[tm] = a[{tm, ":"}]:sum() end
+    return out, rows
+  end)
+  for _, flag in ipairs({true, false}) do
+    local text = ir(k, x, flag)
+    local _, tiles = text:gsub("\n  tile ", "")
+    local _, grids = text:gsub("\n  grid ", "")
+    T.eq(tiles + grids, 2, "two top-level nests\n" .. text)
+    T.eq(select(2, text:gsub("kernel ", "")), 1, "one function")
+  end
+end)
+
 -- ---- kernel arguments --------------------------------------------------------------------------
 
 local up_weight = helua.randn({6}, {seed = 5})
@@ -224,7 +246,7 @@ T.test("tensors from upvalues, globals, tables and views become arguments", func
   T.eq(kinds.a, "local", "a parameter is a local")
   T.eq(kinds.up_weight, "upvalue", "upvalue")
   T.eq(kinds.glob_bias, "global", "global")
-  T.eq(kinds.params_scale, "local", "a field of a local table")
+  T.eq(kinds.params_scale, "upvalue", "a field of an upvalue table")
   T.eq(kinds.out, "local", "a host allocation")
 end)
 
@@ -240,7 +262,7 @@ T.test("the same tensor twice is one argument, with the other place as an alias"
   local text = bk:code(nil, "ir")
   local _, nargs = text:gsub("\n  arg ", "")
   T.eq(nargs, 2, "a (also b) and out\n" .. text)
-  T.eq(#bk.variants[1].args[1].aliases, 1, "b is an alias of a")
+  T.eq(#(bk.variants[1].args[1].aliases or {}), 1, "b is an alias of a")
 end)
 
 -- ---- block sizes, configs -------------------------------------------------------------------------
@@ -283,6 +305,117 @@ T.test("code(): stages, errors, trace counts", function()
   end
   T.raises(function() exp_kernel:bind(helua.randn({3})):code({block_sizes = {4, 4}}, "ir") end,
     "the config has 2 block_sizes but the kernel has 1 block-size slot")
+end)
+
+-- ---- cached calls (with a recording stand-in for core.compile) ---------------------------------
+
+-- Runs fn with core.compile replaced by one whose kernels record their launches' arguments.
+local function with_recording_compiler(fn)
+  local core = require "helua.core"
+  local real = core.compile
+  local launches, compiles = {}, {}
+  core.compile = function(f, cfg, target)
+    compiles[#compiles + 1] = {func = f, cfg = cfg, target = target}
+    return {launch = function(_, args)
+      local copy = {}
+      for i, t in ipairs(args) do copy[i] = t end
+      launches[#launches + 1] = copy
+    end, code = function(_, stage) return "(" .. stage .. ")" end}
+  end
+  local ok, err = pcall(fn, launches, compiles)
+  core.compile = real
+  if not ok then error(err, 0) end
+end
+
+T.test("cached calls launch with this call's tensors and skip the bodies", function()
+  with_recording_compiler(function(launches, compiles)
+    local body_runs = 0
+    local k = helua.kernel(function(a, b)
+      local out = helua.empty_like(a)
+      for tm in hl.tile(a:size(1)) do
+        body_runs = body_runs + 0 -- (a host upvalue: read, not changed)
+        out[{tm, ":"}] = a[{tm, ":"}] + b[{tm, ":"}]
+      end
+      return out
+    end, {backend = "cpu"})
+    local traces = kernel.stats.traces
+    local a1, b1 = helua.randn({8, 6}), helua.randn({8, 6})
+    local o1 = k(a1, b1)
+    T.eq(#launches, 1, "the first call launches")
+    T.truthy(rawequal(launches[1][1], a1) and rawequal(launches[1][2], b1) and rawequal(launches[1][3], o1),
+      "with its tensors")
+    T.eq(compiles[1].target, "cpu", "compiled for the cpu")
+    T.truthy(type(compiles[1].cfg.block_sizes) == "table", "with the space's default config")
+    local a2, b2 = helua.randn({8, 6}), helua.randn({8, 6})
+    local o2 = k(a2, b2)
+    T.eq(#launches, 2, "the second call launches")
+    T.truthy(rawequal(launches[2][1], a2) and rawequal(launches[2][2], b2) and rawequal(launches[2][3], o2),
+      "with the second call's tensors, found where the trace found them")
+    T.eq(kernel.stats.traces - traces, 1, "one trace for both calls")
+    T.eq(#compiles, 1, "one compile")
+    k(a2, a2)
+    T.eq(kernel.stats.traces - traces, 1, "the same tensor for both parameters: no trace")
+    T.truthy(rawequal(launches[3][1], a2) and rawequal(launches[3][2], a2), "launched with it twice")
+    local nc = helua.randn({6, 8}):transpose(1, 2)
+    k(a1, nc)
+    T.eq(kernel.stats.traces - traces, 2, "other strides: another key, traced")
+    T.eq(#launches, 4, "every call launched once")
+    k:bind(a1, b1):run({block_sizes = {4}}, a1, b1)
+    T.eq(#compiles, 3, "a config compiles once more")
+    T.eq(compiles[3].cfg.block_sizes[1], 4, "with the config's block size")
+    k:bind(a1, b1):run({block_sizes = {4}}, a1, b1)
+    T.eq(#compiles, 3, "and is cached")
+    T.eq(k:bind(a1, b1):code(nil, "llvm"), "(llvm)", "other stages come from the compiled kernel")
+  end)
+end)
+
+T.test("a host allocation that changes under the same key retraces instead of launching wrong", function()
+  with_recording_compiler(function(launches)
+    local n = 4
+    local k = helua.kernel(function(a)
+      local out = helua.zeros({n})
+      for t in hl.tile(n) do out[t] = a[t] end
+      return out
+    end, {backend = "cpu"})
+    local a = helua.randn({8})
+    local traces = kernel.stats.traces
+    k(a)
+    n = 6
+    local out = k(a)
+    T.eq(kernel.stats.traces - traces, 2, "traced again")
+    T.eq(out:numel(), 6, "the new allocation")
+    T.truthy(rawequal(launches[2][2], out), "launched with it")
+    T.eq(#k:bind(a).variants, 2, "two variants")
+    n = 4
+    k(a)
+    T.eq(kernel.stats.traces - traces, 2, "the first variant fits again")
+  end)
+end)
+
+T.test("one launch per call for two nests, before the host code after them; interpret wins", function()
+  with_recording_compiler(function(launches)
+    local seen = {}
+    local fn = function(a)
+      local out = helua.empty_like(a)
+      local rows = helua.empty({a:size(1)})
+      for tm in hl.tile(a:size(1)) do out[{tm, ":"}] = a[{tm, ":"}] end
+      for i in hl.grid(a:size(1)) do rows[i] = a[{i, ":"}]:sum() end
+      seen[#seen + 1] = #launches
+      return out, rows
+    end
+    local k = helua.kernel(fn, {backend = "cpu"})
+    k(x)
+    k(x)
+    T.eq(#launches, 2, "one launch per call")
+    T.eq(seen[1], 1, "the first call launched before its host code after the loops")
+    T.eq(seen[2], 2, "so did the cached call")
+    T.eq(#launches[1], 3, "a, out, rows")
+    local ki = helua.kernel(fn, {backend = "cpu", interpret = true})
+    ki(x)
+    T.eq(#launches, 2, "interpret = true runs eagerly")
+    T.eq(kernel.mode(helua.kernel(fn, {backend = "auto"}).settings), kernel.AUTO_COMPILES and "cpu" or "interpret",
+      "auto")
+  end)
 end)
 
 -- ---- errors while tracing --------------------------------------------------------------------
@@ -378,24 +511,24 @@ T.test("errors only tracing can find", function()
   expect("t_carry_type", helua.kernel(function(a)
     for tm in hl.tile(8) do
       local acc = hl.zeros({tm}, hl.float16)
-      for tn in hl.tile(6) do
+      for tn in hl.tile(6) do --@t_carry_type
         acc = acc + a[{tm, tn}]:sum(2)
-      end --@t_carry_type
+      end
     end
   end), {x}, "the loop-carried `acc` is float16[B0] before the loop but float32[B0]")
   expect("t_nil_to_value", helua.kernel(function(a)
     for tm in hl.tile(8) do
       local last
-      for tn in hl.tile(6) do
+      for tn in hl.tile(6) do --@t_nil_to_value
         last = a[{tm, tn}]
-      end --@t_nil_to_value
+      end
     end
   end), {x}, "`last` is assigned a device value inside the loop but holds nil before it")
   expect("t_host_change", helua.kernel(function(a)
     local count = 0
-    for tm in hl.tile(8) do
+    for tm in hl.tile(8) do --@t_host_change
       count = count + 1
-    end --@t_host_change
+    end
   end), {x}, "the host value `count` changes inside a device loop")
   local function make_view(t) return t:view({48}) end
   expect("t_lost_tensor", helua.kernel(function(a)

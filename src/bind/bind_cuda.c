@@ -1,0 +1,706 @@
+/* Lua binding of the CUDA runtime (src/rt/cuda): availability and devices, device tensors, PTX
+ * modules, kernel functions and launches, events. Part of src/bind (the Lua boundary).
+ *
+ * Device tensors are ordinary "helua.Tensor" userdata whose storage is on the GPU. The host
+ * tensor library reads storage as host memory, so this file installs a guard around every C
+ * tensor function registered before it (core.*, the methods in core.Tensor, the metamethods):
+ * a call that gets a cuda tensor (as an argument, or inside a small table argument such as
+ * tile specs) is refused with "move it to the CPU with t:cpu()" — unless the function only reads
+ * sizes and strides (views), has a device implementation here (cpu, to, clone, contiguous,
+ * copy_, fill_, reshape, flatten, __tostring), or only returns Lua values (item, get, totable,
+ * allclose, rel_err, max_abs_err: those run on a host copy). The guard is deny-by-default, so a
+ * host op added later cannot read device memory by mistake. */
+#include "bind/bind_cuda.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bind/bind_tensor.h"
+#include "rt/cuda/rt_cuda.h"
+
+#define TENSOR_METATABLE "helua.Tensor"
+#define MODULE_MT "helua.CudaModule"
+#define FUNC_MT "helua.CudaFunc"
+#define EVENT_MT "helua.CudaEvent"
+#define MAX_LAUNCH_ARGS 64
+
+static int raise(lua_State *L, const Diag *d) { return luaL_error(L, "%s", d->msg); }
+
+static bool is_device_tensor(lua_State *L, int idx) {
+  Tensor *t = bind_tensor_test(L, idx);
+  return t && rt_cuda_tensor_is_device(t);
+}
+
+/* ---- availability and devices ------------------------------------------------------------- */
+
+/* core.cuda_available() -> true | false, reason. Loads the driver on first use. */
+static int core_cuda_available(lua_State *L) {
+  Diag d;
+  if (rt_cuda_available(&d)) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_pushboolean(L, 0);
+  lua_pushstring(L, d.msg);
+  return 2;
+}
+
+static int core_cuda_device_count(lua_State *L) {
+  Diag d;
+  int n = 0;
+  if (rt_cuda_device_count(&n, &d)) return raise(L, &d);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+static void set_int(lua_State *L, const char *k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+/* core.cuda_device_info([ordinal = 0]) -> {name=, cc=, sm_count=, total_bytes=, ...} */
+static int core_cuda_device_info(lua_State *L) {
+  int ordinal = (int)luaL_optinteger(L, 1, 0);
+  RtCudaDeviceInfo info;
+  Diag d;
+  if (rt_cuda_device_info(ordinal, &info, &d)) return raise(L, &d);
+  lua_createtable(L, 0, 20);
+  lua_pushstring(L, info.name);
+  lua_setfield(L, -2, "name");
+  lua_pushfstring(L, "%d.%d", info.cc_major, info.cc_minor);
+  lua_setfield(L, -2, "cc");
+  lua_pushfstring(L, "sm_%d%d", info.cc_major, info.cc_minor);
+  lua_setfield(L, -2, "arch");
+  lua_pushstring(L, rt_cuda_library_path());
+  lua_setfield(L, -2, "library");
+  set_int(L, "ordinal", info.ordinal);
+  set_int(L, "cc_major", info.cc_major);
+  set_int(L, "cc_minor", info.cc_minor);
+  set_int(L, "sm_count", info.sm_count);
+  set_int(L, "total_bytes", (lua_Integer)info.total_bytes);
+  set_int(L, "max_threads_per_block", info.max_threads_per_block);
+  set_int(L, "warp_size", info.warp_size);
+  set_int(L, "regs_per_block", info.regs_per_block);
+  set_int(L, "shared_per_block", info.shared_per_block);
+  set_int(L, "shared_per_block_optin", info.shared_per_block_optin);
+  set_int(L, "shared_per_sm", info.shared_per_sm);
+  set_int(L, "l2_bytes", info.l2_bytes);
+  set_int(L, "clock_khz", info.clock_khz);
+  set_int(L, "mem_clock_khz", info.mem_clock_khz);
+  set_int(L, "mem_bus_bits", info.mem_bus_bits);
+  set_int(L, "driver_version", info.driver_version);
+  return 1;
+}
+
+static int core_cuda_mem_info(lua_State *L) {
+  size_t free_b = 0, total_b = 0;
+  Diag d;
+  if (rt_cuda_mem_info(&free_b, &total_b, &d)) return raise(L, &d);
+  lua_pushinteger(L, (lua_Integer)free_b);
+  lua_pushinteger(L, (lua_Integer)total_b);
+  return 2;
+}
+
+static int core_cuda_synchronize(lua_State *L) {
+  Diag d;
+  if (rt_cuda_synchronize(&d)) return raise(L, &d);
+  return 0;
+}
+
+/* ---- device tensors ----------------------------------------------------------------------- */
+
+/* "cuda", "cuda:0" -> true; "cpu" -> false; anything else raises. */
+static bool check_device_name(lua_State *L, int idx) {
+  const char *s = luaL_checkstring(L, idx);
+  if (strcmp(s, "cpu") == 0) return false;
+  if (strcmp(s, "cuda") == 0 || strcmp(s, "cuda:0") == 0) return true;
+  if (strncmp(s, "cuda:", 5) == 0)
+    luaL_error(L, "device '%s': only cuda:0 is supported for now", s);
+  luaL_error(L, "unknown device '%s' (devices: \"cpu\", \"cuda\")", s);
+  return false;
+}
+
+/* Pushes the result of a C call that made a tensor, or raises. */
+static int push_result(lua_State *L, int rc, Tensor *t, const Diag *d) {
+  if (rc) return raise(L, d);
+  bind_tensor_push(L, t);
+  return 1;
+}
+
+/* core.to_device(t, "cuda" | "cpu") -> t itself when it is there already, else a copy. */
+static int core_to_device(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  bool want_cuda = check_device_name(L, 2);
+  if (want_cuda == rt_cuda_tensor_is_device(t)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  Tensor *r = NULL;
+  Diag d;
+  int rc = want_cuda ? rt_cuda_tensor_to_device(t, &r, &d) : rt_cuda_tensor_to_host(t, &r, &d);
+  return push_result(L, rc, r, &d);
+}
+
+/* core.cuda_empty(shape_table, dtype) */
+static int core_cuda_empty(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  int64_t sizes[TENSOR_MAX_DIMS];
+  int n = (int)luaL_len(L, 1);
+  if (n > TENSOR_MAX_DIMS) return luaL_error(L, "tensors have at most %d dims, got %d", TENSOR_MAX_DIMS, n);
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, 1, i + 1);
+    sizes[i] = luaL_checkinteger(L, -1);
+    lua_pop(L, 1);
+  }
+  Diag d;
+  DType dt;
+  if (tensor_dtype_from_name(luaL_optstring(L, 2, "float32"), &dt, &d)) return raise(L, &d);
+  Tensor *t = NULL;
+  int rc = rt_cuda_tensor_empty(sizes, n, dt, &t, &d); /* before reading t */
+  return push_result(L, rc, t, &d);
+}
+
+/* core.cuda_pin(t) -> a page-locked host copy (fast transfers). */
+static int core_cuda_pin(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1), *r = NULL;
+  Diag d;
+  int rc = rt_cuda_tensor_pin(t, &r, &d); /* before reading r */
+  return push_result(L, rc, r, &d);
+}
+
+/* ---- the device guard: device implementations --------------------------------------------- */
+
+static int dev_cpu(lua_State *L) {
+  lua_settop(L, 1);
+  lua_pushliteral(L, "cpu");
+  return core_to_device(L);
+}
+
+static int dev_clone(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1), *r = NULL;
+  Diag d;
+  int rc = rt_cuda_tensor_empty(t->sizes, t->ndim, t->dtype, &r, &d);
+  if (rc == HL_OK && (rc = rt_cuda_tensor_copy(r, t, &d)) != HL_OK) tensor_free(r);
+  return push_result(L, rc, r, &d);
+}
+
+static int dev_contiguous(lua_State *L) {
+  if (tensor_is_contiguous(bind_tensor_check(L, 1))) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  return dev_clone(L);
+}
+
+/* t:to(dtype) on the GPU: the cast runs on the host (device kernels for it come later). */
+static int dev_to(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  const char *s = luaL_checkstring(L, 2);
+  if (strcmp(s, "cpu") == 0) return dev_cpu(L);
+  if (strcmp(s, "cuda") == 0) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  Diag d;
+  DType dt;
+  if (tensor_dtype_from_name(s, &dt, &d)) return raise(L, &d);
+  Tensor *h = NULL, *c = NULL, *r = NULL;
+  int rc = rt_cuda_tensor_to_host(t, &h, &d);
+  if (rc == HL_OK) rc = tensor_cast(h, dt, &c, &d);
+  if (rc == HL_OK) rc = rt_cuda_tensor_to_device(c, &r, &d);
+  tensor_free(h);
+  tensor_free(c);
+  return push_result(L, rc, r, &d);
+}
+
+static int dev_copy_(lua_State *L) {
+  Tensor *dst = bind_tensor_check(L, 1), *src = bind_tensor_check(L, 2);
+  Diag d;
+  if (rt_cuda_tensor_copy(dst, src, &d)) return raise(L, &d);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int dev_fill_(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  Diag d;
+  int rc;
+  if (lua_isboolean(L, 2)) rc = rt_cuda_tensor_fill(t, 0, true, lua_toboolean(L, 2), &d);
+  else if (lua_isinteger(L, 2)) rc = rt_cuda_tensor_fill(t, 0, true, lua_tointeger(L, 2), &d);
+  else rc = rt_cuda_tensor_fill(t, luaL_checknumber(L, 2), false, 0, &d);
+  if (rc) return raise(L, &d);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* reshape / flatten: a view when the strides allow, else a contiguous device copy viewed. */
+static int reshape_common(lua_State *L, const int64_t *sizes, int n) {
+  Tensor *t = bind_tensor_check(L, 1), *r = NULL, *c = NULL;
+  Diag d;
+  if (tensor_view(t, sizes, n, &r, &d) == HL_OK) return push_result(L, HL_OK, r, &d);
+  int rc = rt_cuda_tensor_to_host(t, &c, &d);
+  Tensor *dc = NULL;
+  if (rc == HL_OK) rc = rt_cuda_tensor_to_device(c, &dc, &d);
+  if (rc == HL_OK) rc = tensor_view(dc, sizes, n, &r, &d);
+  tensor_free(c);
+  tensor_free(dc);
+  return push_result(L, rc, r, &d);
+}
+
+static int dev_reshape(lua_State *L) {
+  int64_t sizes[TENSOR_MAX_DIMS];
+  int n = 0;
+  if (lua_istable(L, 2)) {
+    n = (int)luaL_len(L, 2);
+    if (n > TENSOR_MAX_DIMS) return luaL_error(L, "tensors have at most %d dims", TENSOR_MAX_DIMS);
+    for (int i = 0; i < n; i++) {
+      lua_geti(L, 2, i + 1);
+      sizes[i] = luaL_checkinteger(L, -1);
+      lua_pop(L, 1);
+    }
+  } else {
+    n = lua_gettop(L) - 1;
+    if (n > TENSOR_MAX_DIMS) return luaL_error(L, "tensors have at most %d dims", TENSOR_MAX_DIMS);
+    for (int i = 0; i < n; i++) sizes[i] = luaL_checkinteger(L, i + 2);
+  }
+  return reshape_common(L, sizes, n);
+}
+
+static int dev_flatten(lua_State *L) {
+  int64_t n = tensor_numel(bind_tensor_check(L, 1));
+  return reshape_common(L, &n, 1);
+}
+
+static int dev_tostring(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1), *h = NULL;
+  Diag d;
+  if (rt_cuda_tensor_to_host(t, &h, &d)) return raise(L, &d);
+  bind_tensor_push(L, h);
+  size_t len;
+  const char *s = luaL_tolstring(L, -1, &len); /* the host tensor's own __tostring */
+  if (len == 0 || s[len - 1] != ')') return 1;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addlstring(&b, s, len - 1);
+  luaL_addstring(&b, ", device='cuda')");
+  luaL_pushresult(&b);
+  return 1;
+}
+
+/* ---- the device guard ---------------------------------------------------------------------- */
+
+typedef enum GuardMode { GUARD_REFUSE, GUARD_VIA_HOST } GuardMode;
+
+static const char *const device_safe[] = { /* read sizes and strides only */
+    "size", "shape", "stride", "dim", "numel", "is_contiguous", "element_size", "transpose",
+    "permute", "slice", "narrow", "expand", "unsqueeze", "squeeze", "view",
+    "__gc", "__close", "__len", "__lt", "__le", "__index", "__newindex", "__name", "__metatable",
+    /* core functions that take no tensors, or any device */
+    "is_tensor", "dtypes", "promote", "versions", "flags", "flag", "clock", "ir_builder",
+    "ir_ops", "config_space", NULL};
+
+static const char *const via_host[] = {"item", "get", "totable", "allclose", "rel_err",
+                                       "max_abs_err", NULL};
+
+static const struct {
+  const char *name;
+  lua_CFunction fn;
+} device_impl[] = {{"cpu", dev_cpu}, {"to", dev_to}, {"clone", dev_clone},
+                   {"contiguous", dev_contiguous}, {"copy_", dev_copy_}, {"fill_", dev_fill_},
+                   {"reshape", dev_reshape}, {"flatten", dev_flatten},
+                   {"__tostring", dev_tostring}, {NULL, NULL}};
+
+static bool listed(const char *const *list, const char *name) {
+  for (int i = 0; list[i]; i++)
+    if (strcmp(list[i], name) == 0) return true;
+  return false;
+}
+
+/* 0, or the argument holding a device tensor (directly or in a table of up to
+ * TENSOR_MAX_DIMS entries: tile specs, index lists). */
+static int device_arg(lua_State *L, int n) {
+  for (int i = 1; i <= n; i++) {
+    int t = lua_type(L, i);
+    if (t == LUA_TUSERDATA && is_device_tensor(L, i)) return i;
+    if (t != LUA_TTABLE || lua_rawlen(L, i) > TENSOR_MAX_DIMS) continue;
+    int len = (int)lua_rawlen(L, i);
+    for (int k = 1; k <= len; k++) {
+      bool dev = lua_rawgeti(L, i, k) == LUA_TUSERDATA && is_device_tensor(L, -1);
+      lua_pop(L, 1);
+      if (dev) return i;
+    }
+  }
+  return 0;
+}
+
+/* Upvalues: 1 the original function, 2 its name, 3 the GuardMode, 4 a device implementation
+ * or nil. */
+static int guard_call(lua_State *L) {
+  int n = lua_gettop(L);
+  int dev = device_arg(L, n);
+  if (dev && !lua_isnil(L, lua_upvalueindex(4))) {
+    lua_pushvalue(L, lua_upvalueindex(4));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    return lua_gettop(L);
+  }
+  if (dev && lua_tointeger(L, lua_upvalueindex(3)) == GUARD_VIA_HOST) {
+    for (int i = 1; i <= n; i++) {
+      if (!is_device_tensor(L, i)) continue;
+      Tensor *h = NULL;
+      Diag d;
+      if (rt_cuda_tensor_to_host(bind_tensor_test(L, i), &h, &d)) return raise(L, &d);
+      bind_tensor_push(L, h);
+      lua_replace(L, i);
+    }
+    dev = device_arg(L, n); /* device tensors inside tables are still refused */
+  }
+  if (dev)
+    return luaL_error(L, "%s: this tensor is on cuda, and host operations need cpu tensors; "
+                         "move it to the CPU with t:cpu()", lua_tostring(L, lua_upvalueindex(2)));
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+/* Wraps every C function of the table at idx in guard_call, except the device-safe ones. */
+static void guard_table(lua_State *L, int idx) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_iscfunction(L, -1)) {
+      const char *name = lua_tostring(L, -2);
+      if (!listed(device_safe, name)) {
+        lua_pushvalue(L, -1);    /* 1: the original */
+        lua_pushvalue(L, -3);    /* 2: the name */
+        lua_pushinteger(L, listed(via_host, name) ? GUARD_VIA_HOST : GUARD_REFUSE);
+        lua_pushnil(L);          /* 4: the device implementation */
+        for (int i = 0; device_impl[i].name; i++)
+          if (strcmp(device_impl[i].name, name) == 0) {
+            lua_pop(L, 1);
+            lua_pushcfunction(L, device_impl[i].fn);
+          }
+        lua_pushcclosure(L, guard_call, 4);
+        lua_pushvalue(L, -3);
+        lua_insert(L, -2);
+        lua_rawset(L, idx); /* replacing an existing key's value keeps lua_next valid */
+      }
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* The tensor metatable's __index, answering `device` from the storage. Upvalues: 1 the
+ * original __index, 2 the string "device". */
+static int index_with_device(lua_State *L) {
+  if (lua_rawequal(L, 2, lua_upvalueindex(2))) {
+    Tensor *t = bind_tensor_test(L, 1);
+    if (t) {
+      lua_pushstring(L, t->storage->ops->name);
+      return 1;
+    }
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static void install_guard(lua_State *L, int core) {
+  lua_getfield(L, core, "Tensor");
+  if (lua_istable(L, -1)) guard_table(L, lua_gettop(L));
+  lua_pop(L, 1);
+  guard_table(L, core);
+  if (luaL_getmetatable(L, TENSOR_METATABLE) == LUA_TTABLE) {
+    int mt = lua_gettop(L);
+    guard_table(L, mt);
+    lua_getfield(L, mt, "__index");
+    lua_pushliteral(L, "device");
+    lua_pushcclosure(L, index_with_device, 2);
+    lua_setfield(L, mt, "__index");
+  }
+  lua_pop(L, 1);
+}
+
+/* ---- modules and functions ---------------------------------------------------------------- */
+
+/* A loaded module; its uservalue 1 is the JIT's info log (a string). */
+typedef struct ModuleBox {
+  RtCudaModule *m;
+  float jit_ms;
+} ModuleBox;
+
+typedef struct FuncBox {
+  RtCudaFunc *f;
+  char sig[MAX_LAUNCH_ARGS + 1];
+  char name[128];
+} FuncBox;
+
+static ModuleBox *check_module(lua_State *L, int idx) {
+  ModuleBox *b = luaL_checkudata(L, idx, MODULE_MT);
+  if (!b->m) luaL_argerror(L, idx, "the cuda module was unloaded");
+  return b;
+}
+
+/* core.cuda_module(ptx) -> CudaModule; raises with the driver error and ptxas' log. */
+static int core_cuda_module(lua_State *L) {
+  size_t len;
+  const char *ptx = luaL_checklstring(L, 1, &len);
+  ModuleBox *b = lua_newuserdatauv(L, sizeof *b, 1); /* empty first: safe to collect */
+  b->m = NULL;
+  b->jit_ms = 0;
+  luaL_setmetatable(L, MODULE_MT);
+  RtCudaJitLog *log = lua_newuserdatauv(L, sizeof *log, 0); /* scratch, collected */
+  Diag d;
+  if (rt_cuda_module_load_ptx(ptx, len, &b->m, log, &d)) return raise(L, &d);
+  b->jit_ms = log->wall_ms;
+  lua_pushstring(L, log->info);
+  lua_setiuservalue(L, -3, 1);
+  lua_pop(L, 1);
+  return 1;
+}
+
+static int module_gc(lua_State *L) {
+  ModuleBox *b = luaL_checkudata(L, 1, MODULE_MT);
+  Diag ignored;
+  rt_cuda_module_unload(b->m, &ignored);
+  b->m = NULL;
+  return 0;
+}
+
+static int module_unload(lua_State *L) {
+  ModuleBox *b = check_module(L, 1);
+  Diag d;
+  int rc = rt_cuda_module_unload(b->m, &d);
+  b->m = NULL;
+  if (rc) return raise(L, &d);
+  return 0;
+}
+
+/* m:info_log() -> the JIT's info log (registers, spills, ...); m:jit_ms() -> its wall time. */
+static int module_info_log(lua_State *L) {
+  luaL_checkudata(L, 1, MODULE_MT);
+  lua_getiuservalue(L, 1, 1);
+  return 1;
+}
+
+static int module_jit_ms(lua_State *L) {
+  ModuleBox *b = luaL_checkudata(L, 1, MODULE_MT);
+  lua_pushnumber(L, b->jit_ms);
+  return 1;
+}
+
+/* m:func(name, sig) -> CudaFunc. sig has one letter per kernel parameter: p (a cuda tensor:
+ * its device address), i (int32), l (int64), f (float32), d (float64). */
+static int module_func(lua_State *L) {
+  ModuleBox *mb = check_module(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  size_t n;
+  const char *sig = luaL_optlstring(L, 3, "", &n);
+  if (n > MAX_LAUNCH_ARGS) return luaL_error(L, "m:func: at most %d parameters", MAX_LAUNCH_ARGS);
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("pilfd", sig[i]))
+      return luaL_error(L, "m:func: signature letter '%c' (parameter %d) is not one of p i l f d "
+                           "(cuda tensor, int32, int64, float32, float64)", sig[i], (int)i + 1);
+  FuncBox *fb = lua_newuserdatauv(L, sizeof *fb, 1);
+  fb->f = NULL;
+  luaL_setmetatable(L, FUNC_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1); /* the function keeps its module alive */
+  Diag d;
+  if (rt_cuda_module_function(mb->m, name, &fb->f, &d)) return raise(L, &d);
+  memcpy(fb->sig, sig, n + 1);
+  snprintf(fb->name, sizeof fb->name, "%s", name);
+  return 1;
+}
+
+static FuncBox *check_func(lua_State *L, int idx) {
+  FuncBox *fb = luaL_checkudata(L, idx, FUNC_MT);
+  lua_getiuservalue(L, idx, 1);
+  ModuleBox *mb = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (!fb->f || !mb || !mb->m) luaL_argerror(L, idx, "the kernel's module was unloaded");
+  return fb;
+}
+
+/* An integer or a table of 1..3 integers, as x, y, z (missing ones are 1). */
+static void check_dim3(lua_State *L, int idx, const char *what, unsigned out[3]) {
+  out[0] = out[1] = out[2] = 1;
+  if (lua_isinteger(L, idx)) {
+    lua_Integer v = lua_tointeger(L, idx);
+    if (v < 1 || v > 0x7fffffff) luaL_error(L, "launch: %s %I is out of range", what, v);
+    out[0] = (unsigned)v;
+    return;
+  }
+  luaL_checktype(L, idx, LUA_TTABLE);
+  int n = (int)luaL_len(L, idx);
+  if (n < 1 || n > 3) luaL_error(L, "launch: %s needs 1 to 3 sizes, got %d", what, n);
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, idx, i + 1);
+    lua_Integer v = luaL_checkinteger(L, -1);
+    if (v < 1 || v > 0x7fffffff) luaL_error(L, "launch: %s size %d (%I) is out of range", what, i + 1, v);
+    out[i] = (unsigned)v;
+    lua_pop(L, 1);
+  }
+}
+
+/* f:launch(grid, block, {args...} [, shared_bytes]). Asynchronous: use an event or
+ * core.cuda_synchronize() to wait (and to see the kernel's own errors). */
+static int func_launch(lua_State *L) {
+  FuncBox *fb = check_func(L, 1);
+  RtCudaLaunch l;
+  check_dim3(L, 2, "grid", l.grid);
+  check_dim3(L, 3, "block", l.block);
+  luaL_checktype(L, 4, LUA_TTABLE);
+  l.shared_bytes = (unsigned)luaL_optinteger(L, 5, 0);
+  int n = (int)strlen(fb->sig), given = (int)luaL_len(L, 4);
+  if (given != n)
+    return luaL_error(L, "launch '%s': the kernel takes %d arguments (signature \"%s\"), got %d",
+                      fb->name, n, fb->sig, given);
+  union {
+    uint64_t p;
+    int32_t i;
+    int64_t l;
+    float f;
+    double d;
+  } vals[MAX_LAUNCH_ARGS];
+  void *params[MAX_LAUNCH_ARGS];
+  for (int i = 0; i < n; i++) {
+    lua_geti(L, 4, i + 1); /* left on the stack: tensors stay referenced through the launch */
+    int top = lua_gettop(L);
+    switch (fb->sig[i]) {
+    case 'p': {
+      Tensor *t = bind_tensor_test(L, top);
+      if (!t || !rt_cuda_tensor_is_device(t))
+        return luaL_error(L, "launch '%s': argument %d must be a cuda tensor, got %s", fb->name,
+                          i + 1, t ? "a cpu tensor (move it with t:cuda())" : luaL_typename(L, top));
+      vals[i].p = rt_cuda_tensor_ptr(t);
+      break;
+    }
+    case 'i': {
+      lua_Integer v = luaL_checkinteger(L, top);
+      if (v < INT32_MIN || v > INT32_MAX)
+        return luaL_error(L, "launch '%s': argument %d (%I) does not fit int32", fb->name, i + 1, v);
+      vals[i].i = (int32_t)v;
+      break;
+    }
+    case 'l': vals[i].l = (int64_t)luaL_checkinteger(L, top); break;
+    case 'f': vals[i].f = (float)luaL_checknumber(L, top); break;
+    default: vals[i].d = (double)luaL_checknumber(L, top); break;
+    }
+    params[i] = &vals[i];
+  }
+  Diag d;
+  if (rt_cuda_launch(fb->f, &l, params, &d)) return raise(L, &d);
+  return 0;
+}
+
+/* f:attributes() -> {num_regs=, static_shared_bytes=, local_bytes=, const_bytes=,
+ * max_threads_per_block=} */
+static int func_attributes(lua_State *L) {
+  FuncBox *fb = check_func(L, 1);
+  RtCudaFuncAttrs a;
+  Diag d;
+  if (rt_cuda_func_attrs(fb->f, &a, &d)) return raise(L, &d);
+  lua_createtable(L, 0, 5);
+  set_int(L, "num_regs", a.num_regs);
+  set_int(L, "static_shared_bytes", a.static_shared_bytes);
+  set_int(L, "local_bytes", a.local_bytes);
+  set_int(L, "const_bytes", a.const_bytes);
+  set_int(L, "max_threads_per_block", a.max_threads_per_block);
+  return 1;
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+typedef struct EventBox {
+  RtCudaEvent *e;
+} EventBox;
+
+static RtCudaEvent *check_event(lua_State *L, int idx) {
+  EventBox *b = luaL_checkudata(L, idx, EVENT_MT);
+  if (!b->e) luaL_argerror(L, idx, "the event was destroyed");
+  return b->e;
+}
+
+static int core_cuda_event(lua_State *L) {
+  EventBox *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->e = NULL;
+  luaL_setmetatable(L, EVENT_MT);
+  Diag d;
+  if (rt_cuda_event_create(&b->e, &d)) return raise(L, &d);
+  return 1;
+}
+
+static int event_gc(lua_State *L) {
+  EventBox *b = luaL_checkudata(L, 1, EVENT_MT);
+  Diag ignored;
+  rt_cuda_event_destroy(b->e, &ignored);
+  b->e = NULL;
+  return 0;
+}
+
+static int event_record(lua_State *L) {
+  Diag d;
+  if (rt_cuda_event_record(check_event(L, 1), &d)) return raise(L, &d);
+  lua_settop(L, 1);
+  return 1;
+}
+
+static int event_synchronize(lua_State *L) {
+  Diag d;
+  if (rt_cuda_event_synchronize(check_event(L, 1), &d)) return raise(L, &d);
+  return 0;
+}
+
+/* start:elapsed_ms(stop) -> milliseconds between the two recorded events (waits for stop). */
+static int event_elapsed_ms(lua_State *L) {
+  RtCudaEvent *a = check_event(L, 1), *b = check_event(L, 2);
+  Diag d;
+  float ms = 0;
+  if (rt_cuda_event_synchronize(b, &d) || rt_cuda_event_elapsed_ms(a, b, &ms, &d)) return raise(L, &d);
+  lua_pushnumber(L, ms);
+  return 1;
+}
+
+/* ---- registration ------------------------------------------------------------------------- */
+
+static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, const luaL_Reg *meta) {
+  luaL_newmetatable(L, mt);
+  luaL_setfuncs(L, meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
+
+static const luaL_Reg cuda_funcs[] = {
+    {"cuda_available", core_cuda_available}, {"cuda_device_count", core_cuda_device_count},
+    {"cuda_device_info", core_cuda_device_info}, {"cuda_mem_info", core_cuda_mem_info},
+    {"cuda_synchronize", core_cuda_synchronize}, {"to_device", core_to_device},
+    {"cuda_empty", core_cuda_empty}, {"cuda_pin", core_cuda_pin},
+    {"cuda_module", core_cuda_module}, {"cuda_event", core_cuda_event}, {NULL, NULL}};
+
+void bind_cuda_register(lua_State *L) {
+  int core = lua_gettop(L);
+  install_guard(L, core); /* before our own functions, which take device tensors */
+  luaL_setfuncs(L, cuda_funcs, 0);
+
+  static const luaL_Reg module_methods[] = {{"func", module_func}, {"unload", module_unload},
+                                            {"info_log", module_info_log},
+                                            {"jit_ms", module_jit_ms}, {NULL, NULL}};
+  static const luaL_Reg module_meta[] = {{"__gc", module_gc}, {"__close", module_gc}, {NULL, NULL}};
+  new_class(L, MODULE_MT, module_methods, module_meta);
+
+  static const luaL_Reg func_methods[] = {{"launch", func_launch},
+                                          {"attributes", func_attributes}, {NULL, NULL}};
+  static const luaL_Reg func_meta[] = {{NULL, NULL}};
+  new_class(L, FUNC_MT, func_methods, func_meta);
+
+  static const luaL_Reg event_methods[] = {{"record", event_record},
+                                           {"synchronize", event_synchronize},
+                                           {"elapsed_ms", event_elapsed_ms}, {NULL, NULL}};
+  static const luaL_Reg event_meta[] = {{"__gc", event_gc}, {"__close", event_gc}, {NULL, NULL}};
+  new_class(L, EVENT_MT, event_methods, event_meta);
+}

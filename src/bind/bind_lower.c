@@ -1,0 +1,386 @@
+/* Lua binding of the compiler: core.compile(irfunc, config, target) and the compiled kernel
+ * userdata ("helua.CompiledKernel": launch, code, info). Part of src/bind (the Lua boundary); the
+ * lowering is src/lower, the CPU runtime src/rt.
+ *
+ * The config is a plain table with Helion's field names (lists 1-based, loop orders 1-based,
+ * helua.none for none): block_sizes, reduction_loops, loop_orders, range_unroll_factors,
+ * vector_width, cpu_threads, and user tunables by name. Known fields that do not change CPU
+ * code (num_warps, ...) are ignored, as Helion ignores other backends' knobs; :info().ignored
+ * lists them. Launch arguments come in IR argument order: tensors (checked against the dtype,
+ * sizes and strides the kernel was specialized on) and numbers. */
+#include "bind/bind_lower.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/mem.h"
+#include "bind/bind_ir.h"
+#include "bind/bind_tensor.h"
+#include "config/config.h"
+#include "lower/lower.h"
+#include "rt/cpu/rt_cpu.h"
+#include "rt/rt_time.h"
+
+#define KERNEL_MT "helua.CompiledKernel"
+#define MAX_ARGS  256
+
+typedef struct LKernel {
+  LowerArtifact *art; /* NULL until compiled, and after close */
+  RtCpuKernel *rk;
+  double jit_ms;
+  RtLaunch last;
+  int launches;
+  char ignored[256]; /* config fields that do not apply to the CPU, comma-separated */
+} LKernel;
+
+static int raise(lua_State *L, const Diag *d) {
+  if (d->file[0] && d->line > 0) return luaL_error(L, "%s:%d: %s", d->file, d->line, d->msg);
+  return luaL_error(L, "%s", d->msg);
+}
+
+static LKernel *check_kernel(lua_State *L) {
+  LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
+  if (!k->art || !k->rk) luaL_error(L, "the compiled kernel was closed");
+  return k;
+}
+
+/* ---- the config table ------------------------------------------------------------------------ */
+
+static bool is_none(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) return strcmp(lua_tostring(L, idx), "none") == 0;
+  if (lua_type(L, idx) == LUA_TBOOLEAN) return !lua_toboolean(L, idx);
+  if (!lua_istable(L, idx)) return false;
+  bool none = false;
+  if (luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
+    none = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "helua.none") == 0;
+    lua_pop(L, 1);
+  }
+  if (!none && luaL_getmetafield(L, idx, "__tostring") != LUA_TNIL) {
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    none = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "json.null") == 0;
+    lua_pop(L, 1);
+  }
+  return none;
+}
+
+static lua_Integer field_int(lua_State *L, int idx, const char *field, int pos) {
+  int isint = 0;
+  lua_Integer v = lua_tointegerx(L, idx, &isint);
+  if (!isint) {
+    if (pos > 0) luaL_error(L, "config field %s[%d] must be an integer, got %s", field, pos, luaL_typename(L, idx));
+    luaL_error(L, "config field %s must be an integer, got %s", field, luaL_typename(L, idx));
+  }
+  return v;
+}
+
+/* The list at idx (a table), its length checked against cap. */
+static int field_list(lua_State *L, int idx, const char *field) {
+  if (!lua_istable(L, idx)) luaL_error(L, "config field %s must be a list, got %s", field, luaL_typename(L, idx));
+  lua_Integer n = luaL_len(L, idx);
+  if (n > LOWER_MAX_LIST) luaL_error(L, "config field %s has %I entries (at most %d)", field, n, LOWER_MAX_LIST);
+  return (int)n;
+}
+
+static void read_ints(lua_State *L, int idx, const char *field, int64_t *out, int *n, bool none_ok) {
+  *n = field_list(L, idx, field);
+  for (int i = 1; i <= *n; i++) {
+    lua_geti(L, idx, i);
+    if (none_ok && (lua_isnil(L, -1) || is_none(L, -1))) out[i - 1] = 0;
+    else out[i - 1] = field_int(L, -1, field, i);
+    lua_pop(L, 1);
+  }
+}
+
+static void read_orders(lua_State *L, int idx, LowerConfig *cfg) {
+  cfg->nloop_orders = field_list(L, idx, "loop_orders");
+  for (int i = 1; i <= cfg->nloop_orders; i++) {
+    lua_geti(L, idx, i);
+    int t = lua_gettop(L);
+    char name[32];
+    snprintf(name, sizeof name, "loop_orders[%d]", i);
+    int len = field_list(L, t, name);
+    if (len > IR_MAX_RANK) luaL_error(L, "config field %s has %d entries (at most %d)", name, len, IR_MAX_RANK);
+    cfg->loop_order_len[i - 1] = len;
+    for (int k = 1; k <= len; k++) {
+      lua_geti(L, t, k);
+      cfg->loop_orders[i - 1][k - 1] = (int)field_int(L, -1, name, k) - 1;
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+static void note_ignored(LKernel *k, const char *name) {
+  size_t n = strlen(k->ignored);
+  if (n + strlen(name) + 3 < sizeof k->ignored)
+    snprintf(k->ignored + n, sizeof k->ignored - n, "%s%s", n ? "," : "", name);
+}
+
+static void read_config(lua_State *L, int idx, LowerConfig *cfg, LKernel *k) {
+  lower_config_init(cfg);
+  cfg->base = 1;
+  if (lua_isnoneornil(L, idx)) return;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int v = lua_gettop(L);
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "config keys must be field names (strings)");
+    const char *name = lua_tostring(L, -2);
+    if (strcmp(name, "block_sizes") == 0) {
+      int n;
+      read_ints(L, v, name, cfg->block_sizes, &n, false);
+      cfg->nblock_sizes = n;
+    } else if (strcmp(name, "reduction_loops") == 0) {
+      int n;
+      read_ints(L, v, name, cfg->reduction_loops, &n, true);
+      cfg->nreduction_loops = n;
+    } else if (strcmp(name, "loop_orders") == 0) {
+      read_orders(L, v, cfg);
+    } else if (strcmp(name, "range_unroll_factors") == 0) {
+      int64_t tmp[LOWER_MAX_LIST];
+      int n;
+      read_ints(L, v, name, tmp, &n, true);
+      cfg->nrange_unroll_factors = n;
+      for (int i = 0; i < n; i++)
+        cfg->range_unroll_factors[i] = (int)tmp[i];
+    } else if (strcmp(name, "vector_width") == 0) {
+      cfg->vector_width = (int)field_int(L, v, name, 0);
+    } else if (strcmp(name, "cpu_threads") == 0) {
+      cfg->cpu_threads = (int)field_int(L, v, name, 0);
+    } else if (cfg_known_field(name)) {
+      note_ignored(k, name); /* another backend's knob, or one the CPU lowering does not read */
+    } else if (!lua_isboolean(L, v) && !lua_isnumber(L, v)) {
+      luaL_error(L, "config field %s is neither a CPU knob nor a user tunable (a number or boolean)", name);
+    } else {
+      if (cfg->ntunables == LOWER_MAX_TUNABLES) luaL_error(L, "too many config fields");
+      LowerTunable *t = &cfg->tunables[cfg->ntunables++];
+      snprintf(t->name, sizeof t->name, "%s", name);
+      t->value = lua_isboolean(L, v) ? lua_toboolean(L, v) : lua_tonumber(L, v);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+/* ---- core.compile ---------------------------------------------------------------------------- */
+
+static int core_compile(lua_State *L) {
+  lua_settop(L, 3);
+  IrFunc *f = bind_ir_check_func(L, 1);
+  const char *target = luaL_optstring(L, 3, "cpu");
+  if (strcmp(target, "cuda") == 0)
+    return luaL_error(L, "compile: target \"cuda\" is not built yet (use \"cpu\")");
+  if (strcmp(target, "cpu") != 0)
+    return luaL_error(L, "compile: unknown target \"%s\" (expected \"cpu\" or \"cuda\")", target);
+  LKernel *k = lua_newuserdatauv(L, sizeof *k, 0); /* safe empty state first */
+  memset(k, 0, sizeof *k);
+  luaL_setmetatable(L, KERNEL_MT);
+  LowerConfig cfg;
+  read_config(L, 2, &cfg, k);
+  Diag d = {0};
+  if (lower_compile(f, &cfg, LOWER_TARGET_CPU, &k->art, &d)) return raise(L, &d);
+  int64_t t0 = rt_now_ns();
+  if (rt_cpu_load(k->art->object, k->art->object_len, k->art->program_sym, k->art->grid_sym,
+                  &k->rk, &d))
+    return raise(L, &d);
+  k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
+  return 1;
+}
+
+/* ---- launch ---------------------------------------------------------------------------------- */
+
+static const char *sig_str(const LowerArgSig *s, char *buf, size_t cap) {
+  size_t n = (size_t)snprintf(buf, cap, "%s[", tensor_dtype_name(s->dtype));
+  for (int i = 0; i < s->rank && n < cap; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)s->sizes[i]);
+  if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "] strides [");
+  for (int i = 0; i < s->rank && n < cap; i++)
+    n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)s->strides[i]);
+  if (n < cap) snprintf(buf + n, cap - n, "]");
+  return buf;
+}
+
+static bool tensor_matches(const Tensor *t, const LowerArgSig *s) {
+  if (t->dtype != s->dtype || t->ndim != s->rank) return false;
+  for (int i = 0; i < s->rank; i++) {
+    if (t->sizes[i] != s->sizes[i]) return false;
+    if (s->sizes[i] > 1 && t->strides[i] != s->strides[i]) return false;
+  }
+  return true;
+}
+
+static int k_launch(lua_State *L) {
+  LKernel *k = check_kernel(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  const LowerArtifact *a = k->art;
+  if (a->nargs > MAX_ARGS) return luaL_error(L, "launch: too many kernel arguments");
+  lua_Integer n = luaL_len(L, 2);
+  if (n != a->nargs)
+    return luaL_error(L, "launch: %s takes %d arguments (in IR argument order), got %I", a->name,
+                      a->nargs, n);
+  void *ptrs[MAX_ARGS];
+  union {
+    double f;
+    int64_t i;
+  } slots[MAX_ARGS];
+  for (int i = 0; i < a->nargs; i++) {
+    const LowerArgSig *s = &a->args[i];
+    lua_geti(L, 2, i + 1); /* stays on the stack: keeps the tensor alive during the launch */
+    char want[256], got[256];
+    if (s->is_tensor) {
+      Tensor *t = bind_tensor_test(L, -1);
+      if (!t)
+        return luaL_error(L, "launch: argument %d (%s) must be a tensor %s, got %s", i + 1,
+                          s->name, sig_str(s, want, sizeof want), luaL_typename(L, -1));
+      if (t->storage->ops->device != TENSOR_DEVICE_CPU)
+        return luaL_error(L, "launch: argument %d (%s) is on %s; the CPU kernel needs a cpu tensor",
+                          i + 1, s->name, t->storage->ops->name);
+      if (!tensor_matches(t, s)) {
+        LowerArgSig ts = {.dtype = t->dtype, .rank = t->ndim};
+        memcpy(ts.sizes, t->sizes, sizeof ts.sizes);
+        memcpy(ts.strides, t->strides, sizeof ts.strides);
+        return luaL_error(L,
+                          "launch: argument %d (%s) is %s, but the kernel was specialized on %s "
+                          "(trace it again for this tensor)",
+                          i + 1, s->name, sig_str(&ts, got, sizeof got),
+                          sig_str(s, want, sizeof want));
+      }
+      ptrs[i] = tensor_data(t);
+      continue;
+    }
+    if (ir_dtype_is_float(s->dtype)) {
+      if (!lua_isnumber(L, -1))
+        return luaL_error(L, "launch: argument %d (%s) must be a number, got %s", i + 1, s->name,
+                          luaL_typename(L, -1));
+      slots[i].f = lua_tonumber(L, -1);
+    } else if (lua_isboolean(L, -1)) {
+      slots[i].i = lua_toboolean(L, -1);
+    } else {
+      int isint = 0;
+      slots[i].i = lua_tointegerx(L, -1, &isint);
+      if (!isint)
+        return luaL_error(L, "launch: argument %d (%s) must be an integer (%s), got %s", i + 1,
+                          s->name, tensor_dtype_name(s->dtype), luaL_typename(L, -1));
+    }
+    ptrs[i] = &slots[i];
+  }
+  Diag d = {0};
+  if (rt_cpu_launch(k->rk, ptrs, a->threads, a->frame_bytes, &k->last, &d)) return raise(L, &d);
+  k->launches++;
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ---- code and info --------------------------------------------------------------------------- */
+
+static int k_code(lua_State *L) {
+  LKernel *k = check_kernel(L);
+  const char *stage = luaL_optstring(L, 2, "llvm");
+  const char *text = NULL;
+  if (strcmp(stage, "ir") == 0) text = k->art->ir;
+  else if (strcmp(stage, "lowered") == 0) text = k->art->lowered;
+  else if (strcmp(stage, "llvm") == 0) text = k->art->llvm;
+  else if (strcmp(stage, "asm") == 0) {
+    Diag d = {0};
+    if (lower_artifact_asm(k->art, &text, &d)) return raise(L, &d);
+  } else {
+    return luaL_error(L, "code: unknown stage \"%s\" (ir, lowered, llvm, asm)", stage);
+  }
+  lua_pushstring(L, text ? text : "");
+  return 1;
+}
+
+static void set_num(lua_State *L, const char *key, double v) {
+  lua_pushnumber(L, v);
+  lua_setfield(L, -2, key);
+}
+
+static void set_int(lua_State *L, const char *key, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, key);
+}
+
+static int k_info(lua_State *L) {
+  LKernel *k = check_kernel(L);
+  const LowerArtifact *a = k->art;
+  const LowerBinding *b = &a->bind;
+  lua_createtable(L, 0, 16);
+  lua_pushstring(L, a->name);
+  lua_setfield(L, -2, "name");
+  lua_pushstring(L, "cpu");
+  lua_setfield(L, -2, "target");
+  lua_pushstring(L, a->cpu);
+  lua_setfield(L, -2, "cpu");
+  lua_createtable(L, 0, LOWER_NPASSES + 2);
+  for (int p = 0; p < LOWER_NPASSES; p++)
+    set_num(L, lower_pass_name((LowerPassId)p), a->ms[p]);
+  set_num(L, "jit", k->jit_ms);
+  lua_setfield(L, -2, "compile_ms");
+  set_num(L, "total_ms", a->total_ms + k->jit_ms);
+  set_int(L, "grid", a->grid);
+  set_int(L, "threads", a->threads);
+  set_int(L, "frame_bytes", (lua_Integer)a->frame_bytes);
+  set_int(L, "object_bytes", (lua_Integer)a->object_len);
+  lua_createtable(L, b->nslots, 0);
+  for (int i = 0; i < b->nslots; i++) {
+    lua_pushinteger(L, b->block[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "block_sizes");
+  lua_createtable(L, b->nrdims, 0);
+  for (int i = 0; i < b->nrdims; i++) {
+    if (b->rchunk[i]) lua_pushinteger(L, b->rchunk[i]);
+    else lua_pushliteral(L, "none");
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "reduction_loops");
+  set_int(L, "vector_width", b->vector_width);
+  lua_pushstring(L, k->ignored);
+  lua_setfield(L, -2, "ignored");
+  set_int(L, "launches", k->launches);
+  if (k->launches) {
+    set_int(L, "programs", k->last.programs);
+    set_int(L, "launch_threads", k->last.threads);
+    set_num(L, "launch_ms", (double)k->last.ns * 1e-6);
+  }
+  return 1;
+}
+
+static int k_close(lua_State *L) {
+  LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
+  rt_cpu_free(k->rk);
+  lower_artifact_free(k->art);
+  k->rk = NULL;
+  k->art = NULL;
+  return 0;
+}
+
+static int k_tostring(lua_State *L) {
+  LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
+  if (!k->art) lua_pushliteral(L, "helua.CompiledKernel (closed)");
+  else lua_pushfstring(L, "helua.CompiledKernel %s (cpu, %d programs)", k->art->name, (int)k->art->grid);
+  return 1;
+}
+
+static const luaL_Reg kernel_methods[] = {
+    {"launch", k_launch}, {"code", k_code}, {"info", k_info}, {"close", k_close}, {NULL, NULL},
+};
+
+static const luaL_Reg kernel_meta[] = {
+    {"__gc", k_close}, {"__close", k_close}, {"__tostring", k_tostring}, {NULL, NULL},
+};
+
+static const luaL_Reg core_funcs[] = {
+    {"compile", core_compile},
+    {NULL, NULL},
+};
+
+void bind_lower_register(lua_State *L) {
+  luaL_newmetatable(L, KERNEL_MT);
+  luaL_setfuncs(L, kernel_meta, 0);
+  luaL_newlib(L, kernel_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, core_funcs, 0);
+}

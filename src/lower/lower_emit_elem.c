@@ -1,0 +1,195 @@
+/* Element-by-element evaluation of tile values: what makes lazy values fuse into the loop nest
+ * of whoever consumes them. Part of src/lower (emit_llvm).
+ *
+ * em_eval(v, idx) gives v's element at the multi-index idx (one i64 per dim of v's shape, each
+ * within the full block): a scalar as is, a buffer's element, or, for a lazy value, its op
+ * applied to its operands' elements (broadcast indices, permuted indices for views, ...). */
+#include <string.h>
+
+#include "lower/lower_internal.h"
+
+const LVal *em_get(LEmit *E, IrValueId id) {
+  LVal *v = &E->vals[id];
+  if (v->kind == LV_DEFER && E->sgen[id] == E->gen) return &E->svals[id];
+  return v;
+}
+
+void em_set(LEmit *E, IrValueId id, LVal v) {
+  if (E->plan->rloop[id] >= 0) {
+    E->svals[id] = v;
+    E->sgen[id] = E->gen;
+    return;
+  }
+  E->vals[id] = v;
+}
+
+static const IrValue *val(LEmit *E, IrValueId id) {
+  return ir_value(E->f, id);
+}
+
+/* ---- loop nests over a shape ----------------------------------------------------------------- */
+
+void em_nest_begin(LEmit *E, LNest *n, const IrShape *s, LLVMValueRef *hi) {
+  n->rank = s->rank;
+  for (int i = 0; i < s->rank; i++) {
+    int64_t size = em_dim(E, s->dims[i]);
+    n->looped[i] = hi || size != 1;
+    if (!n->looped[i]) {
+      n->idx[i] = em_i64(E, 0);
+      continue;
+    }
+    em_loop_begin(E, &n->l[i], em_i64(E, 0), hi ? hi[i] : em_i64(E, size), NULL, "i");
+    n->idx[i] = n->l[i].iv;
+  }
+}
+
+void em_nest_end(LEmit *E, LNest *n) {
+  bool inner = true;
+  for (int i = n->rank - 1; i >= 0; i--) {
+    if (!n->looped[i]) continue;
+    em_loop_end(E, &n->l[i], inner ? em_inner_md(E) : em_outer_md(E));
+    inner = false;
+  }
+}
+
+/* ---- views ----------------------------------------------------------------------------------- */
+
+static LLVMValueRef eval_view(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
+  const IrValue *src = val(E, op->args[0]), *res = val(E, op->results[0]);
+  const IrAttrs *a = op->attrs;
+  LLVMValueRef s[IR_MAX_RANK];
+  int r = src->shape.rank;
+  switch (op->kind) {
+  case IR_OP_PERMUTE:
+    for (int i = 0; i < r; i++)
+      s[a->perm[i]] = idx[i];
+    break;
+  case IR_OP_UNSQUEEZE:
+    for (int i = 0, k = 0; i < r + 1; i++)
+      if (i != a->dim) s[k++] = idx[i];
+    break;
+  case IR_OP_SQUEEZE:
+    for (int i = 0, k = 0; i < r; i++)
+      s[i] = i == a->dim ? em_i64(E, 0) : idx[k++];
+    break;
+  case IR_OP_EXPAND:
+    em_bcast_idx(E, &src->shape, &res->shape, idx, s);
+    break;
+  default: { /* reshape: the same row-major order over the full blocks */
+    LLVMValueRef lin = em_buf_index(E, &res->shape, idx);
+    int64_t stride = 1;
+    for (int i = r - 1; i >= 0; i--) {
+      int64_t n = em_dim(E, src->shape.dims[i]);
+      LLVMValueRef q = stride == 1 ? lin : LLVMBuildUDiv(E->b, lin, em_i64(E, stride), "");
+      s[i] = n == 1 ? em_i64(E, 0) : LLVMBuildURem(E->b, q, em_i64(E, n), "");
+      stride *= n;
+    }
+  }
+  }
+  return em_eval(E, op->args[0], s);
+}
+
+/* ---- elementwise ----------------------------------------------------------------------------- */
+
+static LLVMValueRef operand(LEmit *E, const IrOp *op, int i, LLVMValueRef *idx) {
+  LLVMValueRef s[IR_MAX_RANK];
+  em_bcast_idx(E, &val(E, op->args[i])->shape, &val(E, op->results[0])->shape, idx, s);
+  return em_eval(E, op->args[i], s);
+}
+
+static LLVMValueRef eval_elementwise(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
+  IrOpClass cls = ir_op_info(op->kind)->cls;
+  DType dt = val(E, op->args[0])->dtype;
+  LLVMValueRef x = operand(E, op, 0, idx);
+  switch (cls) {
+  case IR_CLASS_LOGICAL:
+    if (op->kind == IR_OP_NOT) return LLVMBuildNot(E->b, x, "");
+    if (op->kind == IR_OP_AND) return LLVMBuildAnd(E->b, x, operand(E, op, 1, idx), "");
+    return LLVMBuildOr(E->b, x, operand(E, op, 1, idx), "");
+  case IR_CLASS_UNARY:
+  case IR_CLASS_UNARY_FLOAT:
+    return em_from_comp(E, dt, em_unary(E, op->kind, dt, em_to_comp(E, dt, x)));
+  case IR_CLASS_BINARY:
+  case IR_CLASS_BINARY_FLOAT: {
+    LLVMValueRef y = operand(E, op, 1, idx);
+    return em_from_comp(E, dt,
+                        em_binary(E, op->kind, dt, em_to_comp(E, dt, x), em_to_comp(E, dt, y)));
+  }
+  case IR_CLASS_COMPARE: {
+    LLVMValueRef y = operand(E, op, 1, idx);
+    return em_compare(E, op->kind, dt, em_to_comp(E, dt, x), em_to_comp(E, dt, y));
+  }
+  case IR_CLASS_WHERE: {
+    LLVMValueRef a = operand(E, op, 1, idx), b = operand(E, op, 2, idx);
+    return LLVMBuildSelect(E->b, x, a, b, "");
+  }
+  default: /* cast */
+    return em_cast(E, dt, val(E, op->results[0])->dtype, x);
+  }
+}
+
+LLVMValueRef em_eval_op(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
+  const IrValue *res = val(E, op->results[0]);
+  switch (ir_op_info(op->kind)->cls) {
+  case IR_CLASS_FULL:
+    return em_const(E, res->dtype, op->attrs->value);
+  case IR_CLASS_ARANGE: {
+    LLVMValueRef v = LLVMBuildNSWAdd(E->b, idx[0], em_i64(E, op->attrs->start), "");
+    return res->dtype == DT_INT64 ? v : LLVMBuildTrunc(E->b, v, em_val_type(E, res->dtype), "");
+  }
+  case IR_CLASS_TILE_FIELD: /* tile_index */
+    return LLVMBuildNSWAdd(E->b, em_get(E, op->args[0])->tile->begin, idx[0], "");
+  case IR_CLASS_LOAD:
+    return em_eval_load(E, op, idx);
+  case IR_CLASS_RESHAPE:
+  case IR_CLASS_PERMUTE:
+  case IR_CLASS_UNSQUEEZE:
+  case IR_CLASS_SQUEEZE:
+  case IR_CLASS_EXPAND:
+    return eval_view(E, op, idx);
+  default:
+    return eval_elementwise(E, op, idx);
+  }
+}
+
+LLVMValueRef em_eval(LEmit *E, IrValueId id, LLVMValueRef *idx) {
+  const LVal *v = em_get(E, id);
+  const IrValue *iv = val(E, id);
+  switch (v->kind) {
+  case LV_SCALAR:
+    return v->v;
+  case LV_BUF:
+    return em_buf_load(E, iv->dtype, v->v, em_buf_index(E, &iv->shape, idx));
+  case LV_LAZY:
+    return em_eval_op(E, v->op, idx);
+  default: {
+    char n[96];
+    em_fail(E, iv->def_kind == IR_DEF_RESULT ? iv->def : NULL,
+            "internal: %s is used before the emitter made it",
+            ir_value_str(E->f, id, n, sizeof n));
+    return LLVMGetUndef(em_val_type(E, iv->dtype));
+  }
+  }
+}
+
+/* ---- materializing ----------------------------------------------------------------------- */
+
+void em_fill(LEmit *E, LLVMValueRef buf, DType dt, const IrShape *shape, IrValueId src) {
+  LNest n;
+  em_nest_begin(E, &n, shape, NULL);
+  LLVMValueRef s[IR_MAX_RANK];
+  em_bcast_idx(E, &val(E, src)->shape, shape, n.idx, s);
+  LLVMValueRef v = em_eval(E, src, s);
+  if (val(E, src)->dtype != dt) v = em_cast(E, val(E, src)->dtype, dt, v);
+  em_buf_store(E, dt, buf, em_buf_index(E, shape, n.idx), v);
+  em_nest_end(E, &n);
+}
+
+LLVMValueRef em_materialize(LEmit *E, IrValueId id) {
+  const LVal *v = em_get(E, id);
+  if (v->kind == LV_BUF) return v->v;
+  const IrValue *iv = val(E, id);
+  LLVMValueRef buf = em_buffer(E, iv->dtype, &iv->shape, "tmp");
+  em_fill(E, buf, iv->dtype, &iv->shape, id);
+  return buf;
+}

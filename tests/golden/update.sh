@@ -1,0 +1,9 @@
+#!/bin/sh
+# Regenerates the golden files in tests/golden from the current tracer and compiler: one command,
+# run from anywhere; review the diff before committing. Part of tests/golden.
+# Usage: tests/golden/update.sh [HELUA]   (default: build/helua of this checkout)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+helua=${1:-$root/build/helua}
+cd "$root"
+HELUA_LUA_DIR="$root/lua" "$helua" tests/lua/test_golden.lua --update
