@@ -92,15 +92,22 @@ end
 
 function M.is_kernel(v) return getmetatable(v) == Kernel end
 
--- "auto" compiles once every kernel in kernels/ passes compiled on the CPU
--- (tests/lua/test_compiled.lua); until then it stays interpret mode, and backend = "cpu"
--- (HELUA_BACKEND=cpu) asks for the compiler.
-M.AUTO_COMPILES = false
+-- "auto" compiles on the CPU: every kernel in kernels/ passes compiled there
+-- (tests/lua/test_compiled.lua). A `block_size` setting (HELUA_BLOCK_SIZE, helua run
+-- --block-size) is interpret mode's block size, so it makes "auto" interpret.
+M.AUTO_COMPILES = true
 
 -- Raises for a backend this build cannot run.
 function M.check_backend(settings)
   if settings.interpret then return end
   local b = settings.backend
+  if b == "cpu" and settings.block_size ~= nil then
+    diag.raise("block_size is interpret mode's block size; compiled kernels take their block "
+      .. "sizes from the config", {
+      token = "block_size",
+      hint = "give a config, e.g. helua.Config{block_sizes = {64, 64}}, or drop backend = \"cpu\"",
+    })
+  end
   if b == "cuda" or (b == "cpu" and not core.compile) then
     diag.raise("the " .. b .. " backend is not built yet (this build has "
       .. (b == "cpu" and "no compiler: core.compile" or "no GPU backend") .. ")", {
@@ -114,7 +121,10 @@ end
 function M.mode(settings)
   if settings.interpret then return "interpret" end
   local b = settings.backend
-  if b == "auto" then return (M.AUTO_COMPILES and core.compile) and "cpu" or "interpret" end
+  if b == "auto" then
+    if settings.block_size ~= nil then return "interpret" end
+    return (M.AUTO_COMPILES and core.compile) and "cpu" or "interpret"
+  end
   return b
 end
 

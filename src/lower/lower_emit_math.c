@@ -21,16 +21,15 @@ static LLVMValueRef intr2(LEmit *E, const char *name, LLVMValueRef x, LLVMValueR
   return em_call_intr(E, name, LLVMTypeOf(x), a, 2);
 }
 
-/* 2^n for an integral float n in [-75, 64] (bits of the float). */
-static LLVMValueRef pow2i(LEmit *E, LLVMValueRef n) {
-  LLVMValueRef i = LLVMBuildFPToSI(E->b, n, E->i32, "");
-  i = LLVMBuildAdd(E->b, i, LLVMConstInt(E->i32, 127, false), "");
+/* 2^k for an int32 k in [-126, 127]: the float with exponent field k + 127. */
+static LLVMValueRef pow2i(LEmit *E, LLVMValueRef k) {
+  LLVMValueRef i = LLVMBuildAdd(E->b, k, LLVMConstInt(E->i32, 127, false), "");
   i = LLVMBuildShl(E->b, i, LLVMConstInt(E->i32, 23, false), "");
   return LLVMBuildBitCast(E->b, i, E->f32, "");
 }
 
-/* e^r for |r| <= ln2/2 (Cephes expf's polynomial), times 2^n split in two factors so every
- * n from -150 to 128 scales without overflowing the exponent field. */
+/* e^r for |r| <= ln2/2 (Cephes expf's polynomial), times 2^n for an integral float n from -150
+ * to 128, scaled in two halves so neither overflows the exponent field. */
 static LLVMValueRef exp_core(LEmit *E, LLVMValueRef r, LLVMValueRef n) {
   LLVMBuilderRef b = E->b;
   static const double c[] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
@@ -43,10 +42,11 @@ static LLVMValueRef exp_core(LEmit *E, LLVMValueRef r, LLVMValueRef n) {
   LLVMValueRef r2 = LLVMBuildFMul(b, r, r, "");
   LLVMValueRef args[3] = {p, r2, LLVMBuildFAdd(b, r, fconst(E, E->f32, 1.0), "")};
   LLVMValueRef y = em_call_intr(E, "llvm.fmuladd", E->f32, args, 3);
-  LLVMValueRef half = intr1(E, "llvm.floor", LLVMBuildFMul(b, n, fconst(E, E->f32, 0.5), ""));
-  LLVMValueRef rest = LLVMBuildFSub(b, n, half, "");
-  y = LLVMBuildFMul(b, y, pow2i(E, half), "");
-  return LLVMBuildFMul(b, y, pow2i(E, rest), "");
+  LLVMValueRef k = LLVMBuildFPToSI(b, n, E->i32, "");
+  LLVMValueRef k1 = LLVMBuildAShr(b, k, LLVMConstInt(E->i32, 1, false), "");
+  LLVMValueRef k2 = LLVMBuildSub(b, k, k1, "");
+  y = LLVMBuildFMul(b, y, pow2i(E, k1), "");
+  return LLVMBuildFMul(b, y, pow2i(E, k2), "");
 }
 
 static LLVMValueRef clamp_f32(LEmit *E, LLVMValueRef x, double lo, double hi) {

@@ -73,9 +73,11 @@ void lower_plan_free(LowerPlan *p) {
   mem_free(p);
 }
 
-/* Per value: the op that uses it (the last one seen), and the region that op sits in. */
+/* Per value: the op that uses it last (program order), and whether some use is in another
+ * region than the value's own. */
 typedef struct Use {
   const IrOp *user;
+  bool elsewhere;
 } Use;
 
 typedef struct PlanWalk {
@@ -104,15 +106,39 @@ static void count_uses(PlanWalk *w, const IrRegion *r) {
       if (dup) continue;
       w->p->nuses[v]++;
       w->use[v].user = op;
+      if (ir_value(w->f, v)->region != r) w->use[v].elsewhere = true;
     }
     if (op->body) count_uses(w, op->body);
   }
 }
 
-/* Whether the only use of v (defined by def in region r) allows evaluating v lazily there. */
+/* Loads (and casts and views of them) cost about as much to read again as a buffer does: the
+ * tile is in cache from its first use. Reading them again saves the copy into a buffer. */
+#define RELOAD_MAX_BYTES ((int64_t)256 << 10)
+
+static bool reload_cheap(PlanWalk *w, const IrOp *def, IrValueId v) {
+  const IrValue *val = ir_value(w->f, v);
+  int64_t bytes = lower_numel(&w->c->bind, w->f, &val->shape) * (int64_t)tensor_dtype_size(val->dtype);
+  if (bytes > RELOAD_MAX_BYTES) return false;
+  for (int depth = 0; def && depth < 4; depth++) {
+    IrOpClass cls = ir_op_info(def->kind)->cls;
+    if (cls == IR_CLASS_LOAD) return true;
+    if (cls != IR_CLASS_CAST && cls != IR_CLASS_PERMUTE && cls != IR_CLASS_UNSQUEEZE &&
+        cls != IR_CLASS_EXPAND && cls != IR_CLASS_SQUEEZE)
+      return false;
+    const IrValue *a = ir_value(w->f, def->args[0]);
+    if (a->def_kind != IR_DEF_RESULT || w->p->nuses[def->args[0]] != 1) return false;
+    def = a->def;
+  }
+  return false;
+}
+
+/* Whether v (defined by def) may be evaluated in its consumers' loops: every use in def's
+ * region with no store between def and the last use, and either one use or cheap to redo. */
 static bool lazy_ok(PlanWalk *w, const IrOp *def, IrValueId v) {
   const IrOp *user = w->use[v].user;
-  if (w->p->nuses[v] != 1 || !user || user->parent != def->parent) return false;
+  if (!user || user->parent != def->parent || w->use[v].elsewhere) return false;
+  if (w->p->nuses[v] != 1 && !reload_cheap(w, def, v)) return false;
   for (const IrOp *o = def->next; o && o != user; o = o->next)
     if (op_writes(o)) return false;
   return true;

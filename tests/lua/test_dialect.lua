@@ -4,6 +4,9 @@ package.path = arg[0]:match("(.*/)") .. "?.lua;" .. package.path
 local T = require "testing"
 local helua = require "helua"
 local hl = require "helua.language"
+-- These tests are about interpret mode (eager values you can look into, any block size,
+-- clipped tiles): "auto" stays interpret here. Compiled kernels: test_compiled.lua.
+require("helua.kernel").AUTO_COMPILES = false
 
 local f64 = helua.float64
 

@@ -4,6 +4,9 @@ package.path = arg[0]:match("(.*/)") .. "?.lua;" .. package.path
 local T = require "testing"
 local helua = require "helua"
 local hl = require "helua.language"
+-- These tests are about interpret mode (eager values you can look into, any block size,
+-- clipped tiles): "auto" stays interpret here. Compiled kernels: test_compiled.lua.
+require("helua.kernel").AUTO_COMPILES = false
 
 local x = helua.randn({10, 6}, {seed = 1})
 
@@ -193,6 +196,21 @@ T.test("the DESIGN.md matmul runs as written", function()
     {rtol = 1e-2, atol = 1e-2}), "values")
   T.eq(matmul:bind(a, b):default_config():to_lua(), "helua.Config{block_sizes = {64, 32, 128}}",
     "three block-size slots: m, n, then k")
+end)
+
+T.test("block_size is interpret mode's: auto runs interpret, backend cpu refuses it", function()
+  if not require("helua.core").compile then return end
+  local K = require "helua.kernel"
+  K.AUTO_COMPILES = true
+  local ok, err = pcall(function()
+    local settings = require("helua.settings")
+    T.eq(K.mode((settings.resolve({block_size = 3}))), "interpret", "auto + block_size")
+    T.eq(K.mode((settings.resolve({}))), "cpu", "auto compiles")
+    T.raises(function() helua.kernel(tiles_fn, {backend = "cpu", block_size = 4}) end,
+      "block_size is interpret mode's block size", "block_sizes")
+  end)
+  K.AUTO_COMPILES = false
+  if not ok then error(err, 0) end
 end)
 
 T.done()
