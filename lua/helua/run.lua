@@ -204,33 +204,47 @@ function run.inputs(entry, size, seed)
   return pack(entry.inputs(size, seed))
 end
 
--- Calls the kernel on packed args. opts.block_size (a number or "full") sets the interpret-mode
--- block size for tiles the config does not fix. Returns the kernel's results, packed.
-function run.call(entry, args, opts)
+-- The kernel an entry runs with under the command's options: opts.block_size (a number or
+-- "full": interpret mode's block size for tiles the config does not fix) and opts.interpret.
+function run.kernel_for(entry, opts)
   local k = entry.kernel
-  local bs = opts and opts.block_size
-  if bs ~= nil then k = run.with_block_size(k, bs) end
-  return pack(k(table.unpack(args, 1, args.n)))
+  local bs, interp = opts and opts.block_size, opts and opts.interpret
+  if bs == nil and not interp then return k end
+  return run.with_settings(k, {block_size = bs, backend = interp and "interpret" or nil})
 end
 
--- k with the `block_size` setting replaced: a kernel object over the same function, with the
--- same settings and configs (cached, so that repeated runs reuse its bound kernels).
+-- Calls the kernel on packed args (see run.kernel_for for opts). Returns its results, packed.
+function run.call(entry, args, opts)
+  return pack(run.kernel_for(entry, opts)(table.unpack(args, 1, args.n)))
+end
+
+-- k with some settings replaced: a kernel object over the same function, with the same
+-- settings and configs otherwise (cached, so that repeated runs reuse its bound kernels).
 local variants = setmetatable({}, {__mode = "k"})
 
-function run.with_block_size(k, bs)
+function run.with_settings(k, changes)
   if not helua.is_kernel(k) then
-    fail("--block-size needs kernels made with helua.kernel (this one is a %s)", type(k))
+    fail("--block-size and --interpret need kernels made with helua.kernel (this one is a %s)",
+         type(k))
   end
+  local names = {}
+  for name in pairs(changes) do names[#names + 1] = name end
+  table.sort(names)
+  local key = {}
+  for _, name in ipairs(names) do key[#key + 1] = name .. "=" .. tostring(changes[name]) end
+  key = table.concat(key, ",")
   local per = variants[k]
   if not per then per = {}; variants[k] = per end
-  if per[bs] then return per[bs] end
+  if per[key] then return per[key] end
   local opts = {}
   for name, v in pairs(k.settings) do opts[name] = v end
-  opts.block_size = bs
+  for name, v in pairs(changes) do opts[name] = v end
   local v = helua.kernel(k.fn, opts)
-  per[bs] = v
+  per[key] = v
   return v
 end
+
+function run.with_block_size(k, bs) return run.with_settings(k, {block_size = bs}) end
 
 local F64 = helua.float64
 
@@ -388,7 +402,7 @@ options:
   --block-size N|full   interpret-mode block size for tiles the config does not fix
   --repeat N            timed runs per kernel; the table shows the median (default 3)
   --seed N              seed for the example inputs (default 0)
-  --interpret           run in interpret mode (eagerly, tile by tile; the only mode for now)
+  --interpret           run in interpret mode (eagerly, tile by tile) instead of compiled
   -h, --help            this text
 ]]
 
@@ -467,15 +481,20 @@ local function run_file(o, out)
     bs = ok and env and (tostring(env) .. " (HELUA_BLOCK_SIZE)") or "default"
   end
   local kernel = require "helua.kernel"
+  local call_opts = {block_size = o.block_size, interpret = o.interpret}
   local function mode_of(e)
-    return helua.is_kernel(e.kernel) and kernel.mode(e.kernel.settings) or "interpret"
+    local k = run.kernel_for(e, call_opts)
+    return helua.is_kernel(k) and kernel.mode(k.settings) or "interpret"
   end
+  local mode = mode_of(entries[1])
+  if mode ~= "interpret" then bs = "from the config" end
   out(string.format("%s: %s, size %s (%s), seed %d, %s mode, block size %s\n",
-                    o.file, d.name, size_name, run.size_label(size), o.seed, mode_of(entries[1]), bs))
+                    o.file, d.name, size_name, run.size_label(size), o.seed, mode, bs))
   out("check against the float64 reference:\n")
   local results, all_ok, cache = {}, true, {}
   for _, e in ipairs(entries) do
-    local r = run.check(e, size, o.seed, {block_size = o.block_size, cache = cache})
+    local r = run.check(e, size, o.seed, {block_size = o.block_size, interpret = o.interpret,
+                                          cache = cache})
     results[#results + 1] = r
     all_ok = all_ok and r.ok
     out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n",
@@ -493,7 +512,7 @@ local function run_file(o, out)
     local r = results[i]
     if r.args and r.got then
       local args = r.args
-      local ms = run.time(function() run.call(e, args, {block_size = o.block_size}) end, o.repeats)
+      local ms = run.time(function() run.call(e, args, call_opts) end, o.repeats)
       local ref_ms = run.time(function() e.reference(table.unpack(args, 1, args.n)) end, o.repeats)
       out(string.format("  %s  %-9s  %10.2f  %16s  %12.2f\n", pad(e.name, width), mode_of(e), ms,
                         run.throughput(e, size, ms), ref_ms))

@@ -4,8 +4,10 @@
  * Only the valid lanes of the reduced dim count (the clipped tile, the ':' dim's extent or the
  * current chunk), so a ragged last tile reduces exactly. Float sums accumulate in float32 (or
  * float64) with reassociation allowed, so the vectorizer keeps partial sums in SIMD lanes;
- * amax/amin propagate NaN; argmax/argmin keep the first position and treat NaN as the extreme,
- * as torch does. A chunked reduction runs INIT once, BODY per chunk, FINISH once. */
+ * float amax/amin use the machine's max/min (several accumulators, one instruction each) and a
+ * separate "saw a NaN" flag that turns the result into NaN at the end, so NaN propagates as in
+ * torch; argmax/argmin keep the first position and treat NaN as the extreme, as torch does.
+ * A chunked reduction runs INIT once, BODY per chunk, FINISH once. */
 #include "lower/lower_internal.h"
 
 static const IrValue *val(LEmit *E, IrValueId id) {
@@ -29,6 +31,10 @@ static LLVMValueRef identity(LEmit *E, IrOpKind k, DType dt) {
   return mx ? LLVMConstInt(t, smin, false) : LLVMConstInt(t, smin - 1, false);
 }
 
+static bool nan_flag(IrOpKind k, DType adt) {
+  return (k == IR_OP_AMAX || k == IR_OP_AMIN) && ir_dtype_is_float(adt);
+}
+
 static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef v) {
   if (k == IR_OP_SUM) {
     if (!ir_dtype_is_float(dt)) return LLVMBuildAdd(E->b, a, v, "");
@@ -36,7 +42,12 @@ static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVM
     LLVMSetFastMathFlags(s, LLVMFastMathAllowReassoc);
     return s;
   }
-  return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
+  if (!ir_dtype_is_float(dt)) return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
+  /* no NaN reaches here as far as the result goes: the flag overrides it (see nan_flag) */
+  LLVMValueRef args[2] = {a, v};
+  LLVMValueRef m = em_call_intr(E, k == IR_OP_AMAX ? "llvm.maxnum" : "llvm.minnum", LLVMTypeOf(a), args, 2);
+  LLVMSetFastMathFlags(m, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros);
+  return m;
 }
 
 /* argmax: v beats best when greater, or NaN over a number (first wins ties). */
@@ -98,6 +109,12 @@ void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *id
     LLVMValueRef c = combine(E, k, adt, a, v);
     if (valid) c = LLVMBuildSelect(E->b, valid, c, a, "");
     em_buf_store(E, adt, st->acc, key, c);
+    if (nan_flag(k, adt)) {
+      LLVMValueRef isnan = LLVMBuildFCmp(E->b, LLVMRealUNO, v, v, "");
+      if (valid) isnan = LLVMBuildAnd(E->b, isnan, valid, "");
+      LLVMValueRef f = em_buf_load(E, DT_INT8, st->best, key);
+      em_buf_store(E, DT_INT8, st->best, key, LLVMBuildOr(E->b, f, LLVMBuildZExt(E->b, isnan, E->i8, ""), ""));
+    }
   } else {
     LLVMValueRef best = em_buf_load(E, adt, st->best, key);
     LLVMValueRef pos = idx[dim];
@@ -131,6 +148,10 @@ int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
       st->best = em_alloca(E, em_mem_type(E, adt), n, "best");
       fill_const(E, st->best, adt, n, identity(E, k, adt));
     }
+    if (nan_flag(k, adt)) {
+      st->best = em_alloca(E, E->i8, n, "sawnan");
+      fill_const(E, st->best, DT_INT8, n, LLVMConstInt(E->i8, 0, false));
+    }
     return HL_OK;
   }
   if (ph == SINK_BODY) {
@@ -146,6 +167,18 @@ int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
   }
   /* finish: the accumulator becomes the result */
   DType from = is_arg(k) ? DT_INT64 : adt;
+  if (nan_flag(k, adt)) { /* NaN where a NaN was seen */
+    LLoop l;
+    LLVMValueRef i = em_i64(E, 0);
+    if (n > 1) {
+      em_loop_begin(E, &l, em_i64(E, 0), em_i64(E, n), NULL, "nan");
+      i = l.iv;
+    }
+    LLVMValueRef saw = LLVMBuildICmp(E->b, LLVMIntNE, em_buf_load(E, DT_INT8, st->best, i), LLVMConstInt(E->i8, 0, false), "");
+    LLVMValueRef a = em_buf_load(E, adt, st->acc, i);
+    em_buf_store(E, adt, st->acc, i, LLVMBuildSelect(E->b, saw, LLVMConstReal(LLVMTypeOf(a), __builtin_nan("")), a, ""));
+    if (n > 1) em_loop_end(E, &l, NULL);
+  }
   LVal out;
   if (E->plan->kind[res] == PLAN_SCALAR) {
     LLVMValueRef v = em_buf_load(E, from, st->acc, em_i64(E, 0));

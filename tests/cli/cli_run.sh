@@ -93,5 +93,14 @@ check help "usage: helua run FILE" "$out"
 check help-flags "--block-size N|full" "$out"
 check help-exit "0" "$rc"
 
+# the mode: compiled on the CPU by default; --interpret and --block-size run interpret mode
+out=$("$helua" run kernels/add.lua --size small 2>&1)
+check mode-default "cpu mode" "$out"
+out=$("$helua" run kernels/add.lua --size small --interpret 2>&1)
+check mode-interpret-header "interpret mode" "$out"
+check mode-interpret-table "add            interpret" "$out"
+out=$("$helua" run kernels/add.lua --size small --block-size 3 2>&1)
+check mode-block-size "interpret mode, block size 3" "$out"
+
 echo "cli_run: $pass passed, $fail failed"
 [ "$fail" = 0 ]
