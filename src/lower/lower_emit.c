@@ -39,6 +39,13 @@ static LLVMValueRef scalar_i64(LEmit *E, IrValueId id) {
 
 #define MAX_FUSED 8
 
+static bool shape_eq(const IrShape *a, const IrShape *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i].kind != b->dims[i].kind || a->dims[i].v != b->dims[i].v) return false;
+  return true;
+}
+
 /* Whether `id` can be evaluated inside the loop filling `v`'s buffer: v itself, values made
  * before it, or lazy ops over those (not the result of a reduction being fused). */
 static bool available_in_fill(LEmit *E, IrValueId id, IrValueId v, int depth) {
@@ -63,7 +70,7 @@ static int fusible_reductions(LEmit *E, const IrOp *op, const IrOp **out) {
   for (const IrOp *o = op->next; o && n < MAX_FUSED; o = o->next) {
     if (o->nresults != 1 || o->body || E->plan->rloop[o->results[0]] >= 0) break;
     if (ir_op_info(o->kind)->cls == IR_CLASS_REDUCE) {
-      if (!ir_shape_eq(&val(E, o->args[0])->shape, shape) || !available_in_fill(E, o->args[0], v, 0))
+      if (!shape_eq(&val(E, o->args[0])->shape, shape) || !available_in_fill(E, o->args[0], v, 0))
         break;
       out[n++] = o;
       continue;
@@ -552,6 +559,7 @@ static int emit_program_fn(LEmit *E, const char *name) {
   }
   int unroll = nn == 1 ? E->bind->unroll[loop_index(E, nests[0])] : 0;
   em_loop_end(E, &pid, em_loop_md(E, 0, unroll));
+  if (E->streamed) em_call_intr(E, "llvm.x86.sse.sfence", NULL, NULL, 0); /* before others read */
   LLVMBuildRetVoid(E->b);
   close_function(E);
   return HL_OK;

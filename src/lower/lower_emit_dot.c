@@ -83,6 +83,90 @@ static void gemm_loops(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMV
   em_loop_end(E, &lb, NULL);
 }
 
+/* The register-blocked kernel: for each MR x NR block of C, MR * NV accumulator vectors stay in
+ * registers through the whole k loop; each k step loads NV vectors of B's row and broadcasts
+ * MR elements of A's column. MR x NV = 8 x 2 with 16 float32 lanes keeps 16 accumulators + 2 B
+ * vectors + 1 broadcast in AVX-512's 32 registers. Returns false when the shape does not fit
+ * (then the plain loops run). */
+static bool gemm_blocked(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C,
+                         int64_t batch, int64_t M, int64_t N, int64_t K) {
+  if (dt != DT_FLOAT32 && dt != DT_FLOAT64) return false;
+  int64_t esize = dt == DT_FLOAT32 ? 4 : 8;
+  int64_t VL = E->bind->vector_width > 0 ? E->bind->vector_width : 64 / esize;
+  if (VL < 4 || VL * esize > 64) VL = 64 / esize;
+  int64_t NV = N >= 2 * VL && N % (2 * VL) == 0 ? 2 : N % VL == 0 && N >= VL ? 1 : 0;
+  if (NV == 0 || K < 1) return false;
+  static const int64_t mr2[] = {8, 4, 2, 1}, mr1[] = {12, 8, 6, 4, 2, 1};
+  const int64_t *cands = NV == 2 ? mr2 : mr1;
+  int64_t MR = 1;
+  for (int i = 0; i < (NV == 2 ? 4 : 6); i++)
+    if (M % cands[i] == 0) {
+      MR = cands[i];
+      break;
+    }
+  int64_t NR = NV * VL;
+  LLVMBuilderRef b = E->b;
+  LLVMTypeRef t = em_val_type(E, dt), vt = LLVMVectorType(t, (unsigned)VL);
+  LLVMValueRef zero_mask = LLVMConstNull(LLVMVectorType(E->i32, (unsigned)VL));
+  LLoop lb, li, lj, lk;
+  em_loop_begin(E, &lb, em_i64(E, 0), em_i64(E, batch), NULL, "b");
+  LLVMValueRef abase = LLVMBuildNSWMul(b, lb.iv, em_i64(E, M * K), "");
+  LLVMValueRef bbase = LLVMBuildNSWMul(b, lb.iv, em_i64(E, K * N), "");
+  LLVMValueRef cbase = LLVMBuildNSWMul(b, lb.iv, em_i64(E, M * N), "");
+  em_loop_begin(E, &li, em_i64(E, 0), em_i64(E, M), em_i64(E, MR), "i");
+  em_loop_begin(E, &lj, em_i64(E, 0), em_i64(E, N), em_i64(E, NR), "j");
+  /* C's block into registers */
+  LLVMValueRef cptr[16][2], acc0[16][2];
+  for (int r = 0; r < MR; r++) {
+    LLVMValueRef row = LLVMBuildNSWAdd(b, cbase, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, li.iv, em_i64(E, r), ""), em_i64(E, N), ""), "");
+    for (int v = 0; v < NV; v++) {
+      LLVMValueRef off = LLVMBuildNSWAdd(b, row, LLVMBuildNSWAdd(b, lj.iv, em_i64(E, v * VL), ""), "");
+      cptr[r][v] = gep(E, t, C, off);
+      acc0[r][v] = LLVMBuildLoad2(b, vt, cptr[r][v], "c");
+      LLVMSetAlignment(acc0[r][v], (unsigned)esize);
+    }
+  }
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(b);
+  em_loop_begin(E, &lk, em_i64(E, 0), em_i64(E, K), NULL, "k");
+  LLVMValueRef acc[16][2];
+  LLVMPositionBuilderBefore(b, LLVMGetFirstInstruction(lk.hdr));
+  for (int r = 0; r < MR; r++)
+    for (int v = 0; v < NV; v++) {
+      acc[r][v] = LLVMBuildPhi(b, vt, "acc");
+      LLVMAddIncoming(acc[r][v], &acc0[r][v], &pre, 1);
+    }
+  LLVMPositionBuilderAtEnd(b, lk.body);
+  LLVMValueRef brow = LLVMBuildNSWAdd(b, bbase, LLVMBuildNSWMul(b, lk.iv, em_i64(E, N), ""), "");
+  LLVMValueRef bv[2];
+  for (int v = 0; v < NV; v++) {
+    LLVMValueRef off = LLVMBuildNSWAdd(b, brow, LLVMBuildNSWAdd(b, lj.iv, em_i64(E, v * VL), ""), "");
+    bv[v] = LLVMBuildLoad2(b, vt, gep(E, t, B, off), "b");
+    LLVMSetAlignment(bv[v], (unsigned)esize);
+  }
+  LLVMValueRef next[16][2];
+  for (int r = 0; r < MR; r++) {
+    LLVMValueRef aoff = LLVMBuildNSWAdd(b, abase, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, li.iv, em_i64(E, r), ""), em_i64(E, K), ""), lk.iv, ""), "");
+    LLVMValueRef a = LLVMBuildLoad2(b, t, gep(E, t, A, aoff), "a");
+    LLVMValueRef av = LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(E->i32, 0, false), "");
+    av = LLVMBuildShuffleVector(b, av, LLVMGetUndef(vt), zero_mask, "");
+    for (int v = 0; v < NV; v++) {
+      LLVMValueRef args[3] = {av, bv[v], acc[r][v]};
+      next[r][v] = em_call_intr(E, "llvm.fma", vt, args, 3);
+    }
+  }
+  em_loop_end(E, &lk, em_loop_md_ex(E, 1, 2, 0));
+  for (int r = 0; r < MR; r++)
+    for (int v = 0; v < NV; v++) {
+      LLVMAddIncoming(acc[r][v], &next[r][v], &lk.latch, 1);
+      LLVMValueRef st = LLVMBuildStore(b, acc[r][v], cptr[r][v]);
+      LLVMSetAlignment(st, (unsigned)esize);
+    }
+  em_loop_end(E, &lj, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
+  em_loop_end(E, &li, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
+  em_loop_end(E, &lb, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
+  return true;
+}
+
 int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
   IrValueId a = op->args[0], b = op->args[1], res = op->results[0];
   IrValueId acc = op->nargs == 3 ? op->args[2] : IR_NONE;
@@ -117,7 +201,8 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     LLVMValueRef B = em_alloca(E, em_mem_type(E, cdt), batch * K * N, "b.pack");
     pack(E, A, cdt, a, r - 1, klen, full);
     pack(E, B, cdt, b, r - 2, klen, full);
-    gemm_loops(E, cdt, A, B, st->acc, batch, M, N, K);
+    if (!gemm_blocked(E, cdt, A, B, st->acc, batch, M, N, K))
+      gemm_loops(E, cdt, A, B, st->acc, batch, M, N, K);
     return E->failed ? HL_ERR : HL_OK;
   }
   LVal out;

@@ -6,6 +6,7 @@
  * scalar index of known range need no compare, which keeps interior loops free of masks.
  * A store runs each tile dim over [0, min(tile end, size) - begin) instead of masking. */
 #include <stdint.h>
+#include <string.h>
 
 #include "lower/lower_internal.h"
 
@@ -259,26 +260,128 @@ static void store_bounds(LEmit *E, const IrOp *op, int e, IrValueId operand, int
   }
 }
 
+/* What one store's loops share. */
+typedef struct StoreCtx {
+  const IrOp *op;
+  const IrValue *t;
+  IrShape region;
+  IrValueId value;
+  bool atomic;
+  LLVMValueRef oldbuf; /* atomic add's old values, when used */
+} StoreCtx;
+
+/* The body for one lane: the gather / mask check, the value, the store or atomic add. With
+ * `stage` the value goes to stage[lane - lo] instead (see stream_row). */
+static void store_lane(LEmit *E, const StoreCtx *c, LLVMValueRef *idx, LLVMValueRef stage,
+                       LLVMValueRef lo) {
+  LLVMValueRef cond;
+  LLVMValueRef off = element_offset(E, c->op, idx, true, &cond);
+  /* tile and slice entries are in range by the loop bounds; what remains is gathers */
+  LLVMValueRef m = mask_at(E, c->op, &c->region, idx);
+  if (m) cond = and_cond(E, cond, m);
+  LLVMBasicBlockRef after = NULL;
+  if (cond) {
+    LLVMBasicBlockRef go = em_block(E, "st.lane");
+    after = em_block(E, "st.next");
+    LLVMBuildCondBr(E->b, cond, go, after);
+    LLVMPositionBuilderAtEnd(E->b, go);
+  }
+  LLVMValueRef s[IR_MAX_RANK];
+  em_bcast_idx(E, &val(E, c->value)->shape, &c->region, idx, s);
+  LLVMValueRef v = em_eval(E, c->value, s);
+  LLVMTypeRef mt = em_mem_type(E, c->t->dtype);
+  if (stage) {
+    LLVMValueRef k = LLVMBuildSub(E->b, idx[c->region.rank - 1], lo, "");
+    em_buf_store(E, c->t->dtype, stage, k, v);
+  } else {
+    LLVMValueRef p = LLVMBuildGEP2(E->b, mt, em_get(E, c->op->args[0])->v, &off, 1, "");
+    if (c->atomic) {
+      LLVMValueRef old = atomic_add(E, c->t->dtype, p, v, ordering(c->op->attrs->sem));
+      if (c->oldbuf) em_buf_store(E, c->t->dtype, c->oldbuf, em_buf_index(E, &c->region, idx), old);
+    } else {
+      LLVMBuildStore(E->b, em_val_to_mem(E, c->t->dtype, v), p);
+    }
+  }
+  if (after) {
+    LLVMBuildBr(E->b, after);
+    LLVMPositionBuilderAtEnd(E->b, after);
+  }
+}
+
+/* One row [lo, hi) of a streaming store whose first element p0 is 64-byte aligned: the values go
+ * to a staging buffer (a normal vectorized loop), then 64-byte vectors of it to the row with
+ * non-temporal stores, the last partial vector with plain ones. */
+static void stream_row(LEmit *E, const StoreCtx *c, LLVMValueRef *idx, LLVMValueRef lo,
+                       LLVMValueRef hi, LLVMValueRef p0) {
+  int last = c->region.rank - 1;
+  DType dt = c->t->dtype;
+  LLVMTypeRef mt = em_mem_type(E, dt);
+  int64_t esize = (int64_t)tensor_dtype_size(dt), lanes = 64 / esize;
+  LLVMValueRef stage = em_alloca(E, mt, em_dim(E, c->region.dims[last]), "stage");
+  LLoop l;
+  em_loop_begin(E, &l, lo, hi, NULL, "s");
+  idx[last] = l.iv;
+  store_lane(E, c, idx, stage, lo);
+  em_loop_end(E, &l, em_inner_md(E));
+  LLVMValueRef len = LLVMBuildSub(E->b, hi, lo, "");
+  LLVMValueRef nvec = LLVMBuildSDiv(E->b, len, em_i64(E, lanes), "");
+  LLVMTypeRef vt = LLVMVectorType(mt, (unsigned)lanes);
+  LLVMValueRef one = LLVMConstInt(E->i32, 1, false);
+  LLVMMetadataRef nt = LLVMMDNodeInContext2(E->ctx, (LLVMMetadataRef[]){LLVMValueAsMetadata(one)}, 1);
+  LLoop q;
+  em_loop_begin(E, &q, em_i64(E, 0), nvec, NULL, "stream");
+  LLVMValueRef k = LLVMBuildNSWMul(E->b, q.iv, em_i64(E, lanes), "");
+  LLVMValueRef v = LLVMBuildLoad2(E->b, vt, LLVMBuildInBoundsGEP2(E->b, mt, stage, &k, 1, ""), "");
+  LLVMSetAlignment(v, 64);
+  LLVMValueRef st = LLVMBuildStore(E->b, v, LLVMBuildInBoundsGEP2(E->b, mt, p0, &k, 1, ""));
+  LLVMSetAlignment(st, 64);
+  LLVMSetMetadata(st, LLVMGetMDKindIDInContext(E->ctx, "nontemporal", 11), LLVMMetadataAsValue(E->ctx, nt));
+  em_loop_end(E, &q, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
+  LLoop r;
+  em_loop_begin(E, &r, LLVMBuildNSWMul(E->b, nvec, em_i64(E, lanes), ""), len, NULL, "tail");
+  LLVMValueRef tv = LLVMBuildLoad2(E->b, mt, LLVMBuildInBoundsGEP2(E->b, mt, stage, &r.iv, 1, ""), "");
+  LLVMBuildStore(E->b, tv, LLVMBuildInBoundsGEP2(E->b, mt, p0, &r.iv, 1, ""));
+  em_loop_end(E, &r, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
+}
+
+/* Streaming (non-temporal) stores for big outputs written once: the CPU skips reading each line
+ * before writing it, and the output does not push the inputs out of cache. Only on x86, for a
+ * plain store whose innermost loop runs along the tensor's contiguous last dim, into a tensor of
+ * STREAM_MIN_BYTES or more; each row takes this path only when it starts 64-byte aligned. */
+#define STREAM_MIN_BYTES ((int64_t)8 << 20)
+
+static bool stream_eligible(LEmit *E, const StoreCtx *c) {
+  const IrAttrs *a = c->op->attrs;
+  const IrValue *t = c->t;
+  if (c->atomic || a->has_mask || c->region.rank == 0 || t->shape.rank == 0) return false;
+  if (strncmp(LLVMGetTarget(E->mod), "x86_64", 6) != 0) return false;
+  int64_t bytes = (int64_t)tensor_dtype_size(t->dtype);
+  for (int i = 0; i < t->shape.rank; i++)
+    bytes *= t->shape.dims[i].v;
+  if (bytes < STREAM_MIN_BYTES || t->strides[t->shape.rank - 1] != 1) return false;
+  for (int e = 0; e < a->nidx; e++)
+    if (a->idx[e] == IR_IDX_GATHER) return false;
+  IrIndexKind last = a->idx[a->nidx - 1];
+  return last == IR_IDX_TILE || last == IR_IDX_SLICE;
+}
+
 int em_store(LEmit *E, const IrOp *op) {
   const IrAttrs *a = op->attrs;
-  const IrValue *t = val(E, op->args[0]);
-  bool atomic = op->kind == IR_OP_ATOMIC_ADD;
-  if (atomic && t->dtype == DT_BOOL) return em_fail(E, op, "atomic add into a bool tensor is not supported");
-  IrShape region;
-  region_shape(E, op, &region);
+  StoreCtx c = {.op = op, .t = val(E, op->args[0]), .atomic = op->kind == IR_OP_ATOMIC_ADD};
+  const IrValue *t = c.t;
+  if (c.atomic && t->dtype == DT_BOOL) return em_fail(E, op, "atomic add into a bool tensor is not supported");
+  region_shape(E, op, &c.region);
   int nidx_ops = 0;
   for (int e = 0; e < a->nidx; e++)
     nidx_ops += has_operand(a->idx[e]);
-  IrValueId value = op->args[1 + nidx_ops];
+  c.value = op->args[1 + nidx_ops];
   /* the old values of an atomic add, when used */
-  IrValueId res = atomic ? op->results[0] : IR_NONE;
-  bool want_old = atomic && E->plan->nuses[res] > 0;
-  LLVMValueRef oldbuf = NULL;
-  if (want_old) {
-    oldbuf = em_buffer(E, t->dtype, &region, "old");
+  IrValueId res = c.atomic ? op->results[0] : IR_NONE;
+  if (c.atomic && E->plan->nuses[res] > 0) {
+    c.oldbuf = em_buffer(E, t->dtype, &c.region, "old");
     LNest z;
-    em_nest_begin(E, &z, &region, NULL);
-    em_buf_store(E, t->dtype, oldbuf, em_buf_index(E, &region, z.idx), em_zero(E, t->dtype));
+    em_nest_begin(E, &z, &c.region, NULL);
+    em_buf_store(E, t->dtype, c.oldbuf, em_buf_index(E, &c.region, z.idx), em_zero(E, t->dtype));
     em_nest_end(E, &z);
   }
   /* scalar entries: one check for the whole store */
@@ -303,9 +406,8 @@ int em_store(LEmit *E, const IrOp *op) {
     LLVMBuildCondBr(E->b, guard, go, skip);
     LLVMPositionBuilderAtEnd(E->b, go);
   }
-  /* the loop nest over the region's valid lanes */
-  LLoop loops[IR_MAX_RANK];
-  LLVMValueRef idx[IR_MAX_RANK];
+  /* the loop nest over the region's valid lanes: bounds first, then the outer loops */
+  LLVMValueRef lo[IR_MAX_RANK], hi[IR_MAX_RANK];
   {
     int pos = 1, td = 0, r = 0;
     for (int e = 0; e < a->nidx; e++) {
@@ -315,51 +417,58 @@ int em_store(LEmit *E, const IrOp *op) {
         td++;
         continue;
       }
-      LLVMValueRef lo, hi;
-      store_bounds(E, op, e, operand, k == IR_IDX_NEWAXIS ? 1 : tensor_size(t, td), &lo, &hi);
-      em_loop_begin(E, &loops[r], lo, hi, NULL, "s");
-      idx[r] = loops[r].iv;
+      store_bounds(E, op, e, operand, k == IR_IDX_NEWAXIS ? 1 : tensor_size(t, td), &lo[r], &hi[r]);
       r++;
       if (k != IR_IDX_NEWAXIS) td++;
     }
   }
-  LLVMValueRef cond;
-  LLVMValueRef off = element_offset(E, op, idx, true, &cond);
-  /* tile and slice entries are in range by the loop bounds; what remains is gathers */
-  LLVMValueRef m = mask_at(E, op, &region, idx);
-  if (m) cond = and_cond(E, cond, m);
-  LLVMBasicBlockRef after = NULL;
-  if (cond) {
-    LLVMBasicBlockRef go = em_block(E, "st.lane");
-    after = em_block(E, "st.next");
-    LLVMBuildCondBr(E->b, cond, go, after);
-    LLVMPositionBuilderAtEnd(E->b, go);
+  int rank = c.region.rank;
+  LLoop loops[IR_MAX_RANK];
+  LLVMValueRef idx[IR_MAX_RANK];
+  for (int r = 0; r + 1 < rank; r++) {
+    em_loop_begin(E, &loops[r], lo[r], hi[r], NULL, "s");
+    idx[r] = loops[r].iv;
   }
-  LLVMValueRef s[IR_MAX_RANK];
-  em_bcast_idx(E, &val(E, value)->shape, &region, idx, s);
-  LLVMValueRef v = em_eval(E, value, s);
-  LLVMTypeRef mt = em_mem_type(E, t->dtype);
-  LLVMValueRef p = LLVMBuildGEP2(E->b, mt, em_get(E, op->args[0])->v, &off, 1, "");
-  if (atomic) {
-    LLVMValueRef old = atomic_add(E, t->dtype, p, v, ordering(a->sem));
-    if (want_old) em_buf_store(E, t->dtype, oldbuf, em_buf_index(E, &region, idx), old);
+  if (rank == 0) {
+    store_lane(E, &c, idx, NULL, NULL);
+  } else if (!stream_eligible(E, &c)) {
+    em_loop_begin(E, &loops[rank - 1], lo[rank - 1], hi[rank - 1], NULL, "s");
+    idx[rank - 1] = loops[rank - 1].iv;
+    store_lane(E, &c, idx, NULL, NULL);
+    em_loop_end(E, &loops[rank - 1], em_inner_md(E));
   } else {
-    LLVMBuildStore(E->b, em_val_to_mem(E, t->dtype, v), p);
+    /* the row's first lane 64-byte aligned: streaming stores, else plain ones */
+    idx[rank - 1] = lo[rank - 1];
+    LLVMValueRef cond;
+    LLVMValueRef off = element_offset(E, op, idx, true, &cond);
+    LLVMValueRef p0 = LLVMBuildGEP2(E->b, em_mem_type(E, t->dtype), em_get(E, op->args[0])->v, &off, 1, "row");
+    LLVMValueRef bits = LLVMBuildAnd(E->b, LLVMBuildPtrToInt(E->b, p0, E->i64, ""), em_i64(E, 63), "");
+    LLVMValueRef aligned = LLVMBuildICmp(E->b, LLVMIntEQ, bits, em_i64(E, 0), "aligned");
+    LLVMBasicBlockRef sb = em_block(E, "st.stream"), pb = em_block(E, "st.plain"), jb = em_block(E, "st.row");
+    LLVMBuildCondBr(E->b, aligned, sb, pb);
+    LLVMPositionBuilderAtEnd(E->b, sb);
+    stream_row(E, &c, idx, lo[rank - 1], hi[rank - 1], p0);
+    LLVMBuildBr(E->b, jb);
+    LLVMPositionBuilderAtEnd(E->b, pb);
+    LLoop l;
+    em_loop_begin(E, &l, lo[rank - 1], hi[rank - 1], NULL, "s");
+    idx[rank - 1] = l.iv;
+    store_lane(E, &c, idx, NULL, NULL);
+    em_loop_end(E, &l, em_inner_md(E));
+    LLVMBuildBr(E->b, jb);
+    LLVMPositionBuilderAtEnd(E->b, jb);
+    E->streamed = true;
   }
-  if (after) {
-    LLVMBuildBr(E->b, after);
-    LLVMPositionBuilderAtEnd(E->b, after);
-  }
-  for (int r = region.rank - 1; r >= 0; r--)
-    em_loop_end(E, &loops[r], r == region.rank - 1 ? em_inner_md(E) : em_outer_md(E));
+  for (int r = rank - 2; r >= 0; r--)
+    em_loop_end(E, &loops[r], em_outer_md(E));
   if (skip) {
     LLVMBuildBr(E->b, skip);
     LLVMPositionBuilderAtEnd(E->b, skip);
   }
-  if (want_old) {
-    LVal lv = {.kind = LV_BUF, .v = oldbuf};
+  if (c.oldbuf) {
+    LVal lv = {.kind = LV_BUF, .v = c.oldbuf};
     if (E->plan->kind[res] == PLAN_SCALAR)
-      lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, t->dtype, oldbuf, em_i64(E, 0))};
+      lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, t->dtype, c.oldbuf, em_i64(E, 0))};
     em_set(E, res, lv);
   }
   return E->failed ? HL_ERR : HL_OK;

@@ -341,7 +341,7 @@ LLVMMetadataRef em_loop_md_ex(LEmit *E, int vector_width, int unroll, unsigned f
  * a scalar remainder loop. Outer loops: not unrolled. Both keep the code small: fully unrolled
  * row loops and remainder loops tripled compile times (softmax: 140 ms → 23 ms) for no speed. */
 LLVMMetadataRef em_inner_md(LEmit *E) {
-  return em_loop_md_ex(E, E->bind->vector_width, 0, MD_TAIL_FOLD);
+  return em_loop_md_ex(E, E->bind->vector_width, 0, MD_TAIL_FOLD | MD_NO_UNROLL);
 }
 
 LLVMMetadataRef em_outer_md(LEmit *E) {

@@ -150,6 +150,7 @@ typedef struct LEmit {
   bool in_chunk[LOWER_MAX_LIST];
   size_t frame; /* bytes of stack buffers */
   bool *done;   /* per value: made early (a reduction fused into the loop filling its input) */
+  bool streamed; /* the function has non-temporal stores: it ends with a store fence */
   unsigned md_loop;
   Diag *d;
   bool failed;

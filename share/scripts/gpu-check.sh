@@ -1,0 +1,46 @@
+#!/bin/sh
+# The one entry point on the GPU machine: the card, the GPU tests and the GPU bandwidth table, all
+# through the statically linked helua (that machine has the NVIDIA driver but no meson, cmocka,
+# LLVM or Lua). Part of share/scripts; see share/doc/gpu.md.
+#   Build here:  make static              (build-static/helua, about 44 MB)
+#   Run there:   sh share/scripts/gpu-check.sh [path/to/helua]   (from the repo root)
+# Exit status: 0 when every check passed, 1 otherwise. Sections print "== name" headers.
+set -u
+cd "$(dirname "$0")/../.."
+helua=${1:-build-static/helua}
+status=0
+
+section() { printf '\n== %s\n' "$1"; }
+run() { # name, command...: runs it, remembers a failure
+  name=$1
+  shift
+  if "$@"; then echo "-- $name: ok"; else echo "-- $name: FAILED (exit $?)"; status=1; fi
+}
+
+section "machine"
+if command -v nvidia-smi >/dev/null 2>&1; then
+  nvidia-smi --query-gpu=index,name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit \
+    --format=csv
+  nvidia-smi --query-gpu=temperature.gpu,utilization.gpu,memory.used --format=csv,noheader
+else
+  echo "nvidia-smi: not found"
+fi
+uname -srm
+ldd --version 2>/dev/null | head -n 1
+if [ ! -x "$helua" ]; then
+  echo "gpu-check: $helua is missing; build it with 'make static' and carry it here" >&2
+  exit 1
+fi
+"$helua" --version
+
+section "GPU tests (tests/lua/test_cuda.lua)"
+run test_cuda env HELUA_TEST_EXPECT=available "$helua" tests/lua/test_cuda.lua
+
+# Later: every kernel in kernels/ on the GPU against its float64 reference.
+
+section "GPU bench (share/scripts/gpu_bench.lua)"
+run gpu_bench "$helua" share/scripts/gpu_bench.lua
+
+section "summary"
+if [ $status = 0 ]; then echo "gpu-check: all passed"; else echo "gpu-check: FAILED"; fi
+exit $status
