@@ -14,7 +14,7 @@
 
 static const char *const subcommands[][2] = {
   {"run", "run FILE [--size NAME|k=v,...] [--block-size N|full] [--kernel NAME] [--repeat N]\n"
-          "               [--seed N]: run a kernel file, check it against its float64 reference,\n"
+          "               [--seed N] [--interpret]: run a kernel file, check it against its float64 reference,\n"
           "               print timings (helua run --help)"},
   {"show", "show FILE [--stage ir|lowered|llvm|asm] [--config CONFIG] [--kernel NAME]\n"
            "               [--size NAME|k=v,...]: print a kernel's code at a stage (helua show --help)"},

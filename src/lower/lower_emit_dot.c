@@ -154,7 +154,7 @@ static bool gemm_blocked(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLV
       next[r][v] = em_call_intr(E, "llvm.fma", vt, args, 3);
     }
   }
-  em_loop_end(E, &lk, em_loop_md_ex(E, 1, 2, 0));
+  em_loop_end(E, &lk, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
   for (int r = 0; r < MR; r++)
     for (int v = 0; v < NV; v++) {
       LLVMAddIncoming(acc[r][v], &next[r][v], &lk.latch, 1);
