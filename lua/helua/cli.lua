@@ -10,6 +10,7 @@ cli.commands = {
          summary = "run a kernel file, check it against its reference, print timings"},
   show = {module = "helua.show",
           summary = "print a kernel's code at a stage (ir, lowered, llvm, asm)"},
+  tune = {module = "helua.tune_cmd", summary = "autotune a kernel file's kernels (CPU target)"},
 }
 
 local function command_names()

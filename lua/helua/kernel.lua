@@ -73,8 +73,8 @@ function M.kernel(fn, opts)
       hint = "helua.kernel(function(x, y) ... end, {config = ...})",
     })
   end
-  local settings = settings_module().resolve(opts)
-  local k = setmetatable({fn = fn, settings = settings, bound = {}}, Kernel)
+  local settings, sources = settings_module().resolve(opts)
+  local k = setmetatable({fn = fn, settings = settings, sources = sources, bound = {}}, Kernel)
   k.config = to_config(settings.config, "config")
   if settings.configs ~= nil then
     if type(settings.configs) ~= "table" or #settings.configs == 0 then
@@ -86,6 +86,7 @@ function M.kernel(fn, opts)
   if opts and opts.backend ~= nil then M.check_backend(settings) end
   local info = debug.getinfo(fn, "S")
   k.name = info.short_src .. ":" .. info.linedefined
+  k.source_file, k.line = info.source:match("^@(.+%.lua)$"), info.linedefined
   k.line_hook = guard.watch(info.source, info.linedefined, info.lastlinedefined)
   return k
 end
@@ -236,7 +237,118 @@ function Bound:set_config(cfg)
   return self
 end
 
-function Bound:autotune() needs_compiler("autotune()") end
+-- bk:autotune([opts]): searches the config space for these arguments (bind them first:
+-- k:bind(...):autotune()) and sets the best config (set_config). opts as tune.autotune's
+-- (effort defaults to the kernel's autotune_effort; the kernel's `configs` make a finite search;
+-- cache = false skips the on-disk cache, cache_dir overrides the cache_dir setting). A search's
+-- result is cached (helua.tune_cache) and a later call with the same key loads it (report.cached).
+-- Returns the best Config and the search's report.
+function Bound:autotune(opts)
+  if not core.compile then needs_compiler("autotune()") end
+  if M.mode(self.kernel.settings) ~= "cpu" then
+    diag.raise("autotune() needs a compiled kernel: this one runs in interpret mode", {
+      hint = "interpret mode has no config space to search; use backend = \"cpu\" (and no "
+        .. "block_size setting)",
+    })
+  end
+  if not self.args then
+    diag.raise("this bound kernel has no arguments to tune with", {
+      hint = "bind it with arguments: k:bind(x, y):autotune()",
+    })
+  end
+  local o = {}
+  for name, v in pairs(opts or {}) do o[name] = v end
+  local k = self.kernel
+  if o.effort == nil then o.effort = k.settings.autotune_effort end
+  if o.configs == nil and k.configs then o.configs = k.configs end
+  -- the on-disk cache (helua.tune_cache): searches only, not a finite list of configs
+  local cache, key, dir
+  if o.cache ~= false and not o.configs and o.effort ~= "none" then
+    cache = require "helua.tune_cache"
+    local space = self:config_spec()
+    local v = self:_variant(nil)
+    dir = o.cache_dir or k.settings.cache_dir
+    key = cache.key({fingerprint = v.func:fingerprint(), args = self.key, target = "cpu",
+                     space = space:fingerprint()})
+    local hit = cache.load(dir, key, space)
+    if hit and (hit.effort == o.effort or hit.effort == "full") then
+      if o.log ~= false then
+        local line = string.format("[0s] Found a cached config for %s (%s effort, %s): %s",
+          k.name, hit.effort, hit.path, hit.config:to_lua())
+        if o.log then o.log(line) else io.stderr:write(line, "\n") end
+      end
+      local report = {cached = true, trials = {}, ok = 0, failed = 0, seconds = 0,
+                      effort = hit.effort, path = hit.path, best_ms = hit.time_ms,
+                      default_ms = hit.default_ms}
+      self.set = hit.config
+      self.tuned = report
+      return hit.config, report
+    end
+  end
+  local best, report = require("helua.tune").autotune(self, self.args, o)
+  self.set = best
+  self.tuned = report
+  if cache and report.best then
+    local space = self:config_spec()
+    local path, err = cache.store(dir, key, {json = space:to_json(report.best.tbl),
+      time_ms = report.best.time * 1e3, default_ms = report.default.time * 1e3,
+      effort = report.effort})
+    if not path then
+      io.stderr:write("helua: warning: could not write the autotune cache in " .. dir .. ": "
+        .. tostring(err) .. "\n")
+    end
+    report.path = path
+  end
+  return best, report
+end
+
+-- The config exported for this bound kernel by `helua tune --export` (the kernel file's
+-- .configs.lua: this key's, else the nearest shape's; helua.tune_export), checked against the
+-- kernel (a nearest shape's fields that do not fit are left at the default); nil (remembered as
+-- false) when there is none.
+function Bound:_exported(...)
+  if self.exported ~= nil then return self.exported or nil end
+  self.exported = false
+  local k = self.kernel
+  if not k.source_file or k.source_file:match("%.configs%.lua$") or not core.config_space then
+    return nil
+  end
+  local E = require "helua.tune_export"
+  if k.exports == nil then k.exports = E.load(E.path_for(k.source_file)) or false end
+  local kt = k.exports and k.exports.kernels["line " .. k.line]
+  if type(kt) ~= "table" then return nil end
+  local ok, cfg, how = pcall(E.pick, kt.cpu, self.key)
+  if not ok or not cfg then return nil end
+  self.args = self.args or table.pack(...)
+  local fits = pcall(function() self:_config_table(self:_variant(cfg), cfg) end)
+  if not fits then
+    -- another shape's config may not fit this one: keep the fields that do, over the default
+    local okf, fitted = pcall(function()
+      local space = self:_space(self:_variant(nil))
+      local tbl = space:default()
+      for name, val in pairs(cfg:to_table()) do
+        local old = tbl[name]
+        tbl[name] = val
+        if not pcall(space.check, space, tbl) then tbl[name] = old end
+      end
+      local c = config_module().new(space:check(tbl))
+      self:_config_table(self:_variant(c), c)
+      return c
+    end)
+    if not okf then return nil end
+    cfg, how = fitted, how .. " (fitted)"
+  end
+  self.exported, self.exported_how = cfg, how
+  return cfg
+end
+
+-- Whether a call with no config tunes first: only when the effort is set explicitly (the kernel's
+-- autotune_effort option or HELUA_AUTOTUNE_EFFORT) and is not "none"; the settings' default
+-- ("quick") alone does not tune, so that plain runs and tests stay fast.
+function M.tunes_on_call(k)
+  local src = k.sources and k.sources.autotune_effort
+  return src ~= nil and src ~= "default" and k.settings.autotune_effort ~= "none"
+end
 
 -- ---- compiled kernels ------------------------------------------------------------------------
 
@@ -616,7 +728,14 @@ function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
   if cfg == nil then cfg = self:config() end
-  if M.mode(k.settings) == "cpu" then return self:_run_compiled(cfg, ...) end
+  if M.mode(k.settings) == "cpu" then
+    if cfg == nil and self.exported ~= false then cfg = self:_exported(...) end
+    if cfg == nil and not self.tuned and M.tunes_on_call(k) and core.compile then
+      self.args = table.pack(...)
+      cfg = self:autotune()
+    end
+    return self:_run_compiled(cfg, ...)
+  end
   local anchor = diag.user_frame(2)
   local run = eager.begin_run({config = cfg, settings = k.settings, line_hook = k.line_hook})
   active.push(run)

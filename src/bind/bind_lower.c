@@ -69,7 +69,9 @@ static lua_Integer field_int(lua_State *L, int idx, const char *field, int pos) 
   int isint = 0;
   lua_Integer v = lua_tointegerx(L, idx, &isint);
   if (!isint) {
-    if (pos > 0) luaL_error(L, "config field %s[%d] must be an integer, got %s", field, pos, luaL_typename(L, idx));
+    if (pos > 0)
+      luaL_error(L, "config field %s[%d] must be an integer, got %s", field, pos,
+                 luaL_typename(L, idx));
     luaL_error(L, "config field %s must be an integer, got %s", field, luaL_typename(L, idx));
   }
   return v;
@@ -77,18 +79,23 @@ static lua_Integer field_int(lua_State *L, int idx, const char *field, int pos) 
 
 /* The list at idx (a table), its length checked against cap. */
 static int field_list(lua_State *L, int idx, const char *field) {
-  if (!lua_istable(L, idx)) luaL_error(L, "config field %s must be a list, got %s", field, luaL_typename(L, idx));
+  if (!lua_istable(L, idx))
+    luaL_error(L, "config field %s must be a list, got %s", field, luaL_typename(L, idx));
   lua_Integer n = luaL_len(L, idx);
-  if (n > LOWER_MAX_LIST) luaL_error(L, "config field %s has %I entries (at most %d)", field, n, LOWER_MAX_LIST);
+  if (n > LOWER_MAX_LIST)
+    luaL_error(L, "config field %s has %I entries (at most %d)", field, n, LOWER_MAX_LIST);
   return (int)n;
 }
 
-static void read_ints(lua_State *L, int idx, const char *field, int64_t *out, int *n, bool none_ok) {
+static void read_ints(lua_State *L, int idx, const char *field, int64_t *out, int *n,
+                      bool none_ok) {
   *n = field_list(L, idx, field);
   for (int i = 1; i <= *n; i++) {
     lua_geti(L, idx, i);
-    if (none_ok && (lua_isnil(L, -1) || is_none(L, -1))) out[i - 1] = 0;
-    else out[i - 1] = field_int(L, -1, field, i);
+    if (none_ok && (lua_isnil(L, -1) || is_none(L, -1)))
+      out[i - 1] = 0;
+    else
+      out[i - 1] = field_int(L, -1, field, i);
     lua_pop(L, 1);
   }
 }
@@ -101,7 +108,8 @@ static void read_orders(lua_State *L, int idx, LowerConfig *cfg) {
     char name[32];
     snprintf(name, sizeof name, "loop_orders[%d]", i);
     int len = field_list(L, t, name);
-    if (len > IR_MAX_RANK) luaL_error(L, "config field %s has %d entries (at most %d)", name, len, IR_MAX_RANK);
+    if (len > IR_MAX_RANK)
+      luaL_error(L, "config field %s has %d entries (at most %d)", name, len, IR_MAX_RANK);
     cfg->loop_order_len[i - 1] = len;
     for (int k = 1; k <= len; k++) {
       lua_geti(L, t, k);
@@ -152,7 +160,9 @@ static void read_config(lua_State *L, int idx, LowerConfig *cfg, LKernel *k) {
     } else if (cfg_known_field(name)) {
       note_ignored(k, name); /* another backend's knob, or one the CPU lowering does not read */
     } else if (!lua_isboolean(L, v) && !lua_isnumber(L, v)) {
-      luaL_error(L, "config field %s is neither a CPU knob nor a user tunable (a number or boolean)", name);
+      luaL_error(L,
+                 "config field %s is neither a CPU knob nor a user tunable (a number or boolean)",
+                 name);
     } else {
       if (cfg->ntunables == LOWER_MAX_TUNABLES) luaL_error(L, "too many config fields");
       LowerTunable *t = &cfg->tunables[cfg->ntunables++];
@@ -181,8 +191,8 @@ static int core_compile(lua_State *L) {
   Diag d = {0};
   if (lower_compile(f, &cfg, LOWER_TARGET_CPU, &k->art, &d)) return raise(L, &d);
   int64_t t0 = rt_now_ns();
-  if (rt_cpu_load(k->art->object, k->art->object_len, k->art->program_sym, k->art->grid_sym,
-                  &k->rk, &d))
+  if (rt_cpu_load(k->art->object, k->art->object_len, k->art->program_sym, k->art->grid_sym, &k->rk,
+                  &d))
     return raise(L, &d);
   k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
   return 1;
@@ -231,8 +241,8 @@ static int k_launch(lua_State *L) {
     if (s->is_tensor) {
       Tensor *t = bind_tensor_test(L, -1);
       if (!t)
-        return luaL_error(L, "launch: argument %d (%s) must be a tensor %s, got %s", i + 1,
-                          s->name, sig_str(s, want, sizeof want), luaL_typename(L, -1));
+        return luaL_error(L, "launch: argument %d (%s) must be a tensor %s, got %s", i + 1, s->name,
+                          sig_str(s, want, sizeof want), luaL_typename(L, -1));
       if (t->storage->ops->device != TENSOR_DEVICE_CPU)
         return luaL_error(L, "launch: argument %d (%s) is on %s; the CPU kernel needs a cpu tensor",
                           i + 1, s->name, t->storage->ops->name);
@@ -266,7 +276,8 @@ static int k_launch(lua_State *L) {
     ptrs[i] = &slots[i];
   }
   Diag d = {0};
-  if (rt_cpu_launch(k->rk, ptrs, a->threads, a->frame_bytes, &k->last, &d)) return raise(L, &d);
+  if (rt_cpu_launch(k->rk, ptrs, lower_artifact_threads(a), a->frame_bytes, &k->last, &d))
+    return raise(L, &d);
   k->launches++;
   lua_settop(L, 1);
   return 1;
@@ -278,9 +289,12 @@ static int k_code(lua_State *L) {
   LKernel *k = check_kernel(L);
   const char *stage = luaL_optstring(L, 2, "llvm");
   const char *text = NULL;
-  if (strcmp(stage, "ir") == 0) text = k->art->ir;
-  else if (strcmp(stage, "lowered") == 0) text = k->art->lowered;
-  else if (strcmp(stage, "llvm") == 0) text = k->art->llvm;
+  if (strcmp(stage, "ir") == 0)
+    text = k->art->ir;
+  else if (strcmp(stage, "lowered") == 0)
+    text = k->art->lowered;
+  else if (strcmp(stage, "llvm") == 0)
+    text = k->art->llvm;
   else if (strcmp(stage, "asm") == 0) {
     Diag d = {0};
     if (lower_artifact_asm(k->art, &text, &d)) return raise(L, &d);
@@ -330,8 +344,10 @@ static int k_info(lua_State *L) {
   lua_setfield(L, -2, "block_sizes");
   lua_createtable(L, b->nrdims, 0);
   for (int i = 0; i < b->nrdims; i++) {
-    if (b->rchunk[i]) lua_pushinteger(L, b->rchunk[i]);
-    else lua_pushliteral(L, "none");
+    if (b->rchunk[i])
+      lua_pushinteger(L, b->rchunk[i]);
+    else
+      lua_pushliteral(L, "none");
     lua_rawseti(L, -2, i + 1);
   }
   lua_setfield(L, -2, "reduction_loops");
@@ -358,8 +374,11 @@ static int k_close(lua_State *L) {
 
 static int k_tostring(lua_State *L) {
   LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
-  if (!k->art) lua_pushliteral(L, "helua.CompiledKernel (closed)");
-  else lua_pushfstring(L, "helua.CompiledKernel %s (cpu, %d programs)", k->art->name, (int)k->art->grid);
+  if (!k->art)
+    lua_pushliteral(L, "helua.CompiledKernel (closed)");
+  else
+    lua_pushfstring(L, "helua.CompiledKernel %s (cpu, %d programs)", k->art->name,
+                    (int)k->art->grid);
   return 1;
 }
 
@@ -368,7 +387,10 @@ static const luaL_Reg kernel_methods[] = {
 };
 
 static const luaL_Reg kernel_meta[] = {
-    {"__gc", k_close}, {"__close", k_close}, {"__tostring", k_tostring}, {NULL, NULL},
+    {"__gc", k_close},
+    {"__close", k_close},
+    {"__tostring", k_tostring},
+    {NULL, NULL},
 };
 
 static const luaL_Reg core_funcs[] = {

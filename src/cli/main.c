@@ -18,6 +18,7 @@ static const char *const subcommands[][2] = {
           "               print timings (helua run --help)"},
   {"show", "show FILE [--stage ir|lowered|llvm|asm] [--config CONFIG] [--kernel NAME]\n"
            "               [--size NAME|k=v,...]: print a kernel's code at a stage (helua show --help)"},
+  {"tune", "tune FILE [--effort quick|full] [--kernel NAME] [--size ...] [--budget S]: autotune (helua tune --help)"},
   {NULL, NULL},
 };
 

@@ -59,8 +59,8 @@ typedef struct LowerBinding {
   int nslots;
   int64_t block[LOWER_MAX_LIST]; /* per block-size slot */
   int nrdims;
-  int64_t rchunk[LOWER_MAX_LIST]; /* per reduction dim: 0 = persistent, else the chunk */
-  int nloops;                     /* ir_func_loops order */
+  int64_t rchunk[LOWER_MAX_LIST];         /* per reduction dim: 0 = persistent, else the chunk */
+  int nloops;                             /* ir_func_loops order */
   int order[LOWER_MAX_LIST][IR_MAX_RANK]; /* per loop: dims outermost first (identity default) */
   int unroll[LOWER_MAX_LIST];             /* per loop: 0 = compiler's choice */
   int vector_width;                       /* 0 = auto */
@@ -101,12 +101,12 @@ typedef struct LowerArgSig {
 
 /* Everything one compile produced: every stage's text, the binary, timings, launch info. */
 typedef struct LowerArtifact {
-  char *name;    /* kernel name */
-  char *ir;      /* "ir": the traced tile IR */
-  char *lowered; /* "lowered": binding header + tile IR after decompose */
-  char *llvm;    /* "llvm": optimized LLVM IR */
+  char *name;     /* kernel name */
+  char *ir;       /* "ir": the traced tile IR */
+  char *lowered;  /* "lowered": binding header + tile IR after decompose */
+  char *llvm;     /* "llvm": optimized LLVM IR */
   char *asm_text; /* "asm": made on first request by lower_artifact_asm */
-  void *object;  /* x86 ELF object code */
+  void *object;   /* x86 ELF object code */
   size_t object_len;
   double ms[LOWER_NPASSES]; /* wall time per pass */
   double total_ms;
@@ -114,6 +114,7 @@ typedef struct LowerArtifact {
   char grid_sym[128];    /* int64_t grid(void **args): the number of programs */
   int64_t grid;          /* programs, or -1 when it depends on scalar arguments */
   int threads;           /* cap from the config (0 = all cores) */
+  int64_t work_bytes;    /* bytes of the kernel's tensor arguments */
   size_t frame_bytes;    /* stack one program needs for its tile buffers */
   int nargs;
   LowerArgSig *args;
@@ -124,6 +125,9 @@ typedef struct LowerArtifact {
 /* Runs the pipeline for target (only LOWER_TARGET_CPU exists yet). *out is the caller's. */
 int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, LowerArtifact **out,
                   Diag *d);
+/* Threads to launch with: the config's cpu_threads, else 0 (all cores), or 1 when the tensors
+ * are so small (under 256 KiB in all) that waking the pool costs more than the work. */
+int lower_artifact_threads(const LowerArtifact *a);
 /* The "asm" stage, made on first call from the optimized LLVM IR; *out stays owned by a. */
 int lower_artifact_asm(LowerArtifact *a, const char **out, Diag *d);
 void lower_artifact_free(LowerArtifact *a); /* NULL is fine */

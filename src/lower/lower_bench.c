@@ -22,7 +22,7 @@
 #define CHECK(call)                                                                                \
   do {                                                                                             \
     if ((call) != HL_OK) {                                                                         \
-      fprintf(stderr, "lower_bench: %s failed: %s\n", #call, d.msg);                              \
+      fprintf(stderr, "lower_bench: %s failed: %s\n", #call, d.msg);                               \
       exit(1);                                                                                     \
     }                                                                                              \
   } while (0)
@@ -126,7 +126,8 @@ static IrFunc *build_matmul(int64_t m, int64_t k, int64_t n) {
   CHECK(ir_build_op(b, IR_OP_FULL, 0, NULL, &z, &acc, &d));
   IrLoopDim kd = dim0(b, k);
   CHECK(ir_build_loop_begin(b, IR_OP_TILE, 1, &kd, 1, &acc, &tk, &acc_in, &d));
-  IrIndex ia[2] = {{IR_IDX_TILE, mn[0]}, {IR_IDX_TILE, tk}}, ib[2] = {{IR_IDX_TILE, tk}, {IR_IDX_TILE, mn[1]}};
+  IrIndex ia[2] = {{IR_IDX_TILE, mn[0]}, {IR_IDX_TILE, tk}},
+          ib[2] = {{IR_IDX_TILE, tk}, {IR_IDX_TILE, mn[1]}};
   CHECK(ir_build_load(b, x, 2, ia, IR_NONE, IR_EVICT_NONE, &va, &d));
   CHECK(ir_build_load(b, y, 2, ib, IR_NONE, IR_EVICT_NONE, &vb, &d));
   IrValueId dargs[3] = {va, vb, acc_in};
@@ -163,7 +164,8 @@ static const char *config_str(const LowerBinding *b, char *buf, size_t cap) {
   for (int i = 0; i < b->nslots && n < cap; i++)
     n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? "," : "", (long long)b->block[i]);
   if (b->nrdims && n < cap)
-    n += (size_t)snprintf(buf + n, cap - n, b->rchunk[0] ? "} r%lld" : "} persistent", (long long)b->rchunk[0]);
+    n += (size_t)snprintf(buf + n, cap - n, b->rchunk[0] ? "} r%lld" : "} persistent",
+                          (long long)b->rchunk[0]);
   else if (n < cap)
     snprintf(buf + n, cap - n, "}");
   return buf;
@@ -207,7 +209,8 @@ static void run_compile(void) {
   LowerConfig dflt;
   lower_config_init(&dflt);
   bench_compile("matmul", mm, &dflt);
-  LowerConfig c1 = config((int64_t[]){64, 64, 64}, 3, -1), c2 = config((int64_t[]){32, 128, 32}, 3, -1);
+  LowerConfig c1 = config((int64_t[]){64, 64, 64}, 3, -1),
+              c2 = config((int64_t[]){32, 128, 32}, 3, -1);
   bench_compile("matmul", mm, &c1);
   bench_compile("matmul", mm, &c2);
   bench_compile("softmax", sm, &dflt);
@@ -237,7 +240,8 @@ static void release(Compiled c) {
   lower_artifact_free(c.a);
 }
 
-static void time_vs_copy(Compiled c, void **args, int threads, int reps, double *kernel, double *copy);
+static void time_vs_copy(Compiled c, void **args, int threads, int reps, double *kernel,
+                         double *copy);
 
 /* Best time of `reps` launches (after a warm-up), in seconds. */
 static double time_launch(Compiled c, void **args, int threads, int reps) {
@@ -285,7 +289,8 @@ static void copy_setup(size_t half) {
 }
 
 /* Best times of a kernel launch and of the copy, alternating `reps` times. */
-static void time_vs_copy(Compiled c, void **args, int threads, int reps, double *kernel, double *copy) {
+static void time_vs_copy(Compiled c, void **args, int threads, int reps, double *kernel,
+                         double *copy) {
   CHECK(rt_cpu_launch(c.k, args, threads, c.a->frame_bytes, NULL, &d));
   *kernel = *copy = 1e30;
   for (int r = 0; r < reps; r++) {
@@ -331,12 +336,12 @@ static void bench_bandwidth(const char *name, IrFunc *f, void **args, size_t byt
   }
   double gbs = (double)bytes / t * 1e-9, bgbs = (double)bytes / best * 1e-9;
   printf("%-9s %-18s %8.3f %7.1f GB/s %5.0f%%   best %-16s %8.3f %7.1f GB/s %5.0f%%\n", name, cs,
-         t * 1e3, gbs, 100 * ratio * (double)bytes / (double)(2 * copy_job.n),
-         best_cs, best * 1e3, bgbs, 100 * best_ratio * (double)bytes / (double)(2 * copy_job.n));
+         t * 1e3, gbs, 100 * ratio * (double)bytes / (double)(2 * copy_job.n), best_cs, best * 1e3,
+         bgbs, 100 * best_ratio * (double)bytes / (double)(2 * copy_job.n));
 }
 
-typedef void (*SgemmFn)(int, int, int, int, int, int, float, const float *, int, const float *,
-                        int, float, float *, int);
+typedef void (*SgemmFn)(int, int, int, int, int, int, float, const float *, int, const float *, int,
+                        float, float *, int);
 
 static void run_speed(int threads) {
   int64_t m = 4096, n = 4096;
@@ -350,7 +355,8 @@ static void run_speed(int threads) {
     if (cs < copy) copy = cs;
   }
   printf("%-9s %-18s %8s %12s %6s\n", "kernel", "default config", "ms", "speed", "of copy");
-  printf("%-9s %-18s %8.3f %7.1f GB/s  100%%   (a threaded memcpy of 64 MiB; each kernel's ratio uses a copy timed beside it)\n",
+  printf("%-9s %-18s %8.3f %7.1f GB/s  100%%   (a threaded memcpy of 64 MiB; each kernel's ratio "
+         "uses a copy timed beside it)\n",
          "copy", "-", copy * 1e3, (double)(2 * nb) / copy * 1e-9);
   Tensor *x = randn(m, n, 1), *y = randn(m, n, 2), *o = randn(m, n, 3), *w = randn(n, 0, 4);
   IrFunc *add = build_add(m, n), *sm = build_rows(m, n, false), *rms = build_rows(m, n, true);
@@ -380,8 +386,9 @@ static void run_speed(int threads) {
   double flop = 2.0 * (double)(s * s * s);
   LowerConfig dflt;
   lower_config_init(&dflt);
-  LowerConfig cm[4] = {config((int64_t[]){64, 64, 64}, 3, -1), config((int64_t[]){64, 128, 128}, 3, -1),
-                       config((int64_t[]){128, 128, 64}, 3, -1), config((int64_t[]){32, 256, 128}, 3, -1)};
+  LowerConfig cm[4] = {
+      config((int64_t[]){64, 64, 64}, 3, -1), config((int64_t[]){64, 128, 128}, 3, -1),
+      config((int64_t[]){128, 128, 64}, 3, -1), config((int64_t[]){32, 256, 128}, 3, -1)};
   Compiled cc = compile(mm, &dflt);
   char cstr[64], best_str[64];
   double t = time_launch(cc, argsm, threads, 3), best = t;
@@ -421,12 +428,16 @@ static void run_speed(int threads) {
     }
   }
   double g = flop / t * 1e-9, gb = flop / best * 1e-9;
-  printf("%-9s %-18s %8.3f %6.1f GFLOP/s %5.0f%%   best %-16s %8.3f %6.1f GFLOP/s %5.0f%%  (of OpenBLAS)\n",
+  printf("%-9s %-18s %8.3f %6.1f GFLOP/s %5.0f%%   best %-16s %8.3f %6.1f GFLOP/s %5.0f%%  (of "
+         "OpenBLAS)\n",
          "matmul", cstr, t * 1e3, g, blas > 0 ? 100 * g / blas : 0, best_str, best * 1e3, gb,
          blas > 0 ? 100 * gb / blas : 0);
-  if (blas > 0) printf("%-9s %-18s %8s %6.1f GFLOP/s  100%%\n", "openblas", "sgemm", "", blas);
-  else printf("openblas  not installed (libopenblas.so.0): no sgemm to compare with\n");
-  printf("%-9s %-18s %8.3f %6.1f GFLOP/s          (helua's host tensor_matmul)\n", "host", "-", th * 1e3, flop / th * 1e-9);
+  if (blas > 0)
+    printf("%-9s %-18s %8s %6.1f GFLOP/s  100%%\n", "openblas", "sgemm", "", blas);
+  else
+    printf("openblas  not installed (libopenblas.so.0): no sgemm to compare with\n");
+  printf("%-9s %-18s %8.3f %6.1f GFLOP/s          (helua's host tensor_matmul)\n", "host", "-",
+         th * 1e3, flop / th * 1e-9);
   printf("matmul relative error vs the float64 reference: %.2e\n", err);
   if (lib) dlclose(lib);
   ir_func_free(mm);

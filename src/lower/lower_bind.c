@@ -52,7 +52,8 @@ static int64_t static_grid(const LowerCtx *c, const IrLoopInfo *loops, int n) {
     int64_t p = 1;
     for (int d = 0; d < loops[i].ndims; d++) {
       if (loops[i].extent[d] < 0) return -1;
-      int64_t b = loops[i].kind == IR_OP_TILE ? lower_dim_size(&c->bind, c->ir, loops[i].block[d]) : 1;
+      int64_t b =
+          loops[i].kind == IR_OP_TILE ? lower_dim_size(&c->bind, c->ir, loops[i].block[d]) : 1;
       p *= (loops[i].extent[d] + b - 1) / b;
     }
     total += p;
@@ -63,7 +64,7 @@ static int64_t static_grid(const LowerCtx *c, const IrLoopInfo *loops, int n) {
 static void header(LowerCtx *c, Text *t) {
   const IrFunc *f = c->ir;
   const LowerBinding *b = &c->bind;
-  put(t, "# lowered for the CPU (%s)\n", c->art->cpu);
+  put(t, "# lowered for the CPU\n");
   for (int i = 0; i < f->nslots; i++) {
     const IrBlockSlot *s = &f->slots[i];
     put(t, "# block B%d = %lld", i, (long long)b->block[i]);
@@ -77,7 +78,8 @@ static void header(LowerCtx *c, Text *t) {
   }
   for (int i = 0; i < f->nrdims; i++) {
     int64_t e = f->rdims[i].extent, ch = b->rchunk[i];
-    if (ch == 0) put(t, "# rdim R%d : extent %lld, persistent (whole dim at once)\n", i, (long long)e);
+    if (ch == 0)
+      put(t, "# rdim R%d : extent %lld, persistent (whole dim at once)\n", i, (long long)e);
     else
       put(t, "# rdim R%d : extent %lld, looped in chunks of %lld (%lld chunks)\n", i, (long long)e,
           (long long)ch, (long long)((e + ch - 1) / ch));
@@ -98,12 +100,18 @@ static void header(LowerCtx *c, Text *t) {
     put(t, "# tunable %s = %g\n", f->tunables[i].name, b->tunable[i]);
   int64_t g = static_grid(c, loops, n < LOWER_MAX_LIST ? n : LOWER_MAX_LIST);
   c->art->grid = g;
-  if (g >= 0) put(t, "# programs: %lld", (long long)g);
-  else put(t, "# programs: computed at launch");
-  if (b->vector_width) put(t, ", vector width %d", b->vector_width);
-  else put(t, ", vector width: the compiler's choice");
-  if (b->threads) put(t, ", threads: at most %d\n", b->threads);
-  else put(t, ", threads: all cores\n");
+  if (g >= 0)
+    put(t, "# programs: %lld", (long long)g);
+  else
+    put(t, "# programs: computed at launch");
+  if (b->vector_width)
+    put(t, ", vector width %d", b->vector_width);
+  else
+    put(t, ", vector width: the compiler's choice");
+  if (b->threads)
+    put(t, ", threads: at most %d\n", b->threads);
+  else
+    put(t, ", threads: all cores\n");
 }
 
 int lower_pass_bind_config(LowerCtx *c, Diag *d) {

@@ -137,8 +137,10 @@ static int check_perm(const LowerConfig *cfg, int i, int ndims, Diag *d) {
   int len = cfg->loop_order_len[i], base = cfg->base;
   bool seen[IR_MAX_RANK] = {false}, ok = len == ndims;
   for (int k = 0; ok && k < len; k++) {
-    if (p[k] < 0 || p[k] >= ndims || seen[p[k]]) ok = false;
-    else seen[p[k]] = true;
+    if (p[k] < 0 || p[k] >= ndims || seen[p[k]])
+      ok = false;
+    else
+      seen[p[k]] = true;
   }
   if (ok) return HL_OK;
   char buf[128] = "";
@@ -174,8 +176,8 @@ static void defaults_derive(const IrFunc *f, Defaults *df) {
   }
 }
 
-static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops,
-                       int nloops, const Defaults *dflt, LowerBinding *out, Diag *d);
+static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops, int nloops,
+                       const Defaults *dflt, LowerBinding *out, Diag *d);
 
 int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out, Diag *d) {
   memset(out, 0, sizeof *out);
@@ -189,8 +191,8 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
     return diag_set(d, "the kernel has %d tunables (at most %d)", f->ntunables, LOWER_MAX_TUNABLES);
 
   Defaults dflt = {0};
-  bool holes = cfg->nblock_sizes < f->nslots || cfg->nreduction_loops < f->nrdims ||
-               cfg->vector_width == 0;
+  bool holes =
+      cfg->nblock_sizes < f->nslots || cfg->nreduction_loops < f->nrdims || cfg->vector_width == 0;
   for (int i = 0; i < cfg->nblock_sizes; i++)
     holes |= cfg->block_sizes[i] == -1;
   for (int i = 0; i < cfg->nreduction_loops; i++)
@@ -201,8 +203,8 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
   return rc;
 }
 
-static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops,
-                       int nloops, const Defaults *dflt_p, LowerBinding *out, Diag *d) {
+static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops, int nloops,
+                       const Defaults *dflt_p, LowerBinding *out, Diag *d) {
   Defaults dflt = *dflt_p;
   int base = cfg->base;
   /* block_sizes */
@@ -215,7 +217,8 @@ static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo
     const IrBlockSlot *s = &f->slots[i];
     if (v == -1) {
       out->block[i] = default_block(f, i, loops, nloops);
-      if (dflt.space) out->block[i] = cfgspace_get(dflt.space, dflt.cfg, "block_sizes", i, (int)out->block[i]);
+      if (dflt.space)
+        out->block[i] = cfgspace_get(dflt.space, dflt.cfg, "block_sizes", i, (int)out->block[i]);
       continue;
     }
     if (!is_pow2(v))

@@ -68,7 +68,7 @@ static int mean(LowerRewrite *rw, const IrOp *op, IrValueId x, Diag *d) {
     }
   }
   if (count == IR_NONE) {
-    int64_t n = dim.kind == IR_DIM_CONST ? dim.v
+    int64_t n = dim.kind == IR_DIM_CONST  ? dim.v
                 : dim.kind == IR_DIM_RDIM ? rw->src->rdims[dim.v].extent
                                           : rw->src->slots[dim.v].extent;
     if (ir_build_const_float(rw->b, dt, (double)n, &count, d)) return HL_ERR;

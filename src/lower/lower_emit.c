@@ -229,8 +229,12 @@ static void bind_iter(LEmit *E, const IrOp *op, const LoopDims *ld, int d, LLVMV
   int64_t B = ld->block[d];
   tile->block = B;
   tile->begin = begin;
-  tile->end = em_smin(E, LLVMBuildNSWAdd(E->b, begin, em_i64(E, B), ""), ld->ub[d]);
-  tile->vlen = LLVMBuildSub(E->b, tile->end, begin, "");
+  /* constant bounds that B divides: every tile is whole, its valid length a constant */
+  bool whole = ld->clb[d] != INT64_MIN && ld->cub[d] != INT64_MAX && ld->cub[d] > ld->clb[d] &&
+               (ld->cub[d] - ld->clb[d]) % B == 0;
+  tile->end = whole ? LLVMBuildNSWAdd(E->b, begin, em_i64(E, B), "")
+                    : em_smin(E, LLVMBuildNSWAdd(E->b, begin, em_i64(E, B), ""), ld->ub[d]);
+  tile->vlen = whole ? em_i64(E, B) : LLVMBuildSub(E->b, tile->end, begin, "");
   tile->id = LLVMBuildSDiv(E->b, begin, em_i64(E, B), "");
   tile->count = ld->count[d];
   tile->nonneg = ld->clb[d] != INT64_MIN && ld->clb[d] >= 0;
@@ -312,7 +316,8 @@ static LVal slot_value(LEmit *E, IrValueId v, LLVMValueRef slot) {
 /* A device loop inside a program: loops over the dims in the configured order, carried values
  * in stack slots. */
 static int emit_loop(LEmit *E, const IrOp *op) {
-  if (op->kind == IR_OP_FOR) return em_fail(E, op, "is a lowered-phase op; the CPU emitter takes traced IR");
+  if (op->kind == IR_OP_FOR)
+    return em_fail(E, op, "is a lowered-phase op; the CPU emitter takes traced IR");
   const IrRegion *body = op->body;
   LoopDims ld;
   loop_dims(E, op, &ld);
@@ -379,8 +384,8 @@ static int emit_tile_field(LEmit *E, const IrOp *op) {
 static int emit_op(LEmit *E, const IrOp *op) {
   switch (ir_op_info(op->kind)->cls) {
   case IR_CLASS_CONST:
-    E->vals[op->results[0]] =
-        (LVal){.kind = LV_SCALAR, .v = em_const(E, val(E, op->results[0])->dtype, op->attrs->value)};
+    E->vals[op->results[0]] = (LVal){
+        .kind = LV_SCALAR, .v = em_const(E, val(E, op->results[0])->dtype, op->attrs->value)};
     return HL_OK;
   case IR_CLASS_DECL:
     return emit_decl(E, op);
@@ -420,7 +425,8 @@ int em_region(LEmit *E, const IrRegion *r) {
 
 static LLVMValueRef new_function(LEmit *E, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
                                  int n) {
-  LLVMValueRef fn = LLVMAddFunction(E->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
+  LLVMValueRef fn =
+      LLVMAddFunction(E->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
   unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateEnumAttribute(E->ctx, nounwind, 0));
@@ -451,7 +457,8 @@ static int emit_host(LEmit *E) {
     IrValueId a = f->args[i];
     const IrValue *av = val(E, a);
     LLVMValueRef idx = em_i64(E, i);
-    LLVMValueRef slot = LLVMBuildLoad2(E->b, E->ptr, LLVMBuildInBoundsGEP2(E->b, E->ptr, E->args, &idx, 1, ""), "");
+    LLVMValueRef slot =
+        LLVMBuildLoad2(E->b, E->ptr, LLVMBuildInBoundsGEP2(E->b, E->ptr, E->args, &idx, 1, ""), "");
     if (av->kind == IR_VAL_TENSOR) {
       em_name(E, slot, f, a, "");
       E->vals[a] = (LVal){.kind = LV_TENSOR, .v = slot};
@@ -507,8 +514,8 @@ static int emit_nest_program(LEmit *E, const IrOp *op, const LoopDims *ld, LLVMV
     }
   }
   for (int d = 0; d < ld->ndims; d++) {
-    LLVMValueRef begin =
-        LLVMBuildNSWAdd(E->b, ld->lb[d], LLVMBuildNSWMul(E->b, id[d], em_i64(E, ld->block[d]), ""), "");
+    LLVMValueRef begin = LLVMBuildNSWAdd(
+        E->b, ld->lb[d], LLVMBuildNSWMul(E->b, id[d], em_i64(E, ld->block[d]), ""), "");
     bind_iter(E, op, ld, d, begin, &tiles[d], &saved[d]);
   }
   if (em_region(E, op->body)) return HL_ERR;
@@ -529,7 +536,8 @@ static int emit_program_fn(LEmit *E, const char *name) {
   int nn = 0;
   for (const IrOp *op = E->f->body->first; op; op = op->next) {
     if (!op->body) continue;
-    if (nn == LOWER_MAX_LIST) return em_fail(E, op, "too many top-level loop nests (at most %d)", LOWER_MAX_LIST);
+    if (nn == LOWER_MAX_LIST)
+      return em_fail(E, op, "too many top-level loop nests (at most %d)", LOWER_MAX_LIST);
     nests[nn] = op;
     loop_dims(E, op, &dims[nn]);
     totals[nn] = nest_total(E, &dims[nn]);

@@ -65,14 +65,17 @@ static void gemm_loops(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMV
   LLVMValueRef cbase = LLVMBuildNSWMul(E->b, lb.iv, em_i64(E, M * N), "");
   em_loop_begin(E, &li, em_i64(E, 0), em_i64(E, M), NULL, "i");
   em_loop_begin(E, &lk, em_i64(E, 0), em_i64(E, K), NULL, "k");
-  LLVMValueRef ai = LLVMBuildNSWAdd(E->b, abase,
-                                    LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, li.iv, em_i64(E, K), ""), lk.iv, ""), "");
+  LLVMValueRef ai = LLVMBuildNSWAdd(
+      E->b, abase, LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, li.iv, em_i64(E, K), ""), lk.iv, ""),
+      "");
   LLVMValueRef a = LLVMBuildLoad2(E->b, t, gep(E, t, A, ai), "a");
   em_loop_begin(E, &lj, em_i64(E, 0), em_i64(E, N), NULL, "j");
-  LLVMValueRef bi = LLVMBuildNSWAdd(E->b, bbase,
-                                    LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, lk.iv, em_i64(E, N), ""), lj.iv, ""), "");
-  LLVMValueRef ci = LLVMBuildNSWAdd(E->b, cbase,
-                                    LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, li.iv, em_i64(E, N), ""), lj.iv, ""), "");
+  LLVMValueRef bi = LLVMBuildNSWAdd(
+      E->b, bbase, LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, lk.iv, em_i64(E, N), ""), lj.iv, ""),
+      "");
+  LLVMValueRef ci = LLVMBuildNSWAdd(
+      E->b, cbase, LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, li.iv, em_i64(E, N), ""), lj.iv, ""),
+      "");
   LLVMValueRef cp = gep(E, t, C, ci);
   LLVMValueRef bv = LLVMBuildLoad2(E->b, t, gep(E, t, B, bi), "");
   LLVMValueRef cv = LLVMBuildLoad2(E->b, t, cp, "");
@@ -91,16 +94,16 @@ static void gemm_loops(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMV
 static bool gemm_blocked(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C,
                          int64_t batch, int64_t M, int64_t N, int64_t K) {
   if (dt != DT_FLOAT32 && dt != DT_FLOAT64) return false;
-  int64_t esize = dt == DT_FLOAT32 ? 4 : 8;
-  int64_t VL = E->bind->vector_width > 0 ? E->bind->vector_width : 64 / esize;
-  if (VL < 4 || VL * esize > 64) VL = 64 / esize;
+  int64_t esize = dt == DT_FLOAT32 ? 4 : 8, vbytes = lower_x86_vector_bytes();
+  int64_t VL = E->bind->vector_width > 0 ? E->bind->vector_width : vbytes / esize;
+  if (VL < 2 || VL * esize > vbytes) VL = vbytes / esize;
+  int64_t nregs = vbytes == 64 ? 32 : 16; /* MR x NV accumulators + NV + 1 must fit */
   int64_t NV = N >= 2 * VL && N % (2 * VL) == 0 ? 2 : N % VL == 0 && N >= VL ? 1 : 0;
   if (NV == 0 || K < 1) return false;
-  static const int64_t mr2[] = {8, 4, 2, 1}, mr1[] = {12, 8, 6, 4, 2, 1};
-  const int64_t *cands = NV == 2 ? mr2 : mr1;
+  static const int64_t cands[] = {12, 8, 6, 4, 2, 1};
   int64_t MR = 1;
-  for (int i = 0; i < (NV == 2 ? 4 : 6); i++)
-    if (M % cands[i] == 0) {
+  for (int i = 0; i < 6; i++)
+    if (M % cands[i] == 0 && cands[i] * NV + NV + 1 <= nregs && cands[i] * NV <= 16) {
       MR = cands[i];
       break;
     }
@@ -118,9 +121,12 @@ static bool gemm_blocked(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLV
   /* C's block into registers */
   LLVMValueRef cptr[16][2], acc0[16][2];
   for (int r = 0; r < MR; r++) {
-    LLVMValueRef row = LLVMBuildNSWAdd(b, cbase, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, li.iv, em_i64(E, r), ""), em_i64(E, N), ""), "");
+    LLVMValueRef row = LLVMBuildNSWAdd(
+        b, cbase, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, li.iv, em_i64(E, r), ""), em_i64(E, N), ""),
+        "");
     for (int v = 0; v < NV; v++) {
-      LLVMValueRef off = LLVMBuildNSWAdd(b, row, LLVMBuildNSWAdd(b, lj.iv, em_i64(E, v * VL), ""), "");
+      LLVMValueRef off =
+          LLVMBuildNSWAdd(b, row, LLVMBuildNSWAdd(b, lj.iv, em_i64(E, v * VL), ""), "");
       cptr[r][v] = gep(E, t, C, off);
       acc0[r][v] = LLVMBuildLoad2(b, vt, cptr[r][v], "c");
       LLVMSetAlignment(acc0[r][v], (unsigned)esize);
@@ -139,15 +145,22 @@ static bool gemm_blocked(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLV
   LLVMValueRef brow = LLVMBuildNSWAdd(b, bbase, LLVMBuildNSWMul(b, lk.iv, em_i64(E, N), ""), "");
   LLVMValueRef bv[2];
   for (int v = 0; v < NV; v++) {
-    LLVMValueRef off = LLVMBuildNSWAdd(b, brow, LLVMBuildNSWAdd(b, lj.iv, em_i64(E, v * VL), ""), "");
+    LLVMValueRef off =
+        LLVMBuildNSWAdd(b, brow, LLVMBuildNSWAdd(b, lj.iv, em_i64(E, v * VL), ""), "");
     bv[v] = LLVMBuildLoad2(b, vt, gep(E, t, B, off), "b");
     LLVMSetAlignment(bv[v], (unsigned)esize);
   }
   LLVMValueRef next[16][2];
   for (int r = 0; r < MR; r++) {
-    LLVMValueRef aoff = LLVMBuildNSWAdd(b, abase, LLVMBuildNSWAdd(b, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, li.iv, em_i64(E, r), ""), em_i64(E, K), ""), lk.iv, ""), "");
+    LLVMValueRef aoff = LLVMBuildNSWAdd(
+        b, abase,
+        LLVMBuildNSWAdd(
+            b, LLVMBuildNSWMul(b, LLVMBuildNSWAdd(b, li.iv, em_i64(E, r), ""), em_i64(E, K), ""),
+            lk.iv, ""),
+        "");
     LLVMValueRef a = LLVMBuildLoad2(b, t, gep(E, t, A, aoff), "a");
-    LLVMValueRef av = LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(E->i32, 0, false), "");
+    LLVMValueRef av =
+        LLVMBuildInsertElement(b, LLVMGetUndef(vt), a, LLVMConstInt(E->i32, 0, false), "");
     av = LLVMBuildShuffleVector(b, av, LLVMGetUndef(vt), zero_mask, "");
     for (int v = 0; v < NV; v++) {
       LLVMValueRef args[3] = {av, bv[v], acc[r][v]};
@@ -216,7 +229,8 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     LLVMValueRef buf = em_buffer(E, rv->dtype, &rv->shape, "dot");
     LLoop l;
     em_loop_begin(E, &l, em_i64(E, 0), em_i64(E, n), NULL, "cvt");
-    em_buf_store(E, rv->dtype, buf, l.iv, em_cast(E, cdt, rv->dtype, em_buf_load(E, cdt, st->acc, l.iv)));
+    em_buf_store(E, rv->dtype, buf, l.iv,
+                 em_cast(E, cdt, rv->dtype, em_buf_load(E, cdt, st->acc, l.iv)));
     em_loop_end(E, &l, em_inner_md(E));
     out = (LVal){.kind = LV_BUF, .v = buf};
   }

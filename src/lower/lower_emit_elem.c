@@ -165,8 +165,7 @@ LLVMValueRef em_eval(LEmit *E, IrValueId id, LLVMValueRef *idx) {
   default: {
     char n[96];
     em_fail(E, iv->def_kind == IR_DEF_RESULT ? iv->def : NULL,
-            "internal: %s is used before the emitter made it",
-            ir_value_str(E->f, id, n, sizeof n));
+            "internal: %s is used before the emitter made it", ir_value_str(E->f, id, n, sizeof n));
     return LLVMGetUndef(em_val_type(E, iv->dtype));
   }
   }

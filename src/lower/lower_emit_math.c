@@ -62,7 +62,8 @@ static LLVMValueRef keep_nan(LEmit *E, LLVMValueRef x, LLVMValueRef res) {
 static LLVMValueRef exp_f32(LEmit *E, LLVMValueRef x) {
   LLVMBuilderRef b = E->b;
   LLVMValueRef xc = clamp_f32(E, x, -104.0, 88.8);
-  LLVMValueRef n = intr1(E, "llvm.rint", LLVMBuildFMul(b, xc, fconst(E, E->f32, 1.44269504088896341), ""));
+  LLVMValueRef n =
+      intr1(E, "llvm.rint", LLVMBuildFMul(b, xc, fconst(E, E->f32, 1.44269504088896341), ""));
   LLVMValueRef args[3] = {n, fconst(E, E->f32, -0.693359375), xc};
   LLVMValueRef r = em_call_intr(E, "llvm.fmuladd", E->f32, args, 3);
   LLVMValueRef args2[3] = {n, fconst(E, E->f32, 2.12194440e-4), r};
@@ -137,7 +138,8 @@ LLVMValueRef em_unary(LEmit *E, IrOpKind k, DType dt, LLVMValueRef x) {
   case IR_OP_SILU:
     return LLVMBuildFMul(b, x, sigmoid(E, x), "");
   case IR_OP_GELU: {
-    LLVMValueRef e = libm(E, "erff", "erf", LLVMBuildFMul(b, x, fconst(E, t, 0.70710678118654752), ""));
+    LLVMValueRef e =
+        libm(E, "erff", "erf", LLVMBuildFMul(b, x, fconst(E, t, 0.70710678118654752), ""));
     LLVMValueRef h = LLVMBuildFMul(b, x, fconst(E, t, 0.5), "");
     return LLVMBuildFMul(b, h, LLVMBuildFAdd(b, fconst(E, t, 1.0), e, ""), "");
   }

@@ -215,16 +215,18 @@ static LLVMValueRef atomic_add(LEmit *E, DType dt, LLVMValueRef p, LLVMValueRef 
   LLVMValueRef first = LLVMBuildLoad2(b, E->i16, p, "");
   LLVMSetOrdering(first, LLVMAtomicOrderingMonotonic);
   LLVMSetAlignment(first, 2);
-  LLVMBasicBlockRef pre = LLVMGetInsertBlock(b), loop = em_block(E, "cas"), done = em_block(E, "cas.done");
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(b), loop = em_block(E, "cas"),
+                    done = em_block(E, "cas.done");
   LLVMBuildBr(b, loop);
   LLVMPositionBuilderAtEnd(b, loop);
   LLVMValueRef old = LLVMBuildPhi(b, E->i16, "old");
   LLVMValueRef oldv = dt == DT_FLOAT16 ? LLVMBuildBitCast(b, old, E->f16, "") : old;
   LLVMValueRef sum = em_from_comp(E, dt, LLVMBuildFAdd(b, em_to_comp(E, dt, oldv), addend, ""));
   LLVMValueRef newbits = dt == DT_FLOAT16 ? LLVMBuildBitCast(b, sum, E->i16, "") : sum;
-  LLVMValueRef pair = LLVMBuildAtomicCmpXchg(b, p, old, newbits, ord == LLVMAtomicOrderingMonotonic
-                                                                        ? LLVMAtomicOrderingMonotonic
-                                                                        : LLVMAtomicOrderingSequentiallyConsistent,
+  LLVMValueRef pair = LLVMBuildAtomicCmpXchg(b, p, old, newbits,
+                                             ord == LLVMAtomicOrderingMonotonic
+                                                 ? LLVMAtomicOrderingMonotonic
+                                                 : LLVMAtomicOrderingSequentiallyConsistent,
                                              LLVMAtomicOrderingMonotonic, false);
   LLVMValueRef seen = LLVMBuildExtractValue(b, pair, 0, "");
   LLVMValueRef ok = LLVMBuildExtractValue(b, pair, 1, "");
@@ -245,8 +247,9 @@ static void store_bounds(LEmit *E, const IrOp *op, int e, IrValueId operand, int
   case IR_IDX_TILE: {
     const LTile *t = em_get(E, operand)->tile;
     if (!t->nonneg) *lo = em_smax(E, *lo, LLVMBuildNeg(E->b, t->begin, ""));
-    *hi = t->loop_end <= size ? t->vlen
-                              : LLVMBuildSub(E->b, em_smin(E, t->end, em_i64(E, size)), t->begin, "");
+    *hi = t->loop_end <= size
+              ? t->vlen
+              : LLVMBuildSub(E->b, em_smin(E, t->end, em_i64(E, size)), t->begin, "");
     break;
   }
   case IR_IDX_SLICE:
@@ -327,7 +330,8 @@ static void stream_row(LEmit *E, const StoreCtx *c, LLVMValueRef *idx, LLVMValue
   LLVMValueRef nvec = LLVMBuildSDiv(E->b, len, em_i64(E, lanes), "");
   LLVMTypeRef vt = LLVMVectorType(mt, (unsigned)lanes);
   LLVMValueRef one = LLVMConstInt(E->i32, 1, false);
-  LLVMMetadataRef nt = LLVMMDNodeInContext2(E->ctx, (LLVMMetadataRef[]){LLVMValueAsMetadata(one)}, 1);
+  LLVMMetadataRef nt =
+      LLVMMDNodeInContext2(E->ctx, (LLVMMetadataRef[]){LLVMValueAsMetadata(one)}, 1);
   LLoop q;
   em_loop_begin(E, &q, em_i64(E, 0), nvec, NULL, "stream");
   LLVMValueRef k = LLVMBuildNSWMul(E->b, q.iv, em_i64(E, lanes), "");
@@ -335,11 +339,13 @@ static void stream_row(LEmit *E, const StoreCtx *c, LLVMValueRef *idx, LLVMValue
   LLVMSetAlignment(v, 64);
   LLVMValueRef st = LLVMBuildStore(E->b, v, LLVMBuildInBoundsGEP2(E->b, mt, p0, &k, 1, ""));
   LLVMSetAlignment(st, 64);
-  LLVMSetMetadata(st, LLVMGetMDKindIDInContext(E->ctx, "nontemporal", 11), LLVMMetadataAsValue(E->ctx, nt));
+  LLVMSetMetadata(st, LLVMGetMDKindIDInContext(E->ctx, "nontemporal", 11),
+                  LLVMMetadataAsValue(E->ctx, nt));
   em_loop_end(E, &q, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
   LLoop r;
   em_loop_begin(E, &r, LLVMBuildNSWMul(E->b, nvec, em_i64(E, lanes), ""), len, NULL, "tail");
-  LLVMValueRef tv = LLVMBuildLoad2(E->b, mt, LLVMBuildInBoundsGEP2(E->b, mt, stage, &r.iv, 1, ""), "");
+  LLVMValueRef tv =
+      LLVMBuildLoad2(E->b, mt, LLVMBuildInBoundsGEP2(E->b, mt, stage, &r.iv, 1, ""), "");
   LLVMBuildStore(E->b, tv, LLVMBuildInBoundsGEP2(E->b, mt, p0, &r.iv, 1, ""));
   em_loop_end(E, &r, em_loop_md_ex(E, 1, 0, MD_NO_UNROLL));
 }
@@ -369,7 +375,8 @@ int em_store(LEmit *E, const IrOp *op) {
   const IrAttrs *a = op->attrs;
   StoreCtx c = {.op = op, .t = val(E, op->args[0]), .atomic = op->kind == IR_OP_ATOMIC_ADD};
   const IrValue *t = c.t;
-  if (c.atomic && t->dtype == DT_BOOL) return em_fail(E, op, "atomic add into a bool tensor is not supported");
+  if (c.atomic && t->dtype == DT_BOOL)
+    return em_fail(E, op, "atomic add into a bool tensor is not supported");
   region_shape(E, op, &c.region);
   int nidx_ops = 0;
   for (int e = 0; e < a->nidx; e++)
@@ -441,10 +448,13 @@ int em_store(LEmit *E, const IrOp *op) {
     idx[rank - 1] = lo[rank - 1];
     LLVMValueRef cond;
     LLVMValueRef off = element_offset(E, op, idx, true, &cond);
-    LLVMValueRef p0 = LLVMBuildGEP2(E->b, em_mem_type(E, t->dtype), em_get(E, op->args[0])->v, &off, 1, "row");
-    LLVMValueRef bits = LLVMBuildAnd(E->b, LLVMBuildPtrToInt(E->b, p0, E->i64, ""), em_i64(E, 63), "");
+    LLVMValueRef p0 =
+        LLVMBuildGEP2(E->b, em_mem_type(E, t->dtype), em_get(E, op->args[0])->v, &off, 1, "row");
+    LLVMValueRef bits =
+        LLVMBuildAnd(E->b, LLVMBuildPtrToInt(E->b, p0, E->i64, ""), em_i64(E, 63), "");
     LLVMValueRef aligned = LLVMBuildICmp(E->b, LLVMIntEQ, bits, em_i64(E, 0), "aligned");
-    LLVMBasicBlockRef sb = em_block(E, "st.stream"), pb = em_block(E, "st.plain"), jb = em_block(E, "st.row");
+    LLVMBasicBlockRef sb = em_block(E, "st.stream"), pb = em_block(E, "st.plain"),
+                      jb = em_block(E, "st.row");
     LLVMBuildCondBr(E->b, aligned, sb, pb);
     LLVMPositionBuilderAtEnd(E->b, sb);
     stream_row(E, &c, idx, lo[rank - 1], hi[rank - 1], p0);

@@ -42,10 +42,12 @@ static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVM
     LLVMSetFastMathFlags(s, LLVMFastMathAllowReassoc);
     return s;
   }
-  if (!ir_dtype_is_float(dt)) return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
+  if (!ir_dtype_is_float(dt))
+    return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
   /* no NaN reaches here as far as the result goes: the flag overrides it (see nan_flag) */
   LLVMValueRef args[2] = {a, v};
-  LLVMValueRef m = em_call_intr(E, k == IR_OP_AMAX ? "llvm.maxnum" : "llvm.minnum", LLVMTypeOf(a), args, 2);
+  LLVMValueRef m =
+      em_call_intr(E, k == IR_OP_AMAX ? "llvm.maxnum" : "llvm.minnum", LLVMTypeOf(a), args, 2);
   LLVMSetFastMathFlags(m, LLVMFastMathNoNaNs | LLVMFastMathNoSignedZeros);
   return m;
 }
@@ -69,8 +71,10 @@ static void result_idx(const IrOp *op, int rank, LLVMValueRef *idx, LLVMValueRef
                        LLVMValueRef *out) {
   int dim = op->attrs->dim;
   for (int i = 0, k = 0; i < rank; i++) {
-    if (i != dim) out[k++] = idx[i];
-    else if (op->attrs->keepdim) out[k++] = zero;
+    if (i != dim)
+      out[k++] = idx[i];
+    else if (op->attrs->keepdim)
+      out[k++] = zero;
   }
 }
 
@@ -113,7 +117,8 @@ void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *id
       LLVMValueRef isnan = LLVMBuildFCmp(E->b, LLVMRealUNO, v, v, "");
       if (valid) isnan = LLVMBuildAnd(E->b, isnan, valid, "");
       LLVMValueRef f = em_buf_load(E, DT_INT8, st->best, key);
-      em_buf_store(E, DT_INT8, st->best, key, LLVMBuildOr(E->b, f, LLVMBuildZExt(E->b, isnan, E->i8, ""), ""));
+      em_buf_store(E, DT_INT8, st->best, key,
+                   LLVMBuildOr(E->b, f, LLVMBuildZExt(E->b, isnan, E->i8, ""), ""));
     }
   } else {
     LLVMValueRef best = em_buf_load(E, adt, st->best, key);
@@ -174,9 +179,12 @@ int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
       em_loop_begin(E, &l, em_i64(E, 0), em_i64(E, n), NULL, "nan");
       i = l.iv;
     }
-    LLVMValueRef saw = LLVMBuildICmp(E->b, LLVMIntNE, em_buf_load(E, DT_INT8, st->best, i), LLVMConstInt(E->i8, 0, false), "");
+    LLVMValueRef saw = LLVMBuildICmp(E->b, LLVMIntNE, em_buf_load(E, DT_INT8, st->best, i),
+                                     LLVMConstInt(E->i8, 0, false), "");
     LLVMValueRef a = em_buf_load(E, adt, st->acc, i);
-    em_buf_store(E, adt, st->acc, i, LLVMBuildSelect(E->b, saw, LLVMConstReal(LLVMTypeOf(a), __builtin_nan("")), a, ""));
+    em_buf_store(
+        E, adt, st->acc, i,
+        LLVMBuildSelect(E->b, saw, LLVMConstReal(LLVMTypeOf(a), __builtin_nan("")), a, ""));
     if (n > 1) em_loop_end(E, &l, NULL);
   }
   LVal out;

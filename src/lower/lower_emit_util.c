@@ -163,7 +163,9 @@ LLVMValueRef em_cast(LEmit *E, DType from, DType to, LLVMValueRef v) {
   if (from == to) return v;
   bool ff = ir_dtype_is_float(from), tf = ir_dtype_is_float(to);
   if (to == DT_BOOL) {
-    if (ff) return LLVMBuildFCmp(b, LLVMRealUNE, em_to_comp(E, from, v), LLVMConstReal(em_comp_type(E, from), 0), "");
+    if (ff)
+      return LLVMBuildFCmp(b, LLVMRealUNE, em_to_comp(E, from, v),
+                           LLVMConstReal(em_comp_type(E, from), 0), "");
     return LLVMBuildICmp(b, LLVMIntNE, v, LLVMConstInt(em_val_type(E, from), 0, false), "");
   }
   if (ff && tf) {
@@ -232,12 +234,15 @@ LLVMValueRef em_smax(LEmit *E, LLVMValueRef a, LLVMValueRef b) {
 LLVMValueRef em_alloca(LEmit *E, LLVMTypeRef t, int64_t n, const char *name) {
   LLVMBuilderRef ab = LLVMCreateBuilderInContext(E->ctx);
   LLVMValueRef term = LLVMGetBasicBlockTerminator(E->alloca_bb);
-  if (term) LLVMPositionBuilderBefore(ab, term);
-  else LLVMPositionBuilderAtEnd(ab, E->alloca_bb);
+  if (term)
+    LLVMPositionBuilderBefore(ab, term);
+  else
+    LLVMPositionBuilderAtEnd(ab, E->alloca_bb);
   LLVMValueRef a = LLVMBuildAlloca(ab, LLVMArrayType2(t, (uint64_t)(n > 0 ? n : 1)), name);
   LLVMSetAlignment(a, 64);
   LLVMDisposeBuilder(ab);
-  E->frame += (size_t)(n > 0 ? n : 1) * (size_t)LLVMABISizeOfType(LLVMGetModuleDataLayout(E->mod), t);
+  E->frame +=
+      (size_t)(n > 0 ? n : 1) * (size_t)LLVMABISizeOfType(LLVMGetModuleDataLayout(E->mod), t);
   E->frame = (E->frame + 63) & ~(size_t)63;
   return a;
 }
@@ -319,7 +324,8 @@ LLVMMetadataRef em_loop_md_ex(LEmit *E, int vector_width, int unroll, unsigned f
   LLVMMetadataRef ops[6];
   int n = 1;
   if (vector_width > 0) {
-    ops[n++] = md_pair(E, "llvm.loop.vectorize.width", LLVMConstInt(E->i32, (unsigned)vector_width, false));
+    ops[n++] = md_pair(E, "llvm.loop.vectorize.width",
+                       LLVMConstInt(E->i32, (unsigned)vector_width, false));
     if (vector_width > 1)
       ops[n++] = md_pair(E, "llvm.loop.vectorize.enable", LLVMConstInt(E->i1, 1, false));
   }

@@ -41,6 +41,7 @@ int lower_pass_codegen(LowerCtx *c, Diag *d);
 
 /* lower_x86.c: the host target machine (O3, host CPU name and features). */
 int lower_x86_target_machine(LLVMTargetMachineRef *out, char *cpu, size_t cpu_cap, Diag *d);
+int lower_x86_vector_bytes(void); /* 64 with AVX-512, 32 with AVX2, else 16 */
 /* lower_version.c: the LLVM-version-dependent calls. */
 LLVMValueRef lower_intrinsic_decl(LLVMModuleRef m, const char *name, LLVMTypeRef *types, int n,
                                   LLVMTypeRef *fn_type);
@@ -76,9 +77,9 @@ typedef enum PlanKind {
 
 struct LowerPlan {
   int nvalues;
-  uint8_t *kind;     /* PlanKind per value */
-  int *nuses;        /* uses per value */
-  int8_t *rloop;     /* per value: the looped reduction dim in its shape, -1 none */
+  uint8_t *kind;      /* PlanKind per value */
+  int *nuses;         /* uses per value */
+  int8_t *rloop;      /* per value: the looped reduction dim in its shape, -1 none */
   IrValueId *inplace; /* per value: the carried block argument a dot result accumulates into */
   const IrOp **loops; /* ir_func_loops order */
   int nloops;
@@ -148,8 +149,8 @@ typedef struct LEmit {
   LTile *active[LOWER_MAX_LIST]; /* per block-size slot: the innermost enclosing tile */
   LLVMValueRef roff[LOWER_MAX_LIST], rlen[LOWER_MAX_LIST]; /* per looped reduction dim */
   bool in_chunk[LOWER_MAX_LIST];
-  size_t frame; /* bytes of stack buffers */
-  bool *done;   /* per value: made early (a reduction fused into the loop filling its input) */
+  size_t frame;  /* bytes of stack buffers */
+  bool *done;    /* per value: made early (a reduction fused into the loop filling its input) */
   bool streamed; /* the function has non-temporal stores: it ends with a store fence */
   unsigned md_loop;
   Diag *d;

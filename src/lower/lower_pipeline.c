@@ -2,7 +2,6 @@
  * and dumped on request (HELUA_DUMP_IR=<pass>[,<pass>...] or "all" prints the stage after that
  * pass to stderr). Part of src/lower. Its product is the artifact record: every stage's text,
  * the object code, timings and launch info. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -63,7 +62,9 @@ static void dump_plan(const LowerCtx *c) {
     char n[96], t[256];
     fprintf(stderr, "  %-12s %-28s %s%s\n", ir_value_str(f, i, n, sizeof n),
             ir_type_str(v, t, sizeof t), plan_kind_name(c->plan->kind[i]),
-            c->plan->rloop[i] >= 0 ? " (chunked)" : c->plan->inplace[i] != IR_NONE ? " (in place)" : "");
+            c->plan->rloop[i] >= 0           ? " (chunked)"
+            : c->plan->inplace[i] != IR_NONE ? " (in place)"
+                                             : "");
   }
 }
 
@@ -137,6 +138,10 @@ static int fill_args(LowerArtifact *a, const IrFunc *f, Diag *d) {
     s->is_tensor = v->kind == IR_VAL_TENSOR;
     s->dtype = v->dtype;
     s->rank = s->is_tensor ? v->shape.rank : 0;
+    int64_t bytes = s->is_tensor ? (int64_t)tensor_dtype_size(v->dtype) : 0;
+    for (int k = 0; k < s->rank; k++)
+      bytes *= v->shape.dims[k].v;
+    a->work_bytes += bytes;
     for (int k = 0; k < s->rank; k++) {
       s->sizes[k] = v->shape.dims[k].v;
       s->strides[k] = v->strides[k];
@@ -145,16 +150,21 @@ static int fill_args(LowerArtifact *a, const IrFunc *f, Diag *d) {
   return HL_OK;
 }
 
-/* A symbol prefix unique in the process: "helua3_softmax". */
+/* The functions' symbol prefix: "helua_softmax". Every kernel has its own JIT, so names need
+ * not differ between compiles, and the same kernel gives the same text every time. */
 static void make_symbol(LowerCtx *c) {
-  static atomic_long counter;
-  long n = atomic_fetch_add(&counter, 1);
   char clean[64];
   size_t k = 0;
   for (const char *p = c->input->name ? c->input->name : "kernel"; *p && k < sizeof clean - 1; p++)
-    clean[k++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_';
+    clean[k++] =
+        (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ? *p : '_';
   clean[k] = '\0';
-  snprintf(c->sym, sizeof c->sym, "helua%ld_%s", n, clean);
+  snprintf(c->sym, sizeof c->sym, "helua_%s", clean);
+}
+
+int lower_artifact_threads(const LowerArtifact *a) {
+  if (a->threads > 0) return a->threads;
+  return a->work_bytes < ((int64_t)256 << 10) ? 1 : 0;
 }
 
 void lower_artifact_free(LowerArtifact *a) {
@@ -194,7 +204,8 @@ int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, L
   for (int p = 0; p < LOWER_NPASSES; p++) {
     double ts = now_ms();
     if (lower_passes[p].run(&c, d)) {
-      if (p > LOWER_PASS_BIND_CONFIG) diag_prefix(d, "lowering %s (pass %s): ", f->name, lower_passes[p].name);
+      if (p > LOWER_PASS_BIND_CONFIG)
+        diag_prefix(d, "lowering %s (pass %s): ", f->name, lower_passes[p].name);
       goto out;
     }
     a->ms[p] = now_ms() - ts;
@@ -209,7 +220,9 @@ out:
   lower_plan_free(c.plan);
   ir_func_free(c.ir);
   a->total_ms = now_ms() - t0;
-  if (rc == HL_OK) *out = a;
-  else lower_artifact_free(a);
+  if (rc == HL_OK)
+    *out = a;
+  else
+    lower_artifact_free(a);
   return rc;
 }

@@ -5,9 +5,11 @@
  *   lazy    an elementwise op, load, view or constant used once, in the same region, with no
  *           store between: its consumer evaluates it element by element inside its own loop
  *           nest, so chains like `out = x * y + z` become one loop (fusion). Constants, aranges
- *           and tile indices are always lazy (recomputing them costs nothing).
- *   buffer  everything else: reductions, dots, loop-carried values, values used twice, values
- *           used inside a nested loop. A stack buffer of the full block.
+ *           and tile indices are always lazy (recomputing them costs nothing), and so are loads
+ *           (and casts / views of them) used several times (reading the tile again from cache
+ *           costs what reading a copy would).
+ *   buffer  everything else: reductions, dots, loop-carried values, computed values used twice,
+ *           values used inside a nested loop. A stack buffer of the full block.
  * Also: which values carry a looped reduction dim (reduction_loops[n] != none), checking the
  * forms the chunked emission supports, and which dots may accumulate straight into a carried
  * buffer (acc = hl.dot(a, b, acc): no copy per iteration). */
@@ -118,7 +120,8 @@ static void count_uses(PlanWalk *w, const IrRegion *r) {
 
 static bool reload_cheap(PlanWalk *w, const IrOp *def, IrValueId v) {
   const IrValue *val = ir_value(w->f, v);
-  int64_t bytes = lower_numel(&w->c->bind, w->f, &val->shape) * (int64_t)tensor_dtype_size(val->dtype);
+  int64_t bytes =
+      lower_numel(&w->c->bind, w->f, &val->shape) * (int64_t)tensor_dtype_size(val->dtype);
   if (bytes > RELOAD_MAX_BYTES) return false;
   for (int depth = 0; def && depth < 4; depth++) {
     IrOpClass cls = ir_op_info(def->kind)->cls;
@@ -252,8 +255,8 @@ static void plan_inplace(PlanWalk *w, const IrRegion *r) {
       const IrValue *val = ir_value(w->f, yv);
       const IrOp *def = val->def_kind == IR_DEF_RESULT ? val->def : NULL;
       if (def && def->kind == IR_OP_DOT && def->parent == body && def->nargs == 3 &&
-          def->args[2] == carried && w->p->nuses[carried] == 1 &&
-          w->p->kind[yv] == PLAN_BUFFER && w->p->rloop[yv] < 0)
+          def->args[2] == carried && w->p->nuses[carried] == 1 && w->p->kind[yv] == PLAN_BUFFER &&
+          w->p->rloop[yv] < 0)
         w->p->inplace[yv] = carried;
     }
   }

@@ -74,9 +74,12 @@ static int copy_loop(LowerRewrite *rw, const IrOp *op, Diag *d) {
     if (per == 3) ld.step = map(rw, op->args[per * i + 2]);
     if (op->kind == IR_OP_TILE) {
       IrDim bd = a->block[i];
-      if (bd.kind == IR_DIM_CONST) ld.block_size = bd.v;
-      else if (rw->src->slots[bd.v].kind == IR_SLOT_REGISTERED) ld.slot = (int)bd.v;
-      else ld.size_hint = rw->src->slots[bd.v].extent;
+      if (bd.kind == IR_DIM_CONST)
+        ld.block_size = bd.v;
+      else if (rw->src->slots[bd.v].kind == IR_SLOT_REGISTERED)
+        ld.slot = (int)bd.v;
+      else
+        ld.size_hint = rw->src->slots[bd.v].extent;
     }
     dims[i] = ld;
   }
@@ -171,7 +174,8 @@ static int copy_op(LowerRewrite *rw, const IrOp *op, Diag *d) {
     return copy_memory(rw, op, d);
   default: {
     IrValueId args[8];
-    if (op->nargs > 8) return diag_set(d, "internal: %s has too many operands", ir_op_info(op->kind)->name);
+    if (op->nargs > 8)
+      return diag_set(d, "internal: %s has too many operands", ir_op_info(op->kind)->name);
     for (int i = 0; i < op->nargs; i++)
       args[i] = map(rw, op->args[i]);
     if (ir_build_op(rw->b, op->kind, op->nargs, args, op->attrs ? &a : NULL, &out, d))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/flags.h"
 #include "base/mem.h"
 #include "lower/lower_internal.h"
 
@@ -28,6 +29,24 @@ static void init_native(void) {
   host_features = LLVMGetHostCPUFeatures(); /* kept for the process's lifetime */
 }
 
+/* Bytes of the widest vector register of the CPU the code is for: from the host's features, or
+ * for a named CPU from its x86-64 level (v4: AVX-512, v3 and newer Intel/AMD names: AVX2). */
+int lower_x86_vector_bytes(void) {
+  pthread_once(&init_once, init_native);
+  const char *want = flags_get("HELUA_TARGET_CPU");
+  if (!want) {
+    const char *f = host_features ? host_features : "";
+    return strstr(f, "+avx512f") ? 64 : strstr(f, "+avx2") || strstr(f, "+avx,") ? 32 : 16;
+  }
+  if (strstr(want, "v4") || strstr(want, "avx512") || strstr(want, "lake") ||
+      strstr(want, "rapids") || strstr(want, "znver4") || strstr(want, "znver5"))
+    return strstr(want, "skylake") && !strstr(want, "avx512") ? 32 : 64;
+  if (strstr(want, "v3") || strstr(want, "haswell") || strstr(want, "znver") ||
+      strstr(want, "well"))
+    return 32;
+  return 16;
+}
+
 int lower_x86_target_machine(LLVMTargetMachineRef *out, char *cpu, size_t cpu_cap, Diag *d) {
   pthread_once(&init_once, init_native);
   if (!init_ok) return diag_set(d, "LLVM has no native (x86) target in this build");
@@ -40,11 +59,16 @@ int lower_x86_target_machine(LLVMTargetMachineRef *out, char *cpu, size_t cpu_ca
     LLVMDisposeMessage(triple);
     return HL_ERR;
   }
-  *out = LLVMCreateTargetMachine(target, triple, host_cpu, host_features ? host_features : "",
-                                 LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelSmall);
+  /* HELUA_TARGET_CPU (e.g. x86-64-v3) makes the code, and its text, the same on every machine */
+  const char *want = flags_get("HELUA_TARGET_CPU");
+  const char *name = want ? want : host_cpu, *features = want            ? ""
+                                                         : host_features ? host_features
+                                                                         : "";
+  *out = LLVMCreateTargetMachine(target, triple, name, features, LLVMCodeGenLevelAggressive,
+                                 LLVMRelocPIC, LLVMCodeModelSmall);
   LLVMDisposeMessage(triple);
-  if (!*out) return diag_set(d, "LLVM could not make a target machine for %s", host_cpu);
-  if (cpu) snprintf(cpu, cpu_cap, "%s", host_cpu);
+  if (!*out) return diag_set(d, "LLVM could not make a target machine for %s", name);
+  if (cpu) snprintf(cpu, cpu_cap, "%s", name);
   return HL_OK;
 }
 

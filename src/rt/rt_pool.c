@@ -24,7 +24,7 @@
 #endif
 
 #define WORKER_STACK ((size_t)64 << 20)
-#define SPIN_ROUNDS  20000
+#define SPIN_ROUNDS  4000 /* ~0.2 ms of pause instructions before sleeping */
 
 typedef struct Job {
   RtTask task;
@@ -42,7 +42,8 @@ static struct {
   pthread_mutex_t run_mu; /* one launch at a time */
   atomic_ulong gen;
   _Atomic(Job *) job;
-  atomic_int inside; /* workers that may be looking at `job` */
+  atomic_int inside;       /* workers that may be looking at `job` */
+  unsigned long start_gen; /* the generation when the workers were made: the first they wait past */
   int nworkers;
   bool started;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -92,7 +93,7 @@ static void run_chunks(Job *j) {
 
 static void *worker(void *arg) {
   int index = (int)(intptr_t)arg;
-  unsigned long seen = atomic_load(&pool.gen);
+  unsigned long seen = pool.start_gen; /* not the current one: a job may be out already */
   for (;;) {
     unsigned long g = atomic_load(&pool.gen);
     for (int i = 0; g == seen && i < SPIN_ROUNDS; i++) {
@@ -119,6 +120,7 @@ static void *worker(void *arg) {
 static int start(Diag *d) {
   pthread_once(&atfork_once, register_atfork);
   int n = rt_pool_cores();
+  pool.start_gen = atomic_load(&pool.gen);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, WORKER_STACK);

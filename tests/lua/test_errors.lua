@@ -332,9 +332,10 @@ T.test("other misuse", function()
   expect("host_opt", function()
     local t = helua.zeros({2}, {dtyp = "float32"}) --@host_opt
   end, "helua.zeros: unknown option 'dtyp'", "did you mean dtype?")
+  local ki = helua.kernel(function(a) for tm in hl.tile(8) do end end, {backend = "interpret"})
   expect("compiler", function()
-    k:bind(x):autotune() --@compiler
-  end, "autotune() needs the compiler")
+    ki:bind(x):autotune() --@compiler
+  end, "autotune() needs a compiled kernel: this one runs in interpret mode")
   expect("hl_unknown", function()
     local f = hl.tiles --@hl_unknown
   end, "helua.language has no 'tiles'", "did you mean tile?")

@@ -94,7 +94,7 @@ T.test("default_config, and what needs the compiler", function()
     T.raises(function() b:config_spec() end, "config_spec() needs the compiler")
   end
   T.truthy(b:code():find("^kernel tiles_fn\n"), "code() is the traced IR (tests/lua/test_trace.lua)")
-  T.raises(function() b:autotune() end, "autotune() needs the compiler")
+  T.raises(function() b:autotune() end, "autotune() needs a compiled kernel")
 end)
 
 T.test("settings: block_size option, backends, unknown options", function()

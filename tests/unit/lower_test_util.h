@@ -210,12 +210,14 @@ static inline void tk_run(const IrFunc *f, const LowerConfig *cfg, Tensor **args
     if (v->kind == IR_VAL_TENSOR) {
       ptrs[i] = tensor_data(args[i]);
     } else {
-      if (ir_dtype_is_float(v->dtype)) slots[i].f = scalars[i];
-      else slots[i].i = (int64_t)scalars[i];
+      if (ir_dtype_is_float(v->dtype))
+        slots[i].f = scalars[i];
+      else
+        slots[i].i = (int64_t)scalars[i];
       ptrs[i] = &slots[i];
     }
   }
-  TKCHECK(rt_cpu_launch(rk, ptrs, a->threads, a->frame_bytes, NULL, D_));
+  TKCHECK(rt_cpu_launch(rk, ptrs, lower_artifact_threads(a), a->frame_bytes, NULL, D_));
   rt_cpu_free(rk);
   lower_artifact_free(a);
 }
@@ -232,8 +234,8 @@ static inline void tk_compile_error(const IrFunc *f, const LowerConfig *cfg, con
   if (!strstr(d.msg, expect)) fail_msg("error \"%s\" does not contain \"%s\"", d.msg, expect);
 }
 
-static inline void tk_expect_close(const Tensor *got, const Tensor *want, double rtol,
-                                   double atol, const char *what) {
+static inline void tk_expect_close(const Tensor *got, const Tensor *want, double rtol, double atol,
+                                   const char *what) {
   bool ok = false;
   TKCHECK(tensor_allclose(got, want, rtol, atol, &ok, D_));
   if (!ok) {
@@ -266,6 +268,7 @@ static inline Tensor *tk_strided(const Tensor *t) {
   return out;
 }
 
-#define SIZES(...) ((const int64_t[]){__VA_ARGS__}), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
+#define SIZES(...)                                                                                 \
+  ((const int64_t[]){__VA_ARGS__}), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
 
 #endif

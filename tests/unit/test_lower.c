@@ -37,7 +37,8 @@ static void test_ir_suite_kernels(void **state) {
   lower_config_init(&cfg);
   IrFunc *f;
   TKCHECK(ir_test_build_add(&f, D_));
-  Tensor *x = tk_randn(SIZES(1000, 500), DT_FLOAT32, 1), *y = tk_randn(SIZES(1000, 500), DT_FLOAT32, 2);
+  Tensor *x = tk_randn(SIZES(1000, 500), DT_FLOAT32, 1),
+         *y = tk_randn(SIZES(1000, 500), DT_FLOAT32, 2);
   Tensor *o = tk_zeros(SIZES(1000, 500), DT_FLOAT32), *ref;
   tk_run(f, &cfg, (Tensor *[]){x, y, o}, NULL);
   TKCHECK(tensor_binary(TENSOR_ADD, x, y, &ref, D_));
@@ -72,7 +73,8 @@ static IrFunc *build_add_1d(const Tensor *x) {
   TK k = tk_new("add1d");
   IrValueId tx = tk_tensor(&k, "x", x), ty = tk_tensor(&k, "y", x), to = tk_tensor(&k, "out", x), t;
   tk_tile(&k, 1, &x->sizes[0], &t);
-  IrValueId s = tk_2(&k, IR_OP_ADD, tk_load(&k, tx, 1, &TI(t), IR_NONE), tk_load(&k, ty, 1, &TI(t), IR_NONE));
+  IrValueId s =
+      tk_2(&k, IR_OP_ADD, tk_load(&k, tx, 1, &TI(t), IR_NONE), tk_load(&k, ty, 1, &TI(t), IR_NONE));
   tk_store(&k, to, 1, &TI(t), s, IR_NONE);
   tk_end(&k, 0, NULL, NULL);
   return tk_finish(&k);
@@ -83,7 +85,8 @@ static void test_add_1d(void **state) {
   int64_t sizes[] = {1, 7, 1000, 4099};
   int64_t blocks[] = {1, 16, 1024, -1};
   for (int s = 0; s < 4; s++) {
-    Tensor *x = tk_randn(&sizes[s], 1, DT_FLOAT32, 10 + s), *y = tk_randn(&sizes[s], 1, DT_FLOAT32, 20 + s);
+    Tensor *x = tk_randn(&sizes[s], 1, DT_FLOAT32, 10 + s),
+           *y = tk_randn(&sizes[s], 1, DT_FLOAT32, 20 + s);
     Tensor *ref;
     TKCHECK(tensor_binary(TENSOR_ADD, x, y, &ref, D_));
     IrFunc *f = build_add_1d(x);
@@ -102,7 +105,8 @@ static void test_add_1d(void **state) {
 /* out[m, n] = x[m, n] * alpha + bias[n]: a [B1] value broadcast over [B0, B1], a scalar arg. */
 static IrFunc *build_add_bcast(const Tensor *x, const Tensor *bias, const Tensor *out) {
   TK k = tk_new("add_bcast");
-  IrValueId tx = tk_tensor(&k, "x", x), tb = tk_tensor(&k, "bias", bias), to = tk_tensor(&k, "out", out);
+  IrValueId tx = tk_tensor(&k, "x", x), tb = tk_tensor(&k, "bias", bias),
+            to = tk_tensor(&k, "out", out);
   IrValueId alpha = tk_scalar(&k, "alpha", DT_FLOAT32), t[2];
   tk_tile(&k, 2, x->sizes, t);
   IrValueId vx = tk_load(&k, tx, 2, (IrIndex[]){TI(t[0]), TI(t[1])}, IR_NONE);
@@ -123,7 +127,8 @@ static void test_add_broadcast(void **state) {
   TKCHECK(tensor_binary(TENSOR_MUL, xc, alpha_t, &scaled, D_));
   TKCHECK(tensor_binary(TENSOR_ADD, scaled, bias, &ref, D_));
   IrFunc *f = build_add_bcast(x, bias, xc);
-  LowerConfig cfgs[5] = {CFG_BS(8, 16), CFG_BS(64, 64), CFG_BS(1, 1), CFG_BS(4, 128), CFG_BS(16, 8)};
+  LowerConfig cfgs[5] = {CFG_BS(8, 16), CFG_BS(64, 64), CFG_BS(1, 1), CFG_BS(4, 128),
+                         CFG_BS(16, 8)};
   cfgs[3].nloop_orders = 1;
   cfgs[3].loop_order_len[0] = 2;
   cfgs[3].loop_orders[0][0] = 1;
@@ -138,6 +143,28 @@ static void test_add_broadcast(void **state) {
   }
   ir_func_free(f);
   free_all((Tensor *[]){xc, x, bias, scaled, ref, alpha_t}, 6);
+}
+
+/* Outputs of 8 MiB and more take streaming stores for rows that start 64-byte aligned: with 2050
+ * columns, rows alternate between the two paths. */
+static void test_streaming_store(void **state) {
+  (void)state;
+  Tensor *x = tk_randn(SIZES(1025, 2050), DT_FLOAT32, 3),
+         *bias = tk_randn(SIZES(2050), DT_FLOAT32, 4);
+  Tensor *scaled, *ref, *alpha_t;
+  TKCHECK(tensor_scalar_f64(0.5, &alpha_t, D_));
+  TKCHECK(tensor_binary(TENSOR_MUL, x, alpha_t, &scaled, D_));
+  TKCHECK(tensor_binary(TENSOR_ADD, scaled, bias, &ref, D_));
+  IrFunc *f = build_add_bcast(x, bias, x);
+  LowerConfig cfgs[3] = {CFG_BS(8, 256), CFG_BS(1, 4096), CFG_BS(32, 64)};
+  for (int c = 0; c < 3; c++) {
+    Tensor *o = tk_zeros(SIZES(1025, 2050), DT_FLOAT32);
+    tk_run(f, &cfgs[c], (Tensor *[]){x, bias, o}, (double[]){0, 0, 0, 0.5});
+    tk_expect_close(o, ref, 1e-6, 1e-6, "streamed x * alpha + bias");
+    tensor_free(o);
+  }
+  ir_func_free(f);
+  free_all((Tensor *[]){x, bias, scaled, ref, alpha_t}, 5);
 }
 
 /* ---- softmax -------------------------------------------------------------------------------- */
@@ -234,7 +261,8 @@ static void test_matmul(void **state) {
 static IrFunc *build_reductions(const Tensor *x, const Tensor *rows, const Tensor *rowi,
                                 const Tensor *cols) {
   TK k = tk_new("reductions");
-  IrValueId tx = tk_tensor(&k, "x", x), tsum = tk_tensor(&k, "sum", rows), tmax = tk_tensor(&k, "amax", rows);
+  IrValueId tx = tk_tensor(&k, "x", x), tsum = tk_tensor(&k, "sum", rows),
+            tmax = tk_tensor(&k, "amax", rows);
   IrValueId tmin = tk_tensor(&k, "amin", rows), tmean = tk_tensor(&k, "mean", rows);
   IrValueId targ = tk_tensor(&k, "argmax", rowi), targn = tk_tensor(&k, "argmin", rowi);
   IrValueId tcol = tk_tensor(&k, "colsum", cols), t;
@@ -273,7 +301,8 @@ static void test_reductions(void **state) {
   for (int c = 0; c < 5; c++) {
     Tensor *o[7];
     for (int i = 0; i < 7; i++)
-      o[i] = i == 6 ? tk_zeros(SIZES(50), DT_FLOAT32) : tk_zeros(SIZES(23), i == 4 || i == 5 ? DT_INT64 : DT_FLOAT32);
+      o[i] = i == 6 ? tk_zeros(SIZES(50), DT_FLOAT32)
+                    : tk_zeros(SIZES(23), i == 4 || i == 5 ? DT_INT64 : DT_FLOAT32);
     tk_run(f, &cfgs[c], (Tensor *[]){x, o[0], o[1], o[2], o[3], o[4], o[5], o[6]}, NULL);
     const char *what[7] = {"sum", "amax", "amin", "mean", "argmax", "argmin", "column sum"};
     for (int i = 0; i < 7; i++)
@@ -291,7 +320,8 @@ static void test_reductions(void **state) {
  * emb[idx[i], :] with a scalar index. */
 static IrFunc *build_gather(const Tensor *emb, const Tensor *idx, const Tensor *out) {
   TK k = tk_new("gather");
-  IrValueId te = tk_tensor(&k, "emb", emb), ti = tk_tensor(&k, "idx", idx), to = tk_tensor(&k, "out", out);
+  IrValueId te = tk_tensor(&k, "emb", emb), ti = tk_tensor(&k, "idx", idx),
+            to = tk_tensor(&k, "out", out);
   IrValueId to2 = tk_tensor(&k, "out2", out), t, i;
   tk_tile(&k, 1, idx->sizes, &t);
   IrValueId rows = tk_load(&k, ti, 1, &TI(t), IR_NONE);
@@ -327,7 +357,8 @@ static void test_gather(void **state) {
         TKCHECK(tensor_get_f64(o, (int64_t[]){i, j}, &got, D_));
         TKCHECK(tensor_get_f64(o2, (int64_t[]){i, j}, &got2, D_));
         if (got != want || got2 != want)
-          fail_msg("gather row %lld col %lld: want %g, got %g / %g", (long long)i, (long long)j, want, got, got2);
+          fail_msg("gather row %lld col %lld: want %g, got %g / %g", (long long)i, (long long)j,
+                   want, got, got2);
       }
     }
     free_all((Tensor *[]){o, o2}, 2);
@@ -339,7 +370,8 @@ static void test_gather(void **state) {
 /* hist[bins[t]] += vals[t] across programs, and old[t] = atomic_add(acc[t], vals[t]). */
 static IrFunc *build_hist(const Tensor *vals, const Tensor *bins, const Tensor *hist) {
   TK k = tk_new("hist");
-  IrValueId tv = tk_tensor(&k, "vals", vals), tb = tk_tensor(&k, "bins", bins), th = tk_tensor(&k, "hist", hist);
+  IrValueId tv = tk_tensor(&k, "vals", vals), tb = tk_tensor(&k, "bins", bins),
+            th = tk_tensor(&k, "hist", hist);
   IrValueId ta = tk_tensor(&k, "acc", vals), told = tk_tensor(&k, "old", vals), t;
   tk_tile(&k, 1, vals->sizes, &t);
   IrValueId v = tk_load(&k, tv, 1, &TI(t), IR_NONE), b = tk_load(&k, tb, 1, &TI(t), IR_NONE);
@@ -381,7 +413,8 @@ static void test_atomic_add(void **state) {
         TKCHECK(tensor_get_f64(old, &i, &o, D_));
         TKCHECK(tensor_get_f64(acc, &i, &a, D_));
         TKCHECK(tensor_get_f64(vals, &i, &v, D_));
-        if (o != 5.0 || fabs(a - (5.0 + v)) > 1e-2) fail_msg("atomic add %lld: old %g, new %g", (long long)i, o, a);
+        if (o != 5.0 || fabs(a - (5.0 + v)) > 1e-2)
+          fail_msg("atomic add %lld: old %g, new %g", (long long)i, o, a);
       }
       free_all((Tensor *[]){h, acc, old}, 3);
     }
@@ -396,19 +429,22 @@ static void test_atomic_add(void **state) {
  * second nest: a tile over rows with a grid inside (out2[t, j] = x[t, j] + 1). */
 static IrFunc *build_grids(const Tensor *x) {
   TK k = tk_new("grids");
-  IrValueId tx = tk_tensor(&k, "x", x), to = tk_tensor(&k, "out", x), to2 = tk_tensor(&k, "out2", x);
+  IrValueId tx = tk_tensor(&k, "x", x), to = tk_tensor(&k, "out", x),
+            to2 = tk_tensor(&k, "out2", x);
   IrValueId b = tk_i(&k, 0), m = tk_i(&k, x->sizes[0]), n = tk_i(&k, x->sizes[1]), i, t, j, tm;
   tk_loop(&k, IR_OP_GRID, 1, &b, &m, NULL, 0, NULL, &i, NULL);
   tk_loop(&k, IR_OP_TILE, 1, &b, &n, NULL, 0, NULL, &t, NULL);
   IrValueId v = tk_load(&k, tx, 2, (IrIndex[]){SC(i), TI(t)}, IR_NONE);
-  IrValueId r = tk_2(&k, IR_OP_ADD, tk_2(&k, IR_OP_MUL, v, tk_f(&k, DT_FLOAT32, 2)), tk_cast(&k, i, DT_FLOAT32));
+  IrValueId r = tk_2(&k, IR_OP_ADD, tk_2(&k, IR_OP_MUL, v, tk_f(&k, DT_FLOAT32, 2)),
+                     tk_cast(&k, i, DT_FLOAT32));
   tk_store(&k, to, 2, (IrIndex[]){SC(i), TI(t)}, r, IR_NONE);
   tk_end(&k, 0, NULL, NULL);
   tk_end(&k, 0, NULL, NULL);
   tk_loop(&k, IR_OP_TILE, 1, &b, &m, NULL, 0, NULL, &tm, NULL);
   tk_loop(&k, IR_OP_GRID, 1, &b, &n, NULL, 0, NULL, &j, NULL);
   IrValueId w = tk_load(&k, tx, 2, (IrIndex[]){TI(tm), SC(j)}, IR_NONE);
-  tk_store(&k, to2, 2, (IrIndex[]){TI(tm), SC(j)}, tk_2(&k, IR_OP_ADD, w, tk_f(&k, DT_FLOAT32, 1)), IR_NONE);
+  tk_store(&k, to2, 2, (IrIndex[]){TI(tm), SC(j)}, tk_2(&k, IR_OP_ADD, w, tk_f(&k, DT_FLOAT32, 1)),
+           IR_NONE);
   tk_end(&k, 0, NULL, NULL);
   tk_end(&k, 0, NULL, NULL);
   return tk_finish(&k);
@@ -440,7 +476,8 @@ static void test_grid_loops(void **state) {
 /* Row sums through a nested tile loop carrying a [B0] accumulator and an int64 scalar count. */
 static IrFunc *build_carried(const Tensor *x, const Tensor *out, const Tensor *count) {
   TK k = tk_new("carried");
-  IrValueId tx = tk_tensor(&k, "x", x), to = tk_tensor(&k, "out", out), tc = tk_tensor(&k, "count", count);
+  IrValueId tx = tk_tensor(&k, "x", x), to = tk_tensor(&k, "out", out),
+            tc = tk_tensor(&k, "count", count);
   IrValueId tm, tn, inner[2], res[2];
   tk_tile(&k, 1, x->sizes, &tm);
   IrShape sh = {.rank = 1, .dims = {tk_shape(&k, tm)->dims[0]}};
@@ -498,7 +535,10 @@ static void test_half_storage(void **state) {
   int64_t n = 4000;
   Tensor *x = tk_randn(&n, 1, DT_FLOAT32, 8), *y = tk_zeros(&n, 1, DT_FLOAT64);
   for (int64_t i = 0; i < n; i++) /* near the rounding boundaries of both formats */
-    TKCHECK(tensor_set_f64(y, &i, (1.0 + (double)(i % 1024) / 1024.0 + 1e-9 * (i % 3 - 1)) * (i % 2 ? 1 : -1) * ldexp(1, (int)(i % 20) - 10), D_));
+    TKCHECK(tensor_set_f64(y, &i,
+                           (1.0 + (double)(i % 1024) / 1024.0 + 1e-9 * (i % 3 - 1)) *
+                               (i % 2 ? 1 : -1) * ldexp(1, (int)(i % 20) - 10),
+                           D_));
   DType dts[2] = {DT_FLOAT16, DT_BFLOAT16};
   for (int di = 0; di < 2; di++) {
     Tensor *o = tk_zeros(&n, 1, dts[di]), *o2 = tk_zeros(&n, 1, dts[di]);
@@ -518,11 +558,97 @@ static void test_half_storage(void **state) {
   free_all((Tensor *[]){x, y}, 2);
 }
 
+/* NaN and infinities: amax/amin propagate NaN, argmax/argmin take the first NaN (torch), sums
+ * see them, softmax of a row with -inf entries gives them 0. Fused, plain and chunked forms. */
+static void expect_same(const Tensor *got, const Tensor *want, double tol, const char *what) {
+  int64_t n = tensor_numel(want);
+  for (int64_t i = 0; i < n; i++) {
+    int64_t idx[2] = {want->ndim == 2 ? i / want->sizes[1] : i,
+                      want->ndim == 2 ? i % want->sizes[1] : 0};
+    double a, b;
+    TKCHECK(tensor_get_f64(got, idx, &a, D_));
+    TKCHECK(tensor_get_f64(want, idx, &b, D_));
+    bool ok = (isnan(a) && isnan(b)) || a == b || fabs(a - b) <= tol * (1 + fabs(b));
+    if (!ok) fail_msg("%s at %lld: got %g, want %g", what, (long long)i, a, b);
+  }
+}
+
+static IrFunc *build_specials(const Tensor *x, const Tensor *rows, const Tensor *rowi) {
+  TK k = tk_new("specials");
+  IrValueId tx = tk_tensor(&k, "x", x), to[4], ti[2], tsm, t;
+  const char *names[4] = {"amax", "amin", "sum", "lse"};
+  for (int i = 0; i < 4; i++)
+    to[i] = tk_tensor(&k, names[i], rows);
+  ti[0] = tk_tensor(&k, "argmax", rowi);
+  ti[1] = tk_tensor(&k, "argmin", rowi);
+  tsm = tk_tensor(&k, "softmax", x);
+  tk_tile(&k, 1, x->sizes, &t);
+  IrValueId v = tk_load(&k, tx, 2, (IrIndex[]){TI(t), SL}, IR_NONE);
+  IrOpKind red[3] = {IR_OP_AMAX, IR_OP_AMIN, IR_OP_SUM};
+  for (int i = 0; i < 3; i++)
+    tk_store(&k, to[i], 1, &TI(t), tk_reduce(&k, red[i], v, 1, false), IR_NONE);
+  tk_store(&k, ti[0], 1, &TI(t), tk_reduce(&k, IR_OP_ARGMAX, v, 1, false), IR_NONE);
+  tk_store(&k, ti[1], 1, &TI(t), tk_reduce(&k, IR_OP_ARGMIN, v, 1, false), IR_NONE);
+  /* a materialized value (exp) with its sum fused into the loop that fills it */
+  IrValueId e = tk_1(&k, IR_OP_EXP, v);
+  IrValueId se = tk_reduce(&k, IR_OP_SUM, e, 1, false);
+  tk_store(&k, to[3], 1, &TI(t), tk_1(&k, IR_OP_LOG, se), IR_NONE);
+  IrAttrs a = IR_ATTRS_INIT;
+  a.dim = -1;
+  tk_store(&k, tsm, 2, (IrIndex[]){TI(t), SL}, tk_op(&k, IR_OP_SOFTMAX, 1, &e, &a), IR_NONE);
+  tk_end(&k, 0, NULL, NULL);
+  return tk_finish(&k);
+}
+
+static void test_reduction_specials(void **state) {
+  (void)state;
+  Tensor *x = tk_randn(SIZES(5, 40), DT_FLOAT32, 6);
+  double inf = INFINITY;
+  int64_t pos[][2] = {{0, 5}, {0, 20}, {2, 7}, {3, 0}, {3, 39}, {4, 11}};
+  double vals[] = {NAN, NAN, inf, -inf, -inf, 9.0};
+  for (int i = 0; i < 6; i++)
+    TKCHECK(tensor_set_f64(x, pos[i], vals[i], D_));
+  TKCHECK(tensor_set_f64(x, (int64_t[]){4, 30}, 9.0, D_)); /* a tie: the first wins */
+  for (int64_t j = 0; j < 40; j++)
+    TKCHECK(tensor_set_f64(x, (int64_t[]){1, j}, j % 3 ? -inf : (double)j, D_));
+  Tensor *ref[6], *e, *se;
+  TKCHECK(tensor_reduce(TENSOR_AMAX, x, 1, false, 0, &ref[0], D_));
+  TKCHECK(tensor_reduce(TENSOR_AMIN, x, 1, false, 0, &ref[1], D_));
+  TKCHECK(tensor_reduce(TENSOR_SUM, x, 1, false, 0, &ref[2], D_));
+  TKCHECK(tensor_unary(TENSOR_EXP, x, &e, D_));
+  TKCHECK(tensor_reduce(TENSOR_SUM, e, 1, false, 0, &se, D_));
+  TKCHECK(tensor_unary(TENSOR_LOG, se, &ref[3], D_));
+  TKCHECK(tensor_reduce(TENSOR_ARGMAX, x, 1, false, 0, &ref[4], D_));
+  TKCHECK(tensor_reduce(TENSOR_ARGMIN, x, 1, false, 0, &ref[5], D_));
+  Tensor *sm;
+  TKCHECK(tensor_softmax(e, -1, &sm, D_));
+  Tensor *pr = tk_zeros(SIZES(5), DT_FLOAT32), *pi = tk_zeros(SIZES(5), DT_INT64);
+  IrFunc *f = build_specials(x, pr, pi);
+  LowerConfig cfgs[3] = {CFG_BS(8), CFG_BS(2), CFG_BS(1)};
+  cfgs[1].nreduction_loops = 1, cfgs[1].reduction_loops[0] = 16;
+  for (int c = 0; c < 3; c++) {
+    Tensor *o[6], *osm = tk_zeros(SIZES(5, 40), DT_FLOAT32);
+    for (int i = 0; i < 6; i++)
+      o[i] = tk_zeros(SIZES(5), i >= 4 ? DT_INT64 : DT_FLOAT32);
+    tk_run(f, &cfgs[c], (Tensor *[]){x, o[0], o[1], o[2], o[3], o[4], o[5], osm}, NULL);
+    const char *what[6] = {"amax", "amin", "sum", "log(sum(exp))", "argmax", "argmin"};
+    for (int i = 0; i < 6; i++)
+      expect_same(o[i], ref[i], 1e-5, what[i]);
+    expect_same(osm, sm, 1e-5, "softmax of exp with infinities");
+    free_all(o, 6);
+    tensor_free(osm);
+  }
+  ir_func_free(f);
+  free_all(ref, 6);
+  free_all((Tensor *[]){x, e, se, sm, pr, pi}, 6);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_ir_suite_kernels, setup, teardown),
       cmocka_unit_test_setup_teardown(test_add_1d, setup, teardown),
       cmocka_unit_test_setup_teardown(test_add_broadcast, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_streaming_store, setup, teardown),
       cmocka_unit_test_setup_teardown(test_softmax, setup, teardown),
       cmocka_unit_test_setup_teardown(test_matmul, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reductions, setup, teardown),
@@ -531,6 +657,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_grid_loops, setup, teardown),
       cmocka_unit_test_setup_teardown(test_carried, setup, teardown),
       cmocka_unit_test_setup_teardown(test_half_storage, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reduction_specials, setup, teardown),
   };
   return cmocka_run_group_tests_name("lower", tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* Lowering errors: a bad value in each config field gives a message naming it; the CUDA target,
  * oversized tile buffers, unsupported looped reductions and an LLVM verifier failure are
- * reported, never aborted on; every allocation failing in turn leaks nothing. Part of tests/unit. */
+ * reported, never aborted on; every allocation failing in turn leaks nothing. Part of tests/unit.
+ */
 #include "lower_test_util.h"
 
 /* from test_ir_kernels.c */
@@ -31,7 +32,8 @@ static IrFunc *must(int (*build)(IrFunc **, Diag *)) {
 
 static void test_config_fields(void **state) {
   (void)state;
-  IrFunc *mm = must(ir_test_build_matmul), *sm = must(ir_test_build_softmax), *sink = must(ir_test_build_sink);
+  IrFunc *mm = must(ir_test_build_matmul), *sm = must(ir_test_build_softmax),
+         *sink = must(ir_test_build_sink);
   LowerConfig c;
 
   c = CFG_BS(64, 48, 32);
@@ -64,7 +66,8 @@ static void test_config_fields(void **state) {
   c.nrange_unroll_factors = 1, c.range_unroll_factors[0] = 99;
   tk_compile_error(mm, &c, "range_unroll_factors[0] = 99 must be 0");
   c.nrange_unroll_factors = 2, c.range_unroll_factors[0] = 2;
-  tk_compile_error(mm, &c, "range_unroll_factors has 2 entries, but the kernel has 1 inner device loops");
+  tk_compile_error(mm, &c,
+                   "range_unroll_factors has 2 entries, but the kernel has 1 inner device loops");
 
   lower_config_init(&c);
   c.vector_width = 12;
@@ -147,7 +150,8 @@ static void test_alloc_failures(void **state) {
     } else if (!strstr(d.msg, "out of memory")) {
       fail_msg("allocation %ld failing gave: %s", n, d.msg);
     }
-    if (mem_live_count() != before) fail_msg("allocation %ld failing leaked %ld blocks", n, mem_live_count() - before);
+    if (mem_live_count() != before)
+      fail_msg("allocation %ld failing leaked %ld blocks", n, mem_live_count() - before);
   }
   assert_true(done);
   ir_func_free(f);

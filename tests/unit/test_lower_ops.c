@@ -25,7 +25,8 @@ static void free_all(Tensor **ts, int n) {
 }
 
 /* out[t] = op(x[t] [, y[t]]) over 1-D tensors; out may have another dtype (compares: bool). */
-static IrFunc *build_elementwise(IrOpKind kind, const Tensor *x, const Tensor *y, const Tensor *out) {
+static IrFunc *build_elementwise(IrOpKind kind, const Tensor *x, const Tensor *y,
+                                 const Tensor *out) {
   TK k = tk_new(ir_op_info(kind)->name);
   IrValueId tx = tk_tensor(&k, "x", x), ty = y ? tk_tensor(&k, "y", y) : IR_NONE;
   IrValueId to = tk_tensor(&k, "out", out), t;
@@ -65,14 +66,22 @@ static const struct {
   bool positive; /* the input's domain: |x| + 0.1 */
   double rtol;
 } unops[] = {
-    {IR_OP_NEG, TENSOR_NEG, false, 0},        {IR_OP_ABS, TENSOR_ABS, false, 0},
-    {IR_OP_RELU, TENSOR_RELU, false, 0},      {IR_OP_EXP, TENSOR_EXP, false, 4e-7},
-    {IR_OP_EXP2, TENSOR_EXP2, false, 4e-7},   {IR_OP_LOG, TENSOR_LOG, true, 2e-7},
-    {IR_OP_LOG2, TENSOR_LOG2, true, 2e-7},    {IR_OP_SQRT, TENSOR_SQRT, true, 2e-7},
-    {IR_OP_RSQRT, TENSOR_RSQRT, true, 3e-7},  {IR_OP_SIN, TENSOR_SIN, false, 2e-7},
-    {IR_OP_COS, TENSOR_COS, false, 2e-7},     {IR_OP_TANH, TENSOR_TANH, false, 2e-7},
-    {IR_OP_SIGMOID, TENSOR_SIGMOID, false, 5e-7}, {IR_OP_GELU, TENSOR_GELU, false, 5e-7},
-    {IR_OP_SILU, TENSOR_SILU, false, 5e-7},   {IR_OP_FLOOR, TENSOR_FLOOR, false, 0},
+    {IR_OP_NEG, TENSOR_NEG, false, 0},
+    {IR_OP_ABS, TENSOR_ABS, false, 0},
+    {IR_OP_RELU, TENSOR_RELU, false, 0},
+    {IR_OP_EXP, TENSOR_EXP, false, 4e-7},
+    {IR_OP_EXP2, TENSOR_EXP2, false, 4e-7},
+    {IR_OP_LOG, TENSOR_LOG, true, 2e-7},
+    {IR_OP_LOG2, TENSOR_LOG2, true, 2e-7},
+    {IR_OP_SQRT, TENSOR_SQRT, true, 2e-7},
+    {IR_OP_RSQRT, TENSOR_RSQRT, true, 3e-7},
+    {IR_OP_SIN, TENSOR_SIN, false, 2e-7},
+    {IR_OP_COS, TENSOR_COS, false, 2e-7},
+    {IR_OP_TANH, TENSOR_TANH, false, 2e-7},
+    {IR_OP_SIGMOID, TENSOR_SIGMOID, false, 5e-7},
+    {IR_OP_GELU, TENSOR_GELU, false, 5e-7},
+    {IR_OP_SILU, TENSOR_SILU, false, 5e-7},
+    {IR_OP_FLOOR, TENSOR_FLOOR, false, 0},
     {IR_OP_CEIL, TENSOR_CEIL, false, 0},
 };
 
@@ -100,7 +109,8 @@ static void test_unary_float32(void **state) {
 
 static void test_exp_extremes(void **state) {
   (void)state;
-  double v[] = {0, -0.0, 1e-30, -1e-30, 88.7, 88.73, 89, 100, -87.3, -100, -103.9, -104.5, -1000, INFINITY, -INFINITY, NAN, 0.5, -0.5, 20.25, -20.25};
+  double v[] = {0,      -0.0,   1e-30, -1e-30,   88.7,      88.73, 89,  100,  -87.3, -100,
+                -103.9, -104.5, -1000, INFINITY, -INFINITY, NAN,   0.5, -0.5, 20.25, -20.25};
   int64_t n = sizeof v / sizeof *v;
   Tensor *x = NULL, *ref, *ref2;
   TKCHECK(tensor_from_buffer(v, DT_FLOAT64, &n, 1, DT_FLOAT32, &x, D_));
@@ -114,8 +124,10 @@ static void test_exp_extremes(void **state) {
     TKCHECK(tensor_get_f64(ref, &i, &b, D_));
     TKCHECK(tensor_get_f64(o2, &i, &a2, D_));
     TKCHECK(tensor_get_f64(ref2, &i, &b2, D_));
-    bool ok = (isnan(a) && isnan(b)) || a == b || fabs(a - b) <= 4e-7 * fabs(b) || (fabs(b) < 1e-37 && fabs(a) < 1e-37);
-    bool ok2 = (isnan(a2) && isnan(b2)) || a2 == b2 || fabs(a2 - b2) <= 4e-7 * fabs(b2) || (fabs(b2) < 1e-37 && fabs(a2) < 1e-37);
+    bool ok = (isnan(a) && isnan(b)) || a == b || fabs(a - b) <= 4e-7 * fabs(b) ||
+              (fabs(b) < 1e-37 && fabs(a) < 1e-37);
+    bool ok2 = (isnan(a2) && isnan(b2)) || a2 == b2 || fabs(a2 - b2) <= 4e-7 * fabs(b2) ||
+               (fabs(b2) < 1e-37 && fabs(a2) < 1e-37);
     if (!ok || !ok2) fail_msg("exp(%g) = %g (want %g), exp2 = %g (want %g)", v[i], a, b, a2, b2);
   }
   free_all((Tensor *[]){x, ref, ref2, o, o2}, 5);
@@ -126,13 +138,20 @@ static const struct {
   TensorBinOp host;
   bool bool_out;
 } binops[] = {
-    {IR_OP_ADD, TENSOR_ADD, false},         {IR_OP_SUB, TENSOR_SUB, false},
-    {IR_OP_MUL, TENSOR_MUL, false},         {IR_OP_DIV, TENSOR_DIV, false},
-    {IR_OP_POW, TENSOR_POW, false},         {IR_OP_MOD, TENSOR_MOD, false},
-    {IR_OP_FLOORDIV, TENSOR_FLOORDIV, false}, {IR_OP_MAXIMUM, TENSOR_MAXIMUM, false},
-    {IR_OP_MINIMUM, TENSOR_MINIMUM, false}, {IR_OP_LT, TENSOR_LT, true},
-    {IR_OP_LE, TENSOR_LE, true},            {IR_OP_GT, TENSOR_GT, true},
-    {IR_OP_GE, TENSOR_GE, true},            {IR_OP_EQ, TENSOR_EQ, true},
+    {IR_OP_ADD, TENSOR_ADD, false},
+    {IR_OP_SUB, TENSOR_SUB, false},
+    {IR_OP_MUL, TENSOR_MUL, false},
+    {IR_OP_DIV, TENSOR_DIV, false},
+    {IR_OP_POW, TENSOR_POW, false},
+    {IR_OP_MOD, TENSOR_MOD, false},
+    {IR_OP_FLOORDIV, TENSOR_FLOORDIV, false},
+    {IR_OP_MAXIMUM, TENSOR_MAXIMUM, false},
+    {IR_OP_MINIMUM, TENSOR_MINIMUM, false},
+    {IR_OP_LT, TENSOR_LT, true},
+    {IR_OP_LE, TENSOR_LE, true},
+    {IR_OP_GT, TENSOR_GT, true},
+    {IR_OP_GE, TENSOR_GE, true},
+    {IR_OP_EQ, TENSOR_EQ, true},
     {IR_OP_NE, TENSOR_NE, true},
 };
 
@@ -155,9 +174,11 @@ static void test_binary(void **state) {
       TKCHECK(tensor_binary(binops[i].host, a, y, &ref, D_));
       Tensor *o = run_elementwise(binops[i].ir, a, y, binops[i].bool_out ? DT_BOOL : dts[di], 32);
       char what[64];
-      snprintf(what, sizeof what, "%s %s", ir_op_info(binops[i].ir)->name, tensor_dtype_name(dts[di]));
+      snprintf(what, sizeof what, "%s %s", ir_op_info(binops[i].ir)->name,
+               tensor_dtype_name(dts[di]));
       double tol = dts[di] == DT_FLOAT32 ? 2e-6 : 1e-3;
-      tk_expect_close(o, ref, binops[i].ir == IR_OP_POW || binops[i].ir == IR_OP_MOD ? tol * 10 : tol,
+      tk_expect_close(o, ref,
+                      binops[i].ir == IR_OP_POW || binops[i].ir == IR_OP_MOD ? tol * 10 : tol,
                       binops[i].ir == IR_OP_MOD ? tol : 0, what);
       free_all((Tensor *[]){o, ref}, 2);
     }
@@ -174,7 +195,9 @@ static void test_binary(void **state) {
                       : extra[e] == IR_OP_AND ? (xv > 0 && yv < 0)
                       : extra[e] == IR_OP_OR  ? (xv > 0 || yv < 0)
                                               : !(xv > 0);
-        if (got != want) fail_msg("%s at %lld: got %g, want %g", ir_op_info(extra[e])->name, (long long)i, got, want);
+        if (got != want)
+          fail_msg("%s at %lld: got %g, want %g", ir_op_info(extra[e])->name, (long long)i, got,
+                   want);
       }
       tensor_free(o);
     }
@@ -198,7 +221,8 @@ static void test_integer_ops(void **state) {
   (void)state;
   int64_t n = 300;
   DType dts[3] = {DT_INT32, DT_INT64, DT_UINT8};
-  IrOpKind ops[8] = {IR_OP_MOD, IR_OP_FLOORDIV, IR_OP_MAXIMUM, IR_OP_MINIMUM, IR_OP_ADD, IR_OP_MUL, IR_OP_ABS, IR_OP_NEG};
+  IrOpKind ops[8] = {IR_OP_MOD, IR_OP_FLOORDIV, IR_OP_MAXIMUM, IR_OP_MINIMUM,
+                     IR_OP_ADD, IR_OP_MUL,      IR_OP_ABS,     IR_OP_NEG};
   for (int di = 0; di < 3; di++) {
     bool u = dts[di] == DT_UINT8;
     Tensor *x = tk_zeros(&n, 1, dts[di]), *y = tk_zeros(&n, 1, dts[di]);
@@ -215,19 +239,36 @@ static void test_integer_ops(void **state) {
         TKCHECK(tensor_get_i64(y, &i, &b, D_));
         TKCHECK(tensor_get_i64(out, &i, &got, D_));
         switch (ops[o]) {
-        case IR_OP_MOD: want = u ? (b ? a % b : 0) : floor_mod(a, b); break;
-        case IR_OP_FLOORDIV: want = u ? (b ? a / b : 0) : floor_div(a, b); break;
-        case IR_OP_MAXIMUM: want = a > b ? a : b; break;
-        case IR_OP_MINIMUM: want = a < b ? a : b; break;
-        case IR_OP_ADD: want = a + b; break;
-        case IR_OP_MUL: want = a * b; break;
-        case IR_OP_ABS: want = u ? a : llabs(a); break;
-        default: want = -a; break;
+        case IR_OP_MOD:
+          want = u ? (b ? a % b : 0) : floor_mod(a, b);
+          break;
+        case IR_OP_FLOORDIV:
+          want = u ? (b ? a / b : 0) : floor_div(a, b);
+          break;
+        case IR_OP_MAXIMUM:
+          want = a > b ? a : b;
+          break;
+        case IR_OP_MINIMUM:
+          want = a < b ? a : b;
+          break;
+        case IR_OP_ADD:
+          want = a + b;
+          break;
+        case IR_OP_MUL:
+          want = a * b;
+          break;
+        case IR_OP_ABS:
+          want = u ? a : llabs(a);
+          break;
+        default:
+          want = -a;
+          break;
         }
         if (u) want &= 0xff;
         if (got != want)
-          fail_msg("%s %s(%lld, %lld) = %lld, want %lld", tensor_dtype_name(dts[di]), ir_op_info(ops[o])->name,
-                   (long long)a, (long long)b, (long long)got, (long long)want);
+          fail_msg("%s %s(%lld, %lld) = %lld, want %lld", tensor_dtype_name(dts[di]),
+                   ir_op_info(ops[o])->name, (long long)a, (long long)b, (long long)got,
+                   (long long)want);
       }
       tensor_free(out);
     }
@@ -241,28 +282,32 @@ static void test_integer_ops(void **state) {
  * reshape to [B0, 2, 2], amax, sum and squeeze, where v = x[tm, 0]. */
 static IrFunc *build_views(const Tensor *x, const Tensor *xt, const Tensor *o1) {
   TK k = tk_new("views");
-  IrValueId tx = tk_tensor(&k, "x", x), tt = tk_tensor(&k, "xt", xt), to = tk_tensor(&k, "out2", o1), t[2];
+  IrValueId tx = tk_tensor(&k, "x", x), tt = tk_tensor(&k, "xt", xt),
+            to = tk_tensor(&k, "out2", o1), t[2];
   tk_tile(&k, 2, x->sizes, t);
   IrValueId v = tk_load(&k, tx, 2, (IrIndex[]){TI(t[0]), TI(t[1])}, IR_NONE);
   IrAttrs p = IR_ATTRS_INIT;
   p.shape.rank = 2, p.perm[0] = 1, p.perm[1] = 0;
-  tk_store(&k, tt, 2, (IrIndex[]){TI(t[1]), TI(t[0])}, tk_op(&k, IR_OP_PERMUTE, 1, &v, &p), IR_NONE);
+  tk_store(&k, tt, 2, (IrIndex[]){TI(t[1]), TI(t[0])}, tk_op(&k, IR_OP_PERMUTE, 1, &v, &p),
+           IR_NONE);
   IrValueId c = tk_load(&k, tx, 2, (IrIndex[]){TI(t[0]), SC(tk_i(&k, 0))}, IR_NONE); /* [B0] */
   IrAttrs a = IR_ATTRS_INIT;
   a.dim = 1;
   IrValueId u = tk_op(&k, IR_OP_UNSQUEEZE, 1, &c, &a); /* [B0, 1] */
   IrAttrs ex = IR_ATTRS_INIT;
-  ex.shape.rank = 2, ex.shape.dims[0] = (IrDim){IR_DIM_CONST, -1}, ex.shape.dims[1] = (IrDim){IR_DIM_CONST, 4};
+  ex.shape.rank = 2, ex.shape.dims[0] = (IrDim){IR_DIM_CONST, -1},
+  ex.shape.dims[1] = (IrDim){IR_DIM_CONST, 4};
   IrValueId e = tk_op(&k, IR_OP_EXPAND, 1, &u, &ex); /* [B0, 4] */
   IrAttrs ar = IR_ATTRS_INIT;
   ar.dtype = DT_INT32, ar.start = 0, ar.shape.rank = 1, ar.shape.dims[0] = (IrDim){IR_DIM_CONST, 4};
-  IrValueId e2 = tk_2(&k, IR_OP_ADD, e, tk_cast(&k, tk_op(&k, IR_OP_ARANGE, 0, NULL, &ar), DT_FLOAT32));
+  IrValueId e2 =
+      tk_2(&k, IR_OP_ADD, e, tk_cast(&k, tk_op(&k, IR_OP_ARANGE, 0, NULL, &ar), DT_FLOAT32));
   IrAttrs rs = IR_ATTRS_INIT;
   rs.shape.rank = 3, rs.shape.dims[0] = tk_shape(&k, c)->dims[0];
   rs.shape.dims[1] = rs.shape.dims[2] = (IrDim){IR_DIM_CONST, 2};
-  IrValueId r = tk_op(&k, IR_OP_RESHAPE, 1, &e2, &rs);         /* [B0, 2, 2]: v+0 v+1 | v+2 v+3 */
-  IrValueId m = tk_reduce(&k, IR_OP_AMAX, r, 2, true);           /* [B0, 2, 1]: v+1, v+3 */
-  IrValueId s = tk_reduce(&k, IR_OP_SUM, m, 1, false);           /* [B0, 1] */
+  IrValueId r = tk_op(&k, IR_OP_RESHAPE, 1, &e2, &rs); /* [B0, 2, 2]: v+0 v+1 | v+2 v+3 */
+  IrValueId m = tk_reduce(&k, IR_OP_AMAX, r, 2, true); /* [B0, 2, 1]: v+1, v+3 */
+  IrValueId s = tk_reduce(&k, IR_OP_SUM, m, 1, false); /* [B0, 1] */
   IrAttrs sq = IR_ATTRS_INIT;
   sq.dim = 1;
   tk_store(&k, to, 1, &TI(t[0]), tk_op(&k, IR_OP_SQUEEZE, 1, &s, &sq), IR_NONE);
@@ -285,7 +330,8 @@ static void test_views(void **state) {
       double v, got;
       TKCHECK(tensor_get_f64(x, (int64_t[]){i, 0}, &v, D_));
       TKCHECK(tensor_get_f64(o2, &i, &got, D_));
-      if (fabs(got - (2 * v + 4)) > 1e-5) fail_msg("views row %lld: %g, want %g", (long long)i, got, 2 * v + 4);
+      if (fabs(got - (2 * v + 4)) > 1e-5)
+        fail_msg("views row %lld: %g, want %g", (long long)i, got, 2 * v + 4);
     }
     free_all((Tensor *[]){xt2, o2}, 2);
   }
@@ -304,7 +350,8 @@ static IrFunc *build_fields(const Tensor *idx, const Tensor *fields) {
     tk_store(&k, tf, 2, (IrIndex[]){SC(id), SC(tk_i(&k, i))}, tk_1(&k, kinds[i], t), IR_NONE);
   IrAttrs ar = IR_ATTRS_INIT;
   ar.dtype = DT_INT64, ar.start = 0, ar.shape.rank = 1, ar.shape.dims[0] = tk_shape(&k, t)->dims[0];
-  IrValueId v = tk_2(&k, IR_OP_ADD, tk_1(&k, IR_OP_TILE_INDEX, t), tk_op(&k, IR_OP_ARANGE, 0, NULL, &ar));
+  IrValueId v =
+      tk_2(&k, IR_OP_ADD, tk_1(&k, IR_OP_TILE_INDEX, t), tk_op(&k, IR_OP_ARANGE, 0, NULL, &ar));
   tk_store(&k, ti, 1, &TI(t), v, IR_NONE);
   tk_end(&k, 0, NULL, NULL);
   return tk_finish(&k);
@@ -324,7 +371,9 @@ static void test_tile_fields(void **state) {
       for (int64_t j = 0; j < 4; j++) {
         int64_t got;
         TKCHECK(tensor_get_i64(fields, (int64_t[]){tid, j}, &got, D_));
-        if (got != want[j]) fail_msg("block %lld tile %lld field %lld: %lld, want %lld", (long long)B, (long long)tid, (long long)j, (long long)got, (long long)want[j]);
+        if (got != want[j])
+          fail_msg("block %lld tile %lld field %lld: %lld, want %lld", (long long)B, (long long)tid,
+                   (long long)j, (long long)got, (long long)want[j]);
       }
     }
     for (int64_t i = 0; i < 100; i++) {
@@ -341,7 +390,8 @@ static void test_tile_fields(void **state) {
  * out[t] = x[t] * scale, then out2[t] = out-shaped x[t] + n. */
 static IrFunc *build_decls(const Tensor *x) {
   TK k = tk_new("decls");
-  IrValueId tx = tk_tensor(&k, "x", x), to = tk_tensor(&k, "out", x), to2 = tk_tensor(&k, "out2", x);
+  IrValueId tx = tk_tensor(&k, "x", x), to = tk_tensor(&k, "out", x),
+            to2 = tk_tensor(&k, "out2", x);
   IrValueId narg = tk_scalar(&k, "n", DT_INT64), bs, scale, n, t, t2;
   int slot;
   TKCHECK(ir_build_register_block_size(k.b, 16, 64, &slot, &bs, D_));

@@ -1,0 +1,335 @@
+-- The autotuner (CPU target, first slice): searches a bound kernel's config space (the C space
+-- binding: default, random, neighbours, check, to_json) for the fastest config whose results
+-- match the default config's. Part of lua/helua (policy; the space and the compiler are C).
+--
+-- tune.autotune(bound, args, opts) -> best Config, report. opts (all optional):
+--   effort          "quick" | "full" (settings.effort_profiles; "none" returns the default)
+--   configs         a list of configs (tables or Configs): finite search over exactly these
+--   budget_seconds  wall-clock budget of the search (default: the effort's)
+--   seed            first random seed (default 1)
+--   log             function(line) for progress lines (default: stderr); false = silent
+--   csv             path of a CSV of every trial (default: HELUA_AUTOTUNE_LOG)
+--   repeats         timed runs per candidate (median; default: the effort's)
+--
+-- Search: a random population (the default config first), then pattern search: hill-climbing
+-- from the best `copies` configs through space:neighbours, radius 1 then 2 when a generation
+-- finds nothing better, for at most max_generations. Every config is normalized by space:check
+-- and deduplicated by space:to_json, so each unique config compiles and runs once.
+-- Timing: median of `repeats` runs with core.clock(); a candidate whose sample is >= 3x the best
+-- so far stops being timed. Correctness: every returned value vs the default config's, with
+-- tolerances scaled to the magnitude of the default's output; a mismatch or an error is a failed
+-- trial. Errors (compile or launch) never stop the search.
+local core = require "helua.core"
+local Config = require "helua.config"
+local settings = require "helua.settings"
+local helua = require "helua"
+
+local tune = {}
+
+-- Search parameters per effort, over Helion's profile numbers (settings.effort_profiles).
+tune.PROFILES = {
+  quick = {population = 12, copies = 2, max_generations = 5, repeats = 3, budget = 25},
+  full = {population = 40, copies = 4, max_generations = 20, repeats = 5, budget = 120},
+}
+
+local SLOWER = 3 -- stop timing a candidate once a sample is this many times the best
+
+local function profile(effort)
+  local p = tune.PROFILES[effort]
+  if not p then
+    error("autotune effort must be one of none, quick, full; got " .. tostring(effort), 0)
+  end
+  local h = settings.effort_profiles[effort] or {}
+  return {population = p.population, copies = h.copies and math.min(h.copies, p.copies) or p.copies,
+          max_generations = p.max_generations, repeats = p.repeats, budget = p.budget}
+end
+
+local function median(xs)
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return math.huge end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
+end
+tune.median = median
+
+local function pack(...) return {n = select("#", ...), ...} end
+
+-- Relative tolerance by the output's dtype (long reductions and other tilings reorder sums).
+local RTOL = {float64 = 1e-9, float32 = 1e-4, float16 = 1e-2, bfloat16 = 3e-2}
+
+-- Compares results with the reference results: nil when they match, else a message. Tolerances
+-- scale with the reference's largest magnitude, so reordered long sums are not rejected.
+function tune.compare(got, want)
+  if got.n ~= want.n then return "returned " .. got.n .. " values, the default " .. want.n end
+  for i = 1, want.n do
+    local g, w = got[i], want[i]
+    if helua.is_tensor(w) then
+      if not helua.is_tensor(g) then return "result " .. i .. " is not a tensor" end
+      local a, b = g:to(helua.float64), w:to(helua.float64)
+      local ok_shape = #a:shape() == #b:shape()
+      if ok_shape then
+        for d, s in ipairs(a:shape()) do ok_shape = ok_shape and s == b:shape()[d] end
+      end
+      if not ok_shape then return "result " .. i .. " has another shape" end
+      local scale = helua.max_abs_err(b, helua.zeros_like(b))
+      if scale ~= scale then scale = 0 end
+      local rtol = RTOL[w.dtype] or 1e-4
+      local err = helua.max_abs_err(a, b)
+      if err ~= err or err > rtol * math.max(scale, 1e-30) * 4 + 1e-12 then
+        return string.format("result %d differs from the default config's (max abs err %.3g, "
+          .. "scale %.3g)", i, err, scale)
+      end
+    elseif type(w) == "number" then
+      if type(g) ~= "number" or math.abs(g - w) > 1e-4 * math.max(1, math.abs(w)) then
+        return "result " .. i .. " differs from the default config's"
+      end
+    end
+  end
+  return nil
+end
+
+-- A measurement as one line of text (what a worker sends back) and back.
+local function encode(r)
+  local xs = {}
+  for i, x in ipairs(r.samples or {}) do xs[i] = string.format("%.9e", x) end
+  return table.concat({r.status, r.cut and "1" or "0", string.format("%.6f", r.compile_s or 0),
+                       table.concat(xs, ","), (tostring(r.message or "")):gsub("[\t\n]", " ")}, "\t")
+end
+
+local function decode(text)
+  local status, cut, comp, xs, msg = text:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+  if not status then return {status = "error", message = "bad worker reply: " .. text} end
+  local samples = {}
+  for x in xs:gmatch("[^,]+") do samples[#samples + 1] = tonumber(x) end
+  return {status = status, cut = cut == "1", compile_s = tonumber(comp), samples = samples,
+          message = msg ~= "" and msg or nil}
+end
+
+-- The search state: trials (every unique config), the best so far, the log.
+local Search = {}
+Search.__index = Search
+
+function Search:log(fmt, ...)
+  if not self.logger then return end
+  self.logger(string.format("[%ds] ", math.floor(core.clock() - self.t0)) .. string.format(fmt, ...))
+end
+
+function Search:over_budget() return core.clock() - self.t0 > self.budget end
+
+-- Runs one candidate: compile, run once (checked), time. Returns the trial (cached per config).
+function Search:evaluate(tbl)
+  local ok, full = pcall(self.space.check, self.space, tbl)
+  if not ok then
+    local t = {key = "?", status = "invalid", message = tostring(full), time = math.huge}
+    self.trials[#self.trials + 1] = t
+    self.failed = self.failed + 1
+    return t
+  end
+  local key = self.space:to_json(full)
+  if self.seen[key] then return self.seen[key] end
+  local trial = {key = key, tbl = full, time = math.huge, samples = {}, index = #self.trials + 1}
+  self.seen[key] = trial
+  self.trials[#self.trials + 1] = trial
+  local cfg = Config.new(full)
+  trial.cfg = cfg
+  local r
+  if self.isolate then
+    local status, text = core.tune_fork(function() return encode(self:measure(key, cfg)) end,
+                                        self.timeout)
+    if status == "ok" then r = decode(text)
+    elseif status == "signal" then r = {status = "crash", message = "the worker died of " .. text}
+    elseif status == "timeout" then
+      r = {status = "timeout", message = string.format("ran past %gs; killed", self.timeout)}
+    elseif status == "error" then r = {status = "error", message = text}
+    else r = {status = "crash", message = "the worker exited with " .. tostring(text)} end
+  else
+    r = self:measure(key, cfg)
+  end
+  trial.status, trial.message, trial.cut = r.status, r.message, r.cut
+  trial.samples, trial.compile_s = r.samples or {}, r.compile_s
+  if trial.status ~= "ok" then
+    self.failed = self.failed + 1
+    return trial
+  end
+  trial.time = median(trial.samples)
+  self.ok = self.ok + 1
+  if not self.best or trial.time < self.best.time then self.best = trial end
+  return trial
+end
+
+-- Compiles, runs (checked against self.want) and times cfg, in this process; in a worker when
+-- the search isolates. Returns {status = "ok"|"wrong"|"error", message, samples, cut, compile_s}.
+function Search:measure(key, cfg)
+  local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
+  if self.isolate and fault and fault ~= "" and key:find(fault, 1, true) then core.tune_fault() end
+  local bound, args = self.bound, self.args
+  local c0 = core.clock()
+  local okr, res = pcall(function() return pack(bound:run(cfg, table.unpack(args, 1, args.n))) end)
+  local r = {compile_s = core.clock() - c0, samples = {}}
+  if not okr then
+    r.status, r.message = "error", tostring(res):gsub("\n.*", "")
+    return r
+  end
+  local msg = tune.compare(res, self.want)
+  if msg then
+    r.status, r.message = "wrong", msg
+    return r
+  end
+  for _ = 1, self.repeats do
+    collectgarbage("collect")
+    local t0 = core.clock()
+    local okt, e = pcall(bound.run, bound, cfg, table.unpack(args, 1, args.n))
+    local dt = core.clock() - t0
+    if not okt then
+      r.status, r.message = "error", tostring(e):gsub("\n.*", "")
+      return r
+    end
+    r.samples[#r.samples + 1] = dt
+    if self.best and dt >= SLOWER * self.best.time then r.cut = true break end
+  end
+  r.status = "ok"
+  return r
+end
+
+-- Logs a generation: ok/failed counts, the min and median times of this generation's trials.
+function Search:generation(n, trials)
+  local times = {}
+  for _, t in ipairs(trials) do
+    if t.status == "ok" then times[#times + 1] = t.time end
+  end
+  table.sort(times)
+  local ok, failed = 0, 0
+  for _, t in ipairs(trials) do
+    if t.status == "ok" then ok = ok + 1 else failed = failed + 1 end
+  end
+  self:log("Generation %d: ok=%d failed=%d min=%s mid=%s best=%s", n, ok, failed,
+           times[1] and string.format("%.4f", times[1] * 1e3) or "-",
+           #times > 0 and string.format("%.4f", median(times) * 1e3) or "-",
+           self.best and self.best.cfg:to_lua() or "-")
+end
+
+local function ranked(self)
+  local list = {}
+  for _, t in ipairs(self.trials) do
+    if t.status == "ok" then list[#list + 1] = t end
+  end
+  table.sort(list, function(a, b) return a.time < b.time end)
+  return list
+end
+
+function Search:write_csv(path)
+  local f, err = io.open(path, "w")
+  if not f then
+    io.stderr:write("helua: cannot write the autotune log " .. path .. ": " .. tostring(err) .. "\n")
+    return
+  end
+  f:write("index,status,time_ms,samples,cut,compile_s,config,message\n")
+  local function q(s) return '"' .. tostring(s or ""):gsub('"', '""') .. '"' end
+  for i, t in ipairs(self.trials) do
+    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s\n", i, t.status or "?",
+      t.time < math.huge and string.format("%.6f", t.time * 1e3) or "",
+      t.samples and #t.samples or 0, t.cut and "1" or "0",
+      t.compile_s and string.format("%.4f", t.compile_s) or "", q(t.key), q(t.message)))
+  end
+  f:close()
+end
+
+local function default_logger(line)
+  io.stderr:write(line, "\n")
+  io.stderr:flush()
+end
+
+-- tune.autotune(bound, args, opts): see the top of the file. args: packed arguments (table.pack).
+function tune.autotune(bound, args, opts)
+  opts = opts or {}
+  local effort = opts.effort or "quick"
+  local space = bound:config_spec()
+  if effort == "none" then return Config.new(space:default()), {trials = {}, effort = "none"} end
+  local p = profile(effort == "finite" and "quick" or effort)
+  local logger = opts.log
+  if logger == nil then logger = default_logger end
+  local self = setmetatable({
+    bound = bound, args = args, space = space, trials = {}, seen = {}, ok = 0, failed = 0,
+    t0 = core.clock(), budget = opts.budget_seconds or p.budget, repeats = opts.repeats or p.repeats,
+    logger = logger or nil, isolate = opts.isolate ~= false and core.tune_fork ~= nil,
+    timeout = opts.timeout_seconds or 30,
+  }, Search)
+  local name = bound.kernel and bound.kernel.name or "kernel"
+  local seed = opts.seed or 1
+  -- The default config first: its results (computed in this process) are the reference, its
+  -- time (measured like every candidate's) the baseline.
+  local okw, want = pcall(function()
+    return pack(bound:run(Config.new(space:default()), table.unpack(args, 1, args.n)))
+  end)
+  if not okw then
+    error("autotune: the default config of " .. name .. " fails: " .. tostring(want), 0)
+  end
+  self.want = want
+  local default = self:evaluate(space:default())
+  if default.status ~= "ok" then
+    error("autotune: the default config of " .. name .. " fails: " .. tostring(default.message), 0)
+  end
+  self.default = default
+  local gen0 = {default}
+  if opts.configs then
+    self:log("Starting finite search over %d configs for %s", #opts.configs, name)
+    for _, c in ipairs(opts.configs) do
+      if self:over_budget() then break end
+      local tbl = Config.is_config(c) and c:to_table() or c
+      local merged = space:default()
+      for k, v in pairs(tbl) do merged[k] = v end
+      gen0[#gen0 + 1] = self:evaluate(merged)
+    end
+    self:generation(0, gen0)
+  else
+    self:log("Starting pattern search (%s effort, population %d, %d generations) for %s",
+             effort, p.population, p.max_generations, name)
+    for i = 1, p.population - 1 do
+      if self:over_budget() then break end
+      gen0[#gen0 + 1] = self:evaluate(space:random(seed + i - 1))
+    end
+    self:generation(0, gen0)
+    local radius = 1
+    for g = 1, p.max_generations do
+      if self:over_budget() then break end
+      local before = self.best
+      local gen = {}
+      local starts = ranked(self)
+      for s = 1, math.min(p.copies, #starts) do
+        for _, nb in ipairs(space:neighbours(starts[s].tbl, radius)) do
+          if self:over_budget() then break end
+          local key_ok, key = pcall(space.to_json, space, nb)
+          if not (key_ok and self.seen[key]) then gen[#gen + 1] = self:evaluate(nb) end
+        end
+      end
+      self:generation(g, gen)
+      if self.best == before then
+        if radius >= 2 then break end
+        radius = 2
+      else
+        radius = 1
+      end
+    end
+  end
+  local seconds = core.clock() - self.t0
+  local best = self.best
+  local report = {trials = self.trials, ok = self.ok, failed = self.failed, seconds = seconds,
+                  best = best, default = default, effort = opts.configs and "finite" or effort,
+                  speedup = default.time / best.time}
+  self:log("Autotuning complete in %.1fs after searching %d configs (%d failed); best %.4f ms, "
+           .. "default %.4f ms (%.2fx).", seconds, #self.trials, self.failed, best.time * 1e3,
+           default.time * 1e3, report.speedup)
+  if self.logger then
+    self.logger("One can hard-code the best config and skip autotuning with:\n"
+      .. "    helua.kernel(fn, {config = " .. best.cfg:to_lua() .. "})")
+  end
+  local csv = opts.csv
+  if csv == nil then csv = core.flag("HELUA_AUTOTUNE_LOG") end
+  if csv and csv ~= "" then self:write_csv(csv) end
+  return best.cfg, report
+end
+
+return tune

@@ -1,0 +1,156 @@
+-- `helua tune FILE`: autotunes each kernel of a kernel file at one size on the CPU target and
+-- prints the default and tuned times. Part of lua/helua (policy). The search is helua.tune.
+local diag = require "helua.diag"
+local run = require "helua.run"
+local tune = require "helua.tune"
+
+local M = {}
+
+M.USAGE = [[
+usage: helua tune FILE [options]
+
+Autotunes each kernel of a kernel file (share/doc/kernels.md) on the file's example inputs (CPU
+target): progress lines go to stderr, then a table of the default and the tuned times, and the
+line that hard-codes each best config. Results are cached (HELUA_CACHE_DIR); a second run
+loads them. See share/doc/tuning.md.
+
+options:
+  --effort quick|full   how hard to search (default quick)
+  --kernel NAME[,NAME]  tune only these kernels of the file
+  --size NAME|k=v,...   a size from the file's `sizes` (default: "default"), or overrides
+  --budget SECONDS      wall-clock budget per kernel (default: the effort's)
+  --seed N              seed for the example inputs and the random population (default 0)
+  --export              write the tuned configs beside FILE (FILE's stem + .configs.lua), per
+                        kernel, shape and target; helua uses them for kernels with no config
+  --no-cache            search even when the cache has a result (and do not write it)
+  -h, --help            this text
+
+environment: HELUA_AUTOTUNE_LOG=path writes a CSV of every trial (of the last kernel tuned).
+]]
+
+local function fail(fmt, ...) error(setmetatable({msg = string.format(fmt, ...)}, run.Error), 0) end
+
+local VALUE_FLAGS = {["--effort"] = "effort", ["--kernel"] = "kernel", ["--size"] = "size",
+                     ["--budget"] = "budget", ["--seed"] = "seed"}
+
+function M.parse_args(argv)
+  local o = {effort = "quick", seed = 0}
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    local flag, inline = a:match("^(%-%-[%w-]+)=(.*)$")
+    flag = flag or a
+    if flag == "-h" or flag == "--help" then
+      o.help = true
+    elseif flag == "--no-cache" then
+      o.no_cache = true
+    elseif flag == "--export" then
+      o.export = true
+    elseif VALUE_FLAGS[flag] then
+      local v = inline
+      if v == nil then
+        i = i + 1
+        v = argv[i]
+        if v == nil then fail("%s needs a value (see helua tune --help)", flag) end
+      end
+      local key = VALUE_FLAGS[flag]
+      if key == "effort" then
+        if v ~= "quick" and v ~= "full" then fail("--effort must be quick or full, got %s", v) end
+        o.effort = v
+      elseif key == "budget" then
+        local n = tonumber(v)
+        if not n or n <= 0 then fail("--budget must be a positive number of seconds, got %s", v) end
+        o.budget = n
+      elseif key == "seed" then
+        local n = math.tointeger(tonumber(v))
+        if not n or n < 0 then fail("--seed must be a non-negative integer, got %s", v) end
+        o.seed = n
+      else
+        o[key] = v
+      end
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      local flags = {"--effort", "--kernel", "--size", "--budget", "--seed", "--no-cache", "--export", "--help"}
+      local hint = diag.did_you_mean(flag, flags)
+      fail("unknown option %s%s (see helua tune --help)", flag, hint and (": " .. hint) or "")
+    else
+      if o.file then fail("helua tune takes one FILE, got %s and %s", o.file, a) end
+      o.file = a
+    end
+    i = i + 1
+  end
+  return o
+end
+
+local function tune_file(o, out)
+  local d = run.load(o.file)
+  local size = run.size(d, o.size)
+  local rows = {}
+  for _, e in ipairs(run.select(d, o.kernel)) do
+    local args = run.inputs(e, size, o.seed)
+    local bk = e.kernel:bind(table.unpack(args, 1, args.n))
+    local ok, best, rep = pcall(bk.autotune, bk, {effort = o.effort, budget_seconds = o.budget,
+                                                  seed = o.seed + 1, cache = not o.no_cache})
+    if not ok then
+      rows[#rows + 1] = {name = e.name, err = tostring(best)}
+    else
+      local space = bk:config_spec()
+      local okj, json = pcall(function() return space:to_json(space:check(best:to_table())) end)
+      rows[#rows + 1] = {name = e.name, best = best, rep = rep, line = e.kernel.line, key = bk.key,
+                         json = okj and json or nil,
+                         time_ms = rep.cached and rep.best_ms or rep.best.time * 1e3}
+    end
+  end
+  out(string.format("%s  size %s  effort %s  (target cpu)\n", d.name, run.size_label(size), o.effort))
+  out(string.format("%-22s %12s %12s %8s %9s %8s\n", "kernel", "default ms", "tuned ms", "speedup",
+                    "tuning s", "configs"))
+  local status = 0
+  for _, r in ipairs(rows) do
+    if r.err then
+      out(string.format("%-22s failed: %s\n", r.name, r.err))
+      status = 1
+    else
+      local rep = r.rep
+      if rep.cached then
+        local d, b = rep.default_ms or 0, rep.best_ms or 0
+        out(string.format("%-22s %12.4f %12.4f %7.2fx %9s %8s\n", r.name, d, b,
+                          b > 0 and d / b or 0, "cached", "-"))
+      else
+        out(string.format("%-22s %12.4f %12.4f %7.2fx %9.1f %8d\n", r.name,
+                          rep.default.time * 1e3, rep.best.time * 1e3, rep.speedup, rep.seconds,
+                          #rep.trials))
+      end
+    end
+  end
+  for _, r in ipairs(rows) do
+    if r.best then out(string.format("%s: helua.kernel(fn, {config = %s})\n", r.name, r.best:to_lua())) end
+  end
+  if o.export then
+    local E = require "helua.tune_export"
+    local results = {}
+    for _, r in ipairs(rows) do
+      if r.best and r.json and r.line then
+        results[#results + 1] = {line = r.line, name = r.name, target = "cpu", key = r.key,
+                                 config_json = r.json, time_ms = r.time_ms}
+      end
+    end
+    local path, err = E.write(E.path_for(o.file), results, "Tuned configs for " .. o.file)
+    if not path then fail("cannot write the exported configs: %s", tostring(err)) end
+    out(string.format("exported %d config(s) to %s\n", #results, path))
+  end
+  return status
+end
+
+function M.main(argv)
+  local function out(s) io.stdout:write(s); io.stdout:flush() end
+  local ok, res = pcall(function()
+    local o = M.parse_args(argv)
+    if o.help then out(M.USAGE); return 0 end
+    if not o.file then fail("missing FILE: helua tune FILE [options] (see helua tune --help)") end
+    return tune_file(o, out)
+  end)
+  if ok then return res end
+  io.stderr:write("helua tune: " .. tostring(res) .. "\n")
+  return 1
+end
+
+return M

@@ -1,0 +1,12 @@
+/* Lua binding of the autotuner's mechanisms: core.tune_fork (run a Lua function in a forked
+ * worker with a timeout) and core.tune_fault (the test hook that makes a worker fault).
+ * Part of src/bind (the Lua boundary); the search itself is Lua policy (lua/helua/tune.lua). */
+#ifndef HELUA_BIND_TUNE_H
+#define HELUA_BIND_TUNE_H
+
+#include <lua.h>
+
+/* Adds tune_fork and tune_fault to the table on top of the stack (helua.core). */
+void bind_tune_register(lua_State *L);
+
+#endif

@@ -1,0 +1,265 @@
+-- helua.tune (the autotuner, CPU target): pattern search, finite search, dedupe, failed trials,
+-- scaled correctness checks, the log and CSV, and kernel.lua's tune-on-call rule.
+-- Part of tests/lua.
+package.path = arg[0]:match("(.*/)") .. "?.lua;" .. package.path
+local T = require "testing"
+local helua = require "helua"
+local hl = require "helua.language"
+local core = require "helua.core"
+local tune = require "helua.tune"
+
+local function rowsum_kernel(opts)
+  return helua.kernel(function(x)
+    local m, n = x:size()
+    local out = helua.empty({m}, {dtype = x.dtype})
+    for tm in hl.tile(m) do
+      out[tm] = x[{tm, ":"}]:sum(2)
+    end
+    return out
+  end, opts)
+end
+
+local function softmax_kernel(opts)
+  return helua.kernel(function(x)
+    local m, n = x:size()
+    local out = helua.empty_like(x)
+    for tm in hl.tile(m) do
+      out[{tm, ":"}] = x[{tm, ":"}]:softmax(2)
+    end
+    return out
+  end, opts)
+end
+
+local function quiet_lines()
+  local lines = {}
+  return lines, function(l) lines[#lines + 1] = l end
+end
+
+T.test("pattern search finds a config no slower than the default, each config once", function()
+  helua.manual_seed(1)
+  local x = helua.randn({64, 96})
+  local k = softmax_kernel()
+  local bk = k:bind(x)
+  local lines, log = quiet_lines()
+  local csv = os.tmpname()
+  local best, rep = bk:autotune({effort = "quick", budget_seconds = 20, cache = false, log = log, csv = csv,
+                                 repeats = 2})
+  T.truthy(helua.is_config(best), "a Config")
+  T.truthy(rep.ok >= 5, "several configs ran: " .. rep.ok)
+  T.truthy(rep.best.time <= rep.default.time, "best <= default")
+  local seen = {}
+  for _, t in ipairs(rep.trials) do
+    T.truthy(not seen[t.key], "config tried twice: " .. t.key)
+    seen[t.key] = true
+  end
+  local text = table.concat(lines, "\n")
+  T.truthy(text:find("Generation 0: ok=%d+ failed=%d+ min=[%d.]+ mid=[%d.]+ best=helua%.Config{"),
+           "generation line:\n" .. text)
+  T.truthy(text:find("helua.kernel(fn, {config = helua.Config{", 1, true), "hard-code line")
+  -- the best config is set on the bound kernel and gives the same results
+  T.truthy(bk:config() == best, "set_config")
+  local want = x:softmax(2)
+  T.truthy(helua.allclose(k(x), want, {rtol = 1e-4, atol = 1e-6}), "tuned results")
+  local f = assert(io.open(csv))
+  local body = f:read("a")
+  f:close()
+  os.remove(csv)
+  T.truthy(body:find("^index,status,time_ms"), "csv header")
+  local rows = select(2, body:gsub("\n", "")) - 1
+  T.eq(rows, #rep.trials, "one csv row per trial")
+end)
+
+T.test("finite search tries exactly the given configs; a bad one is a failed trial", function()
+  local x = helua.randn({32, 40})
+  local bk = rowsum_kernel():bind(x)
+  local _, log = quiet_lines()
+  local best, rep = bk:autotune({configs = {{block_sizes = {8}}, {block_sizes = {16}},
+                                            {block_sizes = {16}}, {vector_width = 3}},
+                                 log = log, repeats = 1})
+  T.eq(rep.effort, "finite", "finite")
+  local n_ok = 0
+  for _, t in ipairs(rep.trials) do if t.status == "ok" then n_ok = n_ok + 1 end end
+  T.truthy(n_ok >= 2 and n_ok <= 3, "default + 8 + 16 (deduped): " .. n_ok)
+  T.eq(rep.failed, 1, "vector_width = 3 fails")
+  T.truthy(helua.is_config(best), "a best config")
+end)
+
+T.test("a kernel's configs make bk:autotune() a finite search", function()
+  local x = helua.randn({16, 24})
+  local k = rowsum_kernel({configs = {{block_sizes = {4}}, {block_sizes = {8}}}})
+  local _, log = quiet_lines()
+  local _, rep = k:bind(x):autotune({log = log, repeats = 1})
+  T.eq(rep.effort, "finite", "finite")
+  T.truthy(#rep.trials <= 3, "at most default + 2")
+end)
+
+T.test("the cache: a second search hits it; a corrupt entry is ignored with a warning", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  dir = dir .. "/nested/cache"
+  local x = helua.randn({24, 40})
+  local k = softmax_kernel()
+  local lines, log = quiet_lines()
+  local best, rep = k:bind(x):autotune({effort = "quick", cache_dir = dir, log = log, repeats = 1,
+                                        budget_seconds = 10})
+  T.truthy(not rep.cached, "the first call searches")
+  T.truthy(rep.path and io.open(rep.path) ~= nil, "an entry was written: " .. tostring(rep.path))
+  local path = rep.path
+  -- a fresh kernel object (same function source, same arguments) finds it
+  local k2 = softmax_kernel()
+  local best2, rep2 = k2:bind(x):autotune({effort = "quick", cache_dir = dir, log = log})
+  T.truthy(rep2.cached, "the second call hits the cache")
+  T.eq(best2:to_lua(), best:to_lua(), "same config")
+  T.truthy(table.concat(lines, "\n"):find("Found a cached config", 1, true), "logged")
+  -- other arguments (another shape) miss
+  local _, rep3 = softmax_kernel():bind(helua.randn({24, 48})):autotune({effort = "quick",
+    cache_dir = dir, log = log, repeats = 1, budget_seconds = 5})
+  T.truthy(not rep3.cached, "another shape misses")
+  -- corrupt the entry: ignored (tuned again), and rewritten
+  local f = assert(io.open(path, "w"))
+  f:write("helua-tune-cache 1\nkey trunc")
+  f:close()
+  local err_path = os.tmpname()
+  local saved = io.stderr
+  io.stderr = assert(io.open(err_path, "w"))
+  local ok, _, rep4 = pcall(function()
+    return softmax_kernel():bind(x):autotune({effort = "quick", cache_dir = dir, log = log,
+                                              repeats = 1, budget_seconds = 5})
+  end)
+  io.stderr:close()
+  io.stderr = saved
+  T.truthy(ok, "a corrupt entry is no error")
+  T.truthy(not rep4.cached, "a corrupt entry is a miss")
+  local ef = assert(io.open(err_path))
+  local err = ef:read("a")
+  ef:close()
+  os.remove(err_path)
+  T.truthy(err:find("warning: ignoring the autotune cache entry", 1, true), "warned: " .. err)
+  local _, rep5 = softmax_kernel():bind(x):autotune({effort = "quick", cache_dir = dir, log = log})
+  T.truthy(rep5.cached, "rewritten after the corrupt one")
+  os.execute("rm -rf '" .. dir:gsub("/nested/cache$", "") .. "'")
+end)
+
+T.test("exported configs: signatures, exact and nearest-shape picks", function()
+  local E = require "helua.tune_export"
+  local sig, shapes = E.signature("T:float32:cpu:64x128:128,1|T:float32:cpu:128:1|i3")
+  T.eq(sig, "T:float32:cpu:2|T:float32:cpu:1|n", "signature")
+  T.eq(shapes[1][2], 128, "shape")
+  local entries = {
+    {key = "T:float32:cpu:64x64:64,1", signature = "T:float32:cpu:2", shapes = {{64, 64}},
+     config = '{"block_sizes": [8]}'},
+    {key = "T:float32:cpu:1024x1024:1024,1", signature = "T:float32:cpu:2",
+     shapes = {{1024, 1024}}, config = '{"block_sizes": [64]}'},
+  }
+  local c, how = E.pick(entries, "T:float32:cpu:64x64:64,1")
+  T.eq(how, "exact", "exact")
+  T.eq(c:to_lua(), "helua.Config{block_sizes = {8}}", "exact config")
+  c, how = E.pick(entries, "T:float32:cpu:900x1000:1000,1")
+  T.eq(how, "nearest", "nearest")
+  T.eq(c:to_lua(), "helua.Config{block_sizes = {64}}", "the nearest shape's")
+  T.eq(E.pick(entries, "T:float16:cpu:64x64:64,1"), nil, "another dtype: none")
+  T.eq(E.path_for("kernels/add.lua"), "kernels/add.configs.lua", "path")
+end)
+
+T.test("correctness: tolerances scale with the output's magnitude", function()
+  local a = helua.tensor({1e6, 2e6, 3e6})
+  local close = helua.tensor({1e6 + 10, 2e6, 3e6})  -- 1e-5 of the scale: a reordered sum
+  local wrong = helua.tensor({1e6 + 1e4, 2e6, 3e6})
+  T.eq(tune.compare({n = 1, close}, {n = 1, a}), nil, "close is accepted")
+  T.truthy(tune.compare({n = 1, wrong}, {n = 1, a}), "wrong is rejected")
+  T.truthy(tune.compare({n = 2, a, a}, {n = 1, a}), "count")
+  T.truthy(tune.compare({n = 1, helua.tensor({1, 2})}, {n = 1, a}), "shape")
+  local nan = helua.tensor({0 / 0, 2e6, 3e6})
+  T.truthy(tune.compare({n = 1, nan}, {n = 1, a}), "nan is rejected")
+end)
+
+T.test("a wrong result is a failed trial and the search goes on", function()
+  local x = helua.randn({16, 24})
+  local bk = rowsum_kernel():bind(x)
+  -- wrap run so that one config returns garbage (as a miscompiled candidate would)
+  local real = bk.run
+  bk.run = function(self, cfg, ...)
+    local r = real(self, cfg, ...)
+    if cfg and (cfg:get("block_sizes") or {})[1] == 4 then return r * 2 + 1 end
+    return r
+  end
+  local _, log = quiet_lines()
+  local _, rep = bk:autotune({configs = {{block_sizes = {4}}, {block_sizes = {8}}}, log = log,
+                              repeats = 1})
+  bk.run = nil
+  local wrong = 0
+  for _, t in ipairs(rep.trials) do if t.status == "wrong" then wrong = wrong + 1 end end
+  T.eq(wrong, 1, "one wrong trial")
+  T.truthy(rep.ok >= 2, "the others ran")
+end)
+
+T.test("calls tune only when autotune_effort is set explicitly", function()
+  local x = helua.randn({16, 24})
+  local k = rowsum_kernel()
+  k(x)
+  T.eq(k:bind(x).tuned, nil, "the default effort does not tune on call")
+  local kn = rowsum_kernel({autotune_effort = "none"})
+  kn(x)
+  T.eq(kn:bind(x).tuned, nil, "none does not tune")
+  local dir = os.tmpname()
+  os.remove(dir)
+  local kq = rowsum_kernel({autotune_effort = "quick", cache_dir = dir})
+  T.truthy(require("helua.kernel").tunes_on_call(kq), "an explicit quick tunes")
+  local got = kq(x)
+  local bq = kq:bind(x)
+  T.truthy(bq.tuned and bq.tuned.ok >= 2, "the first call tuned")
+  T.truthy(helua.allclose(got, x:sum(2), {rtol = 1e-4, atol = 1e-4}), "and computed the result")
+  local runs = bq.tuned
+  kq(x)
+  T.truthy(bq.tuned == runs, "later calls do not tune again")
+  os.execute("rm -rf '" .. dir .. "'")
+end)
+
+T.test("core.tune_fork: results, errors, crashes and hangs come back as statuses", function()
+  T.eq(select(2, core.tune_fork(function() return "hi" end, 5)), "hi", "text")
+  T.eq((core.tune_fork(function() return "hi" end, 5)), "ok", "ok")
+  local st, msg = core.tune_fork(function() error("boom", 0) end, 5)
+  T.eq(st, "error", "error status")
+  T.eq(msg, "boom", "error message")
+  local t0 = core.clock()
+  st = core.tune_fork(function() while true do end end, 0.3)
+  T.eq(st, "timeout", "a hang is a timeout")
+  T.truthy(core.clock() - t0 < 5, "killed promptly")
+  T.raises(function() core.tune_fault() end) -- not in a worker: the hook refuses
+  -- the parent keeps working after all of that
+  T.eq((core.tune_fork(function() return "again" end, 5)), "ok", "still forks")
+end)
+
+-- A planted faulting config (HELUA_TEST_FAULT_CONFIG makes a worker whose config's JSON contains
+-- the text raise SIGSEGV), in a child helua so the flag is set from the start.
+T.test("a candidate that segfaults is a failed trial; the search finishes", function()
+  local code = [[
+    local helua = require "helua"
+    local hl = require "helua.language"
+    local k = helua.kernel(function(x)
+      local m, n = x:size()
+      local out = helua.empty({m}, {dtype = x.dtype})
+      for tm in hl.tile(m) do out[tm] = x[{tm, ":"}]:sum(2) end
+      return out
+    end)
+    local x = helua.randn({32, 40})
+    local best, rep = k:bind(x):autotune({configs = {{block_sizes = {4}}, {block_sizes = {8}},
+      {block_sizes = {16}}}, repeats = 1, log = false})
+    local crash = 0
+    for _, t in ipairs(rep.trials) do
+      if t.status == "crash" then crash = crash + 1; print("crash: " .. t.message) end
+    end
+    print("crashes=" .. crash .. " ok=" .. rep.ok .. " best=" .. best:to_lua())
+  ]]
+  local cmd = string.format("HELUA_TEST_FAULT_CONFIG='\"block_sizes\": [8]' %s -e '%s' 2>&1",
+                            arg[-1], code:gsub("'", "'\\''"))
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local _, _, rc = p:close()
+  T.eq(rc, 0, "the tuner's process exits normally:\n" .. out)
+  T.truthy(out:find("crash: the worker died of SIGSEGV", 1, true), "SIGSEGV recorded:\n" .. out)
+  T.truthy(out:find("crashes=1 ok=", 1, true), "one crash, the rest ran:\n" .. out)
+  T.truthy(not out:find("block_sizes = {8}", 1, true), "the faulting config is not the best")
+end)
+
+T.done()
