@@ -1,9 +1,11 @@
 -- The golden-file cases: kernel, size and a fixed config per snapshot, and the stages to keep.
 -- Part of tests/golden (read by tests/lua/test_golden.lua; update.sh regenerates the files).
--- Stages: "ir" (the tracer's output). "llvm" joins when its text is machine-independent (today it
--- names functions with a per-process counter and is optimized for the host CPU).
+-- Stages: "ir" (the tracer's output), "lowered" (after bind_config/plan) and "llvm" (optimized LLVM
+-- IR). The compiled stages are made for a fixed CPU (HELUA_TARGET_CPU = golden_cpu, set by meson
+-- and update.sh), so the text is the same on every machine.
 return {
-  stages = {"ir"},
+  stages = {"ir", "lowered", "llvm"},
+  golden_cpu = "x86-64-v3",
   cases = {
     {name = "add", file = "kernels/add.lua", kernel = "add", size = "small",
      config = "helua.Config{block_sizes = {16, 32}}"},

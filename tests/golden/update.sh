@@ -6,4 +6,4 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 helua=${1:-$root/build/helua}
 cd "$root"
-HELUA_LUA_DIR="$root/lua" "$helua" tests/lua/test_golden.lua --update
+HELUA_TARGET_CPU=x86-64-v3 HELUA_LUA_DIR="$root/lua" "$helua" tests/lua/test_golden.lua --update

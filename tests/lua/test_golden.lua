@@ -38,6 +38,12 @@ local function first_difference(want, got)
 end
 
 local skipped = 0
+local cpu = core.flag("HELUA_TARGET_CPU")
+if cpu ~= golden.golden_cpu then
+  io.stderr:write(string.format("test_golden: the compiled stages need HELUA_TARGET_CPU=%s "
+    .. "(got %s); run it through meson or tests/golden/update.sh\n", golden.golden_cpu, tostring(cpu)))
+  os.exit(1)
+end
 for _, c in ipairs(golden.cases) do
   for _, stage in ipairs(golden.stages) do
     local path = "tests/golden/" .. c.name .. "." .. stage
