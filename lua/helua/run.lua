@@ -406,12 +406,24 @@ options:
   -h, --help            this text
 ]]
 
-local VALUE_FLAGS = {["--size"] = "size", ["--kernel"] = "kernel", ["--block-size"] = "block_size",
-                     ["--repeat"] = "repeat", ["--seed"] = "seed"}
+-- Converters for option values: each returns the value or fails naming the flag.
+function run.int_option(min, what)
+  return function(v, flag)
+    local n = math.tointeger(tonumber(v))
+    if not n or n < min then fail("%s must be a %s integer, got %s", flag, what, v) end
+    return n
+  end
+end
 
--- Parses the arguments after `run`. Returns an options table (opts.help when help was asked).
-function run.parse_args(argv)
-  local o = {repeats = 3, seed = 0}
+-- Parses a command's arguments (argv: the words after the command) against spec:
+--   command  = "run" (for messages), defaults = {...} (copied into the result),
+--   switches = {["--flag"] = key} (sets key = true),
+--   values   = {["--flag"] = key | {key, convert(v, flag)}} (--flag V or --flag=V).
+-- One positional FILE; -h/--help sets help. Unknown flags fail with a did-you-mean.
+function run.parse_command_args(argv, spec)
+  local o = {}
+  for k, v in pairs(spec.defaults or {}) do o[k] = v end
+  local switches, values = spec.switches or {}, spec.values or {}
   local i = 1
   while i <= #argv do
     local a = argv[i]
@@ -419,44 +431,57 @@ function run.parse_args(argv)
     flag = flag or a
     if flag == "-h" or flag == "--help" then
       o.help = true
-    elseif flag == "--interpret" then
-      o.interpret = true
-    elseif VALUE_FLAGS[flag] then
+    elseif switches[flag] then
+      o[switches[flag]] = true
+    elseif values[flag] then
       local v = inline
       if v == nil then
         i = i + 1
         v = argv[i]
-        if v == nil then fail("%s needs a value (see helua run --help)", flag) end
+        if v == nil then fail("%s needs a value (see helua %s --help)", flag, spec.command) end
       end
-      local key = VALUE_FLAGS[flag]
-      if key == "block_size" then
-        local n = math.tointeger(tonumber(v))
-        if v ~= "full" and not (n and n >= 1) then
-          fail("--block-size must be a positive integer or full, got %s", v)
-        end
-        o.block_size = v == "full" and "full" or n
-      elseif key == "repeat" or key == "seed" then
-        local n = math.tointeger(tonumber(v))
-        if not n or n < (key == "repeat" and 1 or 0) then
-          fail("--%s must be a %s integer, got %s", key,
-               key == "repeat" and "positive" or "non-negative", v)
-        end
-        if key == "repeat" then o.repeats = n else o.seed = n end
+      local target = values[flag]
+      if type(target) == "table" then
+        o[target[1]] = target[2](v, flag)
       else
-        o[key] = v
+        o[target] = v
       end
     elseif a:sub(1, 1) == "-" and a ~= "-" then
-      local flags = {"--size", "--kernel", "--block-size", "--repeat", "--seed", "--interpret",
-                     "--help"}
+      local flags = {"--help"}
+      for f in pairs(switches) do flags[#flags + 1] = f end
+      for f in pairs(values) do flags[#flags + 1] = f end
+      table.sort(flags)
       local hint = diag.did_you_mean(flag, flags)
-      fail("unknown option %s%s (see helua run --help)", flag, hint and (": " .. hint) or "")
+      fail("unknown option %s%s (see helua %s --help)", flag, hint and (": " .. hint) or "",
+           spec.command)
     else
-      if o.file then fail("helua run takes one FILE, got %s and %s", o.file, a) end
+      if o.file then fail("helua %s takes one FILE, got %s and %s", spec.command, o.file, a) end
       o.file = a
     end
     i = i + 1
   end
   return o
+end
+
+local function block_size_option(v, flag)
+  local n = math.tointeger(tonumber(v))
+  if v ~= "full" and not (n and n >= 1) then
+    fail("%s must be a positive integer or full, got %s", flag, v)
+  end
+  return v == "full" and "full" or n
+end
+
+-- Parses the arguments after `run`. Returns an options table (opts.help when help was asked).
+function run.parse_args(argv)
+  return run.parse_command_args(argv, {
+    command = "run",
+    defaults = {repeats = 3, seed = 0},
+    switches = {["--interpret"] = "interpret"},
+    values = {["--size"] = "size", ["--kernel"] = "kernel",
+              ["--block-size"] = {"block_size", block_size_option},
+              ["--repeat"] = {"repeats", run.int_option(1, "positive")},
+              ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
+  })
 end
 
 local function fmt_err(x)

@@ -27,44 +27,14 @@ options:
 
 local function fail(fmt, ...) error(setmetatable({msg = string.format(fmt, ...)}, run.Error), 0) end
 
-local VALUE_FLAGS = {["--stage"] = "stage", ["--config"] = "config", ["--kernel"] = "kernel",
-                     ["--size"] = "size", ["--seed"] = "seed"}
-
 -- Parses the arguments after `show`. Returns an options table (o.help when help was asked).
 function show.parse_args(argv)
-  local o = {stage = "ir", seed = 0}
-  local i = 1
-  while i <= #argv do
-    local a = argv[i]
-    local flag, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    flag = flag or a
-    if flag == "-h" or flag == "--help" then
-      o.help = true
-    elseif VALUE_FLAGS[flag] then
-      local v = inline
-      if v == nil then
-        i = i + 1
-        v = argv[i]
-        if v == nil then fail("%s needs a value (see helua show --help)", flag) end
-      end
-      local key = VALUE_FLAGS[flag]
-      if key == "seed" then
-        local n = math.tointeger(tonumber(v))
-        if not n or n < 0 then fail("--seed must be a non-negative integer, got %s", v) end
-        o.seed = n
-      else
-        o[key] = v
-      end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      local flags = {"--stage", "--config", "--kernel", "--size", "--seed", "--help"}
-      local hint = diag.did_you_mean(flag, flags)
-      fail("unknown option %s%s (see helua show --help)", flag, hint and (": " .. hint) or "")
-    else
-      if o.file then fail("helua show takes one FILE, got %s and %s", o.file, a) end
-      o.file = a
-    end
-    i = i + 1
-  end
+  local o = run.parse_command_args(argv, {
+    command = "show",
+    defaults = {stage = "ir", seed = 0},
+    values = {["--stage"] = "stage", ["--config"] = "config", ["--kernel"] = "kernel",
+              ["--size"] = "size", ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
+  })
   local known = false
   for _, s in ipairs(kernel.STAGES) do known = known or s == o.stage end
   if not known then

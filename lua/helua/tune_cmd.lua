@@ -1,6 +1,5 @@
 -- `helua tune FILE`: autotunes each kernel of a kernel file at one size on the CPU target and
 -- prints the default and tuned times. Part of lua/helua (policy). The search is helua.tune.
-local diag = require "helua.diag"
 local run = require "helua.run"
 local tune = require "helua.tune"
 
@@ -30,55 +29,26 @@ environment: HELUA_AUTOTUNE_LOG=path writes a CSV of every trial (of the last ke
 
 local function fail(fmt, ...) error(setmetatable({msg = string.format(fmt, ...)}, run.Error), 0) end
 
-local VALUE_FLAGS = {["--effort"] = "effort", ["--kernel"] = "kernel", ["--size"] = "size",
-                     ["--budget"] = "budget", ["--seed"] = "seed"}
+local function effort_option(v, flag)
+  if v ~= "quick" and v ~= "full" then fail("%s must be quick or full, got %s", flag, v) end
+  return v
+end
+
+local function budget_option(v, flag)
+  local n = tonumber(v)
+  if not n or n <= 0 then fail("%s must be a positive number of seconds, got %s", flag, v) end
+  return n
+end
 
 function M.parse_args(argv)
-  local o = {effort = "quick", seed = 0}
-  local i = 1
-  while i <= #argv do
-    local a = argv[i]
-    local flag, inline = a:match("^(%-%-[%w-]+)=(.*)$")
-    flag = flag or a
-    if flag == "-h" or flag == "--help" then
-      o.help = true
-    elseif flag == "--no-cache" then
-      o.no_cache = true
-    elseif flag == "--export" then
-      o.export = true
-    elseif VALUE_FLAGS[flag] then
-      local v = inline
-      if v == nil then
-        i = i + 1
-        v = argv[i]
-        if v == nil then fail("%s needs a value (see helua tune --help)", flag) end
-      end
-      local key = VALUE_FLAGS[flag]
-      if key == "effort" then
-        if v ~= "quick" and v ~= "full" then fail("--effort must be quick or full, got %s", v) end
-        o.effort = v
-      elseif key == "budget" then
-        local n = tonumber(v)
-        if not n or n <= 0 then fail("--budget must be a positive number of seconds, got %s", v) end
-        o.budget = n
-      elseif key == "seed" then
-        local n = math.tointeger(tonumber(v))
-        if not n or n < 0 then fail("--seed must be a non-negative integer, got %s", v) end
-        o.seed = n
-      else
-        o[key] = v
-      end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      local flags = {"--effort", "--kernel", "--size", "--budget", "--seed", "--no-cache", "--export", "--help"}
-      local hint = diag.did_you_mean(flag, flags)
-      fail("unknown option %s%s (see helua tune --help)", flag, hint and (": " .. hint) or "")
-    else
-      if o.file then fail("helua tune takes one FILE, got %s and %s", o.file, a) end
-      o.file = a
-    end
-    i = i + 1
-  end
-  return o
+  return run.parse_command_args(argv, {
+    command = "tune",
+    defaults = {effort = "quick", seed = 0},
+    switches = {["--no-cache"] = "no_cache", ["--export"] = "export"},
+    values = {["--effort"] = {"effort", effort_option}, ["--kernel"] = "kernel",
+              ["--size"] = "size", ["--budget"] = {"budget", budget_option},
+              ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
+  })
 end
 
 local function tune_file(o, out)
