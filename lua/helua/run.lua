@@ -557,18 +557,26 @@ local function run_file(o, out)
   return all_ok and 0 or 1
 end
 
--- `helua run ...`: argv holds the arguments after "run". Returns the exit code.
-function run.main(argv)
+-- A command's main: parses argv, answers --help, requires FILE, runs body(o, out); errors go to
+-- stderr as "helua NAME: message" without a traceback. Returns the exit code.
+function run.command_main(name, argv, parse, usage, body)
   local function out(s) io.stdout:write(s); io.stdout:flush() end
   local ok, res = pcall(function()
-    local o = run.parse_args(argv)
-    if o.help then out(run.USAGE); return 0 end
-    if not o.file then fail("missing FILE: helua run FILE [options] (see helua run --help)") end
-    return run_file(o, out)
+    local o = parse(argv)
+    if o.help then out(usage); return 0 end
+    if not o.file then
+      fail("missing FILE: helua %s FILE [options] (see helua %s --help)", name, name)
+    end
+    return body(o, out)
   end)
   if ok then return res end
-  io.stderr:write("helua run: " .. errmsg(res) .. "\n")
+  io.stderr:write("helua " .. name .. ": " .. errmsg(res) .. "\n")
   return 1
+end
+
+-- `helua run ...`: argv holds the arguments after "run". Returns the exit code.
+function run.main(argv)
+  return run.command_main("run", argv, run.parse_args, run.USAGE, run_file)
 end
 
 return run

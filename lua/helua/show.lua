@@ -81,21 +81,12 @@ end
 
 -- `helua show ...`: argv holds the arguments after "show". Returns the exit code.
 function show.main(argv)
-  local ok, res = pcall(function()
-    local o = show.parse_args(argv)
-    if o.help then
-      io.stdout:write(show.USAGE)
-      return 0
-    end
-    if not o.file then fail("missing FILE: helua show FILE [options] (see helua show --help)") end
+  return run.command_main("show", argv, show.parse_args, show.USAGE, function(o, out)
     local text = show.code(o)
-    io.stdout:write(text)
-    if text:sub(-1) ~= "\n" then io.stdout:write("\n") end
+    out(text)
+    if text:sub(-1) ~= "\n" then out("\n") end
     return 0
   end)
-  if ok then return res end
-  io.stderr:write("helua show: " .. errmsg(res) .. "\n")
-  return 1
 end
 
 return show

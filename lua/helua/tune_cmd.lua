@@ -111,16 +111,7 @@ local function tune_file(o, out)
 end
 
 function M.main(argv)
-  local function out(s) io.stdout:write(s); io.stdout:flush() end
-  local ok, res = pcall(function()
-    local o = M.parse_args(argv)
-    if o.help then out(M.USAGE); return 0 end
-    if not o.file then fail("missing FILE: helua tune FILE [options] (see helua tune --help)") end
-    return tune_file(o, out)
-  end)
-  if ok then return res end
-  io.stderr:write("helua tune: " .. tostring(res) .. "\n")
-  return 1
+  return run.command_main("tune", argv, M.parse_args, M.USAGE, tune_file)
 end
 
 return M
