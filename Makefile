@@ -3,8 +3,10 @@ BUILD ?= build
 
 .PHONY: run test build deps clean static
 
+# The workbench when stdin and stdout are a terminal, else the non-interactive run.
 run: build
-	./$(BUILD)/helua run kernels/matmul.lua
+	@if [ -t 0 ] && [ -t 1 ]; then ./$(BUILD)/helua wb kernels/matmul.lua; \
+	else ./$(BUILD)/helua run kernels/matmul.lua; fi
 
 test: build
 	sh tests/run.sh $(BUILD)

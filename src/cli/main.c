@@ -10,6 +10,7 @@
 
 #include "base/flags.h"
 #include "bind/bind.h"
+#include "bind/bind_wb.h"
 #include "lower/lower_version.h"
 
 static const char *const subcommands[][2] = {
@@ -19,6 +20,8 @@ static const char *const subcommands[][2] = {
   {"show", "show FILE [--stage ir|lowered|llvm|asm] [--config CONFIG] [--kernel NAME]\n"
            "               [--size NAME|k=v,...]: print a kernel's code at a stage (helua show --help)"},
   {"tune", "tune FILE [--effort quick|full] [--kernel NAME] [--size ...] [--budget S]: autotune (helua tune --help)"},
+  {"wb", "wb FILE [--size NAME|k=v,...] [--seed N]: the workbench, a terminal UI on a kernel file\n"
+         "               (share/doc/workbench.md; helua wb --help)"},
   {NULL, NULL},
 };
 
@@ -200,7 +203,9 @@ int main(int argc, char **argv) {
   if (argc > 1) {
     for (int k = 0; subcommands[k][0]; k++)
       if (strcmp(argv[1], subcommands[k][0]) == 0) {
-        int code = run_subcommand(L, argv, argc);
+        /* wb is C (src/wb through src/bind/bind_wb.c); the others are helua.cli's */
+        int code = strcmp(argv[1], "wb") == 0 ? bind_wb_main(L, argc - 1, argv + 1)
+                                              : run_subcommand(L, argv, argc);
         lua_close(L);
         return code;
       }
