@@ -271,4 +271,30 @@ static inline Tensor *tk_strided(const Tensor *t) {
 #define SIZES(...)                                                                                 \
   ((const int64_t[]){__VA_ARGS__}), (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t))
 
+/* Kernels built with the C builder in test_ir_kernels.c. */
+int ir_test_build_add(IrFunc **out, Diag *d);
+int ir_test_build_softmax(IrFunc **out, Diag *d);
+int ir_test_build_matmul(IrFunc **out, Diag *d);
+int ir_test_build_sink(IrFunc **out, Diag *d);
+
+/* Leak check around each test: live allocations after the test equal those before it. */
+static long lower_test_live_at_start;
+
+static inline int setup(void **state) {
+  (void)state;
+  lower_test_live_at_start = mem_live_count();
+  return 0;
+}
+
+static inline int teardown(void **state) {
+  (void)state;
+  assert_int_equal(mem_live_count(), lower_test_live_at_start);
+  return 0;
+}
+
+static inline void free_all(Tensor **ts, int n) {
+  for (int i = 0; i < n; i++)
+    tensor_free(ts[i]);
+}
+
 #endif

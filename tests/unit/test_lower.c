@@ -5,30 +5,6 @@
  * Part of tests/unit. */
 #include "lower_test_util.h"
 
-/* from test_ir_kernels.c */
-int ir_test_build_add(IrFunc **out, Diag *d);
-int ir_test_build_softmax(IrFunc **out, Diag *d);
-int ir_test_build_matmul(IrFunc **out, Diag *d);
-
-static long live_at_start;
-
-static int setup(void **state) {
-  (void)state;
-  live_at_start = mem_live_count();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  assert_int_equal(mem_live_count(), live_at_start);
-  return 0;
-}
-
-static void free_all(Tensor **ts, int n) {
-  for (int i = 0; i < n; i++)
-    tensor_free(ts[i]);
-}
-
 /* ---- the IR suite's kernels, default config ------------------------------------------------- */
 
 static void test_ir_suite_kernels(void **state) {

@@ -5,25 +5,6 @@
 
 #include "lower_test_util.h"
 
-static long live_at_start;
-
-static int setup(void **state) {
-  (void)state;
-  live_at_start = mem_live_count();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  assert_int_equal(mem_live_count(), live_at_start);
-  return 0;
-}
-
-static void free_all(Tensor **ts, int n) {
-  for (int i = 0; i < n; i++)
-    tensor_free(ts[i]);
-}
-
 /* out[t] = op(x[t] [, y[t]]) over 1-D tensors; out may have another dtype (compares: bool). */
 static IrFunc *build_elementwise(IrOpKind kind, const Tensor *x, const Tensor *y,
                                  const Tensor *out) {
