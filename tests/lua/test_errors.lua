@@ -8,26 +8,7 @@ local T = require "testing"
 local helua = require "helua"
 local hl = require "helua.language"
 
-local SRC = {}
-for l in io.lines(arg[0]) do SRC[#SRC + 1] = l end
-
-local function line_of(tag)
-  for i, l in ipairs(SRC) do
-    if l:find("--@" .. tag .. "$") then return i, l end
-  end
-  error("no line tagged --@" .. tag)
-end
-
-local function expect_anchor(tag, fn, ...)
-  local n, text = line_of(tag)
-  local code = text:gsub("%s*%-%-@.*$", ""):match("^%s*(.-)$")
-  local err = T.raises(fn, "test_errors.lua:" .. n .. ":", code, ...)
-  T.truthy(err:find("\n%s+" .. n .. " | "), "the source line is shown with its number")
-  T.truthy(err:find("\n%s+|%s*%^"), "a caret line")
-  return err
-end
-
-local function expect(tag, fn, ...) return expect_anchor(tag, fn, "hint: ", ...) end
+local function expect(tag, fn, ...) return T.raises_at(tag, fn, "hint: ", ...) end
 
 local x = helua.randn({8, 6}, {seed = 1})
 local y = helua.randn({6, 4}, {seed = 2})
@@ -274,7 +255,7 @@ T.test("a bad config field", function()
     helua.kernel(fn, {config = {blok_sizes = {4}}}) --@cfg_unknown
   end, "unknown field blok_sizes", "did you mean block_sizes?")
   -- (Config's own type errors name the expected values; they carry no separate hint)
-  expect_anchor("cfg_type", function()
+  T.raises_at("cfg_type", function()
     helua.kernel(fn, {config = helua.Config{num_warps = "four"}}) --@cfg_type
   end, "num_warps")
   local k = helua.kernel(fn)

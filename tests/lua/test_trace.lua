@@ -9,27 +9,14 @@ local hl = require "helua.language"
 local run = require "helua.run"
 local kernel = require "helua.kernel"
 
-local SRC = {}
-for l in io.lines(arg[0]) do SRC[#SRC + 1] = l end
-
-local function line_of(tag)
-  for i, l in ipairs(SRC) do
-    if l:find("--@" .. tag .. "$") then return i, l end
-  end
-  error("no line tagged --@" .. tag)
-end
+local line_of = T.line_of
 
 -- The IR text of kernel k traced with args.
 local function ir(k, ...) return k:bind(...):code(nil, "ir") end
 
 -- Tracing k(...) raises at the line tagged --@tag, shows it, has a hint and the pieces.
 local function expect(tag, k, args, ...)
-  local n, text = line_of(tag)
-  local code = text:gsub("%s*%-%-@.*$", ""):match("^%s*(.-)$")
-  local err = T.raises(function() ir(k, table.unpack(args)) end, "test_trace.lua:" .. n .. ":",
-    code, "hint: ", ...)
-  T.truthy(err:find("\n%s+" .. n .. " | "), "the source line is shown with its number")
-  return err
+  return T.raises_at(tag, function() ir(k, table.unpack(args)) end, "hint: ", ...)
 end
 
 local function kernel_files()

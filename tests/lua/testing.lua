@@ -46,6 +46,31 @@ function T.raises(fn, ...)
   return text
 end
 
+-- Lines of the test script tagged with a trailing `--@tag` comment: the line number and text.
+local script_lines
+function T.line_of(tag)
+  if not script_lines then
+    script_lines = {}
+    for l in io.lines(arg[0]) do script_lines[#script_lines + 1] = l end
+  end
+  for i, l in ipairs(script_lines) do
+    if l:find("--@" .. tag .. "$") then return i, l end
+  end
+  error("no line tagged --@" .. tag, 2)
+end
+
+-- Runs fn, which must raise a helua diagnostic anchored at the line tagged --@tag of this test
+-- script: "<script>:<line>:", the line's code, the numbered source line and a caret, plus every
+-- given piece. Returns the error text.
+function T.raises_at(tag, fn, ...)
+  local n, text = T.line_of(tag)
+  local code = text:gsub("%s*%-%-@.*$", ""):match("^%s*(.-)$")
+  local err = T.raises(fn, T.name .. ".lua:" .. n .. ":", code, ...)
+  T.truthy(err:find("\n%s+" .. n .. " | "), "the source line is shown with its number")
+  T.truthy(err:find("\n%s+|%s*%^"), "a caret line")
+  return err
+end
+
 function T.done()
   print(string.format("%s: %d passed, %d failed", T.name, T.passed, T.failed))
   os.exit(T.failed == 0 and T.passed > 0 and 0 or 1)
