@@ -10,11 +10,15 @@
 --   log             function(line) for progress lines (default: stderr); false = silent
 --   csv             path of a CSV of every trial (default: HELUA_AUTOTUNE_LOG)
 --   repeats         timed runs per candidate (median; default: the effort's)
+--   algorithm       "pattern" | "de" | "random" (default: the autotune_algorithm setting)
 --
--- Search: a random population (the default config first), then pattern search: hill-climbing
--- from the best `copies` configs through space:neighbours, radius 1 then 2 when a generation
--- finds nothing better, for at most max_generations. Every config is normalized by space:check
--- and deduplicated by space:to_json, so each unique config compiles and runs once.
+-- Search: the candidates come from C (space:search, src/config/config_strategy.c): generation
+-- 0 is the default config and random ones; then pattern search (hill-climbing from the best
+-- `copies` configs through their neighbours, radius 1 then 2 when a generation finds nothing
+-- better), differential evolution (DE/rand/1/bin over the population, the faster of parent and
+-- trial kept) or random search. Policy stays here: the budget, timing, checks, the log. Every
+-- config is normalized by space:check and deduplicated by space:to_json, so each unique config
+-- compiles and runs once.
 -- Timing: median of `repeats` runs with core.clock(); a candidate whose sample is >= 3x the best
 -- so far stops being timed. At the end the 3 leaders and the default are re-timed interleaved
 -- and the best of those wins (the default when nothing beats it). Correctness: every returned value vs the default config's, with
@@ -28,10 +32,38 @@ local helua = require "helua"
 local tune = {}
 
 -- Search parameters per effort, over Helion's profile numbers (settings.effort_profiles).
+-- population: generation 0 (the default + random configs), DE's population, random search's
+-- generation size; copies: pattern search's starting points; patience: DE and random search stop
+-- after this many generations without a better config.
 tune.PROFILES = {
-  quick = {population = 12, copies = 2, max_generations = 5, repeats = 3, budget = 25},
-  full = {population = 40, copies = 4, max_generations = 20, repeats = 5, budget = 120},
+  quick = {population = 12, copies = 2, max_generations = 5, patience = 3, repeats = 3,
+           budget = 25},
+  full = {population = 40, copies = 4, max_generations = 20, patience = 5, repeats = 5,
+          budget = 120},
 }
+
+tune.ALGORITHMS = {"pattern", "de", "random", "finite"}
+local ALGORITHM_TEXT = {pattern = "pattern search", de = "differential evolution",
+                        random = "random search"}
+
+-- The search algorithm: opts.algorithm, else the kernel's autotune_algorithm setting
+-- (HELUA_AUTOTUNE_ALGORITHM), else pattern; "finite" when opts.configs is given.
+function tune.algorithm(bound, opts)
+  local a = opts.algorithm
+  if a == nil and bound.kernel and bound.kernel.settings then
+    a = bound.kernel.settings.autotune_algorithm
+  end
+  if opts.configs then return "finite" end
+  a = a or "pattern"
+  if a == "finite" then
+    error("autotune: the finite algorithm searches a list of configs: give configs = {...}", 0)
+  end
+  if not ALGORITHM_TEXT[a] then
+    error("autotune algorithm must be one of " .. table.concat(tune.ALGORITHMS, ", ") .. "; got "
+      .. tostring(a), 0)
+  end
+  return a
+end
 
 local SLOWER = 3 -- stop timing a candidate once a sample is this many times the best
 
@@ -42,7 +74,8 @@ local function profile(effort)
   end
   local h = settings.effort_profiles[effort] or {}
   return {population = p.population, copies = h.copies and math.min(h.copies, p.copies) or p.copies,
-          max_generations = p.max_generations, repeats = p.repeats, budget = p.budget}
+          max_generations = p.max_generations, patience = p.patience, repeats = p.repeats,
+          budget = p.budget}
 end
 
 local function median(xs)
@@ -303,6 +336,7 @@ function tune.autotune(bound, args, opts)
     timeout = opts.timeout_seconds or 30,
   }, Search)
   local name = bound.kernel and bound.kernel.name or "kernel"
+  local algorithm = tune.algorithm(bound, opts)
   local seed = opts.seed or 1
   -- The default config first: its results (computed in this process) are the reference, its
   -- time (measured like every candidate's) the baseline.
@@ -330,33 +364,22 @@ function tune.autotune(bound, args, opts)
     end
     self:generation(0, gen0)
   else
-    self:log("Starting pattern search (%s effort, population %d, %d generations) for %s",
-             effort, p.population, p.max_generations, name)
-    for i = 1, p.population - 1 do
-      if self:over_budget() then break end
-      gen0[#gen0 + 1] = self:evaluate(space:random(seed + i - 1))
-    end
-    self:generation(0, gen0)
-    local radius = 1
-    for g = 1, p.max_generations do
-      if self:over_budget() then break end
-      local before = self.best
+    self:log("Starting %s (%s effort, population %d, %d generations) for %s",
+             ALGORITHM_TEXT[algorithm], effort, p.population, p.max_generations, name)
+    -- the search itself is C (space:search: src/config/config_strategy.c); here: budget and log
+    local q <close> = space:search({algorithm = algorithm, population = p.population,
+      copies = p.copies, max_generations = p.max_generations, patience = p.patience, seed = seed})
+    while not self:over_budget() do
+      local cands = q:ask()
+      if #cands == 0 then break end
       local gen = {}
-      local starts = ranked(self)
-      for s = 1, math.min(p.copies, #starts) do
-        for _, nb in ipairs(space:neighbours(starts[s].tbl, radius)) do
-          if self:over_budget() then break end
-          local key_ok, key = pcall(space.to_json, space, nb)
-          if not (key_ok and self.seen[key]) then gen[#gen + 1] = self:evaluate(nb) end
-        end
+      for i, c in ipairs(cands) do
+        if self:over_budget() then break end
+        local t = self:evaluate(c)
+        q:tell(i, t.status == "ok" and t.time or math.huge)
+        gen[#gen + 1] = t
       end
-      self:generation(g, gen)
-      if self.best == before then
-        if radius >= 2 then break end
-        radius = 2
-      else
-        radius = 1
-      end
+      self:generation(q:generation() - 1, gen)
     end
   end
   self:retime(opts.retime_leaders or 3)
@@ -364,6 +387,7 @@ function tune.autotune(bound, args, opts)
   local best = self.best
   local report = {trials = self.trials, ok = self.ok, failed = self.failed, seconds = seconds,
                   best = best, default = default, effort = opts.configs and "finite" or effort,
+                  algorithm = algorithm,
                   speedup = default.time / best.time}
   self:log("Autotuning complete in %.1fs after searching %d configs (%d failed); best %.4f ms, "
            .. "default %.4f ms (%.2fx).", seconds, #self.trials, self.failed, best.time * 1e3,

@@ -151,6 +151,16 @@ static void push_config(lua_State *L, const ConfigSpace *s, const int *cfg) {
   }
 }
 
+ConfigSpace *bind_config_space(lua_State *L, int idx) {
+  LSpace *ls = luaL_checkudata(L, idx, SPACE_MT);
+  if (!ls->s) luaL_error(L, "the config space was closed");
+  return ls->s;
+}
+
+void bind_config_push(lua_State *L, const ConfigSpace *s, const int *cfg) {
+  push_config(L, s, cfg);
+}
+
 /* ---- Lua tables to configs ------------------------------------------------------------------
  */
 
@@ -588,6 +598,7 @@ static const luaL_Reg space_methods[] = {{"target", s_target},
                                          {"describe", s_describe},
                                          {"fingerprint", s_fingerprint},
                                          {"fields", s_fields},
+                                         {"search", bind_search_new},
                                          {"close", s_gc},
                                          {NULL, NULL}};
 
@@ -602,4 +613,5 @@ void bind_config_register(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, core_config_space);
   lua_setfield(L, -2, "config_space");
+  bind_search_register(L);
 }

@@ -248,6 +248,46 @@ uint64_t cfgspace_hash(const ConfigSpace *s, const int *cfg);
 /* Hash of the definition: target, fields, fragments (domains and defaults), constraints. */
 uint64_t cfgspace_fingerprint(const ConfigSpace *s);
 
+/* ---- search strategies (config_strategy.c) ------------------------------------------------ */
+
+/* Ask/tell generators of candidate configs; the caller times them (share/doc/tuning.md).
+ * Generation 0 is the default config then random ones up to `population`; after it:
+ *   RANDOM   `population` new random configs per generation
+ *   PATTERN  every neighbour of the `copies` best configs so far, radius 1, radius 2 after a
+ *            generation that found nothing better; stops after a radius-2 generation without one
+ *   DE       DE/rand/1/bin: per population member x, cfgspace_mutate(x, a, b, c, crossover) of
+ *            three other random members; the trial replaces x when faster (selection)
+ * RANDOM and DE stop after `patience` generations in a row without a better best (0: never);
+ * every algorithm after max_generations generations past generation 0, or when it has nothing
+ * new to propose. A config is never proposed twice (the strategy keeps every config told). */
+typedef enum CfgAlgorithm { CFG_ALGO_RANDOM, CFG_ALGO_PATTERN, CFG_ALGO_DE } CfgAlgorithm;
+typedef struct CfgStrategyParams {
+  CfgAlgorithm algorithm;
+  int population;      /* generation 0's size; DE's population; RANDOM's generation size */
+  int copies;          /* PATTERN: starting points per generation */
+  int max_generations; /* generations after generation 0 */
+  int patience;        /* RANDOM, DE: see above */
+  double crossover;    /* DE: probability that a unit comes from the mutant, in (0, 1] */
+  uint64_t seed;
+} CfgStrategyParams;
+typedef struct CfgStrategy CfgStrategy;
+
+const char *cfg_algorithm_name(CfgAlgorithm a); /* "random", "pattern", "de" */
+int cfg_algorithm_from_name(const char *name, CfgAlgorithm *out, Diag *d);
+CfgStrategyParams cfg_strategy_defaults(CfgAlgorithm a);
+/* The space must outlive the strategy. NULL (and the Diag) on bad parameters. */
+CfgStrategy *cfg_strategy_new(const ConfigSpace *s, const CfgStrategyParams *p, Diag *d);
+void cfg_strategy_free(CfgStrategy *q);
+/* Replaces out's contents with the next generation's candidates (normalized, never seen before);
+ * an empty list means the search is over. Candidates not told before the next ask count as not
+ * run (a budget cut a generation short). */
+int cfg_strategy_ask(CfgStrategy *q, CfgList *out, Diag *d);
+/* The time of candidate i (0-based) of the last generation: seconds, INFINITY when it failed. */
+int cfg_strategy_tell(CfgStrategy *q, int i, double time, Diag *d);
+int cfg_strategy_generation(const CfgStrategy *q); /* generations asked so far */
+/* Best time told so far (INFINITY: none) and, when cfg is not NULL, its config. */
+double cfg_strategy_best(const CfgStrategy *q, int *cfg);
+
 /* ---- text --------------------------------------------------------------------------------- */
 
 /* snprintf-style: write at most cap bytes (NUL included), return the full length. */

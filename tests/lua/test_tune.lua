@@ -69,6 +69,61 @@ T.test("pattern search finds a config no slower than the default, each config on
   T.eq(rows, #rep.trials, "one csv row per trial")
 end)
 
+T.test("differential evolution and random search: the C strategies drive the search", function()
+  local x = helua.randn({48, 64})
+  for _, algo in ipairs({"de", "random"}) do
+    local bk = softmax_kernel():bind(x)
+    local lines, log = quiet_lines()
+    local best, rep = bk:autotune({effort = "quick", algorithm = algo, cache = false, log = log,
+                                   repeats = 1, budget_seconds = 15})
+    T.eq(rep.algorithm, algo, algo)
+    T.truthy(rep.best.time <= rep.default.time, algo .. ": best <= default")
+    local text = table.concat(lines, "\n")
+    T.truthy(text:find(algo == "de" and "Starting differential evolution" or "Starting random search",
+                       1, true), "start line:\n" .. text)
+    T.truthy(text:find("Generation 1:", 1, true), algo .. " ran past generation 0:\n" .. text)
+    local seen = {}
+    for _, t in ipairs(rep.trials) do
+      T.truthy(not seen[t.key], "config tried twice: " .. t.key)
+      seen[t.key] = true
+    end
+    T.truthy(helua.is_config(best), "a Config")
+  end
+  -- the setting (kernel option / HELUA_AUTOTUNE_ALGORITHM) picks it too; bad names are errors
+  local _, rep = softmax_kernel({autotune_algorithm = "de"}):bind(x):autotune({effort = "quick",
+    cache = false, log = false, repeats = 1, budget_seconds = 5})
+  T.eq(rep.algorithm, "de", "from the kernel's setting")
+  T.raises(function() softmax_kernel():bind(x):autotune({algorithm = "annealing", log = false}) end,
+           "one of pattern, de, random, finite")
+  T.raises(function() softmax_kernel():bind(x):autotune({algorithm = "finite", cache = false,
+                                                          log = false}) end, "configs")
+end)
+
+T.test("space:search: ask/tell from Lua, replayable by seed, argument errors", function()
+  local bk = softmax_kernel():bind(helua.randn({48, 64}))
+  local space = bk:config_spec()
+  local function trace(seed)
+    local q = space:search({algorithm = "de", population = 6, max_generations = 3, seed = seed})
+    local keys = {}
+    while true do
+      local cands = q:ask()
+      if #cands == 0 then break end
+      for i, c in ipairs(cands) do
+        keys[#keys + 1] = space:to_json(c)
+        q:tell(i, #keys % 7 + 1)
+      end
+    end
+    return table.concat(keys, "\n"), q
+  end
+  local a, q = trace(3)
+  T.eq(trace(3), a, "same seed, same search")
+  T.truthy(trace(4) ~= a, "another seed, another search")
+  T.raises(function() q:tell(99, 1) end, "the last generation has")
+  T.raises(function() space:search({population = 0}) end, "population must be")
+  T.raises(function() space:search({algorithm = "x"}) end, "random, pattern or de")
+  T.raises(function() space:search({crossover = 2}) end, "crossover")
+end)
+
 T.test("finite search tries exactly the given configs; a bad one is a failed trial", function()
   local x = helua.randn({32, 40})
   local bk = rowsum_kernel():bind(x)
