@@ -270,7 +270,7 @@ function Bound:autotune(opts)
     dir = o.cache_dir or k.settings.cache_dir
     key = cache.key({fingerprint = v.func:fingerprint(), args = self.key, target = "cpu",
                      space = space:fingerprint()})
-    local hit = cache.load(dir, key, space)
+    local hit = not k.settings.force_autotune and cache.load(dir, key, space)
     if hit and (hit.effort == o.effort or hit.effort == "full") then
       if o.log ~= false then
         local line = string.format("[0s] Found a cached config for %s (%s effort, %s): %s",
@@ -310,15 +310,20 @@ function Bound:_exported(...)
   if self.exported ~= nil then return self.exported or nil end
   self.exported = false
   local k = self.kernel
-  if not k.source_file or k.source_file:match("%.configs%.lua$") or not core.config_space then
-    return nil
+  if not core.config_space then return nil end
+  local ok, cfg, how
+  if k.settings.config_file then -- a JSON configs file (helua.tune_json); unreadable: an error
+    cfg, how = require("helua.tune_json").for_kernel(k, self.key)
+    if not cfg then return nil end
+  else
+    if not k.source_file or k.source_file:match("%.configs%.lua$") then return nil end
+    local E = require "helua.tune_export"
+    if k.exports == nil then k.exports = E.load(E.path_for(k.source_file)) or false end
+    local kt = k.exports and k.exports.kernels["line " .. k.line]
+    if type(kt) ~= "table" then return nil end
+    ok, cfg, how = pcall(E.pick, kt.cpu, self.key)
+    if not ok or not cfg then return nil end
   end
-  local E = require "helua.tune_export"
-  if k.exports == nil then k.exports = E.load(E.path_for(k.source_file)) or false end
-  local kt = k.exports and k.exports.kernels["line " .. k.line]
-  if type(kt) ~= "table" then return nil end
-  local ok, cfg, how = pcall(E.pick, kt.cpu, self.key)
-  if not ok or not cfg then return nil end
   self.args = self.args or table.pack(...)
   local fits = pcall(function() self:_config_table(self:_variant(cfg), cfg) end)
   if not fits then
@@ -727,10 +732,13 @@ M.check_config_fits = check_config_fits
 function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
-  if cfg == nil then cfg = self:config() end
+  -- force_autotune: a call tunes once whatever config, cache or exported config there is
+  local force = cfg == nil and k.settings.force_autotune and not self.tuned
+    and M.mode(k.settings) == "cpu" and core.compile ~= nil
+  if cfg == nil and not force then cfg = self:config() end
   if M.mode(k.settings) == "cpu" then
-    if cfg == nil and self.exported ~= false then cfg = self:_exported(...) end
-    if cfg == nil and not self.tuned and M.tunes_on_call(k) and core.compile then
+    if cfg == nil and not force and self.exported ~= false then cfg = self:_exported(...) end
+    if cfg == nil and not self.tuned and (force or M.tunes_on_call(k)) and core.compile then
       self.args = table.pack(...)
       cfg = self:autotune()
     end

@@ -205,12 +205,15 @@ function run.inputs(entry, size, seed)
 end
 
 -- The kernel an entry runs with under the command's options: opts.block_size (a number or
--- "full": interpret mode's block size for tiles the config does not fix) and opts.interpret.
+-- "full": interpret mode's block size for tiles the config does not fix), opts.interpret and
+-- opts.config_file (tuned configs from JSON: helua.tune_json).
 function run.kernel_for(entry, opts)
   local k = entry.kernel
   local bs, interp = opts and opts.block_size, opts and opts.interpret
-  if bs == nil and not interp then return k end
-  return run.with_settings(k, {block_size = bs, backend = interp and "interpret" or nil})
+  local cf = opts and opts.config_file
+  if bs == nil and not interp and not cf then return k end
+  return run.with_settings(k, {block_size = bs, backend = interp and "interpret" or nil,
+                               config_file = cf})
 end
 
 -- Calls the kernel on packed args (see run.kernel_for for opts). Returns its results, packed.
@@ -403,6 +406,8 @@ options:
   --repeat N            timed runs per kernel; the table shows the median (default 3)
   --seed N              seed for the example inputs (default 0)
   --interpret           run in interpret mode (eagerly, tile by tile) instead of compiled
+  --configs PATH        use the tuned configs of a JSON file (Helion's Config format, or a file
+                        of helua tune --export-json) for kernels with no config
   -h, --help            this text
 ]]
 
@@ -477,7 +482,7 @@ function run.parse_args(argv)
     command = "run",
     defaults = {repeats = 3, seed = 0},
     switches = {["--interpret"] = "interpret"},
-    values = {["--size"] = "size", ["--kernel"] = "kernel",
+    values = {["--size"] = "size", ["--kernel"] = "kernel", ["--configs"] = "config_file",
               ["--block-size"] = {"block_size", block_size_option},
               ["--repeat"] = {"repeats", run.int_option(1, "positive")},
               ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
@@ -495,6 +500,10 @@ local function lpad(s, w) return string.rep(" ", math.max(0, w - #s)) .. s end
 
 -- Prints the check results and the timing table for the selected entries. Returns the exit code.
 local function run_file(o, out)
+  if o.config_file then -- a malformed file is one clear error, not one per kernel
+    local doc, err = require("helua.tune_json").read(o.config_file)
+    if not doc then fail("--configs: %s", err) end
+  end
   local d = run.load(o.file)
   local entries = run.select(d, o.kernel)
   local size, size_name = run.size(d, o.size)
@@ -506,7 +515,8 @@ local function run_file(o, out)
     bs = ok and env and (tostring(env) .. " (HELUA_BLOCK_SIZE)") or "default"
   end
   local kernel = require "helua.kernel"
-  local call_opts = {block_size = o.block_size, interpret = o.interpret}
+  local call_opts = {block_size = o.block_size, interpret = o.interpret,
+                     config_file = o.config_file}
   local function mode_of(e)
     local k = run.kernel_for(e, call_opts)
     return helua.is_kernel(k) and kernel.mode(k.settings) or "interpret"
@@ -519,7 +529,7 @@ local function run_file(o, out)
   local results, all_ok, cache = {}, true, {}
   for _, e in ipairs(entries) do
     local r = run.check(e, size, o.seed, {block_size = o.block_size, interpret = o.interpret,
-                                          cache = cache})
+                                          config_file = o.config_file, cache = cache})
     results[#results + 1] = r
     all_ok = all_ok and r.ok
     out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n",

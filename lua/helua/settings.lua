@@ -31,7 +31,7 @@ settings.list = {
   {name = "interpret", type = "bool", default = false, env = "HELUA_INTERPRET",
    doc = "run kernels eagerly on host tensors, tile by tile (same as backend = \"interpret\")"},
   {name = "force_autotune", type = "bool", default = false, env = "HELUA_FORCE_AUTOTUNE",
-   doc = "autotune even when the kernel has a config"},
+   doc = "tune on the first call of each shape even when the kernel has a config, a cached or an exported one"},
   {name = "logs", type = "string", default = "", env = "HELUA_LOGS",
    doc = "comma-separated log topics to print (e.g. all, tune, compile)"},
   {name = "backend", type = "enum", choices = {"auto", "interpret", "cpu", "cuda"}, default = "auto",
@@ -40,6 +40,8 @@ settings.list = {
    env = "HELUA_CACHE_DIR", doc = "where tuned configs are cached"},
   {name = "block_size", type = "block_size", default = nil, env = "HELUA_BLOCK_SIZE",
    doc = "interpret mode: block size for tiles the config does not fix (a positive integer or \"full\")"},
+  {name = "config_file", type = "path", default = nil,
+   doc = "tuned configs to use when the kernel has no config: a Helion Config JSON, or a file of `helua tune --export-json`"},
   {name = "static_shapes", type = "bool", default = true,
    doc = "specialize (and tune) per exact shape and strides; false shares one config across shapes"},
 }

@@ -21,6 +21,9 @@ options:
   --seed N              seed for the example inputs and the random population (default 0)
   --export              write the tuned configs beside FILE (FILE's stem + .configs.lua), per
                         kernel, shape and target; helua uses them for kernels with no config
+  --export-json [PATH.json]  write them as JSON in Helion's Config format (default: FILE's
+                        stem + .configs.json), merged over the file's entries; read back with
+                        helua run FILE --configs PATH or helua.kernel(fn, {config_file = PATH})
   --no-cache            search even when the cache has a result (and do not write it)
   -h, --help            this text
 
@@ -41,6 +44,31 @@ local function budget_option(v, flag)
 end
 
 function M.parse_args(argv)
+  -- --export-json takes an optional PATH (a following word ending in .json, or --export-json=P)
+  local args, json_path = {}, nil
+  local i = 1
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--export-json" then
+      json_path = true
+      if argv[i + 1] and argv[i + 1]:match("%.json$") and argv[i + 1]:sub(1, 1) ~= "-" then
+        json_path = argv[i + 1]
+        i = i + 1
+      end
+    elseif a:match("^%-%-export%-json=") then
+      json_path = a:match("^%-%-export%-json=(.*)$")
+      if json_path == "" then fail("--export-json= needs a path") end
+    else
+      args[#args + 1] = a
+    end
+    i = i + 1
+  end
+  local o = M.parse_command_args(args)
+  o.export_json = json_path
+  return o
+end
+
+function M.parse_command_args(argv)
   return run.parse_command_args(argv, {
     command = "tune",
     defaults = {effort = "quick", seed = 0},
@@ -106,6 +134,20 @@ local function tune_file(o, out)
     local path, err = E.write(E.path_for(o.file), results, "Tuned configs for " .. o.file)
     if not path then fail("cannot write the exported configs: %s", tostring(err)) end
     out(string.format("exported %d config(s) to %s\n", #results, path))
+  end
+  if o.export_json then
+    local J = require "helua.tune_json"
+    local path = o.export_json == true and J.path_for(o.file) or o.export_json
+    local results = {}
+    for _, r in ipairs(rows) do
+      if r.best and r.json and r.line then
+        results[#results + 1] = {line = r.line, name = r.name, target = "cpu", key = r.key,
+                                 config_json = r.json, time_ms = r.time_ms}
+      end
+    end
+    local written, err = J.write(path, results, o.file)
+    if not written then fail("cannot write the JSON configs: %s", tostring(err)) end
+    out(string.format("exported %d config(s) as JSON to %s\n", #results, written))
   end
   return status
 end

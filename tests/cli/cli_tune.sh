@@ -64,6 +64,27 @@ out=$("$helua" run "$tmp/softmax.lua" --size small 2>&1); rc=$?
 check export-run "PASS" "$out"
 check export-run-exit "0" "$rc"
 
+# --export-json writes Helion-format JSON (default: FILE's stem + .configs.json, or PATH);
+# helua run --configs reads it; a malformed file is one clear error and is never overwritten
+out=$("$helua" tune "$tmp/softmax.lua" --kernel softmax --size small --budget 3 --export-json 2>/dev/null); rc=$?
+check export-json "exported 1 config(s) as JSON to $tmp/softmax.configs.json" "$out"
+check export-json-exit "0" "$rc"
+js=$(cat "$tmp/softmax.configs.json" 2>&1)
+check export-json-format '"format": "helua-configs"' "$js"
+check export-json-config '"block_sizes": [' "$js"
+out=$("$helua" tune "$tmp/softmax.lua" --kernel softmax --size small --budget 3 --export-json "$tmp/x.json" 2>/dev/null)
+check export-json-path "as JSON to $tmp/x.json" "$out"
+out=$("$helua" run "$tmp/softmax.lua" --size small --configs "$tmp/x.json" 2>&1); rc=$?
+check run-configs "PASS" "$out"
+check run-configs-exit "0" "$rc"
+printf '{"block_sizes": [16' > "$tmp/bad.json"
+out=$("$helua" run "$tmp/softmax.lua" --size small --configs "$tmp/bad.json" 2>&1); rc=$?
+check run-configs-bad "--configs: $tmp/bad.json: not valid JSON" "$out"
+check run-configs-bad-exit "1" "$rc"
+out=$("$helua" tune "$tmp/softmax.lua" --kernel softmax --size small --export-json "$tmp/bad.json" 2>&1); rc=$?
+check export-json-bad "left untouched" "$out"
+check export-json-bad-kept '{"block_sizes": [16' "$(cat "$tmp/bad.json")"
+
 out=$("$helua" tune kernels/softmax.lua --effort fast 2>&1); rc=$?
 check bad-effort "--effort must be quick or full, got fast" "$out"
 check bad-effort-exit "1" "$rc"

@@ -216,6 +216,107 @@ T.test("exported configs: signatures, exact and nearest-shape picks", function()
   T.eq(E.path_for("kernels/add.lua"), "kernels/add.configs.lua", "path")
 end)
 
+T.test("JSON configs: written in Helion's format, read back per kernel and shape", function()
+  local J = require "helua.tune_json"
+  local json = require "helua.json"
+  local path = os.tmpname() .. ".json"
+  local key = "T:float32:cpu:48x64:64,1"
+  T.eq(J.write(path, {{line = 7, name = "softmax", target = "cpu", key = key, time_ms = 1.5,
+                       config_json = '{"block_sizes": [8], "reduction_loops": [null]}'}},
+               "kernels/x.lua"), path, "written")
+  local f = assert(io.open(path))
+  local doc = json.decode(f:read("a"))
+  f:close()
+  T.eq(doc.format, "helua-configs", "format")
+  T.eq(doc.entries[1].config.block_sizes[1], 8, "the config is a Helion Config object")
+  T.eq(doc.entries[1].config.reduction_loops[1], json.null, "None is null")
+  -- merged: another key is added, the same key replaced
+  J.write(path, {{line = 7, name = "softmax", target = "cpu", key = key, time_ms = 1,
+                  config_json = '{"block_sizes": [16]}'},
+                 {line = 7, name = "softmax", target = "cpu", key = "T:float32:cpu:8x8:8,1",
+                  time_ms = 1, config_json = '{"block_sizes": [4]}'}})
+  local d = assert(J.read(path))
+  T.eq(#d.entries, 2, "two entries")
+  T.eq(J.pick(d, 7, "cpu", key):to_lua(), "helua.Config{block_sizes = {16}}", "exact, replaced")
+  local c, how = J.pick(d, 7, "cpu", "T:float32:cpu:10x9:9,1")
+  T.eq(how, "nearest", "nearest")
+  T.eq(c:to_lua(), "helua.Config{block_sizes = {4}}", "the nearest shape's")
+  T.eq(J.pick(d, 99, "cpu", key), nil, "another kernel's line: none")
+  -- malformed files: a clear message, never an exception; writing over one leaves it untouched
+  local cases = {
+    {'{"block_sizes": [16', "not valid JSON"},
+    {'[1, 2]', "expected a JSON object"},
+    {'{"format": "other"}', '"format" is other'},
+    {'{"format": "helua-configs", "version": 9, "entries": []}', "version 9"},
+    {'{"format": "helua-configs", "version": 1, "entries": [{"config": 3}]}', "entries[0].config"},
+    {'{"format": "helua-configs", "version": 1, "entries": [{"config": {"num_warps": "x"}}]}',
+     "num_warps"},
+    {'{"block_sizes": "x"}', "block_sizes"},
+  }
+  for _, case in ipairs(cases) do
+    local out = assert(io.open(path, "w"))
+    out:write(case[1])
+    out:close()
+    local okr, r, err = pcall(J.read, path)
+    T.truthy(okr and r == nil and err:find(case[2], 1, true), case[1] .. " -> " .. tostring(err))
+    local w, werr = J.write(path, {{line = 1, name = "k", target = "cpu", key = key, time_ms = 1,
+                                    config_json = "{}"}})
+    T.truthy(not w and werr:find("left untouched", 1, true), "not overwritten: " .. tostring(werr))
+    local again = assert(io.open(path))
+    T.eq(again:read("a"), case[1], "the corrupt file lost nothing")
+    again:close()
+  end
+  os.remove(path)
+end)
+
+T.test("config_file: a kernel uses the JSON file's config; a bad file is a clear error", function()
+  local path = os.tmpname() .. ".json"
+  local x = helua.randn({48, 64})
+  local out = assert(io.open(path, "w"))
+  out:write('{"block_sizes": [4], "reduction_loops": [null]}') -- a bare Helion Config
+  out:close()
+  local k = softmax_kernel({config_file = path})
+  local got = k(x)
+  local bk = k:bind(x)
+  T.eq(bk.exported_how, "any", "the bare config applies")
+  T.eq(bk.exported:get("block_sizes")[1], 4, "block size from the file")
+  T.truthy(helua.allclose(got, x:softmax(2), {rtol = 1e-4, atol = 1e-6}), "results")
+  out = assert(io.open(path, "w"))
+  out:write('{"block_sizes": [4')
+  out:close()
+  T.raises(function() softmax_kernel({config_file = path})(x) end, "cannot use the config_file",
+           path, "not valid JSON")
+  os.remove(path)
+end)
+
+T.test("force_autotune tunes despite a config, and skips the cache", function()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local x = helua.randn({16, 24})
+  local saved = io.stderr
+  io.stderr = assert(io.open("/dev/null", "w"))
+  local ok, err = pcall(function()
+    local k = rowsum_kernel({config = {block_sizes = {4}}, force_autotune = true, cache_dir = dir})
+    local got = k(x)
+    local bk = k:bind(x)
+    T.truthy(bk.tuned and not bk.tuned.cached and bk.tuned.ok >= 2, "the first call tuned")
+    T.truthy(helua.allclose(got, x:sum(2), {rtol = 1e-4, atol = 1e-4}), "results")
+    local again = rowsum_kernel({force_autotune = true, cache_dir = dir})
+    again(x)
+    T.truthy(not again:bind(x).tuned.cached, "the cache was not read")
+    local plain = rowsum_kernel({autotune_effort = "quick", cache_dir = dir})
+    plain(x)
+    T.truthy(plain:bind(x).tuned.cached, "but it was written")
+    local none = rowsum_kernel({config = {block_sizes = {4}}, cache_dir = dir})
+    none(x)
+    T.eq(none:bind(x).tuned, nil, "without force a config is used as is")
+  end)
+  io.stderr:close()
+  io.stderr = saved
+  os.execute("rm -rf '" .. dir .. "'")
+  if not ok then error(err, 0) end
+end)
+
 T.test("correctness: tolerances scale with the output's magnitude", function()
   local a = helua.tensor({1e6, 2e6, 3e6})
   local close = helua.tensor({1e6 + 10, 2e6, 3e6})  -- 1e-5 of the scale: a reordered sum
