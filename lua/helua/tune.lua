@@ -11,6 +11,7 @@
 --   csv             path of a CSV of every trial (default: HELUA_AUTOTUNE_LOG)
 --   repeats         timed runs per candidate (median; default: the effort's)
 --   algorithm       "pattern" | "de" | "random" (default: the autotune_algorithm setting)
+--   on_progress     function(t) per finished trial (helua.tune_progress has the fields)
 --
 -- Search: the candidates come from C (space:search, src/config/config_strategy.c): generation
 -- 0 is the default config and random ones; then pattern search (hill-climbing from the best
@@ -150,7 +151,17 @@ Search.__index = Search
 
 function Search:log(fmt, ...)
   if not self.logger then return end
-  self.logger(string.format("[%ds] ", math.floor(core.clock() - self.t0)) .. string.format(fmt, ...))
+  local line = string.format("[%ds] ", math.floor(core.clock() - self.t0)) .. string.format(fmt, ...)
+  if self.progress.tty then self.progress:line(line) else self.logger(line) end
+end
+
+-- Reports a finished trial (the progress bar, on_progress).
+function Search:finished(t)
+  t.device = t.device or "cpu"
+  self.progress:trial(t, {done = #self.trials, planned = math.max(self.planned, #self.trials),
+    ok = self.ok, failed = self.failed, best_ms = self.best and self.best.time * 1e3,
+    elapsed_s = core.clock() - self.t0})
+  return t
 end
 
 function Search:over_budget() return core.clock() - self.t0 > self.budget end
@@ -159,10 +170,11 @@ function Search:over_budget() return core.clock() - self.t0 > self.budget end
 function Search:evaluate(tbl)
   local ok, full = pcall(self.space.check, self.space, tbl)
   if not ok then
-    local t = {key = "?", status = "invalid", message = tostring(full), time = math.huge}
+    local t = {key = "?", status = "invalid", message = tostring(full), time = math.huge,
+               index = #self.trials + 1}
     self.trials[#self.trials + 1] = t
     self.failed = self.failed + 1
-    return t
+    return self:finished(t)
   end
   local key = self.space:to_json(full)
   if self.seen[key] then return self.seen[key] end
@@ -188,12 +200,12 @@ function Search:evaluate(tbl)
   trial.samples, trial.compile_s = r.samples or {}, r.compile_s
   if trial.status ~= "ok" then
     self.failed = self.failed + 1
-    return trial
+    return self:finished(trial)
   end
   trial.time = median(trial.samples)
   self.ok = self.ok + 1
   if not self.best or trial.time < self.best.time then self.best = trial end
-  return trial
+  return self:finished(trial)
 end
 
 -- Compiles, runs (checked against self.want) and times cfg, in this process; in a worker when
@@ -304,13 +316,14 @@ function Search:write_csv(path)
     io.stderr:write("helua: cannot write the autotune log " .. path .. ": " .. tostring(err) .. "\n")
     return
   end
-  f:write("index,status,time_ms,samples,cut,compile_s,config,message\n")
+  f:write("index,status,time_ms,samples,cut,compile_s,config,message,device\n")
   local function q(s) return '"' .. tostring(s or ""):gsub('"', '""') .. '"' end
   for i, t in ipairs(self.trials) do
-    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s\n", i, t.status or "?",
+    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s,%s\n", i, t.status or "?",
       t.time < math.huge and string.format("%.6f", t.time * 1e3) or "",
       t.samples and #t.samples or 0, t.cut and "1" or "0",
-      t.compile_s and string.format("%.4f", t.compile_s) or "", q(t.key), q(t.message)))
+      t.compile_s and string.format("%.4f", t.compile_s) or "", q(t.key), q(t.message),
+      q(t.device)))
   end
   f:close()
 end
@@ -333,8 +346,11 @@ function tune.autotune(bound, args, opts)
     bound = bound, args = args, space = space, trials = {}, seen = {}, ok = 0, failed = 0,
     t0 = core.clock(), budget = opts.budget_seconds or p.budget, repeats = opts.repeats or p.repeats,
     logger = logger or nil, isolate = opts.isolate ~= false and core.tune_fork ~= nil,
-    timeout = opts.timeout_seconds or 30,
+    timeout = opts.timeout_seconds or 30, planned = 1,
   }, Search)
+  self.progress = require("helua.tune_progress").new({
+    tty = logger == default_logger and require("helua.tune_progress").stderr_is_tty(),
+    on_progress = opts.on_progress})
   local name = bound.kernel and bound.kernel.name or "kernel"
   local algorithm = tune.algorithm(bound, opts)
   local seed = opts.seed or 1
@@ -355,6 +371,7 @@ function tune.autotune(bound, args, opts)
   local gen0 = {default}
   if opts.configs then
     self:log("Starting finite search over %d configs for %s", #opts.configs, name)
+    self.planned = #opts.configs + 1
     for _, c in ipairs(opts.configs) do
       if self:over_budget() then break end
       local tbl = Config.is_config(c) and c:to_table() or c
@@ -369,9 +386,13 @@ function tune.autotune(bound, args, opts)
     -- the search itself is C (space:search: src/config/config_strategy.c); here: budget and log
     local q <close> = space:search({algorithm = algorithm, population = p.population,
       copies = p.copies, max_generations = p.max_generations, patience = p.patience, seed = seed})
+    local per_gen = algorithm ~= "pattern" and p.population or 0
+    self.planned = p.population + per_gen * p.max_generations
     while not self:over_budget() do
       local cands = q:ask()
       if #cands == 0 then break end
+      local left = algorithm == "pattern" and 0 or per_gen * (p.max_generations + 1 - q:generation())
+      self.planned = #self.trials + #cands + left
       local gen = {}
       for i, c in ipairs(cands) do
         if self:over_budget() then break end
@@ -382,6 +403,7 @@ function tune.autotune(bound, args, opts)
       self:generation(q:generation() - 1, gen)
     end
   end
+  self.progress:finish()
   self:retime(opts.retime_leaders or 3)
   local seconds = core.clock() - self.t0
   local best = self.best

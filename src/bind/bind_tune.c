@@ -10,6 +10,7 @@
  *   "exit", code      the child exited another way
  * core.tune_mkdir(path) -> true | nil, message: mkdir -p (the cache folder).
  * core.tune_pid() -> this process's id (unique temp file names for atomic cache writes).
+ * core.tune_isatty(fd) -> whether the descriptor is a terminal (the progress bar: stderr = 2).
  * core.tune_fault(): raises SIGSEGV, only inside a tune_fork child and only when
  * HELUA_TEST_FAULT_CONFIG is set (the test hook for a planted faulting config).
  * Part of src/bind. */
@@ -200,7 +201,14 @@ static int tune_pid(lua_State *L) {
   return 1;
 }
 
+static int tune_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 void bind_tune_register(lua_State *L) {
+  lua_pushcfunction(L, tune_isatty);
+  lua_setfield(L, -2, "tune_isatty");
   lua_pushcfunction(L, tune_mkdir);
   lua_setfield(L, -2, "tune_mkdir");
   lua_pushcfunction(L, tune_pid);

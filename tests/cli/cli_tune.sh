@@ -25,8 +25,10 @@ check exit "0" "$rc"
 check log-start "Starting pattern search (quick effort" "$err"
 check log-gen "Generation 0: ok=" "$err"
 check log-end "Autotuning complete in" "$err"
+case "$err" in *"configs  ok "*) check no-bar-off-tty "no bar" "bar drawn into a pipe" ;; esac
 csv=$(cat "$tmp/trials.csv" 2>&1)
-check csv "index,status,time_ms,samples,cut,compile_s,config,message" "$csv"
+check csv "index,status,time_ms,samples,cut,compile_s,config,message,device" "$csv"
+check csv-device '"cpu"' "$csv"
 check csv-row "1,ok," "$csv"
 
 out=$("$helua" tune kernels/softmax.lua --kernel softmax --size small 2>&1); rc=$?
@@ -84,6 +86,16 @@ check run-configs-bad-exit "1" "$rc"
 out=$("$helua" tune "$tmp/softmax.lua" --kernel softmax --size small --export-json "$tmp/bad.json" 2>&1); rc=$?
 check export-json-bad "left untouched" "$out"
 check export-json-bad-kept '{"block_sizes": [16' "$(cat "$tmp/bad.json")"
+
+# on a terminal (script(1) gives one): the progress bar, redrawn in place, above it the log
+if command -v script >/dev/null 2>&1; then
+  out=$(TERM=xterm script -qec "'$helua' tune kernels/softmax.lua --kernel softmax --size tiny --budget 3 --no-cache" /dev/null 2>&1)
+  check tty-bar "configs  ok " "$out"
+  check tty-bar-clear "$(printf '\r\033[K')" "$out"
+  check tty-log "Autotuning complete in" "$out"
+else
+  echo "skip tty-bar: no script(1)"
+fi
 
 out=$("$helua" tune kernels/softmax.lua --effort fast 2>&1); rc=$?
 check bad-effort "--effort must be quick or full, got fast" "$out"

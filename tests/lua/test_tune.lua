@@ -124,6 +124,29 @@ T.test("space:search: ask/tell from Lua, replayable by seed, argument errors", f
   T.raises(function() space:search({crossover = 2}) end, "crossover")
 end)
 
+T.test("progress: on_progress gets one table per finished trial; the bar text", function()
+  local x = helua.randn({32, 40})
+  local seen = {}
+  local _, rep = rowsum_kernel():bind(x):autotune({effort = "quick", cache = false, log = false,
+    repeats = 1, budget_seconds = 5, on_progress = function(t) seen[#seen + 1] = t end})
+  T.eq(#seen, #rep.trials, "one call per trial")
+  for i, t in ipairs(seen) do
+    T.eq(t.index, i, "index")
+    T.eq(t.done, i, "done")
+    T.truthy(t.planned >= t.done, "planned >= done")
+    T.eq(t.device, "cpu", "device")
+    T.truthy(helua.is_config(t.config), "config")
+    T.truthy(t.elapsed_s >= 0, "elapsed")
+    if t.status == "ok" then T.truthy(t.time_ms > 0 and t.best_ms <= t.time_ms, "times") end
+  end
+  T.eq(seen[1].status, "ok", "the default first")
+  local P = require "helua.tune_progress"
+  T.eq(P.bar_text({done = 6, planned = 12, ok = 5, failed = 1, best_ms = 1.25, elapsed_s = 3.7}),
+       "[3s] [############------------] 6/12 configs  ok 5  failed 1  best 1.2500 ms", "bar")
+  T.eq(P.bar_text({done = 0, planned = 0, ok = 0, failed = 0, elapsed_s = 0}),
+       "[0s] [------------------------] 0/0 configs  ok 0  failed 0  best -", "empty bar")
+end)
+
 T.test("finite search tries exactly the given configs; a bad one is a failed trial", function()
   local x = helua.randn({32, 40})
   local bk = rowsum_kernel():bind(x)
