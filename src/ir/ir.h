@@ -357,6 +357,16 @@ int ir_print(const IrFunc *f, unsigned flags, char **out, size_t *len, Diag *d);
 /* 64-bit FNV-1a of the text form without locations and names: a cache key. */
 int ir_fingerprint(const IrFunc *f, uint64_t *out, Diag *d);
 
+/* ---- serialized form (ir_serial.c) ----------------------------------------------------------- */
+
+/* The function as bytes (what the tuner's parent sends a worker process): compact, versioned,
+ * little-endian, every pointer as an index. *out is mem_alloc'ed (mem_free it). */
+int ir_serialize(const IrFunc *f, unsigned char **out, size_t *len, Diag *d);
+/* Reads ir_serialize's bytes back into a new function (free with ir_func_free) and verifies it
+ * for `phase`; anything malformed (truncated, another version, an index out of range) is HL_ERR
+ * with a message, never a crash. The round trip keeps the text form and the fingerprint. */
+int ir_deserialize(const unsigned char *bytes, size_t len, IrPhase phase, IrFunc **out, Diag *d);
+
 /* ---- config-space queries -------------------------------------------------------------------- */
 
 typedef struct IrLoopInfo {
