@@ -166,23 +166,47 @@ end
 
 function Search:over_budget() return core.clock() - self.t0 > self.budget end
 
--- Runs one candidate: compile, run once (checked), time. Returns the trial (cached per config).
-function Search:evaluate(tbl)
+-- A candidate's trial: the one of an equal config already tried (new = false), a finished
+-- `invalid` trial (the space rejects it), or a new trial to run (new = true).
+function Search:admit(tbl)
   local ok, full = pcall(self.space.check, self.space, tbl)
   if not ok then
     local t = {key = "?", status = "invalid", message = tostring(full), time = math.huge,
                index = #self.trials + 1}
     self.trials[#self.trials + 1] = t
     self.failed = self.failed + 1
-    return self:finished(t)
+    return self:finished(t), false
   end
   local key = self.space:to_json(full)
-  if self.seen[key] then return self.seen[key] end
-  local trial = {key = key, tbl = full, time = math.huge, samples = {}, index = #self.trials + 1}
+  if self.seen[key] then return self.seen[key], false end
+  local trial = {key = key, tbl = full, time = math.huge, samples = {}, index = #self.trials + 1,
+                 cfg = Config.new(full)}
   self.seen[key] = trial
   self.trials[#self.trials + 1] = trial
-  local cfg = Config.new(full)
-  trial.cfg = cfg
+  return trial, true
+end
+
+-- Records a measurement {status, message, samples, cut, compile_s, device} in its trial.
+function Search:record(trial, r)
+  trial.status, trial.message, trial.cut = r.status, r.message, r.cut
+  trial.samples, trial.compile_s, trial.device = r.samples or {}, r.compile_s, r.device
+  if trial.status ~= "ok" then
+    self.failed = self.failed + 1
+    if trial.status == "crash" or trial.status == "timeout" then
+      self:log("Trial %d on %s: %s (%s)", trial.index, tostring(trial.device), trial.status,
+               tostring(trial.message))
+    end
+    return self:finished(trial)
+  end
+  trial.time = median(trial.samples)
+  self.ok = self.ok + 1
+  if not self.best or trial.time < self.best.time then self.best = trial end
+  return self:finished(trial)
+end
+
+-- Runs a new trial in a forked worker (or in this process when the search does not isolate).
+function Search:run_forked(trial)
+  local key, cfg = trial.key, trial.cfg
   local r
   if self.isolate then
     local status, text = core.tune_fork(function() return encode(self:measure(key, cfg)) end,
@@ -196,16 +220,55 @@ function Search:evaluate(tbl)
   else
     r = self:measure(key, cfg)
   end
-  trial.status, trial.message, trial.cut = r.status, r.message, r.cut
-  trial.samples, trial.compile_s = r.samples or {}, r.compile_s
-  if trial.status ~= "ok" then
-    self.failed = self.failed + 1
-    return self:finished(trial)
+  r.device = "cpu"
+  return self:record(trial, r)
+end
+
+-- Runs one candidate: compile, run once (checked), time. Returns the trial (cached per config).
+function Search:evaluate(tbl)
+  local trial, new = self:admit(tbl)
+  if not new then return trial end
+  return self:run_forked(trial)
+end
+
+-- How candidates run: opts.isolate = false (in this process), "fork" (a forked child per trial),
+-- "exec" or true or nil (the worker pool when this build has it, else fork).
+function tune.isolation(opts)
+  local i = opts.isolate
+  if i == false then return "none" end
+  if i == "fork" then return core.tune_fork and "fork" or "none" end
+  if i == nil or i == true or i == "exec" then
+    if core.worker_spawn then return "exec" end
+    return core.tune_fork and "fork" or "none"
   end
-  trial.time = median(trial.samples)
-  self.ok = self.ok + 1
-  if not self.best or trial.time < self.best.time then self.best = trial end
-  return self:finished(trial)
+  error("autotune: isolate must be true, false, \"exec\" or \"fork\", got " .. tostring(i), 0)
+end
+
+-- Starts the worker pool (helua.tune_pool): the setup (IR, arguments, reference outputs) and the
+-- devices; a kernel that cannot go through workers falls back to forked trials, logged.
+function Search:start_pool(opts)
+  local P = require "helua.tune_pool"
+  local devices = P.devices(opts)
+  local setup, why = P.setup(self)
+  if not setup then
+    self:log("Trials run in forked workers (the worker pool cannot take this kernel: %s)",
+             (tostring(why):gsub("\n.*", "")))
+    return
+  end
+  self.setup, self.pool = setup, P.new(devices, self.timeout)
+  self.devices = devices
+end
+
+-- Runs a generation's candidates until the budget: through the worker pool (N workers run N
+-- trials at once) or one by one. Returns the trials by candidate index (nil: not run).
+function Search:evaluate_all(cands)
+  if self.pool then return self.pool:evaluate_all(self, cands) end
+  local out = {}
+  for i, c in ipairs(cands) do
+    if self:over_budget() then break end
+    out[i] = self:evaluate(c)
+  end
+  return out
 end
 
 -- Compiles, runs (checked against self.want) and times cfg, in this process; in a worker when
@@ -346,7 +409,8 @@ function tune.autotune(bound, args, opts)
     bound = bound, args = args, space = space, trials = {}, seen = {}, ok = 0, failed = 0,
     t0 = core.clock(), budget = opts.budget_seconds or p.budget, repeats = opts.repeats or p.repeats,
     logger = logger or nil, isolate = opts.isolate ~= false and core.tune_fork ~= nil,
-    timeout = opts.timeout_seconds or 30, planned = 1,
+    mode = tune.isolation(opts),
+    timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER,
   }, Search)
   self.progress = require("helua.tune_progress").new({
     tty = logger == default_logger and require("helua.tune_progress").stderr_is_tty(),
@@ -363,7 +427,8 @@ function tune.autotune(bound, args, opts)
     error("autotune: the default config of " .. name .. " fails: " .. tostring(want), 0)
   end
   self.want = want
-  local default = self:evaluate(space:default())
+  if self.mode == "exec" then self:start_pool(opts) end
+  local default = self:evaluate_all({space:default()})[1]
   if default.status ~= "ok" then
     error("autotune: the default config of " .. name .. " fails: " .. tostring(default.message), 0)
   end
@@ -377,7 +442,12 @@ function tune.autotune(bound, args, opts)
       local tbl = Config.is_config(c) and c:to_table() or c
       local merged = space:default()
       for k, v in pairs(tbl) do merged[k] = v end
-      gen0[#gen0 + 1] = self:evaluate(merged)
+      gen0[#gen0 + 1] = merged
+    end
+    local done = self:evaluate_all({table.unpack(gen0, 2)})
+    gen0 = {default}
+    for i = 1, #opts.configs do
+      if done[i] then gen0[#gen0 + 1] = done[i] end
     end
     self:generation(0, gen0)
   else
@@ -394,16 +464,19 @@ function tune.autotune(bound, args, opts)
       local left = algorithm == "pattern" and 0 or per_gen * (p.max_generations + 1 - q:generation())
       self.planned = #self.trials + #cands + left
       local gen = {}
-      for i, c in ipairs(cands) do
-        if self:over_budget() then break end
-        local t = self:evaluate(c)
-        q:tell(i, t.status == "ok" and t.time or math.huge)
-        gen[#gen + 1] = t
+      local done = self:evaluate_all(cands)
+      for i = 1, #cands do
+        local t = done[i]
+        if t then
+          q:tell(i, t.status == "ok" and t.time or math.huge)
+          gen[#gen + 1] = t
+        end
       end
       self:generation(q:generation() - 1, gen)
     end
   end
   self.progress:finish()
+  if self.pool then self.pool:close() end
   self:retime(opts.retime_leaders or 3)
   local seconds = core.clock() - self.t0
   local best = self.best

@@ -37,6 +37,13 @@ static IrBuilder *check_builder(lua_State *L) {
   return lb->b;
 }
 
+IrFunc **bind_ir_push_func(lua_State *L) {
+  LFunc *lf = lua_newuserdatauv(L, sizeof *lf, 0);
+  lf->f = NULL;
+  luaL_setmetatable(L, FUNC_MT);
+  return &lf->f;
+}
+
 IrFunc *bind_ir_check_func(lua_State *L, int idx) {
   LFunc *lf = luaL_checkudata(L, idx, FUNC_MT);
   if (!lf->f) luaL_error(L, "the IR function was closed");

@@ -15,4 +15,8 @@ void bind_ir_register(lua_State *L);
  * something else or a closed function. The userdata owns it: keep it reachable while in use. */
 IrFunc *bind_ir_check_func(lua_State *L, int idx);
 
+/* Pushes an empty "helua.IrFunc" userdata and returns its slot: a function stored there is
+ * owned by it (freed in __gc). Push first, then make the function, so an error never leaks it. */
+IrFunc **bind_ir_push_func(lua_State *L);
+
 #endif

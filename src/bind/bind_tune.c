@@ -206,7 +206,12 @@ static int tune_isatty(lua_State *L) {
   return 1;
 }
 
+void bind_tune_mark_worker(void) {
+  in_worker = 1;
+}
+
 void bind_tune_register(lua_State *L) {
+  bind_worker_register(L);
   lua_pushcfunction(L, tune_isatty);
   lua_setfield(L, -2, "tune_isatty");
   lua_pushcfunction(L, tune_mkdir);

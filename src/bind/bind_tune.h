@@ -8,5 +8,9 @@
 
 /* Adds tune_fork and tune_fault to the table on top of the stack (helua.core). */
 void bind_tune_register(lua_State *L);
+/* This process is a tuning worker (core.tune_fault may fault here). */
+void bind_tune_mark_worker(void);
+/* core.worker_* and the IR / tensor byte forms (bind_worker.c); called by bind_tune_register. */
+void bind_worker_register(lua_State *L);
 
 #endif

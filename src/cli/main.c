@@ -183,6 +183,24 @@ static void repl(lua_State *L) {
   if (tty) putchar('\n');
 }
 
+/* helua --tune-worker DEVICE (hidden): a tuning worker process, started by the autotuner as
+ * /proc/self/exe (lua/helua/tune_worker.lua speaks the protocol on stdin/stdout). */
+static int run_worker(lua_State *L, const char *device) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "helua.tune_worker");
+  int status = docall(L, 1, 1);
+  if (status == LUA_OK) {
+    lua_getfield(L, -1, "main");
+    lua_pushstring(L, device);
+    status = docall(L, 1, 1);
+  }
+  if (status != LUA_OK) {
+    report(L, status);
+    return 1;
+  }
+  return (int)lua_tointeger(L, -1);
+}
+
 /* In scripts, -e code and the REPL, `helua` and `hl` are preloaded globals for convenience. */
 static int preload_globals(lua_State *L) {
   const char *code = "helua = require 'helua'; hl = require 'helua.language'";
@@ -200,6 +218,11 @@ int main(int argc, char **argv) {
 
   int status = LUA_OK, want_repl = 0, ran = 0;
   int i = 1;
+  if (argc == 3 && strcmp(argv[1], "--tune-worker") == 0) {
+    int code = run_worker(L, argv[2]);
+    lua_close(L);
+    return code;
+  }
   if (argc > 1) {
     for (int k = 0; subcommands[k][0]; k++)
       if (strcmp(argv[1], subcommands[k][0]) == 0) {

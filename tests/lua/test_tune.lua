@@ -364,7 +364,7 @@ T.test("a wrong result is a failed trial and the search goes on", function()
   end
   local _, log = quiet_lines()
   local _, rep = bk:autotune({configs = {{block_sizes = {4}}, {block_sizes = {8}}}, log = log,
-                              repeats = 1})
+                              repeats = 1, isolate = "fork"}) -- forked trials call bk:run
   bk.run = nil
   local wrong = 0
   for _, t in ipairs(rep.trials) do if t.status == "wrong" then wrong = wrong + 1 end end
@@ -407,6 +407,78 @@ T.test("core.tune_fork: results, errors, crashes and hangs come back as statuses
   T.raises(function() core.tune_fault() end) -- not in a worker: the hook refuses
   -- the parent keeps working after all of that
   T.eq((core.tune_fork(function() return "again" end, 5)), "ok", "still forks")
+end)
+
+T.test("worker pool: exec'd workers speak the protocol; wrong, crash and timeout", function()
+  local P = require "helua.tune_pool"
+  local W = require "helua.tune_worker"
+  T.eq(W.unpack(W.pack({a = {1, 2.5, "x"}, b = true, c = require("helua.config").none})).a[2],
+       2.5, "codec")
+  T.raises(function() W.unpack("t") end, "truncated")
+  local x = helua.randn({16, 24})
+  local bk = rowsum_kernel():bind(x)
+  local space = bk:config_spec()
+  local search = {bound = bk, args = table.pack(x), space = space}
+  local setup = assert(P.setup(search))
+  T.eq(#setup.msg.outputs, 1, "one output argument")
+  local pool = P.new({"cpu"}, 30)
+  local function run_one(p, config, key)
+    local got
+    p:run(function()
+      if got ~= nil then return nil end
+      got = false
+      return {setup = setup, config = config, key = key or "k", repeats = 2}
+    end, function(_, r) got = r end)
+    return got
+  end
+  local r = run_one(pool, space:default())
+  T.eq(r.status, "ok", "ok: " .. tostring(r.message))
+  T.eq(r.device, "cpu", "device")
+  T.eq(#r.samples, 2, "timed twice")
+  local w1 = pool.slots[1].w:pid()
+  r = run_one(pool, {block_sizes = {4}})
+  T.eq(r.status, "ok", "another config: " .. tostring(r.message))
+  T.eq(pool.slots[1].w:pid(), w1, "the same long-lived worker")
+  r = run_one(pool, {vector_width = 3})
+  T.eq(r.status, "error", "a config the compiler refuses is an error")
+  -- a reference that does not match: wrong
+  local bad = {sid = 2, v = setup.v, msg = {}}
+  for k, v in pairs(setup.msg) do bad.msg[k] = v end
+  bad.msg.sid = 2
+  bad.msg.want = {core.tensor_pack(helua.zeros({16}) + 1e6)}
+  local saved = setup
+  setup = bad
+  r = run_one(pool, space:default())
+  setup = saved
+  T.eq(r.status, "wrong", "wrong")
+  -- a hang past the timeout: killed, a timeout; the next job gets a fresh worker
+  pool.timeout = 1e-4
+  r = run_one(pool, space:default())
+  T.eq(r.status, "timeout", "timeout")
+  T.eq(pool.slots[1].w, nil, "killed")
+  pool.timeout = 30
+  r = run_one(pool, space:default())
+  T.eq(r.status, "ok", "a fresh worker after the timeout")
+  T.truthy(pool.slots[1].w:pid() ~= w1, "a new process")
+  -- (a worker that dies under a job: the planted SIGSEGV test below, through the pool)
+  pool:close()
+  T.eq(P.devices({workers = 2})[2], "cpu", "workers = 2")
+  T.truthy(#P.devices({workers = 1000}) <= core.cpu_count(), "at most the cores")
+  T.raises(function() P.devices({devices = {"cuda:0"}}) end, "not supported yet")
+  T.raises(function() P.devices({workers = 0}) end, "positive integer")
+end)
+
+T.test("the search through two workers: every trial ran on a device, results as before", function()
+  local x = helua.randn({32, 48})
+  local seen = {}
+  local best, rep = softmax_kernel():bind(x):autotune({effort = "quick", cache = false, log = false,
+    repeats = 1, budget_seconds = 10, workers = 2,
+    on_progress = function(t) seen[#seen + 1] = t.device end})
+  T.truthy(helua.is_config(best), "a Config")
+  T.truthy(rep.ok >= 5, "ran: " .. rep.ok)
+  for _, t in ipairs(rep.trials) do T.eq(t.device, "cpu", "device of trial " .. t.index) end
+  T.eq(#seen, #rep.trials, "on_progress per trial")
+  T.truthy(rep.best.time <= rep.default.time, "best <= default")
 end)
 
 -- A planted faulting config (HELUA_TEST_FAULT_CONFIG makes a worker whose config's JSON contains

@@ -1,0 +1,238 @@
+-- The tuner's worker pool: long-lived worker processes, one per entry of a device list, started
+-- by exec'ing helua itself (core.worker_spawn: /proc/self/exe --tune-worker DEVICE; never a fork
+-- of the tuner, so a GPU worker can own a fresh CUDA context). The parent sends each worker the
+-- kernel's tile IR, its launch arguments and the reference outputs once (a "setup"), then one
+-- job per candidate config, to whichever worker is free: N workers run N trials at once. A
+-- worker that crashes or hangs is killed and replaced; its trial is a crash / timeout. Part of
+-- lua/helua (policy); the worker side is helua.tune_worker. share/doc/tuning.md, "Worker pool".
+local core = require "helua.core"
+local helua = require "helua"
+local W = require "helua.tune_worker"
+
+local M = {}
+
+-- The devices the pool runs on: opts.devices (a list such as {"cpu", "cpu"}), else opts.workers
+-- "cpu" workers (default 1), at most the machine's cores for the CPU target.
+function M.devices(opts)
+  local list = {}
+  if opts.devices then
+    if type(opts.devices) ~= "table" or #opts.devices == 0 then
+      error("autotune: devices must be a non-empty list such as {\"cpu\"}", 0)
+    end
+    for i, d in ipairs(opts.devices) do
+      if d ~= "cpu" then
+        error("autotune: device " .. tostring(d) .. " is not supported yet (the CPU target runs "
+          .. "on \"cpu\" workers; GPU workers come with the NVPTX backend)", 0)
+      end
+      list[i] = d
+    end
+  else
+    local n = opts.workers or 1
+    if math.type(n) ~= "integer" or n < 1 then
+      error("autotune: workers must be a positive integer, got " .. tostring(n), 0)
+    end
+    for i = 1, n do list[i] = "cpu" end
+  end
+  local cores = core.cpu_count and core.cpu_count() or nil
+  if cores and #list > cores then
+    for i = #list, cores + 1, -1 do list[i] = nil end
+  end
+  return list
+end
+
+local Pool = {}
+Pool.__index = Pool
+
+-- M.new(devices, timeout_s) -> a pool (workers start on first use).
+function M.new(devices, timeout)
+  local slots = {}
+  for i, d in ipairs(devices) do slots[i] = {device = d, setups = {}} end
+  return setmetatable({slots = slots, timeout = timeout, started = 0}, Pool)
+end
+
+function Pool:close()
+  for _, s in ipairs(self.slots) do
+    if s.w then s.w:kill() end
+    s.w = nil
+  end
+end
+
+-- The setup for a search (the default config's launch, captured without running it, then run
+-- here for the reference outputs): {sid, v (the variant), msg}; nil and a reason when the
+-- kernel cannot go through workers.
+function M.setup(search)
+  local bound, args, space = search.bound, search.args, search.space
+  local cfg = require("helua.config").new(space:default())
+  local captured
+  bound._launch = function(_, v, _, a) -- a may be a reused table: copy it
+    captured = {v = v, args = table.move(a, 1, #a, 1, {})}
+  end
+  local ok, err = pcall(function() bound:run(cfg, table.unpack(args, 1, args.n)) end)
+  bound._launch = nil
+  if not ok then return nil, tostring(err) end
+  if not captured then return nil, "the kernel did not launch" end
+  local inputs = {}
+  for i = 1, args.n do
+    if helua.is_tensor(args[i]) then inputs[args[i]] = true end
+  end
+  local packed, outputs = {}, {}
+  for i, a in ipairs(captured.args) do
+    if helua.is_tensor(a) then
+      local okp, bytes = pcall(core.tensor_pack, a)
+      if not okp then return nil, tostring(bytes) end
+      packed[i] = {tensor = bytes}
+      if not inputs[a] then outputs[#outputs + 1] = i end
+    else
+      packed[i] = {number = a}
+    end
+  end
+  bound:_launch(captured.v, cfg, captured.args) -- the reference: it already ran here safely
+  local want = {}
+  for k, i in ipairs(outputs) do want[k] = core.tensor_pack(captured.args[i]) end
+  return {sid = 1, v = captured.v, msg = {op = "setup", sid = 1,
+    ir = core.ir_serialize(captured.v.func), args = packed, outputs = outputs, want = want}}
+end
+
+-- Starts the slot's worker when it has none; false and a message when it cannot.
+local function ensure(self, s)
+  if s.w then return true end
+  local ok, w = pcall(core.worker_spawn, s.device)
+  if not ok then return false, tostring(w) end
+  s.w, s.setups, s.expect = w, {}, {}
+  self.started = self.started + 1
+  return true
+end
+
+local function send(s, msg)
+  local ok, err = s.w:send(W.pack(msg))
+  return ok, err
+end
+
+-- Hands job to slot s: the setup first when this worker lacks it. false on a send failure.
+local function dispatch(self, s, job)
+  local ok, err = ensure(self, s)
+  if not ok then return false, err end
+  s.expect = {}
+  if not s.setups[job.setup.sid] then
+    ok, err = send(s, job.setup.msg)
+    if not ok then return false, err end
+    s.setups[job.setup.sid] = true
+    s.expect[#s.expect + 1] = "setup"
+  end
+  ok, err = send(s, {op = "job", sid = job.setup.sid, config = job.config, key = job.key,
+                     repeats = job.repeats, cut_s = job.cut_s})
+  if not ok then return false, err end
+  s.expect[#s.expect + 1] = "job"
+  s.job, s.deadline = job, core.clock() + self.timeout
+  return true
+end
+
+local function drop(s)
+  if s.w then s.w:kill() end
+  s.w, s.job, s.deadline, s.expect = nil, nil, nil, {}
+end
+
+-- Runs jobs from next_job() (nil: no more) on free workers; done(job, result) per finished job,
+-- in completion order. result: {status, message, samples, cut, compile_s, device}.
+function Pool:run(next_job, done)
+  local more = true
+  while true do
+    for _, s in ipairs(self.slots) do
+      while more and not s.job do
+        local job = next_job()
+        if not job then more = false break end
+        local ok, err = dispatch(self, s, job)
+        if not ok then
+          drop(s)
+          done(job, {status = "crash", message = "the worker could not take the job: " .. err,
+                     device = s.device})
+        end
+      end
+    end
+    local busy = {}
+    local first_deadline = math.huge
+    for _, s in ipairs(self.slots) do
+      if s.job then
+        busy[#busy + 1] = s.w
+        first_deadline = math.min(first_deadline, s.deadline)
+      end
+    end
+    if #busy == 0 then return end
+    local w, frame, how, detail = core.worker_wait(busy,
+                                                   math.max(0.001, first_deadline - core.clock()))
+    local s
+    for _, x in ipairs(self.slots) do if w and x.w == w then s = x end end
+    if s and frame then
+      local okm, reply = pcall(W.unpack, frame)
+      if not okm then reply = {status = "error", message = "bad worker reply: " .. tostring(reply)} end
+      local kind = table.remove(s.expect, 1)
+      if kind == "setup" and reply.status ~= "ok" then
+        s.setup_error = reply.message
+      elseif kind == "job" then
+        local job = s.job
+        s.job, s.deadline = nil, nil
+        if s.setup_error then
+          reply = {status = "error", message = "the worker's setup failed: " .. s.setup_error}
+          s.setup_error = nil
+          s.setups = {}
+        end
+        reply.device = reply.device or s.device
+        done(job, reply)
+      end
+    elseif s then -- the worker ended: a crash for its job; the slot starts a fresh one
+      local job = s.job
+      local msg = how == "signal" and ("the worker died of " .. tostring(detail))
+        or ("the worker exited with " .. tostring(detail))
+      drop(s)
+      if job then done(job, {status = "crash", message = msg, device = s.device}) end
+    else -- timeout: every job past its deadline
+      local now = core.clock()
+      for _, x in ipairs(self.slots) do
+        if x.job and x.deadline <= now then
+          local job = x.job
+          drop(x)
+          done(job, {status = "timeout", message = string.format("ran past %gs; killed",
+                                                                   self.timeout), device = x.device})
+        end
+      end
+    end
+  end
+end
+
+-- A generation through the pool (Search:evaluate_all): candidates of the setup's variant run as
+-- worker jobs; another variant (a config that changes what the host code traces) runs in a
+-- forked worker, as before. Stops handing out jobs at the budget.
+function Pool:evaluate_all(search, cands)
+  local out, i = {}, 0
+  local bound = search.bound
+  local function next_job()
+    while true do
+      i = i + 1
+      if i > #cands or search:over_budget() then return nil end
+      local trial, new = search:admit(cands[i])
+      out[i] = trial
+      if new then
+        local okv, v = pcall(bound._variant, bound, trial.cfg)
+        if okv and v == search.setup.v then
+          local okt, tbl = pcall(bound._config_table, bound, v, trial.cfg)
+          if okt then
+            return {trial = trial, setup = search.setup, config = tbl, key = trial.key,
+                    repeats = search.repeats,
+                    cut_s = search.best and search.best.time * search.slower or nil}
+          end
+          search:record(trial, {status = "error", message = tostring(tbl):gsub("\n.*", ""),
+                                device = "cpu"})
+        elseif not okv then
+          search:record(trial, {status = "error", message = tostring(v):gsub("\n.*", ""),
+                                device = "cpu"})
+        else
+          search:run_forked(trial)
+        end
+      end
+    end
+  end
+  self:run(next_job, function(job, r) search:record(job.trial, r) end)
+  return out
+end
+
+return M
