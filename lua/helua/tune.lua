@@ -10,6 +10,10 @@
 --   log             function(line) for progress lines (default: stderr); false = silent
 --   csv             path of a CSV of every trial (default: HELUA_AUTOTUNE_LOG)
 --   repeats         timed runs per candidate (median; default: the effort's)
+--   on_progress     function(trial) called after each new trial finishes, with {index, status,
+--                   time_ms (nil unless ok), config (a Config; nil when invalid), key (its JSON),
+--                   message, device ("cpu"), best_ms, done, planned, elapsed_s, generation,
+--                   max_generations, budget_s}; planned counts the trials queued so far
 --
 -- Search: a random population (the default config first), then pattern search: hill-climbing
 -- from the best `copies` configs through space:neighbours, radius 1 then 2 when a generation
@@ -122,17 +126,32 @@ end
 
 function Search:over_budget() return core.clock() - self.t0 > self.budget end
 
--- Runs one candidate: compile, run once (checked), time. Returns the trial (cached per config).
+-- Runs one candidate (Search:run_trial) and reports a new trial to opts.on_progress.
 function Search:evaluate(tbl)
+  local trial, new = self:run_trial(tbl)
+  if new and self.on_progress then
+    local best = self.best and self.best.time * 1e3 or nil
+    self.on_progress({index = #self.trials, status = trial.status, config = trial.cfg,
+      time_ms = trial.status == "ok" and trial.time * 1e3 or nil, key = trial.key,
+      message = trial.message, device = "cpu", best_ms = best, done = #self.trials,
+      planned = math.max(self.planned, #self.trials), elapsed_s = core.clock() - self.t0,
+      generation = self.gen, max_generations = self.max_generations, budget_s = self.budget})
+  end
+  return trial
+end
+
+-- Runs one candidate: compile, run once (checked), time. Returns the trial (cached per config)
+-- and whether it is new.
+function Search:run_trial(tbl)
   local ok, full = pcall(self.space.check, self.space, tbl)
   if not ok then
     local t = {key = "?", status = "invalid", message = tostring(full), time = math.huge}
     self.trials[#self.trials + 1] = t
     self.failed = self.failed + 1
-    return t
+    return t, true
   end
   local key = self.space:to_json(full)
-  if self.seen[key] then return self.seen[key] end
+  if self.seen[key] then return self.seen[key], false end
   local trial = {key = key, tbl = full, time = math.huge, samples = {}, index = #self.trials + 1}
   self.seen[key] = trial
   self.trials[#self.trials + 1] = trial
@@ -155,12 +174,12 @@ function Search:evaluate(tbl)
   trial.samples, trial.compile_s = r.samples or {}, r.compile_s
   if trial.status ~= "ok" then
     self.failed = self.failed + 1
-    return trial
+    return trial, true
   end
   trial.time = median(trial.samples)
   self.ok = self.ok + 1
   if not self.best or trial.time < self.best.time then self.best = trial end
-  return trial
+  return trial, true
 end
 
 -- Compiles, runs (checked against self.want) and times cfg, in this process; in a worker when
@@ -300,7 +319,9 @@ function tune.autotune(bound, args, opts)
     bound = bound, args = args, space = space, trials = {}, seen = {}, ok = 0, failed = 0,
     t0 = core.clock(), budget = opts.budget_seconds or p.budget, repeats = opts.repeats or p.repeats,
     logger = logger or nil, isolate = opts.isolate ~= false and core.tune_fork ~= nil,
-    timeout = opts.timeout_seconds or 30,
+    timeout = opts.timeout_seconds or 30, on_progress = opts.on_progress, gen = 0,
+    planned = opts.configs and #opts.configs + 1 or p.population,
+    max_generations = opts.configs and 0 or p.max_generations,
   }, Search)
   local name = bound.kernel and bound.kernel.name or "kernel"
   local seed = opts.seed or 1
@@ -343,12 +364,20 @@ function tune.autotune(bound, args, opts)
       local before = self.best
       local gen = {}
       local starts = ranked(self)
+      local queued, qseen = {}, {} -- this generation's unseen neighbours, in search order
       for s = 1, math.min(p.copies, #starts) do
         for _, nb in ipairs(space:neighbours(starts[s].tbl, radius)) do
-          if self:over_budget() then break end
           local key_ok, key = pcall(space.to_json, space, nb)
-          if not (key_ok and self.seen[key]) then gen[#gen + 1] = self:evaluate(nb) end
+          if not (key_ok and (self.seen[key] or qseen[key])) then
+            queued[#queued + 1] = nb
+            if key_ok then qseen[key] = true end
+          end
         end
+      end
+      self.gen, self.planned = g, #self.trials + #queued
+      for _, nb in ipairs(queued) do
+        if self:over_budget() then break end
+        gen[#gen + 1] = self:evaluate(nb)
       end
       self:generation(g, gen)
       if self.best == before then
