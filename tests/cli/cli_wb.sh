@@ -140,6 +140,31 @@ sleep 1
 printf '%s\n' '-- appended by the test' >>"$tmp/add.lua"
 check reload "reloaded add.lua" 100
 
+# step mode: a breakpoint on line 11 (the source cursor is there), p, three lines with n, the
+# tiles and locals of each, then c to the breakpoint and c to the end
+keys s Home Down Down Down Down Down Down Down Down Down Down b s
+check breakpoint "breakpoint on line 11"
+keys p
+check step-start "step add  line 8" 300
+check step-locals "x          tensor float32[37, 53]  min "
+keys n
+check step-line-9 "step add  line 9"
+keys n
+check step-line-10 "step add  line 10"
+check step-local-m "m          37"
+keys n
+check step-line-11 "step add  line 11"
+check step-tiles "tm         tile [1, 37]"
+check step-marker "  11>    out[{tm, tn}]"
+keys c
+check step-end "finished: PASS against the reference" 300
+keys p
+check step-again "step add  line 8" 300
+keys c
+check step-to-break "step add  line 11" 300
+keys x
+check step-stopped "stopped stepping add"
+
 keys '?'
 check help "helua workbench - keys"
 keys z # any key closes the help
