@@ -124,7 +124,7 @@ check tune-full "tuning add (full)" 100
 keys '?'
 check help-while-busy "helua workbench - keys"
 keys Space
-check tune-full-trials "trials" 100
+check tune-full-trials "    1     1   0 " 300
 keys x
 check tune-stopped "stopped tuning add (full)" 100
 check tune-kept "stopped: kept"
