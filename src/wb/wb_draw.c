@@ -145,8 +145,7 @@ static void tune_draw(Wb *w, WbRect r) {
   if (plot) {
     char *buf = malloc(64 * 1024);
     int lab = 11, pw = W - lab;
-    if (buf && t->np > 0 && pw > 4 &&
-        wb_plot(buf, 64 * 1024, t->pt, t->py, t->np, plot, pw) == 0) {
+    if (buf && t->np > 0 && pw > 4 && wb_plot(buf, 64 * 1024, t->pt, t->py, t->np, plot, pw) == 0) {
       double lo = t->py[0], hi = t->py[0];
       for (int i = 0; i < t->np; i++) {
         if (t->py[i] < lo) lo = t->py[i];
@@ -181,7 +180,8 @@ static void tune_draw(Wb *w, WbRect r) {
   attron(A_BOLD);
   put_str(y++, r.x, W, line);
   attroff(A_BOLD);
-  int *order = malloc(sizeof(int) * (size_t)(t->n + 1)), *rank = malloc(sizeof(int) * (size_t)(t->n + 1));
+  int *order = malloc(sizeof(int) * (size_t)(t->n + 1)),
+      *rank = malloc(sizeof(int) * (size_t)(t->n + 1));
   if (order && rank) {
     wb_trials_sort(t->t, t->n, t->sort, order);
     wb_trials_rank(t->t, t->n, rank);
@@ -209,7 +209,8 @@ static void step_draw(Wb *w, WbRect r) {
     snprintf(line, sizeof line, "step %s  line %d %s  (n next, c continue, b breakpoint, x stop)",
              w->info.kernels[w->kernel], s->line, s->paused ? "" : "(running)");
   else
-    snprintf(line, sizeof line, "%s", s->end[0] ? s->end : "no stepping: p steps the kernel in interpret mode");
+    snprintf(line, sizeof line, "%s",
+             s->end[0] ? s->end : "no stepping: p steps the kernel in interpret mode");
   attron(A_BOLD);
   put_str(y++, r.x, r.w, line);
   attroff(A_BOLD);
@@ -246,8 +247,10 @@ void wb_code_draw(Wb *w, Panel *p) {
   } else if (w->have[w->view] == 1) {
     char l[256];
     int s = w->view == V_RUN ? J_ACTION : J_CODE;
-    if (w->slot[s].job.pid) slot_label(w, s, l, sizeof l);
-    else snprintf(l, sizeof l, "...");
+    if (w->slot[s].job.pid)
+      slot_label(w, s, l, sizeof l);
+    else
+      snprintf(l, sizeof l, "...");
     put_str(r.y, r.x, r.w, l);
     for (int y = 1; y < r.h; y++)
       mvhline(r.y + y, r.x, ' ', r.w);

@@ -180,12 +180,18 @@ int wb_trial_header(char *out, size_t cap, const char *unit, int width) {
 
 int wb_trial_row(char *out, size_t cap, const WbTrial *t, int rank, int width) {
   char line[1024], r[16], tm[32], tp[32];
-  if (rank > 0) snprintf(r, sizeof r, "%5d", rank);
-  else snprintf(r, sizeof r, "%5s", "-");
-  if (t->time_ms >= 0) snprintf(tm, sizeof tm, "%10.4f", t->time_ms);
-  else snprintf(tm, sizeof tm, "%10s", "-");
-  if (t->tput >= 0 && t->time_ms >= 0) snprintf(tp, sizeof tp, "%10.2f", t->tput);
-  else snprintf(tp, sizeof tp, "%10s", "");
+  if (rank > 0)
+    snprintf(r, sizeof r, "%5d", rank);
+  else
+    snprintf(r, sizeof r, "%5s", "-");
+  if (t->time_ms >= 0)
+    snprintf(tm, sizeof tm, "%10.4f", t->time_ms);
+  else
+    snprintf(tm, sizeof tm, "%10s", "-");
+  if (t->tput >= 0 && t->time_ms >= 0)
+    snprintf(tp, sizeof tp, "%10.2f", t->tput);
+  else
+    snprintf(tp, sizeof tp, "%10s", "");
   snprintf(line, sizeof line, "%s %5d %3d %s %s  %-8s %s", r, t->index, t->generation, tm, tp,
            t->status, t->config);
   return pad_to(out, cap, line, width);
@@ -193,8 +199,10 @@ int wb_trial_row(char *out, size_t cap, const WbTrial *t, int rank, int width) {
 
 void wb_elapsed(char *out, size_t cap, double s) {
   if (!(s >= 0)) s = 0;
-  if (s < 60) snprintf(out, cap, "%.1fs", s);
-  else snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+  if (s < 60)
+    snprintf(out, cap, "%.1fs", s);
+  else
+    snprintf(out, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
 int wb_breaks_has(const int *lines, int n, int line) {

@@ -26,9 +26,9 @@ int wb_plot(char *out, size_t cap, const double *t, const double *y, int n, int 
 typedef struct WbTrial {
   int index, generation;
   char status[16];
-  double time_ms;  /* < 0: none (a failed trial) */
-  double tput;     /* GB/s or GFLOP/s; < 0: the kernel file gives neither */
-  char unit[8];    /* "GB/s", "GFLOP/s" or "" */
+  double time_ms; /* < 0: none (a failed trial) */
+  double tput;    /* GB/s or GFLOP/s; < 0: the kernel file gives neither */
+  char unit[8];   /* "GB/s", "GFLOP/s" or "" */
   char config[256], json[512];
 } WbTrial;
 

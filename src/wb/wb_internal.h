@@ -82,6 +82,29 @@ struct Wb {
 
 double wb_now(void);
 
+/* wb.c: workers and views */
+const char *wb_cur_kernel(Wb *w);
+/* Starts ACTION in slot s (stopping what ran there) with extra "--key value" pairs (NULL-ended). */
+int wb_start(Wb *w, int s, const char *action, const char *what, const char *const *extra);
+/* 1 (and a message) when an action runs already */
+int wb_action_busy(Wb *w);
+void wb_set_view(Wb *w, int v);
+/* Shows code for a config (JSON; "" the default) from now on; label names it in the status bar. */
+void wb_use_config(Wb *w, const char *json, const char *label);
+
+/* wb_actions.c: records and keys of the tuning and step panes */
+void wb_on_trial(Wb *w, char **f, int n);
+void wb_on_step(Wb *w, char **f, int n);
+void wb_tune_reset(WbTune *t);
+int wb_tune_on_key(Wb *w, int key);
+int wb_k_tune(Wb *w);
+int wb_tune_prompt_key(Wb *w, int key);
+int wb_k_export(Wb *w);
+int wb_k_step(Wb *w);
+int wb_k_next(Wb *w);
+int wb_k_continue(Wb *w);
+int wb_k_break(Wb *w);
+
 /* wb_draw.c */
 void wb_draw_all(Wb *w);
 void wb_src_draw(Wb *w, Panel *p);

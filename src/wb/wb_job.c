@@ -171,7 +171,8 @@ int wb_job_send(WbJob *j, const char *line) {
   size_t n = strlen(line);
   void (*old)(int) = signal(SIGPIPE, SIG_IGN);
   ssize_t k = write(j->cmd_fd, line, n);
-  if (k == (ssize_t)n && (n == 0 || line[n - 1] != '\n')) k = write(j->cmd_fd, "\n", 1) == 1 ? k : -1;
+  if (k == (ssize_t)n && (n == 0 || line[n - 1] != '\n'))
+    k = write(j->cmd_fd, "\n", 1) == 1 ? k : -1;
   signal(SIGPIPE, old);
   return k == (ssize_t)n ? 0 : -1;
 }
@@ -191,11 +192,17 @@ void wb_job_stop(WbJob *j) {
 void wb_job_describe(const WbJob *j, char *out, size_t cap) {
   if (WIFSIGNALED(j->status)) {
     int s = WTERMSIG(j->status);
-    const char *name = s == SIGSEGV ? "SIGSEGV" : s == SIGKILL ? "SIGKILL" : s == SIGABRT ? "SIGABRT"
-                     : s == SIGBUS ? "SIGBUS" : s == SIGFPE ? "SIGFPE" : s == SIGTERM ? "SIGTERM"
-                     : NULL;
-    if (name) snprintf(out, cap, "died of %s", name);
-    else snprintf(out, cap, "died of signal %d", s);
+    const char *name = s == SIGSEGV   ? "SIGSEGV"
+                       : s == SIGKILL ? "SIGKILL"
+                       : s == SIGABRT ? "SIGABRT"
+                       : s == SIGBUS  ? "SIGBUS"
+                       : s == SIGFPE  ? "SIGFPE"
+                       : s == SIGTERM ? "SIGTERM"
+                                      : NULL;
+    if (name)
+      snprintf(out, cap, "died of %s", name);
+    else
+      snprintf(out, cap, "died of signal %d", s);
   } else {
     snprintf(out, cap, "exited %d", WEXITSTATUS(j->status));
   }

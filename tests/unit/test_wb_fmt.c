@@ -162,7 +162,7 @@ static void origins(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(records), cmocka_unit_test(bar),    cmocka_unit_test(plot),
+      cmocka_unit_test(records), cmocka_unit_test(bar),     cmocka_unit_test(plot),
       cmocka_unit_test(trials),  cmocka_unit_test(elapsed), cmocka_unit_test(breaks),
       cmocka_unit_test(origins),
   };
