@@ -11,7 +11,7 @@
 --   csv             path of a CSV of every trial (default: HELUA_AUTOTUNE_LOG)
 --   repeats         timed runs per candidate (median; default: the effort's)
 --   algorithm       "pattern" | "de" | "random" (default: the autotune_algorithm setting)
---   on_progress     function(t) per finished trial (helua.tune_progress has the fields)
+--   on_progress     function(t) per finished trial (helua.tune_progress lists the fields)
 --
 -- Search: the candidates come from C (space:search, src/config/config_strategy.c): generation
 -- 0 is the default config and random ones; then pattern search (hill-climbing from the best
@@ -160,7 +160,8 @@ function Search:finished(t)
   t.device = t.device or "cpu"
   self.progress:trial(t, {done = #self.trials, planned = math.max(self.planned, #self.trials),
     ok = self.ok, failed = self.failed, best_ms = self.best and self.best.time * 1e3,
-    elapsed_s = core.clock() - self.t0})
+    elapsed_s = core.clock() - self.t0, generation = self.gen or 0,
+    max_generations = self.max_generations, budget_s = self.budget})
   return t
 end
 
@@ -457,12 +458,14 @@ function tune.autotune(bound, args, opts)
     local q <close> = space:search({algorithm = algorithm, population = p.population,
       copies = p.copies, max_generations = p.max_generations, patience = p.patience, seed = seed})
     local per_gen = algorithm ~= "pattern" and p.population or 0
+    self.max_generations = p.max_generations
     self.planned = p.population + per_gen * p.max_generations
     while not self:over_budget() do
       local cands = q:ask()
       if #cands == 0 then break end
       local left = algorithm == "pattern" and 0 or per_gen * (p.max_generations + 1 - q:generation())
       self.planned = #self.trials + #cands + left
+      self.gen = q:generation() - 1
       local gen = {}
       local done = self:evaluate_all(cands)
       for i = 1, #cands do

@@ -59,15 +59,19 @@ function Progress:draw(s)
   self.shown = true
 end
 
--- One finished trial; s: {done, planned, ok, failed, best_ms, elapsed_s}.
+-- One finished trial; s: {done, planned, ok, failed, best_ms, elapsed_s, generation,
+-- max_generations, budget_s}. on_progress gets {index, status, time_ms (ok trials only), config
+-- (nil when invalid), key (its JSON), message, device, best_ms, done, planned, elapsed_s,
+-- generation, max_generations, budget_s}.
 function Progress:trial(t, s)
   self.last = s
   self:draw(s)
   if self.on_progress then
     self.on_progress({index = t.index, status = t.status,
       time_ms = t.time and t.time < math.huge and t.time * 1e3 or nil, config = t.cfg,
-      device = t.device or "cpu", best_ms = s.best_ms, done = s.done, planned = s.planned,
-      elapsed_s = s.elapsed_s})
+      key = t.key, message = t.message, device = t.device or "cpu", best_ms = s.best_ms,
+      done = s.done, planned = s.planned, elapsed_s = s.elapsed_s, generation = s.generation,
+      max_generations = s.max_generations, budget_s = s.budget_s})
   end
 end
 

@@ -1,5 +1,6 @@
 -- The workbench's Lua side (helua wb FILE): what the ncurses UI (src/wb, through
--- src/bind/bind_wb.c) asks of a kernel file — its kernels, a stage's code, a run's report.
+-- src/bind/bind_wb.c and the worker processes of helua.wb_worker) asks of a kernel file — its
+-- kernels, a stage's code, a run's report.
 -- Every function returns (true, result) or (false, message) and never raises. Part of lua/helua.
 local kernel = require "helua.kernel"
 local run = require "helua.run"
@@ -30,9 +31,10 @@ function wb.load(file)
   return false, errmsg(res)
 end
 
--- The code of one kernel of the file at a stage (ir, lowered, llvm, asm).
-function wb.code(file, name, stage)
-  local ok, res = pcall(show.code, {file = file, kernel = name, stage = stage,
+-- The code of one kernel of the file at a stage (ir, lowered, llvm, asm), for a config (text as
+-- `helua show --config` takes it; nil: the config a call uses).
+function wb.code(file, name, stage, config)
+  local ok, res = pcall(show.code, {file = file, kernel = name, stage = stage, config = config,
                                     size = wb.options.size, seed = wb.options.seed})
   if ok then return true, res end
   return false, errmsg(res)

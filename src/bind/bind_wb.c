@@ -95,17 +95,30 @@ static char *host_load(void *ctx, const char *file, WbKernelInfo *info, int *ok)
   return err;
 }
 
-static char *host_code(void *ctx, const char *file, const char *kernel, const char *stage,
-                       int *ok) {
-  return call(ctx, "code", file, kernel, stage, ok, 0);
-}
-
-static char *host_run(void *ctx, const char *file, const char *kernel, int *ok) {
-  return call(ctx, "run", file, kernel, NULL, ok, 0);
+/* helua wb --worker ACTION ...: one action in a child of the UI (lua/helua/wb_worker.lua). */
+static int worker_main(lua_State *L, int argc, char **argv) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "helua.wb_worker");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    fprintf(stderr, "helua wb --worker: %s\n", lua_tostring(L, -1));
+    return 1;
+  }
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc - 2, 0);
+  for (int i = 2; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - 1);
+  }
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    fprintf(stderr, "helua wb --worker: %s\n", lua_tostring(L, -1));
+    return 1;
+  }
+  return (int)lua_tointeger(L, -1);
 }
 
 int bind_wb_main(lua_State *L, int argc, char **argv) {
   const char *file = NULL, *size = NULL, *seed = "0";
+  if (argc > 1 && strcmp(argv[1], "--worker") == 0) return worker_main(L, argc, argv);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -141,6 +154,11 @@ int bind_wb_main(lua_State *L, int argc, char **argv) {
   lua_pushinteger(L, strtol(seed, NULL, 10));
   lua_setfield(L, -2, "seed");
   lua_settop(L, top);
-  WbHost host = {L, host_load, host_code, host_run};
+  /* every worker gets the command line's --size and --seed */
+  const char *wargs[5] = {NULL};
+  int nw = 0;
+  if (size) wargs[nw++] = "--size", wargs[nw++] = size;
+  wargs[nw++] = "--seed", wargs[nw++] = seed;
+  WbHost host = {L, host_load, wargs};
   return wb_main(&host, file);
 }

@@ -1,6 +1,7 @@
-/* The workbench (helua wb FILE): an ncurses UI over a host that loads kernel files, gives a
- * stage's code and runs the check and timing. The host is a table of function pointers
- * (src/bind/bind_wb.c implements it on the Lua side), so src/wb never sees Lua. Part of src/wb. */
+/* The workbench (helua wb FILE): an ncurses UI over a host that lists a kernel file's kernels and
+ * over worker processes that compile, run, tune and step them. The host is a table of function
+ * pointers (src/bind/bind_wb.c implements it on the Lua side), so src/wb never sees Lua.
+ * Part of src/wb. */
 #ifndef HELUA_WB_H
 #define HELUA_WB_H
 
@@ -13,13 +14,14 @@ typedef struct WbKernelInfo {
   char kernels[WB_MAX_KERNELS][WB_NAME];
 } WbKernelInfo;
 
-/* Every text result is malloc'd and owned by the caller; *ok is 1 on success, 0 when the text is
- * an error message to show. */
+/* load lists a kernel file's kernels before the UI starts (its text result is malloc'd and owned
+ * by the caller; *ok is 1 on success, 0 when the text is an error message). Everything else runs
+ * in worker processes (`helua wb --worker ACTION ...`, wb_job.h), which get worker_args (a
+ * NULL-terminated list: the command line's --size and --seed) after their own. */
 typedef struct WbHost {
   void *ctx;
   char *(*load)(void *ctx, const char *file, WbKernelInfo *info, int *ok);
-  char *(*code)(void *ctx, const char *file, const char *kernel, const char *stage, int *ok);
-  char *(*run)(void *ctx, const char *file, const char *kernel, int *ok);
+  const char *const *worker_args;
 } WbHost;
 
 /* Runs the UI on the terminal until the user quits. Returns the exit code (0, or 1 with a message

@@ -18,7 +18,7 @@ WbLayout wb_layout(int rows, int cols) {
   l.code_tabs = (WbRect){0, code_x, 1, cols - code_x};
   l.code = (WbRect){1, code_x, body - 1, cols - code_x};
   l.status = (WbRect){rows - 1, 0, 1, cols};
-  int hw = cols - 4 < 64 ? cols - 4 : 64, hh = rows - 4 < 18 ? rows - 4 : 18;
+  int hw = cols - 4 < 76 ? cols - 4 : 76, hh = rows - 4 < 18 ? rows - 4 : 18;
   l.help = (WbRect){(rows - hh) / 2, (cols - hw) / 2, hh, hw};
   return l;
 }

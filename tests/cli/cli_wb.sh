@@ -1,8 +1,10 @@
 #!/bin/sh
 # `helua wb FILE`: the workbench driven in a real terminal (a detached tmux session at 100x30):
-# source and ir tab on screen, switch to the llvm tab, run (PASS), help, Ctrl-C does not quit,
-# q quits and the terminal is restored (tty modes and the main screen). Skipped (77) without tmux.
-# Part of tests/cli. Usage: cli_wb.sh HELUA [MODULE_DIR]
+# source and every code tab, run (PASS), quick tuning on the CPU with its table, sort, pick and
+# time a trial, export, stop a full tuning with x and a run with Ctrl-C, step mode (three lines,
+# a breakpoint, continue), a kernel error and a dying worker shown in the UI, reload on change,
+# help, resize, q, and the terminal restored (tty modes and the main screen), also on SIGTERM.
+# Skipped (77) without tmux. Part of tests/cli. Usage: cli_wb.sh HELUA [MODULE_DIR]
 set -u
 helua=$1
 command -v tmux >/dev/null 2>&1 || { echo "SKIP tmux is not installed"; exit 77; }
@@ -15,7 +17,7 @@ cleanup() { t kill-server >/dev/null 2>&1; rm -rf "$tmp"; }
 trap cleanup EXIT INT TERM
 sess=wb
 screen() { t capture-pane -p -t "$sess" 2>/dev/null; }
-# waits (up to 10 s, or $2) for the screen to contain $1; the screen is left in $out
+# waits (up to 10 s, or $2 tenths) for the screen to contain $1; the screen is left in $out
 wait_for() {
   limit=${2:-100}; i=0
   while [ $i -lt "$limit" ]; do
@@ -25,7 +27,7 @@ wait_for() {
   done
   return 1
 }
-check() { # name, expected-substring (waited for)
+check() { # name, expected-substring (waited for), [limit in tenths of a second]
   if wait_for "$2" "${3:-100}"; then
     pass=$((pass + 1)); echo "ok   $1"
   else
@@ -41,49 +43,143 @@ absent() { # name, unexpected-substring (now)
     *) pass=$((pass + 1)); echo "ok   $1" ;;
   esac
 }
+keys() { t send-keys -t "$sess" "$@"; }
+
+# the kernel files live in $tmp: export writes beside them, reload watches them
+cp kernels/add.lua "$tmp/add.lua"
+# a kernel that raises while it is traced, and one whose reference kills its process
+sed 's/^  return out$/  error("kaboom in the kernel")/' kernels/add.lua >"$tmp/bad.lua"
+sed 's/^  reference = function(x, y) return/  reference = function(x, y) os.exit(3) return/' \
+  kernels/add.lua >"$tmp/dies.lua"
 
 # the pane's shell records the tty modes before and after, and the workbench's exit code
-cat >"$tmp/pane1.sh" <<EOF
+cat >"$tmp/pane1.sh" <<EOF2
 export TERM=screen
+cd '$tmp'
 stty -g >'$tmp/before'
-'$helua' wb kernels/add.lua --size small
+'$helua' wb add.lua --size small
 echo "wb-exit=\$?"
 stty -g >'$tmp/after'
 sleep 60
-EOF
+EOF2
 t new-session -d -s wb -x 100 -y 30 "sh '$tmp/pane1.sh'"
 check source-pane "local add = helua.kernel(function(x"
 check line-numbers "  11     out[{tm, tn}]"
 check ir-tab "[1 ir]  2 lowered"
-check ir-text "kernel add"
-check status-bar "cpu | llvm | add"
-t send-keys -t wb 3
+check ir-text "kernel add" 300
+check status-bar " | llvm | add"
+check device "cpu (no CUDA: "
+keys 2
+check lowered-tab "[2 lowered]"
+check lowered-text "# lowered for the CPU" 300
+keys 3
 check llvm-tab " 1 ir   2 lowered  [3 llvm]  4 asm"
-check llvm-text "define"
-t send-keys -t wb r
+check llvm-text "define" 300
+keys 4
+check asm-tab "[4 asm]"
+check asm-text ".text" 300
+keys 1
+check ir-again "[1 ir]"
+# the ir line of source line 11 is highlighted from the source cursor: move it there (s, Down)
+keys s Down Down Down Down Down Down Down Down Down Down
+check source-cursor "add.lua : add"
+keys s
+keys r
 check run-report "check against the float64 reference" 300
 check run-pass "run PASS" 300
 check run-verdict "│PASS  add"
-t send-keys -t wb Tab
+check run-tab "[5 run]"
+keys 3
 check tab-back "[3 llvm]"
-t send-keys -t wb '?'
+
+# tuning: t, then q (quick); the pane fills in live and ends with the re-timed best
+keys t
+check tune-prompt "tune effort: q quick  f full"
+keys q
+check tune-pane "add (quick)  generation" 100
+check tune-done "done: best" 600
+check tune-bar "█] 100%"
+check tune-table " rank trial gen    time ms       GB/s  status   config"
+check tune-rows "    1 "
+check tune-plot " ms█"
+keys o
+check tune-sort "sort: trial (o)"
+keys o o o
+check tune-sort-back "sort: rank (o)"
+keys Enter
+check pick-label "| trial "
+check pick-timed "with the picked config" 300
+keys e
+check export "exported add to add.configs.lua" 300
+[ -s "$tmp/add.configs.lua" ] && grep -q "config = " "$tmp/add.configs.lua" &&
+  { pass=$((pass + 1)); echo "ok   export-file"; } ||
+  { fail=$((fail + 1)); echo "FAIL export-file: no $tmp/add.configs.lua"; }
+keys d
+check default-config "default config"
+
+# a full tuning runs while the UI stays responsive (help opens and closes); x stops it and the
+# trials found are kept
+keys t f
+check tune-full "tuning add (full)" 100
+keys '?'
+check help-while-busy "helua workbench - keys"
+keys Space
+check tune-full-trials "    1     1   0 " 300
+keys x
+check tune-stopped "stopped tuning add (full)" 100
+check tune-kept "stopped: kept"
+# Ctrl-C stops a run and not the program
+keys r C-c
+check ctrl-c-stops "stopped running add" 100
+absent ctrl-c-alive "wb-exit="
+keys C-c
+check ctrl-c-idle "nothing to stop"
+
+# reload when the file changes on disk
+sleep 1
+printf '%s\n' '-- appended by the test' >>"$tmp/add.lua"
+check reload "reloaded add.lua" 100
+
+# step mode: a breakpoint on line 11 (the source cursor is there), p, three lines with n, the
+# tiles and locals of each, then c to the breakpoint and c to the end
+keys s Home Down Down Down Down Down Down Down Down Down Down b s
+check breakpoint "breakpoint on line 11"
+keys p
+check step-start "step add  line 8" 300
+check step-locals "x          tensor float32[37, 53]  min "
+keys n
+check step-line-9 "step add  line 9"
+keys n
+check step-line-10 "step add  line 10"
+check step-local-m "m          37"
+keys n
+check step-line-11 "step add  line 11"
+check step-tiles "tm         tile [1, 37]"
+check step-marker "  11>    out[{tm, tn}]"
+keys c
+check step-end "finished: PASS against the reference" 300
+keys p
+check step-again "step add  line 8" 300
+keys c
+check step-to-break "step add  line 11" 300
+keys x
+check step-stopped "stopped stepping add"
+
+keys '?'
 check help "helua workbench - keys"
-t send-keys -t wb x # any key closes the help
+keys z # any key closes the help
 # resize to 80x24: the panes re-layout, the status bar on the new last row
 t resize-window -t wb -x 80 -y 24
 i=0; last=""
 while [ $i -lt 100 ]; do
   out=$(screen); last=$(printf '%s\n' "$out" | tail -n 1)
   rows=$(printf '%s\n' "$out" | wc -l)
-  [ "$rows" -eq 24 ] && case "$last" in " cpu | llvm | add"*"k kernel"*) break ;; esac
+  [ "$rows" -eq 24 ] && case "$last" in " cpu"*"| llvm | add"*) break ;; esac
   sleep 0.1; i=$((i + 1))
 done
 if [ $i -lt 100 ]; then pass=$((pass + 1)); echo "ok   resize"
 else fail=$((fail + 1)); printf 'FAIL resize: last row %s of:\n%s\n' "$last" "$out"; fi
-t send-keys -t wb C-c
-check ctrl-c "nothing to cancel"
-absent ctrl-c-alive "wb-exit="
-t send-keys -t wb q
+keys q
 check quit "wb-exit=0"
 for f in before after; do [ -s "$tmp/$f" ] || sleep 0.5; done
 if [ -s "$tmp/before" ] && cmp -s "$tmp/before" "$tmp/after"; then
@@ -95,10 +191,28 @@ alt=$(t display-message -p -t wb '#{alternate_on}')
 if [ "$alt" = 0 ]; then pass=$((pass + 1)); echo "ok   main-screen"
 else fail=$((fail + 1)); echo "FAIL main-screen: alternate_on=$alt after exit"; fi
 
+# errors are shown, never fatal: a kernel that raises (its ir tab says why), a worker that dies
+sess=wb3
+t new-session -d -s wb3 -x 100 -y 30 \
+  "cd '$tmp' && TERM=screen '$helua' wb bad.lua --size small; echo wb-exit=\$?; sleep 60"
+check kernel-error "kaboom in the kernel" 300
+check kernel-error-status "ir: error"
+t send-keys -t wb3 q
+check kernel-error-quit "wb-exit=0"
+sess=wb4
+t new-session -d -s wb4 -x 100 -y 30 \
+  "cd '$tmp' && TERM=screen '$helua' wb dies.lua --size small; echo wb-exit=\$?; sleep 60"
+check dies-open "kernel add" 300
+t send-keys -t wb4 r
+check worker-died "the worker exited 3" 300
+absent worker-died-alive "wb-exit="
+t send-keys -t wb4 q
+check worker-died-quit "wb-exit=0"
+
 # SIGTERM: the handler restores the terminal first, then the process dies of the signal
 # (a second session: killing the first one could stop the server under the new one)
 sess=wb2
-cat >"$tmp/pane2.sh" <<EOF
+cat >"$tmp/pane2.sh" <<EOF2
 export TERM=screen
 stty -g >'$tmp/before2'
 '$helua' wb kernels/add.lua --size small </dev/tty &
@@ -107,9 +221,9 @@ wait \$!
 echo "wb-exit=\$?"
 stty -g >'$tmp/after2'
 sleep 60
-EOF
+EOF2
 t new-session -d -s wb2 -x 100 -y 30 "sh '$tmp/pane2.sh'"
-check sigterm-open "cpu | llvm | add | stage ir"
+check sigterm-open "| llvm | add"
 kill -TERM "$(cat "$tmp/pid")"
 check sigterm-exit "wb-exit=143"
 for f in before2 after2; do [ -s "$tmp/$f" ] || sleep 0.5; done

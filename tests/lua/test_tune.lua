@@ -162,6 +162,32 @@ T.test("finite search tries exactly the given configs; a bad one is a failed tri
   T.truthy(helua.is_config(best), "a best config")
 end)
 
+T.test("on_progress gets each new trial once, in order, with the best so far", function()
+  local x = helua.randn({32, 40})
+  local bk = rowsum_kernel():bind(x)
+  local _, log = quiet_lines()
+  local seen = {}
+  local _, rep = bk:autotune({configs = {{block_sizes = {8}}, {block_sizes = {8}},
+                                         {vector_width = 3}},
+                              log = log, repeats = 1, on_progress = function(t)
+                                seen[#seen + 1] = t
+                              end})
+  T.eq(#seen, #rep.trials, "one call per trial (the duplicate is not a new trial)")
+  for i, t in ipairs(seen) do
+    T.eq(t.index, i, "index")
+    T.eq(t.done, i, "done")
+    T.truthy(t.planned >= t.done, "planned >= done")
+    T.eq(t.device, "cpu", "device")
+    T.truthy(t.elapsed_s >= 0, "elapsed")
+    if t.status == "ok" then
+      T.truthy(t.time_ms > 0 and helua.is_config(t.config), "ok trial: time and config")
+      T.truthy(t.best_ms <= t.time_ms + 1e-12, "best <= this trial")
+    end
+  end
+  T.eq(seen[#seen].status, "invalid", "vector_width = 3 is invalid")
+  T.truthy(seen[#seen].message, "with the space's message")
+end)
+
 T.test("a kernel's configs make bk:autotune() a finite search", function()
   local x = helua.randn({16, 24})
   local k = rowsum_kernel({configs = {{block_sizes = {4}}, {block_sizes = {8}}}})

@@ -27,7 +27,7 @@ static void layout_80x24(void **state) {
   RECT_EQ(l.code_tabs, 0, 33, 1, 47);
   RECT_EQ(l.code, 1, 33, 22, 47);
   RECT_EQ(l.status, 23, 0, 1, 80);
-  RECT_EQ(l.help, 3, 8, 18, 64);
+  RECT_EQ(l.help, 3, 2, 18, 76);
 }
 
 static void layout_200x60(void **state) {
@@ -39,7 +39,7 @@ static void layout_200x60(void **state) {
   RECT_EQ(l.code_tabs, 0, 81, 1, 119);
   RECT_EQ(l.code, 1, 81, 58, 119);
   RECT_EQ(l.status, 59, 0, 1, 200);
-  RECT_EQ(l.help, 21, 68, 18, 64);
+  RECT_EQ(l.help, 21, 62, 18, 76);
 }
 
 static void layout_small(void **state) {
