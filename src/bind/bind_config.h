@@ -5,8 +5,14 @@
 
 #include <lua.h>
 
+#include "config/config.h"
+
 /* Adds config_space to the table on top of the stack (helua.core) and creates the space's
  * metatable. */
 void bind_config_register(lua_State *L);
+
+/* Reads the config table (or helua.Config) at idx into cfg (cfgspace_slots(s) ints): the
+ * space's default, then each field set, then the constraints checked. Raises naming the field. */
+void bind_config_read(lua_State *L, const ConfigSpace *s, int idx, int *cfg);
 
 #endif
