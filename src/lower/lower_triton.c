@@ -435,8 +435,7 @@ static int nest_program(Tt *t, const Nest *n, const char *pid, bool xyz) {
       stride *= n->count[d];
     }
   }
-  for (int j = 0; j < nd; j++) {
-    int d = perm[j];
+  for (int d = 0; d < nd; d++) {
     if (tile) {
       ids[d] = open_tdim(t, op, d, &saved[d]);
       if (ids[d] < 0) return HL_ERR;
@@ -454,8 +453,8 @@ static int nest_program(Tt *t, const Nest *n, const char *pid, bool xyz) {
   }
   if (tt_emit_region(t, op->body)) return HL_ERR;
   if (tile)
-    for (int j = nd - 1; j >= 0; j--)
-      close_tdim(t, op, perm[j], saved[perm[j]]);
+    for (int d = nd - 1; d >= 0; d--)
+      close_tdim(t, op, d, saved[d]);
   return HL_OK;
 }
 
@@ -521,6 +520,16 @@ static int emit_programs(Tt *t, Nest *nests, int nn, const char *pid_type, bool 
 
 /* ---- the module ------------------------------------------------------------------------------- */
 
+/* maxnreg as launched: an SM has 65536 registers, so num_warps * 32 threads get at most
+ * 65536 / threads each (a larger cap cannot launch: H100, num_warps = 32 with maxnreg = 128). */
+static int tt_maxnreg(Tt *t) {
+  int nreg = cfgspace_get(t->s, t->cfg, "maxnreg", 0, CFG_NONE);
+  int warps = cfgspace_get(t->s, t->cfg, "num_warps", 0, 4);
+  if (nreg == CFG_NONE || warps < 1) return nreg;
+  int most = 65536 / (warps * 32);
+  return nreg > most ? most : nreg;
+}
+
 static void header(Tt *t) {
   const IrFunc *f = t->f;
   char cfgtext[4096];
@@ -546,6 +555,10 @@ static void header(Tt *t) {
       tt_printf(t, "# reduction_loops[%d] = %d: R%d is held whole (its values reach a dot, a "
                    "loop, a view or an arg-reduction, which the chunk loops do not recompute).\n",
                 n + 1, cfgspace_get(t->s, t->cfg, "reduction_loops", n, 0), n);
+  int nreg = cfgspace_get(t->s, t->cfg, "maxnreg", 0, CFG_NONE);
+  if (nreg != CFG_NONE && tt_maxnreg(t) != nreg)
+    tt_printf(t, "# maxnreg = %d is launched as %d: %d warps of 32 threads share an SM's 65536 "
+                 "registers.\n", nreg, tt_maxnreg(t), cfgspace_get(t->s, t->cfg, "num_warps", 0, 4));
   tt_put(t, "import torch\nimport triton\nimport triton.language as tl\n");
   if (t->libdevice) tt_put(t, "from triton.language.extra import libdevice\n");
   tt_put(t, "\n\n");
@@ -571,11 +584,10 @@ static void host(Tt *t, const Nest *nests, int nn, const char *pid_type, bool xy
   char ps[4096];
   IrLoc loc = nests[0].op->loc;
   tt_put(t, "\n\ndef _helua_check(name, t, shape, strides, dtype):\n"
-            "    if not t.is_cuda or tuple(t.shape) != shape or t.dtype != dtype or any(\n"
+            "    if tuple(t.shape) != shape or t.dtype != dtype or any(\n"
             "            s != w for s, w, n in zip(t.stride(), strides, shape) if n != 1):\n"
-            "        raise ValueError(f\"{name}: expected a CUDA {dtype} tensor of shape {shape}, "
-            "strides {strides}; got {t.dtype} {tuple(t.shape)} strides {t.stride()} on "
-            "{t.device}\")\n\n\n");
+            "        raise ValueError(f\"{name}: expected a {dtype} tensor of shape {shape}, "
+            "strides {strides}; got {t.dtype} {tuple(t.shape)} strides {t.stride()}\")\n\n\n");
   params(t, false, ps, sizeof ps);
   size_t n = 0;
   char args[2048] = "";
@@ -625,11 +637,10 @@ static void host(Tt *t, const Nest *nests, int nn, const char *pid_type, bool xy
     tt_stmt(t, loc, "grid = (%lld,)", (long long)(total > 0 ? total : 1));
   }
   char launch[256];
-  int nreg = cfgspace_get(t->s, t->cfg, "maxnreg", 0, CFG_NONE);
-  snprintf(launch, sizeof launch, "num_warps=%d, num_stages=%d",
-           cfgspace_get(t->s, t->cfg, "num_warps", 0, 4),
+  int nreg = tt_maxnreg(t), warps = cfgspace_get(t->s, t->cfg, "num_warps", 0, 4);
+  snprintf(launch, sizeof launch, "num_warps=%d, num_stages=%d", warps,
            cfgspace_get(t->s, t->cfg, "num_stages", 0, 1));
-  if (nreg != CFG_NONE && strncmp(pid_type, "persistent", 10) == 0) {
+  if (nreg != CFG_NONE) {
     size_t m = strlen(launch);
     snprintf(launch + m, sizeof launch - m, ", maxnreg=%d", nreg);
   }
