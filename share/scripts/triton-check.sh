@@ -2,7 +2,8 @@
 # The Triton cross-check on the GPU machine: the static helua writes every kernel's "triton" stage
 # (default cuda config and 2 random ones, small sizes) with its inputs and expected outputs, then
 # python3 runs the text under real Triton and compares. Part of share/scripts (share/doc/triton.md).
-#   Run there:  sh share/scripts/triton-check.sh [path/to/helua] [outdir]   (from the repo root)
+#   Run there:  sh share/scripts/triton-check.sh [helua] [outdir] [nrandom]   (from the repo root;
+#               nrandom: random configs per kernel besides the default, 2 unless given)
 # Exit status: 0 when every case matched, 1 otherwise (77 without a GPU or torch/triton).
 set -u
 cd "$(dirname "$0")/../.."
@@ -14,7 +15,7 @@ if ! python3 -c 'import torch, triton' >/dev/null 2>&1; then
 fi
 rm -rf "$out"
 mkdir -p "$out"
-"$helua" share/scripts/triton_check.lua "$out" small 2 || status=1
+"$helua" share/scripts/triton_check.lua "$out" small "${3:-2}" || status=1
 python3 share/scripts/triton_check.py "$out"/*/
 rc=$?
 [ "${status:-0}" = 0 ] || rc=1

@@ -1,7 +1,7 @@
--- The Triton cross-check's driver: for every kernel in kernels/ (small size, the default cuda
--- config and 2 random ones) writes the "triton" stage text, the inputs and the expected outputs
--- (raw little-endian float64 files) and a JSON manifest into OUTDIR/<case>/, for
--- share/scripts/triton_check.py to run under real Triton. Part of share/scripts
+-- The Triton cross-check's driver: for every kernel in kernels/ and tests/triton/ops.lua (small
+-- size, the default cuda config and 2 random ones) writes the "triton" stage text, the inputs and
+-- the expected outputs (raw little-endian float64 files) and a JSON manifest into OUTDIR/<case>/,
+-- for share/scripts/triton_check.py to run under real Triton. Part of share/scripts
 -- (share/doc/triton.md). Usage: helua share/scripts/triton_check.lua OUTDIR [SIZE] [NRANDOM]
 local core = require "helua.core"
 local json = require "helua.json"
@@ -10,8 +10,14 @@ local run = require "helua.run"
 
 local outdir, size_name, nrandom = arg[1], arg[2] or "small", tonumber(arg[3] or "2")
 assert(outdir, "usage: helua share/scripts/triton_check.lua OUTDIR [SIZE] [NRANDOM]")
-local KERNELS = {"add", "attention", "bmm", "cross_entropy", "embedding", "exp", "layer_norm",
-                 "long_sum", "matmul", "matmul_split_k", "rms_norm", "softmax", "sum"}
+-- every kernel file in kernels/, and the ops the triton stage's tests add (tests/triton/ops.lua)
+local FILES = {}
+for _, name in ipairs({"add", "attention", "bmm", "cross_entropy", "embedding", "exp",
+                       "layer_norm", "long_sum", "matmul", "matmul_split_k", "rms_norm", "softmax",
+                       "sum"}) do
+  FILES[#FILES + 1] = "kernels/" .. name .. ".lua"
+end
+FILES[#FILES + 1] = "tests/triton/ops.lua"
 local F64 = helua.float64
 
 local function write_f64(path, t)
@@ -106,8 +112,9 @@ local function one_case(file, e, size, label, cuda_cfg)
 end
 
 local failures = 0
-for _, name in ipairs(KERNELS) do
-  local d = run.load("kernels/" .. name .. ".lua")
+for _, path in ipairs(FILES) do
+  local d = run.load(path)
+  local name = d.name
   local size = run.size(d, size_name)
   for _, e in ipairs(d.entries) do
     local args = run.inputs(e, size, 0)

@@ -1,5 +1,6 @@
 /* The Triton renderer's API: tile IR x a cuda Config -> Triton Python text (the "triton" stage).
- * Part of src/lower (a pure text renderer: no LLVM, no GPU). share/doc/triton.md has the mapping. */
+ * Part of src/lower (a pure text renderer: no LLVM, no GPU). share/doc/triton.md has the mapping.
+ */
 #ifndef HELUA_LOWER_LOWER_TRITON_H
 #define HELUA_LOWER_LOWER_TRITON_H
 

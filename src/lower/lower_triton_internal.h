@@ -32,13 +32,14 @@ typedef struct Tt {
   int *tdim;     /* per value: the tile dim of a tile value, -1 */
   TtTdim *tdims; /* per tile dim */
   int ntdims, tdims_cap;
-  int64_t *bs;        /* per slot: its block size */
-  int *slot_tdim;     /* per slot: the innermost enclosing tile dim that uses it, -1 */
-  int64_t *rsize;     /* per rdim: the Triton size (persistent: next pow2 of the extent; looped: chunk) */
-  bool *rlooped;      /* per rdim: looped in chunks */
-  bool *rwhole;       /* per rdim: the config asked for chunks the form cannot take: held whole */
-  bool *deferred;     /* per value: carries a looped rdim (made chunk by chunk at each sink) */
-  bool *need;         /* per op-result value: marked for the chunk loop being emitted */
+  int64_t *bs;    /* per slot: its block size */
+  int *slot_tdim; /* per slot: the innermost enclosing tile dim that uses it, -1 */
+  int64_t
+      *rsize; /* per rdim: the Triton size (persistent: next pow2 of the extent; looped: chunk) */
+  bool *rlooped;  /* per rdim: looped in chunks */
+  bool *rwhole;   /* per rdim: the config asked for chunks the form cannot take: held whole */
+  bool *deferred; /* per value: carries a looped rdim (made chunk by chunk at each sink) */
+  bool *need;     /* per op-result value: marked for the chunk loop being emitted */
   IrLoopInfo *loops;
   int nloops;
   IrMemOpInfo *mems;
@@ -83,7 +84,22 @@ int tt_analyze_rdims(Tt *t);            /* rlooped / rwhole / deferred */
 int tt_emit_load(Tt *t, const IrOp *op);
 int tt_emit_store(Tt *t, const IrOp *op); /* store and atomic_add */
 
-/* lower_triton.c */
+/* lower_triton.c: names, loops */
+typedef struct Knobs {
+  int multi, l2, inner, stat; /* this loop's element of each list, -1 when it has none */
+} Knobs;
+int tt_name_values(Tt *t);
+Knobs tt_knobs_of(Tt *t, const IrOp *op);
+void tt_order_of(Tt *t, const IrOp *op, Knobs k, int *perm); /* perm[0] outermost */
+void tt_block_text(Tt *t, IrDim b, char *buf, size_t cap);
+int64_t tt_block_value(Tt *t, IrDim b);
+int tt_open_tdim(Tt *t, const IrOp *op, int k, int *saved_slot); /* its number, -1 on OOM */
+void tt_close_tdim(Tt *t, const IrOp *op, int k, int saved);
+void tt_tdim_lanes(Tt *t, IrLoc loc, int id); /* indices_k and mask_k */
+int tt_check_block(Tt *t, const IrOp *op, int k);
 int tt_emit_region(Tt *t, const IrRegion *r);
+
+/* lower_triton_program.c */
+int tt_render(Tt *t); /* the whole module into t->out */
 
 #endif

@@ -196,8 +196,8 @@ int tt_emit_store(Tt *t, const IrOp *op) {
                                                          : "relaxed";
     char mk[E + 16] = "";
     if (r.mask[0]) snprintf(mk, sizeof mk, ", mask=%s", r.mask);
-    tt_stmt(t, op->loc, "%s = tl.atomic_add(%s + (%s), %s%s, sem=\"%s\")",
-            t->name[op->results[0]], t->name[op->args[0]], r.offs, val, mk, sem);
+    tt_stmt(t, op->loc, "%s = tl.atomic_add(%s + (%s), %s%s, sem=\"%s\")", t->name[op->results[0]],
+            t->name[op->args[0]], r.offs, val, mk, sem);
     return HL_OK;
   }
   if (r.mask[0])

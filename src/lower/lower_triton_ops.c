@@ -26,7 +26,8 @@ static bool is_reduce(const IrOp *op) {
   return ir_op_info(op->kind)->cls == IR_CLASS_REDUCE;
 }
 
-/* ---- which reduction dims loop in chunks ------------------------------------------------------ */
+/* ---- which reduction dims loop in chunks ------------------------------------------------------
+ */
 
 /* Whether every op touching rdim n is one the chunk loops can recompute, all in one region. */
 static bool loopable(Tt *t, const IrRegion *r, int n, const IrRegion **home) {
@@ -58,14 +59,16 @@ static bool loopable(Tt *t, const IrRegion *r, int n, const IrRegion **home) {
     case IR_CLASS_CAST:
     case IR_CLASS_UNSQUEEZE:
     case IR_CLASS_SQUEEZE:
-    case IR_CLASS_EXPAND: break;
+    case IR_CLASS_EXPAND:
+      break;
     case IR_CLASS_STORE:
       if (op->kind == IR_OP_ATOMIC_ADD) return false;
       break;
     case IR_CLASS_REDUCE:
       if (op->kind == IR_OP_ARGMAX || op->kind == IR_OP_ARGMIN) return false;
       break;
-    default: return false; /* dot, softmax, reshape, permute, loops, yield */
+    default:
+      return false; /* dot, softmax, reshape, permute, loops, yield */
     }
   }
   return true;
@@ -116,7 +119,8 @@ bool tt_is_sink(Tt *t, const IrOp *op) {
   return false;
 }
 
-/* ---- elementwise ------------------------------------------------------------------------------ */
+/* ---- elementwise ------------------------------------------------------------------------------
+ */
 
 /* fn(x) computed in float32 for float16 / bfloat16 (Triton's math takes fp32 / fp64). */
 static void math1(const char *fn, const char *x, DType dt, char *buf, size_t cap) {
@@ -136,32 +140,63 @@ static int unary(Tt *t, const IrOp *op, char *buf, size_t cap) {
   char body[3 * E];
   const char *fn = NULL;
   switch (op->kind) {
-  case IR_OP_NEG: snprintf(buf, cap, "-%s", x); return HL_OK;
-  case IR_OP_ABS: snprintf(buf, cap, "tl.abs(%s)", x); return HL_OK;
+  case IR_OP_NEG:
+    snprintf(buf, cap, "-%s", x);
+    return HL_OK;
+  case IR_OP_ABS:
+    snprintf(buf, cap, "tl.abs(%s)", x);
+    return HL_OK;
   case IR_OP_RELU:
     snprintf(buf, cap, "tl.maximum(%s, %s)", x, ir_dtype_is_float(dt) ? "0.0" : "0");
     return HL_OK;
-  case IR_OP_NOT: snprintf(buf, cap, "(%s == 0)", x); return HL_OK;
-  case IR_OP_EXP: fn = "tl.exp"; break;
-  case IR_OP_EXP2: fn = "tl.exp2"; break;
-  case IR_OP_LOG: fn = "tl.log"; break;
-  case IR_OP_LOG2: fn = "tl.log2"; break;
-  case IR_OP_SQRT: fn = "tl.sqrt"; break;
-  case IR_OP_RSQRT: fn = "tl.rsqrt"; break;
-  case IR_OP_SIN: fn = "tl.sin"; break;
-  case IR_OP_COS: fn = "tl.cos"; break;
-  case IR_OP_FLOOR: fn = "tl.floor"; break;
-  case IR_OP_CEIL: fn = "tl.ceil"; break;
-  case IR_OP_SIGMOID: fn = "tl.sigmoid"; break;
+  case IR_OP_NOT:
+    snprintf(buf, cap, "(%s == 0)", x);
+    return HL_OK;
+  case IR_OP_EXP:
+    fn = "tl.exp";
+    break;
+  case IR_OP_EXP2:
+    fn = "tl.exp2";
+    break;
+  case IR_OP_LOG:
+    fn = "tl.log";
+    break;
+  case IR_OP_LOG2:
+    fn = "tl.log2";
+    break;
+  case IR_OP_SQRT:
+    fn = "tl.sqrt";
+    break;
+  case IR_OP_RSQRT:
+    fn = "tl.rsqrt";
+    break;
+  case IR_OP_SIN:
+    fn = "tl.sin";
+    break;
+  case IR_OP_COS:
+    fn = "tl.cos";
+    break;
+  case IR_OP_FLOOR:
+    fn = "tl.floor";
+    break;
+  case IR_OP_CEIL:
+    fn = "tl.ceil";
+    break;
+  case IR_OP_SIGMOID:
+    fn = "tl.sigmoid";
+    break;
   case IR_OP_TANH:
     t->libdevice = true;
     fn = "libdevice.tanh";
     break;
-  case IR_OP_SILU: snprintf(body, sizeof body, "%s * tl.sigmoid(%s)", xf, xf); goto wrap;
+  case IR_OP_SILU:
+    snprintf(body, sizeof body, "%s * tl.sigmoid(%s)", xf, xf);
+    goto wrap;
   case IR_OP_GELU:
     snprintf(body, sizeof body, "0.5 * %s * (1.0 + tl.erf(%s * 0.7071067811865476))", xf, xf);
     goto wrap;
-  default: return tt_fail(t, op, "op %s is not supported", ir_op_info(op->kind)->name);
+  default:
+    return tt_fail(t, op, "op %s is not supported", ir_op_info(op->kind)->name);
   }
   math1(fn, x, dt, buf, cap);
   return HL_OK;
@@ -179,18 +214,42 @@ static int binary(Tt *t, const IrOp *op, char *buf, size_t cap) {
   bool fl = ir_dtype_is_float(dt);
   const char *sym = NULL;
   switch (op->kind) {
-  case IR_OP_ADD: sym = "+"; break;
-  case IR_OP_SUB: sym = "-"; break;
-  case IR_OP_MUL: sym = "*"; break;
-  case IR_OP_DIV: sym = "/"; break;
-  case IR_OP_LT: sym = "<"; break;
-  case IR_OP_LE: sym = "<="; break;
-  case IR_OP_GT: sym = ">"; break;
-  case IR_OP_GE: sym = ">="; break;
-  case IR_OP_EQ: sym = "=="; break;
-  case IR_OP_NE: sym = "!="; break;
-  case IR_OP_AND: sym = "&"; break;
-  case IR_OP_OR: sym = "|"; break;
+  case IR_OP_ADD:
+    sym = "+";
+    break;
+  case IR_OP_SUB:
+    sym = "-";
+    break;
+  case IR_OP_MUL:
+    sym = "*";
+    break;
+  case IR_OP_DIV:
+    sym = "/";
+    break;
+  case IR_OP_LT:
+    sym = "<";
+    break;
+  case IR_OP_LE:
+    sym = "<=";
+    break;
+  case IR_OP_GT:
+    sym = ">";
+    break;
+  case IR_OP_GE:
+    sym = ">=";
+    break;
+  case IR_OP_EQ:
+    sym = "==";
+    break;
+  case IR_OP_NE:
+    sym = "!=";
+    break;
+  case IR_OP_AND:
+    sym = "&";
+    break;
+  case IR_OP_OR:
+    sym = "|";
+    break;
   case IR_OP_MAXIMUM:
   case IR_OP_MINIMUM:
     snprintf(buf, cap, "tl.%s(%s, %s%s)", op->kind == IR_OP_MAXIMUM ? "maximum" : "minimum", a, b,
@@ -221,16 +280,18 @@ static int binary(Tt *t, const IrOp *op, char *buf, size_t cap) {
                tt_dtype(dt), b);
     else
       snprintf(buf, cap,
-               "(%s %% %s) + tl.where((%s %% %s != 0) & ((%s %% %s < 0) != (%s < 0)), %s, 0)", a,
-               b, a, b, a, b, b, b);
+               "(%s %% %s) + tl.where((%s %% %s != 0) & ((%s %% %s < 0) != (%s < 0)), %s, 0)", a, b,
+               a, b, a, b, b, b);
     return HL_OK;
-  default: return tt_fail(t, op, "op %s is not supported", ir_op_info(op->kind)->name);
+  default:
+    return tt_fail(t, op, "op %s is not supported", ir_op_info(op->kind)->name);
   }
   snprintf(buf, cap, "%s %s %s", a, sym, b);
   return HL_OK;
 }
 
-/* ---- reductions ------------------------------------------------------------------------------- */
+/* ---- reductions -------------------------------------------------------------------------------
+ */
 
 static const char *ident(const IrOp *op, DType dt) {
   bool fl = ir_dtype_is_float(dt);
@@ -252,7 +313,8 @@ static const char *ident(const IrOp *op, DType dt) {
     if (dt == DT_INT8) return "127";
     if (dt == DT_UINT8) return "255";
     return "1";
-  default: return fl ? "0.0" : "0";
+  default:
+    return fl ? "0.0" : "0";
   }
 }
 
@@ -290,11 +352,16 @@ static void count_of(Tt *t, IrDim dim, char *buf, size_t cap) {
 
 static const char *reduce_fn(const IrOp *op) {
   switch (op->kind) {
-  case IR_OP_AMAX: return "tl.max";
-  case IR_OP_AMIN: return "tl.min";
-  case IR_OP_ARGMAX: return "tl.argmax";
-  case IR_OP_ARGMIN: return "tl.argmin";
-  default: return "tl.sum";
+  case IR_OP_AMAX:
+    return "tl.max";
+  case IR_OP_AMIN:
+    return "tl.min";
+  case IR_OP_ARGMAX:
+    return "tl.argmax";
+  case IR_OP_ARGMIN:
+    return "tl.argmin";
+  default:
+    return "tl.sum";
   }
 }
 
@@ -348,8 +415,9 @@ static int softmax(Tt *t, const IrOp *op) {
   bool masked = tt_dim_mask(t, in->shape.dims[d], m, sizeof m);
   if (masked) tt_bcast(m, d, in->shape.rank, mb, sizeof mb);
   if (masked)
-    tt_stmt(t, op->loc, "_max_%d = tl.max(tl.where(%s, %s, float(\"-inf\")), axis=%d, keep_dims=True)",
-            id, mb, x, d);
+    tt_stmt(t, op->loc,
+            "_max_%d = tl.max(tl.where(%s, %s, float(\"-inf\")), axis=%d, keep_dims=True)", id, mb,
+            x, d);
   else
     tt_stmt(t, op->loc, "_max_%d = tl.max(%s, axis=%d, keep_dims=True)", id, x, d);
   if (masked)
@@ -437,7 +505,8 @@ static int sink(Tt *t, const IrOp *op) {
   return HL_OK;
 }
 
-/* ---- views, dot, tile fields, creation -------------------------------------------------------- */
+/* ---- views, dot, tile fields, creation --------------------------------------------------------
+ */
 
 static int dot(Tt *t, const IrOp *op) {
   const IrValue *a = tt_val(t, op->args[0]), *b = tt_val(t, op->args[1]);
@@ -457,7 +526,8 @@ static int dot(Tt *t, const IrOp *op) {
       return tt_fail(t, op, "a dot operand is too long to render");
     snprintf(xb, sizeof xb, "%s", tmp);
   }
-  const char *prec = a->dtype == DT_FLOAT32 || a->dtype == DT_FLOAT64 ? ", input_precision=\"ieee\"" : "";
+  const char *prec =
+      a->dtype == DT_FLOAT32 || a->dtype == DT_FLOAT64 ? ", input_precision=\"ieee\"" : "";
   const char *name = t->name[op->results[0]];
   if (op->nargs == 3) {
     const IrValue *acc = tt_val(t, op->args[2]);
@@ -485,8 +555,12 @@ static int tile_field(Tt *t, const IrOp *op) {
   const TtTdim *x = &t->tdims[td];
   const char *name = t->name[op->results[0]];
   switch (op->kind) {
-  case IR_OP_TILE_INDEX: tt_stmt(t, op->loc, "%s = indices_%d.to(tl.int64)", name, td); break;
-  case IR_OP_TILE_BEGIN: tt_stmt(t, op->loc, "%s = offset_%d", name, td); break;
+  case IR_OP_TILE_INDEX:
+    tt_stmt(t, op->loc, "%s = indices_%d.to(tl.int64)", name, td);
+    break;
+  case IR_OP_TILE_BEGIN:
+    tt_stmt(t, op->loc, "%s = offset_%d", name, td);
+    break;
   case IR_OP_TILE_END:
     tt_stmt(t, op->loc, "%s = tl.minimum(offset_%d + %s, %s)", name, td, x->block, x->end);
     break;
@@ -496,7 +570,9 @@ static int tile_field(Tt *t, const IrOp *op) {
   case IR_OP_TILE_COUNT:
     tt_stmt(t, op->loc, "%s = tl.cdiv(%s - %s, %s)", name, x->end, x->begin, x->block);
     break;
-  default: tt_stmt(t, op->loc, "%s = %s", name, x->block); break;
+  default:
+    tt_stmt(t, op->loc, "%s = %s", name, x->block);
+    break;
   }
   return HL_OK;
 }
@@ -508,14 +584,15 @@ static int view(Tt *t, const IrOp *op) {
   const char *x = tt_tensor(t, op->args[0], xb, sizeof xb);
   tt_shape(t, &res->shape, shape, sizeof shape);
   switch (op->kind) {
-  case IR_OP_RESHAPE: tt_stmt(t, op->loc, "%s = tl.reshape(%s, %s)", name, x, shape); break;
+  case IR_OP_RESHAPE:
+    tt_stmt(t, op->loc, "%s = tl.reshape(%s, %s)", name, x, shape);
+    break;
   case IR_OP_PERMUTE: {
     char p[128];
     size_t n = 0;
     for (int i = 0; i < res->shape.rank; i++)
       n += (size_t)snprintf(p + n, sizeof p - n, "%s%d", i ? ", " : "", op->attrs->perm[i]);
-    tt_stmt(t, op->loc, "%s = tl.permute(%s, (%s%s))", name, x, p,
-            res->shape.rank == 1 ? "," : "");
+    tt_stmt(t, op->loc, "%s = tl.permute(%s, (%s%s))", name, x, p, res->shape.rank == 1 ? "," : "");
     break;
   }
   case IR_OP_UNSQUEEZE:
@@ -527,7 +604,9 @@ static int view(Tt *t, const IrOp *op) {
     else
       tt_stmt(t, op->loc, "%s = tl.reshape(%s, %s)", name, x, shape);
     break;
-  default: tt_stmt(t, op->loc, "%s = tl.broadcast_to(%s, %s)", name, x, shape); break;
+  default:
+    tt_stmt(t, op->loc, "%s = tl.broadcast_to(%s, %s)", name, x, shape);
+    break;
   }
   return HL_OK;
 }
@@ -553,10 +632,14 @@ int tt_emit_op(Tt *t, const IrOp *op) {
   char buf[4 * E], shape[E];
   switch (info->cls) {
   case IR_CLASS_CONST:
-  case IR_CLASS_DECL: return HL_OK; /* literals */
-  case IR_CLASS_TILE_FIELD: return tile_field(t, op);
-  case IR_CLASS_LOAD: return tt_emit_load(t, op);
-  case IR_CLASS_STORE: return tt_emit_store(t, op);
+  case IR_CLASS_DECL:
+    return HL_OK; /* literals */
+  case IR_CLASS_TILE_FIELD:
+    return tile_field(t, op);
+  case IR_CLASS_LOAD:
+    return tt_emit_load(t, op);
+  case IR_CLASS_STORE:
+    return tt_emit_store(t, op);
   case IR_CLASS_FULL: {
     char v[128];
     literal(t, op, &op->attrs->value, res->dtype, v, sizeof v);
@@ -567,8 +650,8 @@ int tt_emit_op(Tt *t, const IrOp *op) {
   case IR_CLASS_ARANGE: {
     char d[48];
     tt_dim(t, res->shape.dims[0], d, sizeof d);
-    tt_stmt(t, op->loc, "%s = (%lld + tl.arange(0, %s)).to(%s)", name,
-            (long long)op->attrs->start, d, tt_dtype(res->dtype));
+    tt_stmt(t, op->loc, "%s = (%lld + tl.arange(0, %s)).to(%s)", name, (long long)op->attrs->start,
+            d, tt_dtype(res->dtype));
     return HL_OK;
   }
   case IR_CLASS_UNARY:
@@ -603,14 +686,18 @@ int tt_emit_op(Tt *t, const IrOp *op) {
       tt_stmt(t, op->loc, "%s = %s.to(%s)", name, x, tt_dtype(res->dtype));
     return HL_OK;
   }
-  case IR_CLASS_REDUCE: return reduce(t, op);
-  case IR_CLASS_SOFTMAX: return softmax(t, op);
+  case IR_CLASS_REDUCE:
+    return reduce(t, op);
+  case IR_CLASS_SOFTMAX:
+    return softmax(t, op);
   case IR_CLASS_RESHAPE:
   case IR_CLASS_PERMUTE:
   case IR_CLASS_UNSQUEEZE:
   case IR_CLASS_SQUEEZE:
-  case IR_CLASS_EXPAND: return view(t, op);
-  case IR_CLASS_DOT: return dot(t, op);
+  case IR_CLASS_EXPAND:
+    return view(t, op);
+  case IR_CLASS_DOT:
+    return dot(t, op);
   default:
     return tt_fail(t, op, "op %s is not supported by the Triton renderer (only traced IR is)",
                    info->name);

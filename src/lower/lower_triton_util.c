@@ -29,7 +29,9 @@ static void buf_add(Tt *t, const char *s, size_t n) {
   b->p[b->len] = '\0';
 }
 
-void tt_put(Tt *t, const char *s) { buf_add(t, s, strlen(s)); }
+void tt_put(Tt *t, const char *s) {
+  buf_add(t, s, strlen(s));
+}
 
 static void vput(Tt *t, const char *fmt, va_list ap) {
   char small[512];
@@ -122,37 +124,61 @@ char *tt_strdup(Tt *t, const char *s) {
 
 const char *tt_dtype(DType dt) {
   switch (dt) {
-  case DT_FLOAT64: return "tl.float64";
-  case DT_FLOAT32: return "tl.float32";
-  case DT_FLOAT16: return "tl.float16";
-  case DT_BFLOAT16: return "tl.bfloat16";
-  case DT_INT64: return "tl.int64";
-  case DT_INT32: return "tl.int32";
-  case DT_INT16: return "tl.int16";
-  case DT_INT8: return "tl.int8";
-  case DT_UINT8: return "tl.uint8";
-  case DT_BOOL: return "tl.int1";
-  default: return "tl.float32";
+  case DT_FLOAT64:
+    return "tl.float64";
+  case DT_FLOAT32:
+    return "tl.float32";
+  case DT_FLOAT16:
+    return "tl.float16";
+  case DT_BFLOAT16:
+    return "tl.bfloat16";
+  case DT_INT64:
+    return "tl.int64";
+  case DT_INT32:
+    return "tl.int32";
+  case DT_INT16:
+    return "tl.int16";
+  case DT_INT8:
+    return "tl.int8";
+  case DT_UINT8:
+    return "tl.uint8";
+  case DT_BOOL:
+    return "tl.int1";
+  default:
+    return "tl.float32";
   }
 }
 
 const char *tt_torch_dtype(DType dt) {
   switch (dt) {
-  case DT_FLOAT64: return "torch.float64";
-  case DT_FLOAT32: return "torch.float32";
-  case DT_FLOAT16: return "torch.float16";
-  case DT_BFLOAT16: return "torch.bfloat16";
-  case DT_INT64: return "torch.int64";
-  case DT_INT32: return "torch.int32";
-  case DT_INT16: return "torch.int16";
-  case DT_INT8: return "torch.int8";
-  case DT_UINT8: return "torch.uint8";
-  case DT_BOOL: return "torch.bool";
-  default: return "torch.float32";
+  case DT_FLOAT64:
+    return "torch.float64";
+  case DT_FLOAT32:
+    return "torch.float32";
+  case DT_FLOAT16:
+    return "torch.float16";
+  case DT_BFLOAT16:
+    return "torch.bfloat16";
+  case DT_INT64:
+    return "torch.int64";
+  case DT_INT32:
+    return "torch.int32";
+  case DT_INT16:
+    return "torch.int16";
+  case DT_INT8:
+    return "torch.int8";
+  case DT_UINT8:
+    return "torch.uint8";
+  case DT_BOOL:
+    return "torch.bool";
+  default:
+    return "torch.float32";
   }
 }
 
-bool tt_is_half(DType dt) { return dt == DT_FLOAT16 || dt == DT_BFLOAT16; }
+bool tt_is_half(DType dt) {
+  return dt == DT_FLOAT16 || dt == DT_BFLOAT16;
+}
 
 int64_t tt_pow2(int64_t n) {
   int64_t p = 1;
@@ -182,11 +208,15 @@ void tt_double(double x, char *buf, size_t cap) {
 
 void tt_dim(Tt *t, IrDim dim, char *buf, size_t cap) {
   switch (dim.kind) {
-  case IR_DIM_BLOCK: snprintf(buf, cap, "_BLOCK_SIZE_%d", (int)dim.v); break;
+  case IR_DIM_BLOCK:
+    snprintf(buf, cap, "_BLOCK_SIZE_%d", (int)dim.v);
+    break;
   case IR_DIM_RDIM:
     snprintf(buf, cap, t->rlooped[dim.v] ? "_REDUCTION_BLOCK_%d" : "_RDIM_SIZE_%d", (int)dim.v);
     break;
-  default: snprintf(buf, cap, "%lld", (long long)tt_pow2(dim.v)); break;
+  default:
+    snprintf(buf, cap, "%lld", (long long)tt_pow2(dim.v));
+    break;
   }
 }
 
@@ -218,8 +248,7 @@ bool tt_dim_mask(Tt *t, IrDim dim, char *buf, size_t cap) {
   }
   default:
     if (tt_pow2(dim.v) == dim.v) return false;
-    snprintf(buf, cap, "(tl.arange(0, %lld) < %lld)", (long long)tt_pow2(dim.v),
-             (long long)dim.v);
+    snprintf(buf, cap, "(tl.arange(0, %lld) < %lld)", (long long)tt_pow2(dim.v), (long long)dim.v);
     return true;
   }
 }
@@ -235,7 +264,9 @@ void tt_bcast(const char *expr, int pos, int rank, char *buf, size_t cap) {
   if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-const IrValue *tt_val(Tt *t, IrValueId v) { return ir_value(t->f, v); }
+const IrValue *tt_val(Tt *t, IrValueId v) {
+  return ir_value(t->f, v);
+}
 
 const char *tt_tensor(Tt *t, IrValueId v, char *buf, size_t cap) {
   const IrValue *val = tt_val(t, v);
@@ -257,7 +288,9 @@ bool tt_fold_int(Tt *t, IrValueId v, int64_t *out) {
     if (op->attrs->value.is_float) return false;
     *out = op->attrs->value.i;
     return true;
-  case IR_OP_REGISTER_BLOCK_SIZE: *out = t->bs[op->attrs->slot]; return true;
+  case IR_OP_REGISTER_BLOCK_SIZE:
+    *out = t->bs[op->attrs->slot];
+    return true;
   case IR_OP_TUNABLE: {
     const IrTunable *tu = &t->f->tunables[op->attrs->slot];
     *out = cfgspace_get(t->s, t->cfg, tu->name, 0, 0);
@@ -269,9 +302,12 @@ bool tt_fold_int(Tt *t, IrValueId v, int64_t *out) {
   case IR_OP_FLOORDIV: {
     int64_t a, b;
     if (!tt_fold_int(t, op->args[0], &a) || !tt_fold_int(t, op->args[1], &b)) return false;
-    if (op->kind == IR_OP_ADD) *out = a + b;
-    else if (op->kind == IR_OP_SUB) *out = a - b;
-    else if (op->kind == IR_OP_MUL) *out = a * b;
+    if (op->kind == IR_OP_ADD)
+      *out = a + b;
+    else if (op->kind == IR_OP_SUB)
+      *out = a - b;
+    else if (op->kind == IR_OP_MUL)
+      *out = a * b;
     else {
       if (b == 0) return false;
       int64_t q = a / b;
@@ -280,6 +316,7 @@ bool tt_fold_int(Tt *t, IrValueId v, int64_t *out) {
     }
     return true;
   }
-  default: return false;
+  default:
+    return false;
   }
 }
