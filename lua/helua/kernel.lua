@@ -360,8 +360,8 @@ end
 -- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches.
 M.stats = {traces = 0, compiles = 0, launches = 0}
 
-M.STAGES = {"ir", "lowered", "llvm", "asm"}
-local CUDA_STAGES = {triton = true, ptx = true}
+M.STAGES = {"ir", "lowered", "llvm", "asm", "triton"}
+local CUDA_STAGES = {ptx = true}
 
 local function clean(msg) return (tostring(msg):gsub("^[^\n]-:%d+: ", "", 1)) end
 
@@ -614,8 +614,38 @@ function Bound:_run_compiled(cfg, ...)
   return self:_traced_call(cfg, ...)
 end
 
+-- The cuda config table core.triton renders variant v with for cfg: cfg's fields (the rest take
+-- the cuda space's defaults) and the values the trace baked in, as Bound:_config_table does.
+local function triton_table(v, cfg)
+  local tbl = cfg and cfg:to_table() or {}
+  local tunable_deps = false
+  for _, d in ipairs(v.deps) do
+    if d.kind == "tunable" then
+      tbl[d.name] = d.value
+      tunable_deps = true
+    else
+      tbl.block_sizes = tbl.block_sizes or core.config_space(v.func, "cuda"):default().block_sizes
+      tbl.block_sizes[d.slot + 1] = d.value
+    end
+  end
+  -- A trace that depends on a tunable has slot ranges that depend on it too: block sizes drawn
+  -- from another value's space that do not fit this one's take its defaults.
+  if tunable_deps and tbl.block_sizes then
+    local space = core.config_space(v.func, "cuda")
+    if not pcall(space.check, space, tbl) then
+      tbl.block_sizes = space:default().block_sizes
+      for _, d in ipairs(v.deps) do
+        if d.kind ~= "tunable" then tbl.block_sizes[d.slot + 1] = d.value end
+      end
+    end
+  end
+  return tbl
+end
+
 -- bk:code([cfg,] stage): the code of a stage for cfg (nil: the config a call would use).
--- "ir" is the traced tile IR; "lowered", "llvm" and "asm" come from the compiled kernel.
+-- "ir" is the traced tile IR; "lowered", "llvm" and "asm" come from the compiled kernel;
+-- "triton" is Triton Python for the cuda config (core.triton: fields cfg leaves out take the
+-- cuda space's defaults; share/doc/triton.md).
 function Bound:code(cfg, stage)
   if type(cfg) == "string" and stage == nil then cfg, stage = nil, cfg end
   stage = stage or "ir"
@@ -630,9 +660,19 @@ function Bound:code(cfg, stage)
     })
   end
   cfg = to_config(cfg) or self:config()
-  if stage ~= "ir" and not core.compile then needs_compiler("code(cfg, \"" .. stage .. "\")") end
+  if stage ~= "ir" and stage ~= "triton" and not core.compile then
+    needs_compiler("code(cfg, \"" .. stage .. "\")")
+  end
   local v = self:_variant(cfg)
   if not v.func then return "" end
+  if stage == "triton" then
+    local ok, text = pcall(core.triton, v.func, triton_table(v, cfg))
+    if not ok then
+      if diag.is_error(text) then error(text, 0) end
+      diag.raise("cannot render " .. self.kernel.name .. " as Triton: " .. clean(text))
+    end
+    return text
+  end
   if stage == "ir" then
     if cfg then self:_config_table(v, cfg) end -- a config that does not fit is an error here too
     return v.func:text()

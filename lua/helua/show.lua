@@ -1,6 +1,6 @@
 -- `helua show FILE`: traces a kernel file's kernel with the file's inputs and prints one stage of
--- its code (the tile IR, or the compiler's lowered IR, LLVM IR, assembly). Part of lua/helua (the
--- command line's policy; the kernel file convention and its loader are helua.run's).
+-- its code (the tile IR, or the compiler's lowered IR, LLVM IR, assembly, Triton Python). Part of
+-- lua/helua (the command line's policy; the kernel file convention and its loader are helua.run's).
 local Config = require "helua.config"
 local diag = require "helua.diag"
 local kernel = require "helua.kernel"
@@ -15,7 +15,8 @@ Traces a kernel of a kernel file (kernels/*.lua; see share/doc/kernels.md) with 
 inputs and prints one stage of its code on stdout.
 
 options:
-  --stage STAGE         ir (the traced tile IR, the default), lowered, llvm or asm
+  --stage STAGE         ir (the traced tile IR, the default), lowered, llvm, asm or triton
+                        (Triton Python for the cuda config)
   --config CONFIG       the config to show the code for: 'helua.Config{block_sizes = {64, 32}}',
                         'Config{...}', '{...}' or Helion's JSON; default: the config a call uses
   --kernel NAME         which kernel of the file (default: the first)

@@ -2,7 +2,7 @@
 # Installs what building and testing helua needs on Debian 12 (when root), or says how.
 # Used by the Makefile before every build; fast when everything is there.
 set -eu
-pkgs="llvm-19-dev libzstd-dev liblua5.4-dev lua5.4 libncurses-dev libcmocka-dev meson ninja-build pkg-config gcc g++ make tmux"
+pkgs="llvm-19-dev libzstd-dev liblua5.4-dev lua5.4 libncurses-dev libcmocka-dev meson ninja-build pkg-config gcc g++ make tmux python3"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -38,6 +38,9 @@ run test_cuda env HELUA_TEST_EXPECT=available "$helua" tests/lua/test_cuda.lua
 
 # Later: every kernel in kernels/ on the GPU against its float64 reference.
 
+section "Triton cross-check (share/scripts/triton-check.sh)"
+run triton_check sh share/scripts/triton-check.sh "$helua"
+
 section "GPU bench (share/scripts/gpu_bench.lua)"
 run gpu_bench "$helua" share/scripts/gpu_bench.lua
 

@@ -276,7 +276,7 @@ static int cmp_str(const void *a, const void *b) {
 
 /* Reads the table (or helua.Config) at idx into cfg: the default, then each field set, then the
  * constraints checked. Raises naming the field. */
-static void check_config(lua_State *L, const ConfigSpace *s, int idx, int *cfg) {
+void bind_config_read(lua_State *L, const ConfigSpace *s, int idx, int *cfg) {
   idx = lua_absindex(L, idx);
   Diag d = {0};
   if (luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
@@ -425,7 +425,7 @@ static int s_random(lua_State *L) {
 static int s_check(lua_State *L) {
   ConfigSpace *s = check_space(L);
   int *cfg = new_cfg(L, s);
-  check_config(L, s, 2, cfg);
+  bind_config_read(L, s, 2, cfg);
   push_config(L, s, cfg);
   return 1;
 }
@@ -435,7 +435,7 @@ static int s_neighbours(lua_State *L) {
   ConfigSpace *s = check_space(L);
   lua_Integer radius = luaL_optinteger(L, 3, 1);
   int *cfg = new_cfg(L, s);
-  check_config(L, s, 2, cfg);
+  bind_config_read(L, s, 2, cfg);
   CfgList l;
   cfglist_init(&l, s);
   Diag d = {0};
@@ -507,7 +507,7 @@ static int config_text(lua_State *L, TextFn fn) {
   unsigned flags = lua_toboolean(L, 3) ? CFG_TEXT_MINIMAL : 0;
   lua_settop(L, 2);
   int *cfg = new_cfg(L, s);
-  check_config(L, s, 2, cfg);
+  bind_config_read(L, s, 2, cfg);
   push_text(L, s, cfg, flags, fn);
   unquote_literals(L, s, cfg, fn == cfgspace_to_json);
   return 1;

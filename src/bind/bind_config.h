@@ -21,4 +21,8 @@ void bind_config_push(lua_State *L, const ConfigSpace *s, const int *cfg);
 int bind_search_new(lua_State *L);
 void bind_search_register(lua_State *L);
 
+/* Reads the config table (or helua.Config) at idx into cfg (cfgspace_slots(s) ints): the
+ * space's default, then each field set, then the constraints checked. Raises naming the field. */
+void bind_config_read(lua_State *L, const ConfigSpace *s, int idx, int *cfg);
+
 #endif

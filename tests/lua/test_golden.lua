@@ -1,4 +1,5 @@
--- Golden files: the "ir" (and, with a compiler, "llvm") stage of add, softmax and matmul for fixed
+-- Golden files: the "ir" (and, with a compiler, "lowered" and "llvm"; for add and softmax "triton")
+-- stages of add, softmax and matmul for fixed
 -- configs must match tests/golden/NAME.STAGE byte for byte, so that a change to the tracer or the
 -- code generator shows up in review. tests/golden/update.sh rewrites them (this script with
 -- --update). Part of tests/lua.
@@ -45,9 +46,11 @@ if cpu ~= golden.golden_cpu then
   os.exit(1)
 end
 for _, c in ipairs(golden.cases) do
-  for _, stage in ipairs(golden.stages) do
+  local stages = {table.unpack(golden.stages)}
+  for _, s in ipairs(c.stages_extra or {}) do stages[#stages + 1] = s end
+  for _, stage in ipairs(stages) do
     local path = "tests/golden/" .. c.name .. "." .. stage
-    if stage ~= "ir" and not core.compile then
+    if stage ~= "ir" and stage ~= "triton" and not core.compile then
       skipped = skipped + 1
     else
       T.test(path, function()
