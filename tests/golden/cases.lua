@@ -1,7 +1,8 @@
 -- The golden-file cases: kernel, size and a fixed config per snapshot, and the stages to keep.
 -- Part of tests/golden (read by tests/lua/test_golden.lua; update.sh regenerates the files).
 -- Stages: "ir" (the tracer's output), "lowered" (after bind_config/plan) and "llvm" (optimized LLVM
--- IR). The compiled stages are made for a fixed CPU (HELUA_TARGET_CPU = golden_cpu, set by meson
+-- IR), and for cases that say so (stages = {...}) "ptx" (the cuda target's PTX, the same on every
+-- machine: no GPU needed). The compiled stages are made for a fixed CPU (HELUA_TARGET_CPU = golden_cpu, set by meson
 -- and update.sh), so the text is the same on every machine.
 return {
   stages = {"ir", "lowered", "llvm"},
@@ -13,5 +14,7 @@ return {
      config = "helua.Config{block_sizes = {8}}"},
     {name = "matmul", file = "kernels/matmul.lua", kernel = "matmul", size = "small",
      config = "helua.Config{block_sizes = {16, 16, 16}}"},
+    {name = "add", file = "kernels/add.lua", kernel = "add", size = "small", stages = {"ptx"},
+     config = "helua.Config{block_sizes = {16, 32}, num_warps = 4, pid_type = \"flat\"}"},
   },
 }

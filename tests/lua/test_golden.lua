@@ -45,7 +45,7 @@ if cpu ~= golden.golden_cpu then
   os.exit(1)
 end
 for _, c in ipairs(golden.cases) do
-  for _, stage in ipairs(golden.stages) do
+  for _, stage in ipairs(c.stages or golden.stages) do
     local path = "tests/golden/" .. c.name .. "." .. stage
     if stage ~= "ir" and not core.compile then
       skipped = skipped + 1
