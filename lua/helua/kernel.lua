@@ -109,16 +109,17 @@ function M.check_backend(settings)
       hint = "give a config, e.g. helua.Config{block_sizes = {64, 64}}, or drop backend = \"cpu\"",
     })
   end
-  if b == "cuda" or (b == "cpu" and not core.compile) then
-    diag.raise("the " .. b .. " backend is not built yet (this build has "
-      .. (b == "cpu" and "no compiler: core.compile" or "no GPU backend") .. ")", {
+  if (b == "cuda" or b == "cpu") and not core.compile then
+    diag.raise("the " .. b .. " backend is not built yet (this build has no compiler: "
+      .. "core.compile)", {
       token = "backend",
       hint = "use backend = \"interpret\" (or unset HELUA_BACKEND, or set HELUA_INTERPRET=1)",
     })
   end
 end
 
--- How a kernel with these settings runs: "interpret" or "cpu".
+-- How a kernel with these settings runs: "interpret", or compiled: "cpu" (backend auto: cpu or
+-- cuda by where the tensors are, see variant_target) or "cuda".
 function M.mode(settings)
   if settings.interpret then return "interpret" end
   local b = settings.backend
@@ -360,8 +361,8 @@ end
 -- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches.
 M.stats = {traces = 0, compiles = 0, launches = 0}
 
-M.STAGES = {"ir", "lowered", "llvm", "asm", "triton"}
-local CUDA_STAGES = {ptx = true}
+M.STAGES = {"ir", "lowered", "llvm", "asm", "ptx", "triton"}
+local CUDA_STAGES = {}
 
 local function clean(msg) return (tostring(msg):gsub("^[^\n]-:%d+: ", "", 1)) end
 
@@ -395,11 +396,23 @@ local function contiguous(sizes, strides)
   return true
 end
 
+-- The compile target of a trace: "cuda" for backend cuda, or for backend auto when a tensor
+-- argument is on the GPU; else "cpu".
+local function variant_target(settings, run)
+  if settings.backend == "cuda" then return "cuda" end
+  if settings.backend ~= "auto" then return "cpu" end
+  for _, a in ipairs(run.args) do
+    if a.tensor and a.tensor.device == "cuda" then return "cuda" end
+  end
+  return "cpu"
+end
+
 -- Keeps what a finished trace run recorded as a variant of this bound kernel.
 function Bound:_add_variant(run)
   local trace = require "helua.trace"
   local v = {func = run.func, args = {}, deps = run.deps, registered = run.registered,
-             tunables = run.tunables, upvals = {}, compiled = {}}
+             tunables = run.tunables, upvals = {}, compiled = {},
+             target = variant_target(self.kernel.settings, run)}
   local nparams = debug.getinfo(self.kernel.fn, "u").nparams
   local static = self.kernel.settings.static_shapes ~= false -- the key has every param's layout
   for i, a in ipairs(run.args) do
@@ -467,18 +480,22 @@ function Bound:_variant(cfg)
 end
 
 -- The config space of a variant (core.config_space), or nil in a build without one.
-function Bound:_space(v)
-  if v.space == nil then
-    v.space = (core.config_space and v.func and core.config_space(v.func, "cpu")) or false
+-- target: "cpu" or "cuda" (default: the variant's).
+function Bound:_space(v, target)
+  target = target or v.target or "cpu"
+  v.spaces = v.spaces or {}
+  if v.spaces[target] == nil then
+    v.spaces[target] = (core.config_space and v.func and core.config_space(v.func, target))
+      or false
   end
-  return v.space or nil
+  return v.spaces[target] or nil
 end
 
 -- The plain table of Helion fields a variant compiles with for cfg: the space's default,
 -- cfg's fields over it, and the values the trace baked in (tunables, block sizes used as
 -- numbers by host code).
-function Bound:_config_table(v, cfg)
-  local space = self:_space(v)
+function Bound:_config_table(v, cfg, target)
+  local space = self:_space(v, target)
   local tbl = space and space:default() or {}
   if cfg then
     for name, val in pairs(cfg:to_table()) do tbl[name] = val end
@@ -526,7 +543,7 @@ end
 local function print_code(bound, v, ck, tbl)
   local out = {string.format("-- helua: compiled %s with %s\n", bound.kernel.name,
                              config_text(tbl)), v.func:text()}
-  for _, stage in ipairs({"llvm"}) do
+  for _, stage in ipairs({v.target == "cuda" and "ptx" or "llvm"}) do
     local ok, text = pcall(ck.code, ck, stage)
     if ok and type(text) == "string" then
       out[#out + 1] = "-- " .. stage .. "\n" .. text .. (text:sub(-1) == "\n" and "" or "\n")
@@ -536,14 +553,16 @@ local function print_code(bound, v, ck, tbl)
   io.stderr:flush()
 end
 
--- The compiled kernel of variant v for cfg (compiled on first use).
-function Bound:_compiled(v, cfg)
-  local key = cfg and cfg:key() or ""
+-- The compiled kernel of variant v for cfg (compiled on first use) for target (default: the
+-- variant's).
+function Bound:_compiled(v, cfg, target)
+  target = target or v.target or "cpu"
+  local key = target .. ":" .. (cfg and cfg:key() or "")
   local ck = v.compiled[key]
   if ck then return ck end
   if not core.compile then needs_compiler("a compiled run") end
-  local tbl = self:_config_table(v, cfg)
-  local ok, r = pcall(core.compile, v.func, tbl, "cpu")
+  local tbl = self:_config_table(v, cfg, target)
+  local ok, r = pcall(core.compile, v.func, tbl, target)
   if not ok then
     if diag.is_error(r) then error(r, 0) end
     diag.raise("cannot compile " .. self.kernel.name .. " with " .. config_text(tbl) .. ": "
@@ -677,7 +696,8 @@ function Bound:code(cfg, stage)
     if cfg then self:_config_table(v, cfg) end -- a config that does not fit is an error here too
     return v.func:text()
   end
-  return self:_compiled(v, cfg):code(stage)
+  -- "ptx" is the cuda target's whatever the arguments (no GPU needed to make it)
+  return self:_compiled(v, cfg, stage == "ptx" and "cuda" or nil):code(stage)
 end
 
 -- bk:config_spec(): the config space (core.config_space) of the kernel for these arguments.
@@ -693,7 +713,7 @@ end
 -- interpret run chose (one per block-size slot).
 function Bound:default_config()
   local Config = config_module()
-  if M.mode(self.kernel.settings) == "cpu" and core.config_space then
+  if M.mode(self.kernel.settings) ~= "interpret" and core.config_space then
     local v = self:_variant(self:config())
     local space = self:_space(v)
     return Config.new(space and space:default() or {})
@@ -773,10 +793,11 @@ function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
   -- force_autotune: a call tunes once whatever config, cache or exported config there is
+  local compiled = M.mode(k.settings) ~= "interpret"
   local force = cfg == nil and k.settings.force_autotune and not self.tuned
-    and M.mode(k.settings) == "cpu" and core.compile ~= nil
+    and compiled and core.compile ~= nil
   if cfg == nil and not force then cfg = self:config() end
-  if M.mode(k.settings) == "cpu" then
+  if compiled then
     if cfg == nil and not force and self.exported ~= false then cfg = self:_exported(...) end
     if cfg == nil and not self.tuned and (force or M.tunes_on_call(k)) and core.compile then
       self.args = table.pack(...)

@@ -205,15 +205,28 @@ function run.inputs(entry, size, seed)
 end
 
 -- The kernel an entry runs with under the command's options: opts.block_size (a number or
--- "full": interpret mode's block size for tiles the config does not fix), opts.interpret and
--- opts.config_file (tuned configs from JSON: helua.tune_json).
+-- "full": interpret mode's block size for tiles the config does not fix), opts.interpret,
+-- opts.config_file (tuned configs from JSON: helua.tune_json) and opts.backend ("cpu", "cuda",
+-- ...: overrides the kernel's backend).
 function run.kernel_for(entry, opts)
   local k = entry.kernel
   local bs, interp = opts and opts.block_size, opts and opts.interpret
   local cf = opts and opts.config_file
-  if bs == nil and not interp and not cf then return k end
-  return run.with_settings(k, {block_size = bs, backend = interp and "interpret" or nil,
+  local backend = opts and opts.backend
+  if bs == nil and not interp and not cf and backend == nil then return k end
+  return run.with_settings(k, {block_size = bs, backend = interp and "interpret" or backend,
                                config_file = cf})
+end
+
+-- Packed values with every tensor moved to the GPU (to = "cuda") or back to the host ("cpu").
+function run.move(vals, to)
+  local out = {n = vals.n}
+  for i = 1, vals.n do
+    local v = vals[i]
+    if helua.is_tensor(v) and v.device ~= to then v = to == "cuda" and v:cuda() or v:cpu() end
+    out[i] = v
+  end
+  return out
 end
 
 -- Calls the kernel on packed args (see run.kernel_for for opts). Returns its results, packed.
@@ -333,7 +346,8 @@ function run.check(entry, size, seed, opts)
       cache.want[entry.inputs] = {}
     end
   end
-  res.args = args
+  local dargs = opts.backend == "cuda" and run.move(args, "cuda") or args
+  res.args, res.host_args = dargs, args
   local want = cache and cache.want[entry.inputs][entry.reference]
   if not want then
     local okw
@@ -344,7 +358,8 @@ function run.check(entry, size, seed, opts)
     end
     if cache then cache.want[entry.inputs][entry.reference] = want end
   end
-  local okg, got = pcall(run.call, entry, args, opts)
+  local okg, got = pcall(run.call, entry, dargs, opts)
+  if okg and dargs ~= args then okg, got = pcall(run.move, got, "cpu") end
   if not okg then
     res.ok, res.message = false, errmsg(got)
     return res
@@ -408,6 +423,8 @@ options:
   --interpret           run in interpret mode (eagerly, tile by tile) instead of compiled
   --configs PATH        use the tuned configs of a JSON file (Helion's Config format, or a file
                         of helua tune --export-json) for kernels with no config
+  --backend NAME        auto, interpret, cpu or cuda (cuda moves the inputs to the GPU and
+                        checks the results back on the host)
   -h, --help            this text
 ]]
 
@@ -476,6 +493,13 @@ local function block_size_option(v, flag)
   return v == "full" and "full" or n
 end
 
+local function backend_option(v, flag)
+  if v ~= "auto" and v ~= "interpret" and v ~= "cpu" and v ~= "cuda" then
+    fail("%s must be auto, interpret, cpu or cuda, got %s", flag, v)
+  end
+  return v
+end
+
 -- Parses the arguments after `run`. Returns an options table (opts.help when help was asked).
 function run.parse_args(argv)
   return run.parse_command_args(argv, {
@@ -483,6 +507,7 @@ function run.parse_args(argv)
     defaults = {repeats = 3, seed = 0},
     switches = {["--interpret"] = "interpret"},
     values = {["--size"] = "size", ["--kernel"] = "kernel", ["--configs"] = "config_file",
+              ["--backend"] = {"backend", backend_option},
               ["--block-size"] = {"block_size", block_size_option},
               ["--repeat"] = {"repeats", run.int_option(1, "positive")},
               ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
@@ -516,7 +541,7 @@ local function run_file(o, out)
   end
   local kernel = require "helua.kernel"
   local call_opts = {block_size = o.block_size, interpret = o.interpret,
-                     config_file = o.config_file}
+                     config_file = o.config_file, backend = o.backend}
   local function mode_of(e)
     local k = run.kernel_for(e, call_opts)
     return helua.is_kernel(k) and kernel.mode(k.settings) or "interpret"
@@ -529,7 +554,8 @@ local function run_file(o, out)
   local results, all_ok, cache = {}, true, {}
   for _, e in ipairs(entries) do
     local r = run.check(e, size, o.seed, {block_size = o.block_size, interpret = o.interpret,
-                                          config_file = o.config_file, cache = cache})
+                                          config_file = o.config_file, backend = o.backend,
+                                          cache = o.backend ~= "cuda" and cache or nil})
     results[#results + 1] = r
     all_ok = all_ok and r.ok
     out(string.format("  %s  max abs err %s  rel err %s  (rtol %g, atol %g)  %s\n",
@@ -547,15 +573,17 @@ local function run_file(o, out)
     local r = results[i]
     if r.args and r.got then
       local args = r.args
-      local ms = run.time(function() run.call(e, args, call_opts) end, o.repeats)
-      local ref_ms = run.time(function() e.reference(table.unpack(args, 1, args.n)) end, o.repeats)
+      local sync = o.backend == "cuda" and helua.cuda.synchronize or function() end
+      local ms = run.time(function() run.call(e, args, call_opts); sync() end, o.repeats)
+      local hargs = r.host_args or args
+      local ref_ms = run.time(function() e.reference(table.unpack(hargs, 1, hargs.n)) end, o.repeats)
       out(string.format("  %s  %-9s  %10.2f  %16s  %12.2f\n", pad(e.name, width), mode_of(e), ms,
                         run.throughput(e, size, ms), ref_ms))
     else
       out(string.format("  %s  %-9s  %10s  %16s  %12s\n", pad(e.name, width), mode_of(e), "error",
                         "-", "-"))
     end
-    r.args, r.got, r.want = nil, nil, nil
+    r.args, r.host_args, r.got, r.want = nil, nil, nil, nil
     collectgarbage("collect")
   end
   cache = nil

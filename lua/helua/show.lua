@@ -15,8 +15,9 @@ Traces a kernel of a kernel file (kernels/*.lua; see share/doc/kernels.md) with 
 inputs and prints one stage of its code on stdout.
 
 options:
-  --stage STAGE         ir (the traced tile IR, the default), lowered, llvm, asm or triton
-                        (Triton Python for the cuda config)
+  --stage STAGE         ir (the traced tile IR, the default), lowered, llvm, asm, ptx (the
+                        cuda target's PTX; no GPU needed) or triton (Triton Python for the cuda
+                        config)
   --config CONFIG       the config to show the code for: 'helua.Config{block_sizes = {64, 32}}',
                         'Config{...}', '{...}' or Helion's JSON; default: the config a call uses
   --kernel NAME         which kernel of the file (default: the first)

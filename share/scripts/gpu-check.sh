@@ -36,7 +36,8 @@ fi
 section "GPU tests (tests/lua/test_cuda.lua)"
 run test_cuda env HELUA_TEST_EXPECT=available "$helua" tests/lua/test_cuda.lua
 
-# Later: every kernel in kernels/ on the GPU against its float64 reference.
+section "every kernel on the GPU (tests/lua/test_cuda_kernels.lua)"
+run test_cuda_kernels "$helua" tests/lua/test_cuda_kernels.lua
 
 section "Triton cross-check (share/scripts/triton-check.sh)"
 run triton_check sh share/scripts/triton-check.sh "$helua"

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "lower/lower.h"
 #include "rt/cpu/rt_cpu.h"
+#include "rt/cuda/rt_cuda.h"
 #include "rt/rt_time.h"
 
 #define KERNEL_MT "helua.CompiledKernel"
@@ -28,6 +29,8 @@
 typedef struct LKernel {
   LowerArtifact *art; /* NULL until compiled, and after close */
   RtCpuKernel *rk;
+  bool cuda;          /* target cuda: ck is loaded on the first launch */
+  RtCudaKernel *ck;
   double jit_ms;
   RtLaunch last;
   int launches;
@@ -41,7 +44,7 @@ static int raise(lua_State *L, const Diag *d) {
 
 static LKernel *check_kernel(lua_State *L) {
   LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
-  if (!k->art || !k->rk) luaL_error(L, "the compiled kernel was closed");
+  if (!k->art || (!k->rk && !k->cuda)) luaL_error(L, "the compiled kernel was closed");
   return k;
 }
 
@@ -126,6 +129,58 @@ static void note_ignored(LKernel *k, const char *name) {
     snprintf(k->ignored + n, sizeof k->ignored - n, "%s%s", n ? "," : "", name);
 }
 
+static int read_choice(lua_State *L, int idx, const char *field, int pos,
+                       const char *const *names, int n) {
+  const char *v = lua_tostring(L, idx);
+  if (lua_type(L, idx) != LUA_TSTRING) {
+    if (pos > 0)
+      luaL_error(L, "config field %s[%d] must be a string, got %s", field, pos,
+                 luaL_typename(L, idx));
+    luaL_error(L, "config field %s must be a string, got %s", field, luaL_typename(L, idx));
+  }
+  for (int i = 0; i < n; i++)
+    if (strcmp(v, names[i]) == 0) return i;
+  char all[160] = "";
+  for (int i = 0; i < n; i++)
+    snprintf(all + strlen(all), sizeof all - strlen(all), "%s\"%s\"", i ? ", " : "", names[i]);
+  if (pos > 0) luaL_error(L, "config field %s[%d] = \"%s\" is not one of %s", field, pos, v, all);
+  return luaL_error(L, "config field %s = \"%s\" is not one of %s", field, v, all);
+}
+
+/* The knobs of the cuda target; true when name is one of them. */
+static bool read_cuda_knob(lua_State *L, int v, const char *name, LowerConfig *cfg) {
+  static const char *const evictions[] = {"", "first", "last"};
+  if (strcmp(name, "num_warps") == 0) {
+    cfg->num_warps = (int)field_int(L, v, name, 0);
+    if (cfg->num_warps == 0) cfg->num_warps = -1; /* 0 means unset inside; keep it an error */
+  } else if (strcmp(name, "num_stages") == 0) {
+    cfg->num_stages = (int)field_int(L, v, name, 0);
+    if (cfg->num_stages == 0) cfg->num_stages = -1;
+  } else if (strcmp(name, "pid_type") == 0) {
+    cfg->pid_type = read_choice(L, v, name, 0, lower_pid_type_names, 4);
+  } else if (strcmp(name, "num_sm_multiplier") == 0) {
+    cfg->num_sm_multiplier = (int)field_int(L, v, name, 0);
+    if (cfg->num_sm_multiplier == 0) cfg->num_sm_multiplier = -1;
+  } else if (strcmp(name, "maxnreg") == 0) {
+    cfg->maxnreg = is_none(L, v) ? 0 : (int)field_int(L, v, name, 0);
+  } else if (strcmp(name, "l2_groupings") == 0) {
+    int64_t tmp[LOWER_MAX_LIST];
+    read_ints(L, v, name, tmp, &cfg->nl2_groupings, false);
+    for (int i = 0; i < cfg->nl2_groupings; i++)
+      cfg->l2_groupings[i] = (int)tmp[i];
+  } else if (strcmp(name, "load_eviction_policies") == 0) {
+    cfg->nload_eviction_policies = field_list(L, v, name);
+    for (int i = 1; i <= cfg->nload_eviction_policies; i++) {
+      lua_geti(L, v, i);
+      cfg->load_eviction_policies[i - 1] = read_choice(L, -1, name, i, evictions, 3);
+      lua_pop(L, 1);
+    }
+  } else {
+    return false;
+  }
+  return true;
+}
+
 static void read_config(lua_State *L, int idx, LowerConfig *cfg, LKernel *k) {
   lower_config_init(cfg);
   cfg->base = 1;
@@ -153,16 +208,19 @@ static void read_config(lua_State *L, int idx, LowerConfig *cfg, LKernel *k) {
       cfg->nrange_unroll_factors = n;
       for (int i = 0; i < n; i++)
         cfg->range_unroll_factors[i] = (int)tmp[i];
+    } else if (k->cuda && read_cuda_knob(L, v, name, cfg)) {
+      /* read */
+    } else if (k->cuda && (strcmp(name, "vector_width") == 0 || strcmp(name, "cpu_threads") == 0)) {
+      note_ignored(k, name); /* the CPU's knobs */
     } else if (strcmp(name, "vector_width") == 0) {
       cfg->vector_width = (int)field_int(L, v, name, 0);
     } else if (strcmp(name, "cpu_threads") == 0) {
       cfg->cpu_threads = (int)field_int(L, v, name, 0);
     } else if (cfg_known_field(name)) {
-      note_ignored(k, name); /* another backend's knob, or one the CPU lowering does not read */
+      note_ignored(k, name); /* another backend's knob, or one this lowering does not read */
     } else if (!lua_isboolean(L, v) && !lua_isnumber(L, v)) {
-      luaL_error(L,
-                 "config field %s is neither a CPU knob nor a user tunable (a number or boolean)",
-                 name);
+      luaL_error(L, "config field %s is neither a %s knob nor a user tunable (a number or boolean)",
+                 name, k->cuda ? "cuda" : "CPU");
     } else {
       if (cfg->ntunables == LOWER_MAX_TUNABLES) luaL_error(L, "too many config fields");
       LowerTunable *t = &cfg->tunables[cfg->ntunables++];
@@ -179,17 +237,19 @@ static int core_compile(lua_State *L) {
   lua_settop(L, 3);
   IrFunc *f = bind_ir_check_func(L, 1);
   const char *target = luaL_optstring(L, 3, "cpu");
-  if (strcmp(target, "cuda") == 0)
-    return luaL_error(L, "compile: target \"cuda\" is not built yet (use \"cpu\")");
-  if (strcmp(target, "cpu") != 0)
+  bool cuda = strcmp(target, "cuda") == 0;
+  if (strcmp(target, "cpu") != 0 && !cuda)
     return luaL_error(L, "compile: unknown target \"%s\" (expected \"cpu\" or \"cuda\")", target);
   LKernel *k = lua_newuserdatauv(L, sizeof *k, 0); /* safe empty state first */
   memset(k, 0, sizeof *k);
   luaL_setmetatable(L, KERNEL_MT);
+  k->cuda = cuda;
   LowerConfig cfg;
   read_config(L, 2, &cfg, k);
   Diag d = {0};
-  if (lower_compile(f, &cfg, LOWER_TARGET_CPU, &k->art, &d)) return raise(L, &d);
+  if (lower_compile(f, &cfg, cuda ? LOWER_TARGET_CUDA : LOWER_TARGET_CPU, &k->art, &d))
+    return raise(L, &d);
+  if (cuda) return 1; /* the module loads on the first launch: PTX needs no GPU */
   int64_t t0 = rt_now_ns();
   if (rt_cpu_load(k->art->object, k->art->object_len, k->art->program_sym, k->art->grid_sym, &k->rk,
                   &d))
@@ -233,6 +293,7 @@ static int k_launch(lua_State *L) {
   union {
     double f;
     int64_t i;
+    RtCudaPtr p;
   } slots[MAX_ARGS];
   for (int i = 0; i < a->nargs; i++) {
     const LowerArgSig *s = &a->args[i];
@@ -243,7 +304,12 @@ static int k_launch(lua_State *L) {
       if (!t)
         return luaL_error(L, "launch: argument %d (%s) must be a tensor %s, got %s", i + 1, s->name,
                           sig_str(s, want, sizeof want), luaL_typename(L, -1));
-      if (t->storage->ops->device != TENSOR_DEVICE_CPU)
+      if (k->cuda && !rt_cuda_tensor_is_device(t))
+        return luaL_error(L,
+                          "launch: argument %d (%s) is a %s tensor; the cuda kernel needs device "
+                          "tensors (move it with t:cuda())",
+                          i + 1, s->name, t->storage->ops->name);
+      if (!k->cuda && t->storage->ops->device != TENSOR_DEVICE_CPU)
         return luaL_error(L, "launch: argument %d (%s) is on %s; the CPU kernel needs a cpu tensor",
                           i + 1, s->name, t->storage->ops->name);
       if (!tensor_matches(t, s)) {
@@ -256,7 +322,12 @@ static int k_launch(lua_State *L) {
                           i + 1, s->name, sig_str(&ts, got, sizeof got),
                           sig_str(s, want, sizeof want));
       }
-      ptrs[i] = tensor_data(t);
+      if (k->cuda) {
+        slots[i].p = rt_cuda_tensor_ptr(t);
+        ptrs[i] = &slots[i];
+      } else {
+        ptrs[i] = tensor_data(t);
+      }
       continue;
     }
     if (ir_dtype_is_float(s->dtype)) {
@@ -276,6 +347,20 @@ static int k_launch(lua_State *L) {
     ptrs[i] = &slots[i];
   }
   Diag d = {0};
+  if (k->cuda) {
+    int64_t t0 = rt_now_ns();
+    if (!k->ck && rt_cuda_kernel_load(a->ptx, a->entry, &k->ck, &d)) return raise(L, &d);
+    if (k->launches == 0) k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
+    int64_t t1 = rt_now_ns();
+    if (rt_cuda_kernel_launch(k->ck, a->grid3, a->block, a->shared_bytes, ptrs, &d))
+      return raise(L, &d);
+    k->last.programs = a->grid;
+    k->last.threads = (int)a->block[0];
+    k->last.ns = rt_now_ns() - t1;
+    k->launches++;
+    lua_settop(L, 1);
+    return 1;
+  }
   if (rt_cpu_launch(k->rk, ptrs, lower_artifact_threads(a), a->frame_bytes, &k->last, &d))
     return raise(L, &d);
   k->launches++;
@@ -295,11 +380,16 @@ static int k_code(lua_State *L) {
     text = k->art->lowered;
   else if (strcmp(stage, "llvm") == 0)
     text = k->art->llvm;
-  else if (strcmp(stage, "asm") == 0) {
+  else if (strcmp(stage, "ptx") == 0) {
+    if (!k->cuda)
+      return luaL_error(L, "code: stage \"ptx\" belongs to the cuda target (this kernel was "
+                           "compiled for the cpu)");
+    text = k->art->ptx;
+  } else if (strcmp(stage, "asm") == 0) {
     Diag d = {0};
     if (lower_artifact_asm(k->art, &text, &d)) return raise(L, &d);
   } else {
-    return luaL_error(L, "code: unknown stage \"%s\" (ir, lowered, llvm, asm)", stage);
+    return luaL_error(L, "code: unknown stage \"%s\" (ir, lowered, llvm, asm, ptx)", stage);
   }
   lua_pushstring(L, text ? text : "");
   return 1;
@@ -322,8 +412,31 @@ static int k_info(lua_State *L) {
   lua_createtable(L, 0, 16);
   lua_pushstring(L, a->name);
   lua_setfield(L, -2, "name");
-  lua_pushstring(L, "cpu");
+  lua_pushstring(L, k->cuda ? "cuda" : "cpu");
   lua_setfield(L, -2, "target");
+  if (k->cuda) {
+    set_int(L, "num_warps", b->num_warps);
+    set_int(L, "num_stages", b->num_stages);
+    lua_pushstring(L, lower_pid_type_names[b->pid_type]);
+    lua_setfield(L, -2, "pid_type");
+    set_int(L, "maxnreg", b->maxnreg);
+    set_int(L, "shared_bytes", a->shared_bytes);
+    set_int(L, "ptx_bytes", a->ptx ? (lua_Integer)strlen(a->ptx) : 0);
+    lua_createtable(L, 3, 0);
+    for (int i = 0; i < 3; i++) {
+      lua_pushinteger(L, a->grid3[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "grid_dims");
+    lua_createtable(L, 3, 0);
+    for (int i = 0; i < 3; i++) {
+      lua_pushinteger(L, a->block[i]);
+      lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, "block_dims");
+    lua_pushstring(L, a->entry);
+    lua_setfield(L, -2, "entry");
+  }
   lua_pushstring(L, a->cpu);
   lua_setfield(L, -2, "cpu");
   lua_createtable(L, 0, LOWER_NPASSES + 2);
@@ -366,7 +479,9 @@ static int k_info(lua_State *L) {
 static int k_close(lua_State *L) {
   LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
   rt_cpu_free(k->rk);
+  rt_cuda_kernel_free(k->ck);
   lower_artifact_free(k->art);
+  k->ck = NULL;
   k->rk = NULL;
   k->art = NULL;
   return 0;
@@ -377,8 +492,8 @@ static int k_tostring(lua_State *L) {
   if (!k->art)
     lua_pushliteral(L, "helua.CompiledKernel (closed)");
   else
-    lua_pushfstring(L, "helua.CompiledKernel %s (cpu, %d programs)", k->art->name,
-                    (int)k->art->grid);
+    lua_pushfstring(L, "helua.CompiledKernel %s (%s, %d programs)", k->art->name,
+                    k->cuda ? "cuda" : "cpu", (int)k->art->grid);
   return 1;
 }
 

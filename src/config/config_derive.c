@@ -428,34 +428,23 @@ static int default_vector_width(const Derive *x) {
 /* ---- building the space ----------------------------------------------------------------------
  */
 
-static bool static_bounds(const IrLoopInfo *l) {
-  for (int i = 0; i < l->ndims; i++)
-    if (l->extent[i] < 0) return false;
-  return true;
-}
-
 static int add_loops(Derive *x, Diag *d) {
   ConfigSpace *s = x->s;
   bool cuda = x->target == CFG_TARGET_CUDA;
-  int nmulti = 0, ngrid2 = 0, ninner = 0, nstatic = 0;
+  int nmulti = 0, ngrid2 = 0, ninner = 0;
   for (int i = 0; i < x->nloops; i++) {
     const IrLoopInfo *l = &x->loops[i];
     if (l->kind == IR_OP_TILE && l->ndims >= 2) {
-      if (cfgspace_add_loop_order(s, nmulti, l->ndims, d) ||
-          (cuda && cfgspace_add_known(s, "flatten_loops", nmulti, d)))
-        return HL_ERR;
+      if (cfgspace_add_loop_order(s, nmulti, l->ndims, d)) return HL_ERR;
       nmulti++;
     }
     if (cuda && l->depth == 0 && l->kind == IR_OP_TILE && l->ndims >= 2 &&
         cfgspace_add_known(s, "l2_groupings", ngrid2++, d))
       return HL_ERR;
     if (l->depth == 0) continue;
+    /* the cuda lowering reads range_unroll_factors only: flatten_loops, range_num_stages,
+     * range_multi_buffers, range_flattens and static_ranges would not change its PTX */
     if (cfgspace_add_known(s, "range_unroll_factors", ninner, d)) return HL_ERR;
-    if (cuda && (cfgspace_add_known(s, "range_num_stages", ninner, d) ||
-                 cfgspace_add_known(s, "range_multi_buffers", ninner, d) ||
-                 cfgspace_add_known(s, "range_flattens", ninner, d) ||
-                 (static_bounds(l) && cfgspace_add_known(s, "static_ranges", nstatic++, d))))
-      return HL_ERR;
     ninner++;
   }
   return HL_OK;
@@ -474,11 +463,9 @@ static int add_cuda_knobs(Derive *x, Diag *d) {
     nstore += m->kind == IR_OP_STORE;
     natomic += m->kind == IR_OP_ATOMIC_ADD;
   }
-  /* Helion's order: every load, then every store */
-  for (int i = 0; i < nload + nstore; i++)
-    if (cfgspace_add_known(s, "indexing", i, d)) return HL_ERR;
-  for (int i = 0; i < natomic; i++)
-    if (cfgspace_add_known(s, "atomic_indexing", i, d)) return HL_ERR;
+  /* no indexing / atomic_indexing: without TMA every access is a pointer access */
+  (void)nstore;
+  (void)natomic;
   for (int i = 0; i < x->nloops; i++)
     if (x->loops[i].depth == 0) ntop++, topdims = x->loops[i].ndims;
   /* xyz maps grid dims onto CUDA's x, y, z: only for one top-level nest of 2 or 3 dims */

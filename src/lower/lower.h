@@ -22,6 +22,15 @@
 
 typedef enum LowerTarget { LOWER_TARGET_CPU, LOWER_TARGET_CUDA } LowerTarget;
 
+/* How CUDA programs map onto CTAs (the config's pid_type). */
+typedef enum LowerPidType {
+  LOWER_PID_FLAT,                  /* one CTA per program: ctaid.x */
+  LOWER_PID_XYZ,                   /* ctaid.x/y/z per dim of a 2-3 dim top-level tile */
+  LOWER_PID_PERSISTENT_BLOCKED,    /* SMs * num_sm_multiplier CTAs, contiguous programs each */
+  LOWER_PID_PERSISTENT_INTERLEAVED /* ... programs ctaid.x, ctaid.x + nctaid.x, ... */
+} LowerPidType;
+extern const char *const lower_pid_type_names[4];
+
 /* One user tunable's value, by name (hl.register_tunable). */
 typedef struct LowerTunable {
   char name[LOWER_NAME_MAX];
@@ -46,6 +55,17 @@ typedef struct LowerConfig {
   int range_unroll_factors[LOWER_MAX_LIST]; /* per device loop: 0 = the compiler's choice */
   int vector_width;                         /* SIMD lanes on innermost loops; 0 = auto */
   int cpu_threads;                          /* worker threads; 0 = all cores */
+  /* CUDA knobs (share/doc/gpu.md): 0 / empty = the default */
+  int num_warps;         /* threads per program / 32: a power of two 1..32 */
+  int num_stages;        /* software pipelining depth of the tensor-core dot (1..8) */
+  int pid_type;          /* LowerPidType */
+  int nl2_groupings;
+  int l2_groupings[LOWER_MAX_LIST]; /* per top-level tile loop of 2+ dims: group-M swizzle */
+  int num_sm_multiplier;            /* persistent programs per SM (a power of two) */
+  int maxnreg;                      /* register cap per thread (0 = none) */
+  int nload_eviction_policies;
+  int load_eviction_policies[LOWER_MAX_LIST]; /* per load without its own policy: IrEviction */
+  int sm_count; /* SMs of the target GPU for persistent grids; 0 = 132 (H100 SXM) */
   int ntunables;
   LowerTunable tunables[LOWER_MAX_TUNABLES];
   int base; /* 1 when the values came from Lua: messages print list positions and loop orders
@@ -67,11 +87,20 @@ typedef struct LowerBinding {
   int threads;                            /* 0 = all cores */
   int ntunables;
   double tunable[LOWER_MAX_TUNABLES]; /* per IrFunc tunable, in its order */
+  /* CUDA */
+  LowerTarget target;
+  int num_warps, num_stages, pid_type, num_sm_multiplier, maxnreg, sm_count;
+  int l2[LOWER_MAX_LIST]; /* per loop (ir_func_loops order): group size, 1 = none */
+  int nevict;
+  int evict[LOWER_MAX_LIST]; /* per load without its own policy, in program order */
 } LowerBinding;
 
 /* Resolves cfg against f (defaults for what is unset); a bad value gives a Diag naming the field
  * ("block_sizes[2] = 48 is not a power of two"). */
 int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out, Diag *d);
+/* The same for a target: its config space gives the defaults, and the CUDA knobs are checked. */
+int lower_config_bind_for(const IrFunc *f, const LowerConfig *cfg, LowerTarget target,
+                          LowerBinding *out, Diag *d);
 
 /* ---- the pipeline -------------------------------------------------------------------------- */
 
@@ -83,7 +112,7 @@ typedef enum LowerPassId {
   LOWER_PASS_PLAN,        /* which tile values live in buffers, which are fused into consumers */
   LOWER_PASS_EMIT_LLVM,   /* → LLVM IR: the program and grid functions */
   LOWER_PASS_OPTIMIZE,    /* LLVM O3 with loop and SLP vectorization for the host CPU */
-  LOWER_PASS_CODEGEN,     /* → x86 object code */
+  LOWER_PASS_CODEGEN,     /* → x86 object code (cuda: PTX text) */
   LOWER_NPASSES
 } LowerPassId;
 
@@ -119,10 +148,18 @@ typedef struct LowerArtifact {
   int nargs;
   LowerArgSig *args;
   LowerBinding bind;
-  char cpu[64]; /* host CPU name the code was tuned for */
+  char cpu[64]; /* host CPU name the code was tuned for (cuda: "sm_90a") */
+  /* CUDA (target LOWER_TARGET_CUDA): the PTX and how to launch it */
+  LowerTarget target;
+  char *ptx;         /* "ptx": the module's PTX text (NUL-terminated) */
+  char entry[128];   /* the kernel's entry name */
+  unsigned block[3]; /* 32 * num_warps threads */
+  unsigned grid3[3]; /* CTAs per dim */
+  unsigned shared_bytes; /* dynamic shared memory per CTA */
 } LowerArtifact;
 
-/* Runs the pipeline for target (only LOWER_TARGET_CPU exists yet). *out is the caller's. */
+/* Runs the pipeline for target: x86 object code, or PTX for sm_90a (no driver needed). *out is
+ * the caller's. */
 int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, LowerArtifact **out,
                   Diag *d);
 /* Threads to launch with: the config's cpu_threads, else 0 (all cores), or 1 when the tensors

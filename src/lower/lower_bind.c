@@ -104,6 +104,15 @@ static void header(LowerCtx *c, Text *t) {
     put(t, "# programs: %lld", (long long)g);
   else
     put(t, "# programs: computed at launch");
+  if (b->target == LOWER_TARGET_CUDA) {
+    put(t, ", %d threads each (num_warps %d), pid_type %s", 32 * b->num_warps, b->num_warps,
+        lower_pid_type_names[b->pid_type]);
+    if (b->pid_type >= LOWER_PID_PERSISTENT_BLOCKED)
+      put(t, " on %d SMs x %d", b->sm_count, b->num_sm_multiplier);
+    if (b->maxnreg) put(t, ", maxnreg %d", b->maxnreg);
+    put(t, "\n");
+    return;
+  }
   if (b->vector_width)
     put(t, ", vector width %d", b->vector_width);
   else
@@ -115,7 +124,7 @@ static void header(LowerCtx *c, Text *t) {
 }
 
 int lower_pass_bind_config(LowerCtx *c, Diag *d) {
-  if (lower_config_bind(c->input, c->cfg, &c->bind, d)) return HL_ERR;
+  if (lower_config_bind_for(c->input, c->cfg, c->target, &c->bind, d)) return HL_ERR;
   c->art->bind = c->bind;
   c->art->threads = c->bind.threads;
   Text t = {0};

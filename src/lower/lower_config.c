@@ -162,9 +162,9 @@ static void defaults_free(Defaults *df) {
   mem_free(df->cfg);
 }
 
-static void defaults_derive(const IrFunc *f, Defaults *df) {
+static void defaults_derive(const IrFunc *f, LowerTarget target, Defaults *df) {
   Diag ignored;
-  if (cfgspace_derive(f, "cpu", &df->space, &ignored)) {
+  if (cfgspace_derive(f, target == LOWER_TARGET_CUDA ? "cuda" : "cpu", &df->space, &ignored)) {
     df->space = NULL;
     return;
   }
@@ -179,8 +179,20 @@ static void defaults_derive(const IrFunc *f, Defaults *df) {
 static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops, int nloops,
                        const Defaults *dflt, LowerBinding *out, Diag *d);
 
+const char *const lower_pid_type_names[4] = {"flat", "xyz", "persistent_blocked",
+                                             "persistent_interleaved"};
+
+static int bind_cuda(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops, int nloops,
+                     const Defaults *dflt, LowerBinding *out, Diag *d);
+
 int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out, Diag *d) {
+  return lower_config_bind_for(f, cfg, LOWER_TARGET_CPU, out, d);
+}
+
+int lower_config_bind_for(const IrFunc *f, const LowerConfig *cfg, LowerTarget target,
+                          LowerBinding *out, Diag *d) {
   memset(out, 0, sizeof *out);
+  out->target = target;
   if (f->nslots > LOWER_MAX_LIST || f->nrdims > LOWER_MAX_LIST)
     return diag_set(d, "the kernel has more than %d block sizes or reduction dims", LOWER_MAX_LIST);
   IrLoopInfo loops[LOWER_MAX_LIST];
@@ -197,8 +209,12 @@ int lower_config_bind(const IrFunc *f, const LowerConfig *cfg, LowerBinding *out
     holes |= cfg->block_sizes[i] == -1;
   for (int i = 0; i < cfg->nreduction_loops; i++)
     holes |= cfg->reduction_loops[i] == -1;
-  if (holes) defaults_derive(f, &dflt);
+  if (target == LOWER_TARGET_CUDA) holes |= cfg->num_warps == 0;
+  if (holes) defaults_derive(f, target, &dflt);
   int rc = bind_fields(f, cfg, loops, nloops, &dflt, out, d);
+  out->target = target;
+  if (rc == HL_OK && target == LOWER_TARGET_CUDA)
+    rc = bind_cuda(f, cfg, loops, nloops, &dflt, out, d);
   defaults_free(&dflt);
   return rc;
 }
@@ -322,6 +338,70 @@ static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo
       return diag_set(d, "config field %s = %g must be an integer (the tunable is %s)",
                       cfg->tunables[j].name, v, ir_dtype_name(f->tunables[i].dtype));
     out->tunable[i] = v;
+  }
+  return HL_OK;
+}
+
+/* The CUDA knobs (share/doc/gpu.md): checked, defaults filled in. */
+static int bind_cuda(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops, int nloops,
+                     const Defaults *dflt, LowerBinding *out, Diag *d) {
+  int base = cfg->base;
+  int nw = cfg->num_warps;
+  if (nw == 0) nw = dflt->space ? cfgspace_get(dflt->space, dflt->cfg, "num_warps", 0, 4) : 4;
+  if (!is_pow2(nw) || nw > 32)
+    return diag_set(d, "config field num_warps = %d must be a power of two from 1 to 32", nw);
+  out->num_warps = nw;
+  int ns = cfg->num_stages ? cfg->num_stages : 1;
+  if (ns < 1 || ns > 8)
+    return diag_set(d, "config field num_stages = %d must be 1 to 8", ns);
+  out->num_stages = ns;
+  int ntop = 0, topdims = 0;
+  for (int i = 0; i < nloops; i++)
+    if (loops[i].depth == 0) ntop++, topdims = loops[i].ndims;
+  if (cfg->pid_type < 0 || cfg->pid_type > LOWER_PID_PERSISTENT_INTERLEAVED)
+    return diag_set(d, "config field pid_type = %d is not a pid type", cfg->pid_type);
+  if (cfg->pid_type == LOWER_PID_XYZ && !(ntop == 1 && topdims >= 2 && topdims <= 3))
+    return diag_set(d, "config field pid_type = \"xyz\" needs exactly one top-level tile loop "
+                       "of 2 or 3 dims; use \"flat\"");
+  out->pid_type = cfg->pid_type;
+  int m = cfg->num_sm_multiplier ? cfg->num_sm_multiplier : 1;
+  if (!is_pow2(m) || m > 128)
+    return diag_set(d, "config field num_sm_multiplier = %d must be a power of two from 1 to 128",
+                    m);
+  out->num_sm_multiplier = m;
+  if (cfg->maxnreg != 0 && (cfg->maxnreg < 16 || cfg->maxnreg > 256))
+    return diag_set(d, "config field maxnreg = %d must be 16 to 256 (or none)", cfg->maxnreg);
+  out->maxnreg = cfg->maxnreg;
+  out->sm_count = cfg->sm_count > 0 ? cfg->sm_count : 132;
+  int n2 = 0;
+  for (int i = 0; i < nloops; i++) {
+    out->l2[i] = 1;
+    if (loops[i].depth != 0 || loops[i].kind != IR_OP_TILE || loops[i].ndims < 2) continue;
+    if (n2 < cfg->nl2_groupings) {
+      int g = cfg->l2_groupings[n2];
+      if (g < 1 || g > 256)
+        return diag_set(d, "config field l2_groupings[%d] = %d must be 1 to 256", n2 + base, g);
+      out->l2[i] = g;
+    }
+    n2++;
+  }
+  if (check_len("l2_groupings", cfg->nl2_groupings, n2, "top-level tile loops of 2+ dims", d))
+    return HL_ERR;
+  IrMemOpInfo mems[LOWER_MAX_LIST * 4];
+  int nm = ir_func_memops(f, mems, LOWER_MAX_LIST * 4);
+  int nl = 0;
+  for (int i = 0; i < nm && i < LOWER_MAX_LIST * 4; i++)
+    nl += mems[i].kind == IR_OP_LOAD && !mems[i].explicit_eviction;
+  if (check_len("load_eviction_policies", cfg->nload_eviction_policies, nl,
+                "loads without their own eviction_policy", d))
+    return HL_ERR;
+  out->nevict = nl < LOWER_MAX_LIST ? nl : LOWER_MAX_LIST;
+  for (int i = 0; i < out->nevict; i++) {
+    int v = i < cfg->nload_eviction_policies ? cfg->load_eviction_policies[i] : IR_EVICT_NONE;
+    if (v < IR_EVICT_NONE || v > IR_EVICT_LAST)
+      return diag_set(d, "config field load_eviction_policies[%d] = %d is not a policy", i + base,
+                      v);
+    out->evict[i] = v;
   }
   return HL_OK;
 }

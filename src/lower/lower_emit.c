@@ -20,12 +20,13 @@
 bool lower_test_break_llvm;
 
 #define FRAME_LIMIT ((size_t)48 << 20) /* stack of one program: the pool's threads have 64 MiB */
+#define SHARED_LIMIT ((size_t)227 << 10) /* dynamic shared memory of one CTA on sm_90 */
 
 static const IrValue *val(LEmit *E, IrValueId id) {
   return ir_value(E->f, id);
 }
 
-static int loop_index(LEmit *E, const IrOp *op) {
+int em_loop_index(LEmit *E, const IrOp *op) {
   for (int i = 0; i < E->plan->nloops; i++)
     if (E->plan->loops[i] == op) return i;
   return 0;
@@ -98,7 +99,7 @@ static int make_value(LEmit *E, const IrOp *op) {
   case PLAN_BUFFER: {
     const IrOp *fused[MAX_FUSED];
     SinkState st[MAX_FUSED] = {{0}};
-    int nf = fusible_reductions(E, op, fused);
+    int nf = E->gpu ? 0 : fusible_reductions(E, op, fused); /* GPU reductions split threads */
     for (int i = 0; i < nf; i++)
       if (em_reduce(E, fused[i], SINK_INIT, &st[i])) return HL_ERR;
     LLVMValueRef buf = em_buffer(E, rv->dtype, &rv->shape, rv->name ? rv->name : "t");
@@ -192,14 +193,7 @@ static int emit_sink(LEmit *E, const IrOp *op) {
 
 /* ---- loops ----------------------------------------------------------------------------------- */
 
-typedef struct LoopDims {
-  int ndims;
-  LLVMValueRef lb[IR_MAX_RANK], ub[IR_MAX_RANK], count[IR_MAX_RANK];
-  int64_t block[IR_MAX_RANK];
-  int64_t clb[IR_MAX_RANK], cub[IR_MAX_RANK]; /* constant bounds, or INT64_MIN / INT64_MAX */
-} LoopDims;
-
-static void loop_dims(LEmit *E, const IrOp *op, LoopDims *ld) {
+void em_loop_dims(LEmit *E, const IrOp *op, LoopDims *ld) {
   const IrAttrs *a = op->attrs;
   ld->ndims = a->ndims;
   for (int d = 0; d < a->ndims; d++) {
@@ -261,13 +255,6 @@ static void unbind_iters(LEmit *E, const IrOp *op, LTile **saved) {
   }
 }
 
-static LLVMValueRef bytes_of(LEmit *E, IrValueId v) {
-  const IrValue *iv = val(E, v);
-  LLVMTypeRef t = em_mem_type(E, iv->dtype);
-  int64_t size = (int64_t)LLVMABISizeOfType(LLVMGetModuleDataLayout(E->mod), t);
-  return em_i64(E, em_numel(E, &iv->shape) * size);
-}
-
 /* End of a loop body: the yielded values become the carried slots' contents. Values that read
  * slots are copied out first, so `yield b, a` swaps correctly. */
 static int emit_yield(LEmit *E, const IrOp *lop, LLVMValueRef *slots, int ncar) {
@@ -291,7 +278,7 @@ static int emit_yield(LEmit *E, const IrOp *lop, LLVMValueRef *slots, int ncar) 
     for (int j = 0; j < ncar; j++) {
       if (j == i || src[i] != slots[j]) continue;
       LLVMValueRef tmp = em_buffer(E, iv->dtype, &iv->shape, "swap");
-      LLVMBuildMemCpy(E->b, tmp, 64, src[i], 64, bytes_of(E, yv));
+      em_copy_buf(E, tmp, src[i], iv->dtype, em_numel(E, &iv->shape));
       src[i] = tmp;
     }
   }
@@ -301,7 +288,7 @@ static int emit_yield(LEmit *E, const IrOp *lop, LLVMValueRef *slots, int ncar) 
     if (E->plan->kind[ba] == PLAN_SCALAR)
       em_buf_store(E, val(E, ba)->dtype, slots[i], em_i64(E, 0), src[i]);
     else if (src[i] != slots[i])
-      LLVMBuildMemCpy(E->b, slots[i], 64, src[i], 64, bytes_of(E, yv));
+      em_copy_buf(E, slots[i], src[i], val(E, yv)->dtype, em_numel(E, &val(E, yv)->shape));
   }
   return E->failed ? HL_ERR : HL_OK;
 }
@@ -320,13 +307,22 @@ static int emit_loop(LEmit *E, const IrOp *op) {
     return em_fail(E, op, "is a lowered-phase op; the CPU emitter takes traced IR");
   const IrRegion *body = op->body;
   LoopDims ld;
-  loop_dims(E, op, &ld);
-  int nd = ld.ndims, ncar = body->nargs - nd, li = loop_index(E, op);
+  em_loop_dims(E, op, &ld);
+  int nd = ld.ndims, ncar = body->nargs - nd, li = em_loop_index(E, op);
   const int *order = E->bind->order[li];
   LLVMValueRef slots[256];
   for (int i = 0; i < ncar; i++) {
     IrValueId init = op->args[2 * nd + i], ba = body->args[nd + i];
     const IrValue *bv = val(E, ba);
+    if (E->gpu && E->plan->kind[ba] == PLAN_SCALAR) { /* every thread keeps its own copy */
+      slots[i] = em_alloca(E, em_mem_type(E, bv->dtype), 1, "carry");
+      LLVMValueRef zeros[IR_MAX_RANK];
+      for (int k = 0; k < IR_MAX_RANK; k++)
+        zeros[k] = em_i64(E, 0);
+      em_buf_store(E, bv->dtype, slots[i], em_i64(E, 0),
+                   em_cast(E, val(E, init)->dtype, bv->dtype, em_eval(E, init, zeros)));
+      continue;
+    }
     slots[i] = em_buffer(E, bv->dtype, &bv->shape, bv->name ? bv->name : "carry");
     em_fill(E, slots[i], bv->dtype, &bv->shape, init);
   }
@@ -423,10 +419,7 @@ int em_region(LEmit *E, const IrRegion *r) {
 
 /* ---- the two functions ----------------------------------------------------------------------- */
 
-static LLVMValueRef new_function(LEmit *E, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
-                                 int n) {
-  LLVMValueRef fn =
-      LLVMAddFunction(E->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
+void em_function_begin(LEmit *E, LLVMValueRef fn) {
   unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
                           LLVMCreateEnumAttribute(E->ctx, nounwind, 0));
@@ -434,15 +427,22 @@ static LLVMValueRef new_function(LEmit *E, const char *name, LLVMTypeRef ret, LL
   E->alloca_bb = LLVMAppendBasicBlockInContext(E->ctx, fn, "entry");
   LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(E->ctx, fn, "start");
   LLVMPositionBuilderAtEnd(E->b, start);
-  E->args = LLVMGetParam(fn, 0);
-  LLVMSetValueName2(E->args, "args", 4);
   memset(E->vals, 0, sizeof *E->vals * (size_t)(E->f->nvalues > 0 ? E->f->nvalues : 1));
   memset(E->done, 0, sizeof *E->done * (size_t)(E->f->nvalues > 0 ? E->f->nvalues : 1));
   memset(E->active, 0, sizeof E->active);
+}
+
+static LLVMValueRef new_function(LEmit *E, const char *name, LLVMTypeRef ret, LLVMTypeRef *params,
+                                 int n) {
+  LLVMValueRef fn =
+      LLVMAddFunction(E->mod, name, LLVMFunctionType(ret, params, (unsigned)n, false));
+  em_function_begin(E, fn);
+  E->args = LLVMGetParam(fn, 0);
+  LLVMSetValueName2(E->args, "args", 4);
   return fn;
 }
 
-static void close_function(LEmit *E) {
+void em_function_close(LEmit *E) {
   LLVMBasicBlockRef start = LLVMGetNextBasicBlock(E->alloca_bb);
   LLVMBuilderRef ab = LLVMCreateBuilderInContext(E->ctx);
   LLVMPositionBuilderAtEnd(ab, E->alloca_bb);
@@ -470,7 +470,11 @@ static int emit_host(LEmit *E) {
     em_name(E, v, f, a, "");
     E->vals[a] = (LVal){.kind = LV_SCALAR, .v = v};
   }
-  for (const IrOp *op = f->body->first; op; op = op->next)
+  return em_host_ops(E);
+}
+
+int em_host_ops(LEmit *E) {
+  for (const IrOp *op = E->f->body->first; op; op = op->next)
     if (!op->body && emit_op(E, op)) return HL_ERR;
   return HL_OK;
 }
@@ -490,18 +494,18 @@ static int emit_grid_fn(LEmit *E, const char *name) {
   for (const IrOp *op = E->f->body->first; op; op = op->next) {
     if (!op->body) continue;
     LoopDims ld;
-    loop_dims(E, op, &ld);
+    em_loop_dims(E, op, &ld);
     total = LLVMBuildNSWAdd(E->b, total, nest_total(E, &ld), "");
   }
   LLVMBuildRet(E->b, total);
-  close_function(E);
+  em_function_close(E);
   return HL_OK;
 }
 
 /* One program of a top-level nest: its tile per dim from `local` (the last dim of the loop
  * order varies fastest), then the body. */
-static int emit_nest_program(LEmit *E, const IrOp *op, const LoopDims *ld, LLVMValueRef local) {
-  const int *order = E->bind->order[loop_index(E, op)];
+int em_nest_program(LEmit *E, const IrOp *op, const LoopDims *ld, LLVMValueRef local) {
+  const int *order = E->bind->order[em_loop_index(E, op)];
   LTile tiles[IR_MAX_RANK], *saved[IR_MAX_RANK] = {NULL};
   LLVMValueRef id[IR_MAX_RANK];
   for (int k = ld->ndims - 1; k >= 0; k--) {
@@ -539,7 +543,7 @@ static int emit_program_fn(LEmit *E, const char *name) {
     if (nn == LOWER_MAX_LIST)
       return em_fail(E, op, "too many top-level loop nests (at most %d)", LOWER_MAX_LIST);
     nests[nn] = op;
-    loop_dims(E, op, &dims[nn]);
+    em_loop_dims(E, op, &dims[nn]);
     totals[nn] = nest_total(E, &dims[nn]);
     nn++;
   }
@@ -553,23 +557,23 @@ static int emit_program_fn(LEmit *E, const char *name) {
       LLVMValueRef in = LLVMBuildICmp(E->b, LLVMIntSLT, local, totals[k], "");
       LLVMBuildCondBr(E->b, in, here, next);
       LLVMPositionBuilderAtEnd(E->b, here);
-      if (emit_nest_program(E, nests[k], &dims[k], local)) return HL_ERR;
+      if (em_nest_program(E, nests[k], &dims[k], local)) return HL_ERR;
       LLVMBuildBr(E->b, done);
       LLVMPositionBuilderAtEnd(E->b, next);
       local = LLVMBuildNSWSub(E->b, local, totals[k], "");
     } else {
-      if (emit_nest_program(E, nests[k], &dims[k], local)) return HL_ERR;
+      if (em_nest_program(E, nests[k], &dims[k], local)) return HL_ERR;
       if (done) {
         LLVMBuildBr(E->b, done);
         LLVMPositionBuilderAtEnd(E->b, done);
       }
     }
   }
-  int unroll = nn == 1 ? E->bind->unroll[loop_index(E, nests[0])] : 0;
+  int unroll = nn == 1 ? E->bind->unroll[em_loop_index(E, nests[0])] : 0;
   em_loop_end(E, &pid, em_loop_md(E, 0, unroll));
   if (E->streamed) em_call_intr(E, "llvm.x86.sse.sfence", NULL, NULL, 0); /* before others read */
   LLVMBuildRetVoid(E->b);
-  close_function(E);
+  em_function_close(E);
   return HL_OK;
 }
 
@@ -610,10 +614,24 @@ int lower_pass_emit_llvm(LowerCtx *c, Diag *d) {
     goto out;
   }
   char name[160];
-  snprintf(name, sizeof name, "%s_grid", c->sym);
-  if (emit_grid_fn(&E, name)) goto out;
-  snprintf(name, sizeof name, "%s_program", c->sym);
-  if (emit_program_fn(&E, name)) goto out;
+  if (c->target == LOWER_TARGET_CUDA) {
+    E.gpu = true;
+    if (lower_nvptx_emit_kernel(&E, c->sym)) goto out;
+    snprintf(c->art->entry, sizeof c->art->entry, "%s", c->sym);
+    c->art->shared_bytes = (unsigned)E.shared;
+    if (E.shared > SHARED_LIMIT) {
+      diag_set(d,
+               "the tile buffers of one program need %zu KiB of shared memory (at most %zu on "
+               "sm_90): choose smaller block_sizes or loop the reductions (reduction_loops)",
+               E.shared >> 10, SHARED_LIMIT >> 10);
+      goto out;
+    }
+  } else {
+    snprintf(name, sizeof name, "%s_grid", c->sym);
+    if (emit_grid_fn(&E, name)) goto out;
+    snprintf(name, sizeof name, "%s_program", c->sym);
+    if (emit_program_fn(&E, name)) goto out;
+  }
   c->art->frame_bytes = E.frame;
   if (E.frame > FRAME_LIMIT) {
     diag_set(d,

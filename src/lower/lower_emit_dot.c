@@ -195,14 +195,14 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
       st->acc = em_get(E, acc)->v;
       return HL_OK;
     }
-    st->acc = em_alloca(E, em_mem_type(E, cdt), batch * M * N, "c");
+    st->acc = em_work_buffer(E, em_mem_type(E, cdt), batch * M * N, "c");
     if (acc != IR_NONE) {
       em_fill(E, st->acc, cdt, &rv->shape, acc);
     } else {
       LLoop l;
-      em_loop_begin(E, &l, em_i64(E, 0), em_i64(E, batch * M * N), NULL, "z");
+      em_par_begin(E, &l, em_i64(E, batch * M * N), "z");
       em_buf_store(E, cdt, st->acc, l.iv, em_zero(E, cdt));
-      em_loop_end(E, &l, em_inner_md(E));
+      em_par_end(E, &l, em_inner_md(E));
     }
     return HL_OK;
   }
@@ -210,11 +210,16 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     IrDim kd = av->shape.dims[r - 1];
     LLVMValueRef klen = em_vlen(E, kd);
     bool full = LLVMIsAConstantInt(klen) && LLVMConstIntGetSExtValue(klen) >= K;
-    LLVMValueRef A = em_alloca(E, em_mem_type(E, cdt), batch * M * K, "a.pack");
-    LLVMValueRef B = em_alloca(E, em_mem_type(E, cdt), batch * K * N, "b.pack");
+    LLVMValueRef A = em_work_buffer(E, em_mem_type(E, cdt), batch * M * K, "a.pack");
+    LLVMValueRef B = em_work_buffer(E, em_mem_type(E, cdt), batch * K * N, "b.pack");
     pack(E, A, cdt, a, r - 1, klen, full);
     pack(E, B, cdt, b, r - 2, klen, full);
-    if (!gemm_blocked(E, cdt, A, B, st->acc, batch, M, N, K))
+    /* GPU: the portable path (operands staged in shared memory, FMA per output element). The
+     * tensor-core path for float16 / bfloat16 with float32 accumulation (lower_nvptx_mma, mma.sync
+     * + ldmatrix + cp.async with num_stages) hooks in here, before the packing above. */
+    if (E->gpu)
+      em_gpu_gemm(E, cdt, A, B, st->acc, batch, M, N, K);
+    else if (!gemm_blocked(E, cdt, A, B, st->acc, batch, M, N, K))
       gemm_loops(E, cdt, A, B, st->acc, batch, M, N, K);
     return E->failed ? HL_ERR : HL_OK;
   }
@@ -228,10 +233,10 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     int64_t n = batch * M * N;
     LLVMValueRef buf = em_buffer(E, rv->dtype, &rv->shape, "dot");
     LLoop l;
-    em_loop_begin(E, &l, em_i64(E, 0), em_i64(E, n), NULL, "cvt");
+    em_par_begin(E, &l, em_i64(E, n), "cvt");
     em_buf_store(E, rv->dtype, buf, l.iv,
                  em_cast(E, cdt, rv->dtype, em_buf_load(E, cdt, st->acc, l.iv)));
-    em_loop_end(E, &l, em_inner_md(E));
+    em_par_end(E, &l, em_inner_md(E));
     out = (LVal){.kind = LV_BUF, .v = buf};
   }
   em_name(E, out.v, E->f, res, "");

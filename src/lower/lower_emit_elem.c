@@ -29,8 +29,43 @@ static const IrValue *val(LEmit *E, IrValueId id) {
 
 /* ---- loop nests over a shape ----------------------------------------------------------------- */
 
+/* GPU: one flat loop over the full block distributed over the threads (consecutive threads take
+ * consecutive elements of the innermost dim, so global accesses coalesce); with bounds, lanes
+ * outside them skip the body. */
+static void nest_begin_par(LEmit *E, LNest *n, const IrShape *s, LLVMValueRef *hi) {
+  n->par = true;
+  n->skip = NULL;
+  em_par_begin(E, &n->pl, em_i64(E, em_numel(E, s)), "t");
+  LLVMValueRef flat = n->pl.iv, cond = NULL;
+  for (int i = s->rank - 1; i >= 0; i--) {
+    int64_t size = em_dim(E, s->dims[i]);
+    n->looped[i] = size != 1;
+    if (size == 1) {
+      n->idx[i] = em_i64(E, 0);
+    } else {
+      n->idx[i] = i == 0 ? flat : LLVMBuildURem(E->b, flat, em_i64(E, size), "");
+      if (i > 0) flat = LLVMBuildUDiv(E->b, flat, em_i64(E, size), "");
+    }
+    if (hi && !(LLVMIsAConstantInt(hi[i]) && LLVMConstIntGetSExtValue(hi[i]) >= size)) {
+      LLVMValueRef c = LLVMBuildICmp(E->b, LLVMIntSLT, n->idx[i], hi[i], "");
+      cond = cond ? LLVMBuildAnd(E->b, cond, c, "") : c;
+    }
+  }
+  if (cond) {
+    LLVMBasicBlockRef go = em_block(E, "lane");
+    n->skip = em_block(E, "lane.skip");
+    LLVMBuildCondBr(E->b, cond, go, n->skip);
+    LLVMPositionBuilderAtEnd(E->b, go);
+  }
+}
+
 void em_nest_begin(LEmit *E, LNest *n, const IrShape *s, LLVMValueRef *hi) {
   n->rank = s->rank;
+  n->par = false;
+  if (E->gpu && E->par == 0) {
+    nest_begin_par(E, n, s, hi);
+    return;
+  }
   for (int i = 0; i < s->rank; i++) {
     int64_t size = em_dim(E, s->dims[i]);
     n->looped[i] = hi || size != 1;
@@ -44,6 +79,14 @@ void em_nest_begin(LEmit *E, LNest *n, const IrShape *s, LLVMValueRef *hi) {
 }
 
 void em_nest_end(LEmit *E, LNest *n) {
+  if (n->par) {
+    if (n->skip) {
+      LLVMBuildBr(E->b, n->skip);
+      LLVMPositionBuilderAtEnd(E->b, n->skip);
+    }
+    em_par_end(E, &n->pl, NULL);
+    return;
+  }
   bool inner = true;
   for (int i = n->rank - 1; i >= 0; i--) {
     if (!n->looped[i]) continue;

@@ -95,10 +95,135 @@ static LLVMValueRef libm(LEmit *E, const char *f32name, const char *f64name, LLV
   return em_call_libm(E, t == E->f32 ? f32name : f64name, t, &x, 1);
 }
 
+/* ---- the GPU's versions of what the CPU sends to libm -------------------------------------- */
+
+static LLVMValueRef nv1(LEmit *E, const char *name, LLVMValueRef x) {
+  return em_call_intr(E, name, NULL, &x, 1);
+}
+
+static LLVMValueRef fsel(LEmit *E, LLVMRealPredicate p, LLVMValueRef a, LLVMValueRef b,
+                         LLVMValueRef t, LLVMValueRef f) {
+  return LLVMBuildSelect(E->b, LLVMBuildFCmp(E->b, p, a, b, ""), t, f, "");
+}
+
+static LLVMValueRef fma3(LEmit *E, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
+  LLVMValueRef args[3] = {a, b, c};
+  return em_call_intr(E, "llvm.fmuladd", LLVMTypeOf(a), args, 3);
+}
+
+/* tanh(x) = sign(x) (1 - t) / (1 + t), t = e^(-2|x|); an odd polynomial below |x| = 0.0625
+ * (where 1 - t would cancel). */
+static LLVMValueRef tanh_f32(LEmit *E, LLVMValueRef x) {
+  LLVMBuilderRef b = E->b;
+  LLVMValueRef ax = intr1(E, "llvm.fabs", x);
+  LLVMValueRef t = exp_f32(E, LLVMBuildFMul(b, ax, fconst(E, E->f32, -2.0), ""));
+  LLVMValueRef big = LLVMBuildFDiv(b, LLVMBuildFSub(b, fconst(E, E->f32, 1), t, ""),
+                                   LLVMBuildFAdd(b, fconst(E, E->f32, 1), t, ""), "");
+  big = intr2(E, "llvm.copysign", big, x);
+  LLVMValueRef x2 = LLVMBuildFMul(b, x, x, "");
+  LLVMValueRef p = fma3(E, x2, fconst(E, E->f32, 2.0 / 15.0), fconst(E, E->f32, -1.0 / 3.0));
+  p = fma3(E, x2, p, fconst(E, E->f32, 1.0));
+  LLVMValueRef small = LLVMBuildFMul(b, x, p, "");
+  return fsel(E, LLVMRealOLT, ax, fconst(E, E->f32, 0.0625), small, big);
+}
+
+/* erf by Abramowitz & Stegun 7.1.26 (absolute error under 1.5e-7). */
+static LLVMValueRef erf_f32(LEmit *E, LLVMValueRef x) {
+  LLVMBuilderRef b = E->b;
+  LLVMValueRef ax = intr1(E, "llvm.fabs", x);
+  LLVMValueRef t = LLVMBuildFDiv(
+      b, fconst(E, E->f32, 1),
+      fma3(E, ax, fconst(E, E->f32, 0.3275911), fconst(E, E->f32, 1)), "");
+  static const double a[5] = {0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429};
+  LLVMValueRef p = fconst(E, E->f32, a[4]);
+  for (int i = 3; i >= 0; i--)
+    p = fma3(E, p, t, fconst(E, E->f32, a[i]));
+  p = LLVMBuildFMul(b, p, t, "");
+  LLVMValueRef e = exp_f32(E, LLVMBuildFNeg(b, LLVMBuildFMul(b, ax, ax, ""), ""));
+  LLVMValueRef r = LLVMBuildFSub(b, fconst(E, E->f32, 1), LLVMBuildFMul(b, p, e, ""), "");
+  return intr2(E, "llvm.copysign", r, x);
+}
+
+/* a^b = 2^(b log2|a|), the sign from an odd integral b; NaN for a < 0 and b not integral;
+ * 1 for b = 0; 0 or inf for a = 0. */
+static LLVMValueRef pow_f32(LEmit *E, LLVMValueRef a, LLVMValueRef y) {
+  LLVMBuilderRef b = E->b;
+  LLVMValueRef zero = fconst(E, E->f32, 0), one = fconst(E, E->f32, 1);
+  LLVMValueRef ax = intr1(E, "llvm.fabs", a);
+  LLVMValueRef r = exp2_f32(E, LLVMBuildFMul(b, y, nv1(E, "llvm.nvvm.lg2.approx.f", ax), ""));
+  LLVMValueRef yi = intr1(E, "llvm.trunc", y);
+  LLVMValueRef integral = LLVMBuildFCmp(b, LLVMRealOEQ, yi, y, "");
+  LLVMValueRef half = LLVMBuildFMul(b, y, fconst(E, E->f32, 0.5), "");
+  LLVMValueRef odd = LLVMBuildAnd(
+      b, integral, LLVMBuildFCmp(b, LLVMRealONE, intr1(E, "llvm.trunc", half), half, ""), "");
+  LLVMValueRef neg = LLVMBuildFCmp(b, LLVMRealOLT, a, zero, "");
+  r = LLVMBuildSelect(b, LLVMBuildAnd(b, neg, odd, ""), LLVMBuildFNeg(b, r, ""), r, "");
+  LLVMValueRef nan = fconst(E, E->f32, __builtin_nan(""));
+  r = LLVMBuildSelect(b, LLVMBuildAnd(b, neg, LLVMBuildNot(b, integral, ""), ""), nan, r, "");
+  LLVMValueRef az = LLVMBuildFCmp(b, LLVMRealOEQ, a, zero, "");
+  LLVMValueRef zr = fsel(E, LLVMRealOGT, y, zero, zero, fconst(E, E->f32, __builtin_inf()));
+  r = LLVMBuildSelect(b, az, zr, r, "");
+  return fsel(E, LLVMRealOEQ, y, zero, one, r);
+}
+
+LLVMValueRef em_nvptx_math(LEmit *E, IrOpKind k, LLVMValueRef x, LLVMValueRef y) {
+  LLVMBuilderRef b = E->b;
+  bool f32 = LLVMTypeOf(x) == E->f32;
+  switch (k) {
+  case IR_OP_LOG:
+  case IR_OP_LOG2:
+  case IR_OP_SIN:
+  case IR_OP_COS:
+  case IR_OP_TANH:
+  case IR_OP_GELU:
+  case IR_OP_POW:
+    break;
+  case IR_OP_EXP:
+  case IR_OP_EXP2:
+  case IR_OP_SIGMOID:
+  case IR_OP_SILU:
+    if (f32) return NULL; /* the inline float32 exp */
+    break;
+  default:
+    return NULL;
+  }
+  if (!f32) {
+    em_fail(E, NULL,
+            "float64 %s is not supported on the cuda target yet (no libdevice): compute it in "
+            "float32 (x:to(hl.float32)) or run on the cpu backend",
+            ir_op_info(k)->name);
+    return LLVMGetUndef(LLVMTypeOf(x));
+  }
+  switch (k) {
+  case IR_OP_LOG:
+    return LLVMBuildFMul(b, nv1(E, "llvm.nvvm.lg2.approx.f", x),
+                         fconst(E, E->f32, 0.693147180559945309), "");
+  case IR_OP_LOG2:
+    return nv1(E, "llvm.nvvm.lg2.approx.f", x);
+  case IR_OP_SIN:
+    return nv1(E, "llvm.nvvm.sin.approx.f", x);
+  case IR_OP_COS:
+    return nv1(E, "llvm.nvvm.cos.approx.f", x);
+  case IR_OP_TANH:
+    return tanh_f32(E, x);
+  case IR_OP_GELU: {
+    LLVMValueRef e = erf_f32(E, LLVMBuildFMul(b, x, fconst(E, E->f32, 0.70710678118654752), ""));
+    LLVMValueRef h = LLVMBuildFMul(b, x, fconst(E, E->f32, 0.5), "");
+    return LLVMBuildFMul(b, h, LLVMBuildFAdd(b, fconst(E, E->f32, 1.0), e, ""), "");
+  }
+  default:
+    return pow_f32(E, x, y);
+  }
+}
+
 LLVMValueRef em_unary(LEmit *E, IrOpKind k, DType dt, LLVMValueRef x) {
   LLVMBuilderRef b = E->b;
   LLVMTypeRef t = LLVMTypeOf(x);
   bool fl = is_float(dt);
+  if (E->gpu && fl) {
+    LLVMValueRef r = em_nvptx_math(E, k, x, NULL);
+    if (r) return r;
+  }
   switch (k) {
   case IR_OP_NEG:
     return fl ? LLVMBuildFNeg(b, x, "") : LLVMBuildNeg(b, x, "");
@@ -199,6 +324,7 @@ LLVMValueRef em_binary(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValue
     return q;
   }
   case IR_OP_POW:
+    if (E->gpu) return em_nvptx_math(E, k, a, b);
     return intr2(E, "llvm.pow", a, b);
   case IR_OP_MOD:
   case IR_OP_FLOORDIV:

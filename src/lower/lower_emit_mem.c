@@ -167,8 +167,11 @@ LLVMValueRef em_eval_load(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
   if (m) cond = and_cond(E, cond, m);
   LLVMTypeRef mt = em_mem_type(E, t->dtype);
   LLVMValueRef base = em_get(E, op->args[0])->v;
+  int policy = E->gpu ? em_load_policy(E, op) : IR_EVICT_NONE;
   if (!cond) {
     LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, mt, base, &off, 1, "");
+    if (policy != IR_EVICT_NONE)
+      return em_mem_to_val(E, t->dtype, em_nvptx_load_hint(E, mt, p, policy));
     return em_mem_to_val(E, t->dtype, LLVMBuildLoad2(E->b, mt, p, ""));
   }
   LLVMBasicBlockRef from = LLVMGetInsertBlock(E->b), ld = em_block(E, "ld"),
@@ -176,13 +179,15 @@ LLVMValueRef em_eval_load(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
   LLVMBuildCondBr(E->b, cond, ld, join);
   LLVMPositionBuilderAtEnd(E->b, ld);
   LLVMValueRef p = LLVMBuildGEP2(E->b, mt, base, &off, 1, "");
-  LLVMValueRef v = LLVMBuildLoad2(E->b, mt, p, "");
+  LLVMValueRef v = policy != IR_EVICT_NONE ? em_nvptx_load_hint(E, mt, p, policy)
+                                           : LLVMBuildLoad2(E->b, mt, p, "");
+  LLVMBasicBlockRef ld_end = LLVMGetInsertBlock(E->b);
   LLVMBuildBr(E->b, join);
   LLVMPositionBuilderAtEnd(E->b, join);
   LLVMValueRef phi = LLVMBuildPhi(E->b, mt, "");
   LLVMValueRef zero = LLVMConstNull(mt);
   LLVMValueRef vals[2] = {zero, v};
-  LLVMBasicBlockRef blocks[2] = {from, ld};
+  LLVMBasicBlockRef blocks[2] = {from, ld_end};
   LLVMAddIncoming(phi, vals, blocks, 2);
   return em_mem_to_val(E, t->dtype, phi);
 }
@@ -371,6 +376,42 @@ static bool stream_eligible(LEmit *E, const StoreCtx *c) {
   return last == IR_IDX_TILE || last == IR_IDX_SLICE;
 }
 
+/* GPU: the region's full block as one flat loop distributed over the threads (consecutive
+ * threads write consecutive elements), lanes outside [lo, hi) masked. A rank-0 store is one
+ * lane, so an atomic add happens once. */
+static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRef *hi) {
+  int rank = c->region.rank;
+  LLoop l;
+  em_par_begin(E, &l, em_i64(E, em_numel(E, &c->region)), "st");
+  LLVMValueRef idx[IR_MAX_RANK], flat = l.iv, cond = NULL;
+  for (int r = rank - 1; r >= 0; r--) {
+    int64_t size = em_dim(E, c->region.dims[r]);
+    idx[r] = size == 1 ? em_i64(E, 0) : r == 0 ? flat : LLVMBuildURem(E->b, flat, em_i64(E, size), "");
+    if (r > 0 && size != 1) flat = LLVMBuildUDiv(E->b, flat, em_i64(E, size), "");
+    if (!(LLVMIsAConstantInt(hi[r]) && LLVMConstIntGetSExtValue(hi[r]) >= size)) {
+      LLVMValueRef k = LLVMBuildICmp(E->b, LLVMIntSLT, idx[r], hi[r], "");
+      cond = and_cond(E, cond, k);
+    }
+    if (!(LLVMIsAConstantInt(lo[r]) && LLVMConstIntGetSExtValue(lo[r]) <= 0)) {
+      LLVMValueRef k = LLVMBuildICmp(E->b, LLVMIntSGE, idx[r], lo[r], "");
+      cond = and_cond(E, cond, k);
+    }
+  }
+  LLVMBasicBlockRef skip = NULL;
+  if (cond) {
+    LLVMBasicBlockRef go = em_block(E, "st.lane");
+    skip = em_block(E, "st.skip");
+    LLVMBuildCondBr(E->b, cond, go, skip);
+    LLVMPositionBuilderAtEnd(E->b, go);
+  }
+  store_lane(E, c, idx, NULL, NULL);
+  if (skip) {
+    LLVMBuildBr(E->b, skip);
+    LLVMPositionBuilderAtEnd(E->b, skip);
+  }
+  em_par_end(E, &l, NULL);
+}
+
 int em_store(LEmit *E, const IrOp *op) {
   const IrAttrs *a = op->attrs;
   StoreCtx c = {.op = op, .t = val(E, op->args[0]), .atomic = op->kind == IR_OP_ATOMIC_ADD};
@@ -432,11 +473,16 @@ int em_store(LEmit *E, const IrOp *op) {
   int rank = c.region.rank;
   LLoop loops[IR_MAX_RANK];
   LLVMValueRef idx[IR_MAX_RANK];
+  if (E->gpu) {
+    store_par(E, &c, lo, hi);
+    rank = 0; /* no loops to close */
+  } else
   for (int r = 0; r + 1 < rank; r++) {
     em_loop_begin(E, &loops[r], lo[r], hi[r], NULL, "s");
     idx[r] = loops[r].iv;
   }
-  if (rank == 0) {
+  if (E->gpu) {
+  } else if (rank == 0) {
     store_lane(E, &c, idx, NULL, NULL);
   } else if (!stream_eligible(E, &c)) {
     em_loop_begin(E, &loops[rank - 1], lo[rank - 1], hi[rank - 1], NULL, "s");

@@ -19,7 +19,7 @@ static bool is_arg(IrOpKind k) {
 }
 
 /* The identity of the combine, in the accumulator's (compute) dtype. */
-static LLVMValueRef identity(LEmit *E, IrOpKind k, DType dt) {
+LLVMValueRef em_reduce_identity(LEmit *E, IrOpKind k, DType dt) {
   LLVMTypeRef t = em_val_type(E, dt);
   bool mx = k == IR_OP_AMAX || k == IR_OP_ARGMAX;
   if (k == IR_OP_SUM) return em_zero(E, dt);
@@ -53,7 +53,7 @@ static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVM
 }
 
 /* argmax: v beats best when greater, or NaN over a number (first wins ties). */
-static LLVMValueRef beats(LEmit *E, IrOpKind k, DType dt, LLVMValueRef v, LLVMValueRef best) {
+LLVMValueRef em_reduce_beats(LEmit *E, IrOpKind k, DType dt, LLVMValueRef v, LLVMValueRef best) {
   LLVMValueRef c = em_compare(E, k == IR_OP_ARGMAX ? IR_OP_GT : IR_OP_LT, dt, v, best);
   if (!ir_dtype_is_float(dt)) return c;
   LLVMValueRef vnan = LLVMBuildFCmp(E->b, LLVMRealUNO, v, v, "");
@@ -61,7 +61,7 @@ static LLVMValueRef beats(LEmit *E, IrOpKind k, DType dt, LLVMValueRef v, LLVMVa
   return LLVMBuildOr(E->b, c, LLVMBuildAnd(E->b, vnan, bnum, ""), "");
 }
 
-static DType acc_dtype(IrOpKind k, DType src) {
+DType em_reduce_acc_dtype(IrOpKind k, DType src) {
   if (k == IR_OP_SUM && !ir_dtype_is_float(src)) return src;
   return em_comp_dtype(src);
 }
@@ -96,7 +96,7 @@ void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *id
   IrOpKind k = op->kind;
   IrValueId src = op->args[0];
   const IrValue *sv = val(E, src), *rv = val(E, op->results[0]);
-  DType adt = acc_dtype(k, sv->dtype);
+  DType adt = em_reduce_acc_dtype(k, sv->dtype);
   int dim = op->attrs->dim, r = sv->shape.rank;
   LLVMValueRef ridx[IR_MAX_RANK];
   result_idx(op, r, idx, em_i64(E, 0), ridx);
@@ -126,7 +126,7 @@ void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *id
     IrDim rd = sv->shape.dims[dim];
     if (rd.kind == IR_DIM_RDIM && E->in_chunk[rd.v])
       pos = LLVMBuildNSWAdd(E->b, pos, E->roff[rd.v], "");
-    LLVMValueRef win = beats(E, k, adt, v, best);
+    LLVMValueRef win = em_reduce_beats(E, k, adt, v, best);
     if (valid) win = LLVMBuildAnd(E->b, win, valid, "");
     em_buf_store(E, adt, st->best, key, LLVMBuildSelect(E->b, win, v, best, ""));
     LLVMValueRef old = em_buf_load(E, DT_INT64, st->acc, key);
@@ -135,10 +135,11 @@ void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *id
 }
 
 int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
+  if (E->gpu) return em_gpu_reduce(E, op, ph, st); /* threads split the reduced dim */
   IrOpKind k = op->kind;
   IrValueId src = op->args[0], res = op->results[0];
   const IrValue *sv = val(E, src), *rv = val(E, res);
-  DType adt = acc_dtype(k, sv->dtype);
+  DType adt = em_reduce_acc_dtype(k, sv->dtype);
   int64_t n = em_numel(E, &rv->shape);
   if (ph == SINK_INIT) {
     /* argmax's positions are the result itself (int64); sums of float32 / float64 and every
@@ -148,10 +149,10 @@ int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     st->acc_is_result = direct && buffer;
     st->acc = em_alloca(E, em_mem_type(E, is_arg(k) ? DT_INT64 : adt), n, "acc");
     fill_const(E, st->acc, is_arg(k) ? DT_INT64 : adt, n,
-               is_arg(k) ? em_i64(E, 0) : identity(E, k, adt));
+               is_arg(k) ? em_i64(E, 0) : em_reduce_identity(E, k, adt));
     if (is_arg(k)) {
       st->best = em_alloca(E, em_mem_type(E, adt), n, "best");
-      fill_const(E, st->best, adt, n, identity(E, k, adt));
+      fill_const(E, st->best, adt, n, em_reduce_identity(E, k, adt));
     }
     if (nan_flag(k, adt)) {
       st->best = em_alloca(E, E->i8, n, "sawnan");

@@ -203,6 +203,10 @@ LLVMValueRef em_call_intr2(LEmit *E, const char *name, LLVMTypeRef *overloads, i
                            LLVMValueRef *args, int n) {
   LLVMTypeRef fnty;
   LLVMValueRef fn = lower_intrinsic_decl(E->mod, name, overloads, no, &fnty);
+  if (!fn) {
+    em_fail(E, NULL, "internal: LLVM has no intrinsic %s", name);
+    return LLVMGetUndef(n > 0 ? LLVMTypeOf(args[0]) : E->i32);
+  }
   return LLVMBuildCall2(E->b, fnty, fn, args, (unsigned)n, "");
 }
 
@@ -248,6 +252,7 @@ LLVMValueRef em_alloca(LEmit *E, LLVMTypeRef t, int64_t n, const char *name) {
 }
 
 LLVMValueRef em_buffer(LEmit *E, DType dt, const IrShape *s, const char *name) {
+  if (E->gpu) return em_shared_buffer(E, em_mem_type(E, dt), em_numel(E, s));
   return em_alloca(E, em_mem_type(E, dt), em_numel(E, s), name);
 }
 
@@ -267,6 +272,7 @@ LLVMValueRef em_buf_index(LEmit *E, const IrShape *s, LLVMValueRef *idx) {
 
 LLVMValueRef em_buf_load(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin) {
   LLVMTypeRef t = em_mem_type(E, dt);
+  if (E->gpu && E->par == 0 && LLVMGetPointerAddressSpace(LLVMTypeOf(buf)) == 3) E->sread = true;
   LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, t, buf, &lin, 1, "");
   return em_mem_to_val(E, dt, LLVMBuildLoad2(E->b, t, p, ""));
 }
@@ -385,7 +391,7 @@ void em_bcast_idx(LEmit *E, const IrShape *from, const IrShape *to, LLVMValueRef
 
 void em_name(LEmit *E, LLVMValueRef v, const IrFunc *f, IrValueId id, const char *suffix) {
   const IrValue *val = ir_value(f, id);
-  if (!v || !val || !val->name) return;
+  if (!v || !val || !val->name || LLVMIsAConstant(v)) return; /* globals keep their names */
   char buf[128];
   snprintf(buf, sizeof buf, "%s%s", val->name, suffix ? suffix : "");
   LLVMSetValueName2(v, buf, strlen(buf));

@@ -29,6 +29,7 @@ typedef struct LowerCtx {
   LLVMModuleRef mod;
   LLVMTargetMachineRef tm;
   LowerArtifact *art;
+  LowerTarget target;
   char sym[96]; /* unique symbol prefix of this compile */
 } LowerCtx;
 
@@ -39,12 +40,17 @@ int lower_pass_emit_llvm(LowerCtx *c, Diag *d);
 int lower_pass_optimize(LowerCtx *c, Diag *d);
 int lower_pass_codegen(LowerCtx *c, Diag *d);
 
+/* lower_nvptx.c: the NVPTX target machine (nvptx64-nvidia-cuda, sm_90a, +ptx80). */
+int lower_nvptx_target_machine(LLVMTargetMachineRef *out, Diag *d);
+int lower_nvptx_codegen(LowerCtx *c, Diag *d);
 /* lower_x86.c: the host target machine (O3, host CPU name and features). */
 int lower_x86_target_machine(LLVMTargetMachineRef *out, char *cpu, size_t cpu_cap, Diag *d);
 int lower_x86_vector_bytes(void); /* 64 with AVX-512, 32 with AVX2, else 16 */
 /* lower_version.c: the LLVM-version-dependent calls. */
 LLVMValueRef lower_intrinsic_decl(LLVMModuleRef m, const char *name, LLVMTypeRef *types, int n,
                                   LLVMTypeRef *fn_type);
+/* The CTA barrier (bar.sync 0): llvm.nvvm.barrier0 up to LLVM 20, barrier.cta.sync after. */
+LLVMValueRef lower_nvptx_barrier(LLVMModuleRef m, LLVMBuilderRef b);
 
 /* ---- IR rewriting (lower_rewrite.c) --------------------------------------------------------- */
 
@@ -120,6 +126,7 @@ typedef struct LVal {
 typedef struct LLoop {
   LLVMBasicBlockRef hdr, body, latch, exit;
   LLVMValueRef iv, next;
+  bool par; /* GPU: distributed over the CTA's threads (em_par_begin) */
 } LLoop;
 
 /* A loop nest over a shape (dims of size 1 get no loop unless bounds are given). */
@@ -128,6 +135,9 @@ typedef struct LNest {
   bool looped[IR_MAX_RANK];
   LLoop l[IR_MAX_RANK];
   LLVMValueRef idx[IR_MAX_RANK];
+  bool par;                /* GPU: one flat loop distributed over the threads */
+  LLoop pl;                /* that loop */
+  LLVMBasicBlockRef skip;  /* GPU with bounds: where lanes outside them go */
 } LNest;
 
 typedef struct LEmit {
@@ -153,6 +163,17 @@ typedef struct LEmit {
   bool *done;    /* per value: made early (a reduction fused into the loop filling its input) */
   bool streamed; /* the function has non-temporal stores: it ends with a store fence */
   unsigned md_loop;
+  /* GPU (lower_nvptx_emit.c): one program = one CTA of nthreads threads */
+  bool gpu;
+  int par;              /* > 0 inside a loop distributed over the threads */
+  bool sread;           /* shared memory was read outside one since the last barrier */
+  LLVMValueRef tid;     /* i64 thread index in the CTA */
+  int64_t nthreads;
+  LLVMValueRef smem;    /* the dynamic shared memory (addrspace 3) */
+  size_t shared;        /* bytes of it the buffers use */
+  int nloads;
+  const IrOp *load_op[LOWER_MAX_LIST * 4];
+  int load_evict[LOWER_MAX_LIST * 4]; /* IrEviction per load */
   Diag *d;
   bool failed;
 } LEmit;
@@ -232,13 +253,52 @@ typedef struct SinkState {
   LLVMValueRef acc;  /* accumulator buffer (comp type) */
   LLVMValueRef best; /* argmax / argmin: best values so far */
   bool acc_is_result;
+  int64_t groups;    /* GPU: threads splitting the reduced dim of one output */
 } SinkState;
 int em_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
 void em_reduce_element(LEmit *E, const IrOp *op, SinkState *st, LLVMValueRef *idx, bool full);
 int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
+LLVMValueRef em_reduce_identity(LEmit *E, IrOpKind k, DType dt); /* of the combine, acc dtype */
+/* argmax / argmin: v beats best (greater / less, or NaN over a number) */
+LLVMValueRef em_reduce_beats(LEmit *E, IrOpKind k, DType dt, LLVMValueRef v, LLVMValueRef best);
+DType em_reduce_acc_dtype(IrOpKind k, DType src);
 
 /* lower_emit.c: regions, loops, the program and grid functions. */
 int em_region(LEmit *E, const IrRegion *r);
 int em_prepare(LEmit *E, IrValueId id); /* makes a chunked value usable in this chunk */
+typedef struct LoopDims {
+  int ndims;
+  LLVMValueRef lb[IR_MAX_RANK], ub[IR_MAX_RANK], count[IR_MAX_RANK];
+  int64_t block[IR_MAX_RANK];
+  int64_t clb[IR_MAX_RANK], cub[IR_MAX_RANK]; /* constant bounds, or INT64_MIN / INT64_MAX */
+} LoopDims;
+void em_loop_dims(LEmit *E, const IrOp *op, LoopDims *ld);
+int em_nest_program(LEmit *E, const IrOp *op, const LoopDims *ld, LLVMValueRef local);
+int em_loop_index(LEmit *E, const IrOp *op);
+void em_function_begin(LEmit *E, LLVMValueRef fn); /* entry blocks, value tables reset */
+void em_function_close(LEmit *E);
+int em_host_ops(LEmit *E); /* the ops outside device loops (after the arguments are set) */
+
+/* GPU pieces (lower_nvptx_emit.c, lower_nvptx_reduce.c); every one is a no-op or a plain loop
+ * on the CPU, so the shared emitter calls them unconditionally. */
+/* for (i = 0; i < n; i++), distributed over the threads on the GPU (i = tid, tid + T, ...)
+ * unless already inside a distributed loop; the end of a distributed loop is a barrier. */
+void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name);
+void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md);
+void em_barrier(LEmit *E);
+/* Scratch for a sink's accumulators: the stack on the CPU, shared memory on the GPU. */
+LLVMValueRef em_work_buffer(LEmit *E, LLVMTypeRef t, int64_t n, const char *name);
+LLVMValueRef em_shared_buffer(LEmit *E, LLVMTypeRef t, int64_t n);
+/* dst[0..n) = src[0..n) (elements of dt). */
+void em_copy_buf(LEmit *E, LLVMValueRef dst, LLVMValueRef src, DType dt, int64_t n);
+/* A global load with an L1 eviction hint (ld.global.L1::evict_first / evict_last). */
+LLVMValueRef em_nvptx_load_hint(LEmit *E, LLVMTypeRef mt, LLVMValueRef p, int policy);
+int em_load_policy(LEmit *E, const IrOp *op); /* IrEviction for a load (GPU) */
+/* GPU math the CPU sends to libm: NULL when the op is not one of them. */
+LLVMValueRef em_nvptx_math(LEmit *E, IrOpKind k, LLVMValueRef x, LLVMValueRef y);
+int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
+void em_gpu_gemm(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C,
+                 int64_t batch, int64_t M, int64_t N, int64_t K);
+int lower_nvptx_emit_kernel(LEmit *E, const char *name);
 
 #endif

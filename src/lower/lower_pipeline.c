@@ -93,7 +93,10 @@ static void dump(const LowerCtx *c, LowerPassId p) {
     fputs(c->art->llvm, stderr);
     break;
   default:
-    fprintf(stderr, "x86 object code: %zu bytes (see the \"asm\" stage)\n", c->art->object_len);
+    if (c->art->ptx)
+      fputs(c->art->ptx, stderr);
+    else
+      fprintf(stderr, "x86 object code: %zu bytes (see the \"asm\" stage)\n", c->art->object_len);
   }
   fflush(stderr);
 }
@@ -175,20 +178,20 @@ void lower_artifact_free(LowerArtifact *a) {
   mem_free(a->llvm);
   mem_free(a->asm_text);
   mem_free(a->object);
+  mem_free(a->ptx);
   mem_free(a->args);
   mem_free(a);
 }
 
 int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, LowerArtifact **out,
                   Diag *d) {
-  if (target == LOWER_TARGET_CUDA)
-    return diag_set(d, "the CUDA target is not built yet (use target \"cpu\")");
   double t0 = now_ms();
-  LowerCtx c = {.input = f, .cfg = cfg};
+  LowerCtx c = {.input = f, .cfg = cfg, .target = target};
   LowerArtifact *a = mem_calloc(1, sizeof *a);
   if (!a) return diag_set(d, "out of memory while lowering");
   c.art = a;
   a->grid = -1;
+  a->target = target;
   size_t len;
   int rc = HL_ERR;
   a->name = dup_str(f->name ? f->name : "kernel");
@@ -197,7 +200,12 @@ int lower_compile(const IrFunc *f, const LowerConfig *cfg, LowerTarget target, L
     goto out;
   }
   if (ir_print(f, 0, &a->ir, &len, d) || fill_args(a, f, d)) goto out;
-  if (lower_x86_target_machine(&c.tm, a->cpu, sizeof a->cpu, d)) goto out;
+  if (target == LOWER_TARGET_CUDA) {
+    if (lower_nvptx_target_machine(&c.tm, d)) goto out;
+    snprintf(a->cpu, sizeof a->cpu, "sm_90a");
+  } else if (lower_x86_target_machine(&c.tm, a->cpu, sizeof a->cpu, d)) {
+    goto out;
+  }
   make_symbol(&c);
   snprintf(a->program_sym, sizeof a->program_sym, "%s_program", c.sym);
   snprintf(a->grid_sym, sizeof a->grid_sym, "%s_grid", c.sym);

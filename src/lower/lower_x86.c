@@ -119,6 +119,7 @@ static int emit_to(LLVMTargetMachineRef tm, LLVMModuleRef m, LLVMCodeGenFileType
 }
 
 int lower_pass_codegen(LowerCtx *c, Diag *d) {
+  if (c->target == LOWER_TARGET_CUDA) return lower_nvptx_codegen(c, d);
   char *obj = NULL;
   size_t len = 0;
   if (emit_to(c->tm, c->mod, LLVMObjectFile, &obj, &len, d)) return HL_ERR;
@@ -128,6 +129,10 @@ int lower_pass_codegen(LowerCtx *c, Diag *d) {
 }
 
 int lower_artifact_asm(LowerArtifact *a, const char **out, Diag *d) {
+  if (a->target == LOWER_TARGET_CUDA) { /* the cuda target's assembly is its PTX */
+    *out = a->ptx;
+    return a->ptx ? HL_OK : diag_set(d, "the kernel has no PTX");
+  }
   if (a->asm_text) {
     *out = a->asm_text;
     return HL_OK;

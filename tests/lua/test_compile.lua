@@ -129,7 +129,7 @@ T.test("code stages and info", function()
   T.eq(info.launches, 1, "launches")
   T.eq(info.programs, 8, "programs launched")
   T.truthy(info.launch_threads >= 1, "threads")
-  T.raises(function() ck:code("ptx") end, 'unknown stage "ptx"')
+  T.raises(function() ck:code("ptx") end, 'stage "ptx" belongs to the cuda target')
 end)
 
 T.test("config errors name the field", function()
@@ -161,7 +161,16 @@ end)
 
 T.test("targets", function()
   local f = build_softmax(8, 32)
-  T.raises(function() core.compile(f, {}, "cuda") end, 'target "cuda" is not built yet')
+  local ck = core.compile(f, {num_warps = 2}, "cuda") -- PTX needs no GPU
+  T.truthy(ck:code("ptx"):find(".visible .entry", 1, true), "a PTX entry")
+  T.truthy(ck:code("ptx"):find(".maxntid 64, 1, 1", 1, true), "num_warps = 2: 64 threads")
+  T.eq(ck:info().target, "cuda", "target")
+  T.raises(function() core.compile(f, {num_warps = 3}, "cuda") end,
+    "num_warps = 3 must be a power of two")
+  T.raises(function() core.compile(f, {pid_type = "xyzz"}, "cuda") end,
+    'pid_type = "xyzz" is not one of')
+  T.raises(function() ck:launch({core.randn({8, 32}), core.zeros({8, 32})}) end,
+    "the cuda kernel needs device tensors")
   T.raises(function() core.compile(f, {}, "tpu") end, 'unknown target "tpu"')
   T.raises(function() core.compile({}, {}) end, "IrFunc")
 end)

@@ -302,8 +302,8 @@ T.test("other misuse", function()
     helua.kernel(function() end, {autotune_efort = "none"}) --@kernel_opt
   end, "unknown kernel option autotune_efort", "did you mean autotune_effort?")
   expect("backend", function()
-    helua.kernel(function() end, {backend = "cuda"}) --@backend
-  end, "the cuda backend is not built yet", "interpret")
+    helua.kernel(function() end, {backend = "cpu", block_size = 4}) --@backend
+  end, "block_size is interpret mode's block size", "give a config")
   expect("cuda", function()
     local t = helua.zeros({2}, {device = "cuda"}) --@cuda
   end, "cuda: unavailable (")

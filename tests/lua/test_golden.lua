@@ -46,7 +46,7 @@ if cpu ~= golden.golden_cpu then
   os.exit(1)
 end
 for _, c in ipairs(golden.cases) do
-  local stages = {table.unpack(golden.stages)}
+  local stages = {table.unpack(c.stages or golden.stages)}
   for _, s in ipairs(c.stages_extra or {}) do stages[#stages + 1] = s end
   for _, stage in ipairs(stages) do
     local path = "tests/golden/" .. c.name .. "." .. stage

@@ -286,7 +286,7 @@ T.test("code(): stages, errors, trace counts", function()
   bk:code(nil, "ir")
   T.eq(kernel.stats.traces - before, 1, "traced once")
   T.raises(function() bk:code(nil, "irr") end, "unknown code stage 'irr'", "did you mean ir?")
-  T.raises(function() bk:code(nil, "ptx") end, "cuda target")
+  T.truthy(bk:code(nil, "ptx"):find(".entry", 1, true), "ptx without a GPU")
   if not require("helua.core").compile then
     T.raises(function() bk:code(nil, "llvm") end, "needs the compiler")
   end

@@ -98,9 +98,8 @@ static void test_add(void **state) {
   s = derive(ir_test_build_add, "cuda");
   assert_default(s,
                  "helua.Config{block_sizes = {8, 128}, loop_orders = {{1, 2}}, "
-                 "flatten_loops = {false}, l2_groupings = {1}, load_eviction_policies = {\"\", "
-                 "\"\"}, num_warps = 4, num_stages = 1, indexing = {\"pointer\", \"pointer\", "
-                 "\"pointer\"}, pid_type = \"flat\", num_sm_multiplier = 1, maxnreg = helua.none}");
+                 "l2_groupings = {1}, load_eviction_policies = {\"\", \"\"}, num_warps = 4, "
+                 "num_stages = 1, pid_type = \"flat\", num_sm_multiplier = 1, maxnreg = helua.none}");
   assert_int_equal(cfgspace_field(s, cfgspace_find(s, "pid_type"))->elems[0].n, 4); /* xyz too */
   cfgspace_free(s);
 }
@@ -123,9 +122,8 @@ static void test_softmax(void **state) {
   s = derive(ir_test_build_softmax, "cuda");
   /* Helion's rule: a reduction over more than 256 elements gets a row per program */
   assert_default(s, "helua.Config{block_sizes = {1}, reduction_loops = {helua.none}, "
-                    "load_eviction_policies = {\"\"}, num_warps = 4, num_stages = 1, indexing = "
-                    "{\"pointer\", \"pointer\"}, pid_type = \"flat\", num_sm_multiplier = 1, "
-                    "maxnreg = helua.none}");
+                    "load_eviction_policies = {\"\"}, num_warps = 4, num_stages = 1, "
+                    "pid_type = \"flat\", num_sm_multiplier = 1, maxnreg = helua.none}");
   cfgspace_free(s);
 }
 
@@ -134,25 +132,17 @@ static void test_matmul(void **state) {
   char buf[4096];
   cfgspace_describe(s, buf, sizeof buf);
   assert_string_equal(
-      buf, "config space for cuda: 16 fields, 21 units, 22 slots, 1.463e+12 configs\n"
+      buf, "config space for cuda: 10 fields, 13 units, 14 slots, 1.016e+09 configs\n"
            "  block_sizes[1]: a power of two from 16 to 1024; default 64\n"
            "  block_sizes[2]: a power of two from 16 to 256; default 64\n"
            "  block_sizes[3]: a power of two from 16 to 512; default 32\n"
            "  loop_orders[1]: a permutation of 1..2; default {1, 2}\n"
-           "  flatten_loops[1]: true or false; default false\n"
            "  l2_groupings[1]: a power of two from 1 to 64; default 1\n"
            "  range_unroll_factors[1]: an integer from 0 to 4; default 0\n"
-           "  range_num_stages[1]: an integer from 0 to 4; default 0\n"
-           "  range_multi_buffers[1]: true or false, or none; default helua.none\n"
-           "  range_flattens[1]: true or false, or none; default helua.none\n"
-           "  static_ranges[1]: true or false; default false\n"
            "  load_eviction_policies[1]: one of \"\", \"first\", \"last\"; default \"\"\n"
            "  load_eviction_policies[2]: one of \"\", \"first\", \"last\"; default \"\"\n"
            "  num_warps: a power of two from 1 to 32; default 4\n"
            "  num_stages: an integer from 1 to 8; default 3\n"
-           "  indexing[1]: one of \"pointer\", \"tensor_descriptor\"; default \"pointer\"\n"
-           "  indexing[2]: one of \"pointer\", \"tensor_descriptor\"; default \"pointer\"\n"
-           "  indexing[3]: one of \"pointer\", \"tensor_descriptor\"; default \"pointer\"\n"
            "  pid_type: one of \"flat\", \"xyz\", \"persistent_blocked\", "
            "\"persistent_interleaved\"; default \"flat\"\n"
            "  num_sm_multiplier: a power of two from 1 to 128; default 1\n"
@@ -175,12 +165,8 @@ static void test_matmul(void **state) {
 static void test_sink(void **state) {
   ConfigSpace *s = derive(ir_test_build_sink, "cuda");
   assert_default(s, "helua.Config{block_sizes = {32}, range_unroll_factors = {0}, "
-                    "range_num_stages = {0}, range_multi_buffers = {helua.none}, range_flattens = "
-                    "{helua.none}, static_ranges = {false}, load_eviction_policies = {\"\", \"\", "
-                    "\"\"}, num_warps = 4, num_stages = 1, indexing = {\"pointer\", \"pointer\", "
-                    "\"pointer\", \"pointer\", \"pointer\", \"pointer\"}, atomic_indexing = "
-                    "{\"pointer\"}, pid_type = \"flat\", num_sm_multiplier = 1, maxnreg = "
-                    "helua.none, unroll = 2}");
+                    "load_eviction_policies = {\"\", \"\", \"\"}, num_warps = 4, num_stages = 1, "
+                    "pid_type = \"flat\", num_sm_multiplier = 1, maxnreg = helua.none, unroll = 2}");
   const CfgField *bs = cfgspace_field(s, cfgspace_find(s, "block_sizes"));
   assert_int_equal(bs->elems[0].lo, 16); /* register_block_size(16, 64) */
   assert_int_equal(bs->elems[0].hi, 64);

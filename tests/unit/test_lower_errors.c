@@ -75,8 +75,18 @@ static void test_compile_errors(void **state) {
   lower_config_init(&c);
   LowerArtifact *a = NULL;
   Diag d;
+  /* the cuda target: PTX without a GPU; its knobs are checked; shared memory is bounded */
+  assert_int_equal(lower_compile(mm, &c, LOWER_TARGET_CUDA, &a, &d), HL_OK);
+  assert_non_null(strstr(a->ptx, ".visible .entry"));
+  assert_true(a->block[0] >= 32 && a->grid3[0] >= 1);
+  lower_artifact_free(a);
+  a = NULL;
+  c.num_warps = 3;
   assert_int_equal(lower_compile(mm, &c, LOWER_TARGET_CUDA, &a, &d), HL_ERR);
-  assert_non_null(strstr(d.msg, "CUDA target is not built yet"));
+  assert_non_null(strstr(d.msg, "num_warps = 3 must be a power of two"));
+  c = CFG_BS(256, 256, 256);
+  assert_int_equal(lower_compile(mm, &c, LOWER_TARGET_CUDA, &a, &d), HL_ERR);
+  assert_non_null(strstr(d.msg, "KiB of shared memory"));
 
   /* a tile of 2^20 x 2^6 float32 values does not fit a program's stack */
   c = CFG_BS(1 << 20, 64, 16);

@@ -124,6 +124,18 @@ int rt_cuda_event_record(RtCudaEvent *e, Diag *d);
 int rt_cuda_event_synchronize(RtCudaEvent *e, Diag *d);
 int rt_cuda_event_elapsed_ms(RtCudaEvent *start, RtCudaEvent *end, float *ms, Diag *d);
 
+/* ---- compiled kernels (rt_cuda_kernel.c) -------------------------------------------------- */
+
+/* PTX + entry name → a loaded function; one module per kernel, unloaded by rt_cuda_kernel_free.
+ * params: one pointer per kernel parameter (a tensor's RtCudaPtr, a scalar's double / int64). */
+typedef struct RtCudaKernel RtCudaKernel;
+int rt_cuda_kernel_load(const char *ptx, const char *entry, RtCudaKernel **out, Diag *d);
+int rt_cuda_kernel_launch(RtCudaKernel *k, const unsigned grid[3], const unsigned block[3],
+                          unsigned shared_bytes, void **params, Diag *d);
+const RtCudaJitLog *rt_cuda_kernel_log(const RtCudaKernel *k);
+int rt_cuda_kernel_attrs(RtCudaKernel *k, RtCudaFuncAttrs *out, Diag *d);
+void rt_cuda_kernel_free(RtCudaKernel *k); /* NULL is fine */
+
 /* ---- tensors on the device ---------------------------------------------------------------- */
 
 /* Device memory for tensors (device TENSOR_DEVICE_CUDA, name "cuda"): Storage.data holds the

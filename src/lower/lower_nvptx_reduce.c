@@ -1,0 +1,188 @@
+/* Reductions on the GPU (sum, amax, amin, argmax, argmin over one dim): threads split the
+ * reduced dim, partials in shared memory, a combine per output. Part of src/lower (emit_llvm).
+ *
+ * Layout: the input viewed as [outer, L, inner] with n = outer * inner outputs; each output gets
+ * G threads (a power of two: T / n, at most L rounded up; 1 when n >= T). Thread slot s holds
+ * one partial: when the reduced dim is innermost (inner = 1) the G threads of one output are
+ * consecutive (s = o * G + g), so they read consecutive elements of a row; otherwise consecutive
+ * threads take consecutive outputs (s = g * n + o), which are consecutive in memory. A thread
+ * combines elements g, g + G, ... of its output's dim in order (the position order argmax needs);
+ * partials live in shared memory across the chunks of a looped reduction; FINISH combines the G
+ * partials of each output in g order (argmax breaks ties by position). amax / amin propagate NaN
+ * directly (no flag), as torch does. */
+#include "lower/lower_internal.h"
+
+static const IrValue *val(LEmit *E, IrValueId id) {
+  return ir_value(E->f, id);
+}
+
+static bool is_arg(IrOpKind k) {
+  return k == IR_OP_ARGMAX || k == IR_OP_ARGMIN;
+}
+
+typedef struct RLayout {
+  int64_t n, G;
+  bool gfast; /* the G threads of one output are consecutive */
+} RLayout;
+
+static RLayout layout(LEmit *E, const IrOp *op) {
+  const IrValue *sv = val(E, op->args[0]), *rv = val(E, op->results[0]);
+  int dim = op->attrs->dim;
+  RLayout L = {.n = em_numel(E, &rv->shape), .G = 1};
+  int64_t len = em_dim(E, sv->shape.dims[dim]), inner = 1;
+  for (int i = dim + 1; i < sv->shape.rank; i++)
+    inner *= em_dim(E, sv->shape.dims[i]);
+  L.gfast = inner == 1;
+  if (L.n < E->nthreads) {
+    while (L.G * 2 * L.n <= E->nthreads && L.G < len)
+      L.G *= 2;
+  }
+  return L;
+}
+
+static LLVMValueRef slot_of(LEmit *E, const RLayout *L, LLVMValueRef o, LLVMValueRef g) {
+  if (L->gfast) return LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, o, em_i64(E, L->G), ""), g, "");
+  return LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, g, em_i64(E, L->n), ""), o, "");
+}
+
+static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef v) {
+  LLVMBuilderRef b = E->b;
+  if (k == IR_OP_SUM) {
+    if (!ir_dtype_is_float(dt)) return LLVMBuildAdd(b, a, v, "");
+    LLVMValueRef s = LLVMBuildFAdd(b, a, v, "");
+    LLVMSetFastMathFlags(s, LLVMFastMathAllowReassoc);
+    return s;
+  }
+  if (!ir_dtype_is_float(dt))
+    return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
+  /* v wins when it is further out or NaN; a NaN already in a stays */
+  LLVMValueRef out = LLVMBuildFCmp(b, k == IR_OP_AMAX ? LLVMRealOGT : LLVMRealOLT, v, a, "");
+  LLVMValueRef vnan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
+  return LLVMBuildSelect(b, LLVMBuildOr(b, out, vnan, ""), v, a, "");
+}
+
+/* argmax / argmin across partials: the better value, or the earlier position on a tie. */
+static LLVMValueRef arg_wins(LEmit *E, IrOpKind k, DType dt, LLVMValueRef v, LLVMValueRef p,
+                             LLVMValueRef bv, LLVMValueRef bp) {
+  LLVMBuilderRef b = E->b;
+  LLVMValueRef win = em_reduce_beats(E, k, dt, v, bv), eq;
+  if (ir_dtype_is_float(dt)) {
+    LLVMValueRef both_nan = LLVMBuildAnd(b, LLVMBuildFCmp(b, LLVMRealUNO, v, v, ""),
+                                         LLVMBuildFCmp(b, LLVMRealUNO, bv, bv, ""), "");
+    eq = LLVMBuildOr(b, LLVMBuildFCmp(b, LLVMRealOEQ, v, bv, ""), both_nan, "");
+  } else {
+    eq = LLVMBuildICmp(b, LLVMIntEQ, v, bv, "");
+  }
+  LLVMValueRef earlier = LLVMBuildAnd(b, eq, LLVMBuildICmp(b, LLVMIntSLT, p, bp, ""), "");
+  return LLVMBuildOr(b, win, earlier, "");
+}
+
+static void set_slot(LEmit *E, LLVMValueRef slot, LLVMTypeRef t, LLVMValueRef v) {
+  (void)t;
+  LLVMBuildStore(E->b, v, slot);
+}
+
+int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
+  IrOpKind k = op->kind;
+  IrValueId src = op->args[0], res = op->results[0];
+  const IrValue *sv = val(E, src), *rv = val(E, res);
+  DType adt = em_reduce_acc_dtype(k, sv->dtype);
+  DType pdt = is_arg(k) ? DT_INT64 : adt; /* what st->acc holds */
+  LLVMTypeRef at = em_val_type(E, adt), pt = em_val_type(E, pdt);
+  RLayout L = layout(E, op);
+  int64_t nslots = L.n * L.G;
+  LLVMBuilderRef b = E->b;
+  if (ph == SINK_INIT) {
+    st->groups = L.G;
+    st->acc = em_shared_buffer(E, em_mem_type(E, pdt), nslots);
+    st->best = is_arg(k) ? em_shared_buffer(E, em_mem_type(E, adt), nslots) : NULL;
+    LLoop l;
+    em_par_begin(E, &l, em_i64(E, nslots), "rinit");
+    em_buf_store(E, pdt, st->acc, l.iv, is_arg(k) ? em_i64(E, 0) : em_reduce_identity(E, k, adt));
+    if (is_arg(k)) em_buf_store(E, adt, st->best, l.iv, em_reduce_identity(E, k, adt));
+    em_par_end(E, &l, NULL);
+    return E->failed ? HL_ERR : HL_OK;
+  }
+  int dim = op->attrs->dim, rank = sv->shape.rank;
+  if (ph == SINK_BODY) {
+    LLoop l;
+    em_par_begin(E, &l, em_i64(E, nslots), "rslot");
+    LLVMValueRef o, g;
+    if (L.gfast) {
+      g = LLVMBuildURem(b, l.iv, em_i64(E, L.G), "g");
+      o = LLVMBuildUDiv(b, l.iv, em_i64(E, L.G), "o");
+    } else {
+      o = LLVMBuildURem(b, l.iv, em_i64(E, L.n), "o");
+      g = LLVMBuildUDiv(b, l.iv, em_i64(E, L.n), "g");
+    }
+    LLVMValueRef idx[IR_MAX_RANK], rest = o;
+    for (int i = rank - 1; i >= 0; i--) {
+      if (i == dim) continue;
+      int64_t size = em_dim(E, sv->shape.dims[i]);
+      idx[i] = size == 1 ? em_i64(E, 0) : LLVMBuildURem(b, rest, em_i64(E, size), "");
+      if (size != 1) rest = LLVMBuildUDiv(b, rest, em_i64(E, size), "");
+    }
+    LLVMValueRef acc = em_alloca(E, pt, 1, "racc"), best = NULL;
+    set_slot(E, acc, pt, em_buf_load(E, pdt, st->acc, l.iv));
+    if (is_arg(k)) {
+      best = em_alloca(E, at, 1, "rbest");
+      set_slot(E, best, at, em_buf_load(E, adt, st->best, l.iv));
+    }
+    LLoop r;
+    em_loop_begin(E, &r, g, em_vlen(E, sv->shape.dims[dim]), em_i64(E, L.G), "r");
+    idx[dim] = r.iv;
+    LLVMValueRef v = em_cast(E, sv->dtype, adt, em_eval(E, src, idx));
+    if (!is_arg(k)) {
+      set_slot(E, acc, pt, combine(E, k, adt, LLVMBuildLoad2(b, pt, acc, ""), v));
+    } else {
+      LLVMValueRef pos = r.iv;
+      IrDim rd = sv->shape.dims[dim];
+      if (rd.kind == IR_DIM_RDIM && E->in_chunk[rd.v])
+        pos = LLVMBuildNSWAdd(b, pos, E->roff[rd.v], "");
+      LLVMValueRef bv = LLVMBuildLoad2(b, at, best, "");
+      LLVMValueRef win = em_reduce_beats(E, k, adt, v, bv);
+      set_slot(E, best, at, LLVMBuildSelect(b, win, v, bv, ""));
+      set_slot(E, acc, pt, LLVMBuildSelect(b, win, pos, LLVMBuildLoad2(b, pt, acc, ""), ""));
+    }
+    em_loop_end(E, &r, NULL);
+    em_buf_store(E, pdt, st->acc, l.iv, LLVMBuildLoad2(b, pt, acc, ""));
+    if (best) em_buf_store(E, adt, st->best, l.iv, LLVMBuildLoad2(b, at, best, ""));
+    em_par_end(E, &l, NULL);
+    return E->failed ? HL_ERR : HL_OK;
+  }
+  /* finish: combine each output's partials in g order into the result buffer */
+  LLVMValueRef out = em_buffer(E, rv->dtype, &rv->shape, "red");
+  LLoop l;
+  em_par_begin(E, &l, em_i64(E, L.n), "rout");
+  LLVMValueRef s0 = slot_of(E, &L, l.iv, em_i64(E, 0));
+  LLVMValueRef acc = em_alloca(E, pt, 1, "rfin"), best = NULL;
+  set_slot(E, acc, pt, em_buf_load(E, pdt, st->acc, s0));
+  if (is_arg(k)) {
+    best = em_alloca(E, at, 1, "rfbest");
+    set_slot(E, best, at, em_buf_load(E, adt, st->best, s0));
+  }
+  if (L.G > 1) {
+    LLoop gl;
+    em_loop_begin(E, &gl, em_i64(E, 1), em_i64(E, L.G), NULL, "rg");
+    LLVMValueRef s = slot_of(E, &L, l.iv, gl.iv);
+    LLVMValueRef p = em_buf_load(E, pdt, st->acc, s);
+    if (!is_arg(k)) {
+      set_slot(E, acc, pt, combine(E, k, adt, LLVMBuildLoad2(b, pt, acc, ""), p));
+    } else {
+      LLVMValueRef v = em_buf_load(E, adt, st->best, s);
+      LLVMValueRef bv = LLVMBuildLoad2(b, at, best, ""), bp = LLVMBuildLoad2(b, pt, acc, "");
+      LLVMValueRef win = arg_wins(E, k, adt, v, p, bv, bp);
+      set_slot(E, best, at, LLVMBuildSelect(b, win, v, bv, ""));
+      set_slot(E, acc, pt, LLVMBuildSelect(b, win, p, bp, ""));
+    }
+    em_loop_end(E, &gl, NULL);
+  }
+  em_buf_store(E, rv->dtype, out, l.iv, em_cast(E, pdt, rv->dtype, LLVMBuildLoad2(b, pt, acc, "")));
+  em_par_end(E, &l, NULL);
+  LVal lv = {.kind = LV_BUF, .v = out};
+  if (E->plan->kind[res] == PLAN_SCALAR)
+    lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, rv->dtype, out, em_i64(E, 0))};
+  em_name(E, lv.v, E->f, res, "");
+  em_set(E, res, lv);
+  return E->failed ? HL_ERR : HL_OK;
+}

@@ -1,0 +1,94 @@
+-- The cuda target without a GPU: every kernel in kernels/ (its small size) compiles to PTX for the
+-- default cuda config and for random configs of its cuda config space, and `ptxas -arch=sm_90a`
+-- accepts each module; failures name the kernel, the config and ptxas's message. Skipped (77)
+-- when ptxas is not installed (HELUA_PTXAS overrides /usr/local/cuda/bin/ptxas). Part of tests/lua.
+package.path = arg[0]:match("(.*/)") .. "?.lua;" .. package.path
+local T = require "testing"
+local helua = require "helua"
+local run = require "helua.run"
+
+local RANDOM_CONFIGS = tonumber(os.getenv("HELUA_TEST_RANDOM_CONFIGS") or "") or 5
+local ptxas = os.getenv("HELUA_PTXAS") or "/usr/local/cuda/bin/ptxas"
+if not io.open(ptxas, "r") then
+  print("test_cuda_ptx: skipped, no ptxas at " .. ptxas)
+  os.exit(77)
+end
+
+local tmp = os.tmpname()
+
+-- ptxas's verdict on one PTX text: nil when it assembles, else its message.
+local function assemble(ptx)
+  local f = assert(io.open(tmp .. ".ptx", "w"))
+  f:write(ptx)
+  f:close()
+  local p = io.popen(ptxas .. " -arch=sm_90a " .. tmp .. ".ptx -o " .. tmp .. ".cubin 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  return not ok and (out ~= "" and out or "ptxas failed") or nil
+end
+
+local function kernel_files()
+  local files = {}
+  local p = assert(io.popen("ls kernels/*.lua 2>/dev/null"))
+  for line in p:lines() do files[#files + 1] = line end
+  p:close()
+  return files
+end
+
+-- A compile that the lowering refuses with a reason (a tile too big for shared memory) is not a
+-- ptxas failure: counted, not failed. So is a random config whose tunable (matmul_split_k's
+-- split_k) retraces the kernel into a space the other fields do not fit (the tracer's business).
+local function expected_refusal(msg)
+  msg = tostring(msg)
+  return msg:find("of shared memory", 1, true) ~= nil
+    or msg:find("does not fit the kernel", 1, true) ~= nil
+end
+
+local refused = 0
+for _, file in ipairs(kernel_files()) do
+  local d = run.load(file)
+  for _, e in ipairs(d.entries) do
+    T.test(file .. " " .. e.name .. ": PTX for the default and " .. RANDOM_CONFIGS
+      .. " random cuda configs assembles", function()
+      local k = run.with_settings(e.kernel, {backend = "cuda"})
+      local args = run.inputs(e, run.size(d, "small"), 0)
+      local bk = k:bind(table.unpack(args, 1, args.n))
+      local cfgs = {{name = "default", cfg = nil}}
+      local space = bk:config_spec()
+      for seed = 1, RANDOM_CONFIGS do
+        local c = helua.Config(space:random(seed))
+        cfgs[#cfgs + 1] = {name = "random " .. seed .. " " .. c:to_lua(), cfg = c}
+      end
+      for _, c in ipairs(cfgs) do
+        local ok, ptx = pcall(bk.code, bk, c.cfg, "ptx")
+        if not ok and c.cfg and expected_refusal(ptx) then
+          refused = refused + 1
+        else
+          if not ok then error(string.format("%s: %s config: %s", e.name, c.name, tostring(ptx)), 0) end
+          local msg = assemble(ptx)
+          if msg then
+            error(string.format("%s: %s config: ptxas -arch=sm_90a: %s", e.name, c.name, msg), 0)
+          end
+        end
+      end
+    end)
+    collectgarbage("collect")
+  end
+end
+
+T.test("cuda errors: a host tensor, a bad knob", function()
+  local d = run.load("kernels/add.lua")
+  local e = d.entries[1]
+  local k = run.with_settings(e.kernel, {backend = "cuda"})
+  local args = run.inputs(e, run.size(d, "tiny"), 0)
+  T.raises(function() k(table.unpack(args, 1, args.n)) end, "needs device tensors")
+  local bk = k:bind(table.unpack(args, 1, args.n))
+  T.raises(function() bk:code(helua.Config{num_warps = 3}, "ptx") end, "num_warps")
+  T.raises(function() bk:code(helua.Config{pid_type = "diagonal"}, "ptx") end, "pid_type")
+end)
+
+os.remove(tmp)
+os.remove(tmp .. ".ptx")
+os.remove(tmp .. ".cubin")
+if refused > 0 then print(string.format("test_cuda_ptx: %d random configs refused (shared memory, config fit)", refused)) end
+T.done()
