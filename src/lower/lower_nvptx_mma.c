@@ -25,7 +25,8 @@ int nvmma_desc_check(NvmmaDesc *desc, Diag *d) {
   if (!pow2(s->bm) || !pow2(s->bn) || !pow2(s->bk) || s->bm < 16 || s->bn < 16 || s->bk < 16)
     return diag_set(d, "nvmma: block %dx%dx%d must be powers of two, each at least 16", s->bm,
                     s->bn, s->bk);
-  if (s->bk > 128) return diag_set(d, "nvmma: block_k %d is larger than 128", s->bk);
+  if (s->bm > 256 || s->bn > 256 || s->bk > 128)
+    return diag_set(d, "nvmma: block %dx%dx%d is larger than 256x256x128", s->bm, s->bn, s->bk);
   if (s->num_warps < 1 || s->num_warps > 16 || !pow2(s->num_warps))
     return diag_set(d, "nvmma: num_warps %d is not 1, 2, 4, 8 or 16", s->num_warps);
   if (s->num_stages < 1 || s->num_stages > 8)
@@ -84,10 +85,21 @@ static LLVMValueRef sel(NvmmaCtx *x, LLVMValueRef c, LLVMValueRef a, LLVMValueRe
 static int log2i(int v) { int l = 0; while ((1 << l) < v) l++; return l; }
 
 static const char *const intr_names[] = {
-    "llvm.nvvm.cp.async.cg.shared.global.16.s", "llvm.nvvm.cp.async.commit.group",
-    "llvm.nvvm.cp.async.wait.group", "llvm.nvvm.barrier0",
-    "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.b16", "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.trans.b16",
+    "llvm.nvvm.cp.async.commit.group", "llvm.nvvm.cp.async.wait.group", "llvm.nvvm.barrier0",
     "llvm.nvvm.mma.m16n8k16.row.col.bf16", "llvm.nvvm.mma.m16n8k16.row.col.f32.f32"};
+
+/* Inline PTX (sideeffect, memory clobber): for ldmatrix and cp.async, whose intrinsics take
+ * 64-bit shared pointers; with 32-bit shared-window addresses every address is one register
+ * plus an immediate (LLVM 19 has 32-bit shared pointers only under a global option). */
+static LLVMValueRef call_asm(NvmmaCtx *x, LLVMTypeRef ret, const char *text, const char *cons,
+                             LLVMValueRef *args, int nargs) {
+  LLVMTypeRef at[4];
+  for (int i = 0; i < nargs; i++) at[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef ft = LLVMFunctionType(ret, at, (unsigned)nargs, 0);
+  LLVMValueRef fn = LLVMGetInlineAsm(ft, (char *)text, strlen(text), (char *)cons, strlen(cons),
+                                     1, 0, LLVMInlineAsmDialectATT, 0);
+  return LLVMBuildCall2(x->b, ft, fn, args, (unsigned)nargs, "");
+}
 
 static LLVMValueRef call_intr(NvmmaCtx *x, const char *name, LLVMTypeRef *ovl, int novl,
                               LLVMValueRef *args, int nargs) {
@@ -119,6 +131,7 @@ int nvmma_ctx_init(NvmmaCtx *x, const NvmmaDesc *desc, LLVMModuleRef mod, LLVMBu
   x->f32 = LLVMFloatTypeInContext(x->c);
   x->tid = tid ? tid : tid_reg(x, "tid.x");
   x->smem = smem;
+  x->smem32 = LLVMBuildPtrToInt(b, smem, x->i32, "smem32");
   x->lane = and_(x, x->tid, 31);
   LLVMValueRef warp = shr(x, x->tid, 5);
   x->warp_m = shr(x, warp, log2i(x->desc.warps_n));
@@ -138,6 +151,17 @@ static LLVMValueRef swz(NvmmaCtx *x, int inner, LLVMValueRef outer, LLVMValueRef
   return LLVMBuildXor(x->b, o, shl(x, key, 4), "");
 }
 
+/* swz of (outer + outer_c, chunk + chunk_c) with the constants split off where the swizzle is
+ * periodic (8 rows of >= 128 bytes, else 1024 bytes of rows; chunk multiples of 8), so that
+ * loops over tiles share one base register and add immediates. */
+static LLVMValueRef swz_c(NvmmaCtx *x, int inner, LLVMValueRef outer, int outer_c,
+                          LLVMValueRef chunk, int chunk_c) {
+  int rowbytes = inner * 2, period = rowbytes >= 128 ? 8 : 1024 / rowbytes;
+  int o_hi = outer_c - outer_c % period, c_hi = chunk_c & ~7;
+  LLVMValueRef o = swz(x, inner, add(x, outer, ci(x, outer_c - o_hi)), add(x, chunk, ci(x, chunk_c - c_hi)));
+  return add(x, o, ci(x, o_hi * rowbytes + c_hi * 16));
+}
+
 static LLVMValueRef smem_at(NvmmaCtx *x, LLVMValueRef stage, int op_off, LLVMValueRef off) {
   LLVMValueRef byte = add(x, add(x, mul(x, stage, ci(x, nvmma_stage_bytes(&x->desc))),
                                  ci(x, op_off)), off);
@@ -145,24 +169,33 @@ static LLVMValueRef smem_at(NvmmaCtx *x, LLVMValueRef stage, int op_off, LLVMVal
   return LLVMBuildInBoundsGEP2(x->b, LLVMInt8TypeInContext(x->c), x->smem, &idx, 1, "");
 }
 
+/* The same as a 32-bit shared-window address. */
+static LLVMValueRef smem32_at(NvmmaCtx *x, LLVMValueRef stage, int op_off, LLVMValueRef off) {
+  LLVMValueRef base = add(x, x->smem32, mul(x, stage, ci(x, nvmma_stage_bytes(&x->desc))));
+  return add(x, base, add(x, off, ci(x, op_off)));
+}
+
 /* ---- global -> shared ------------------------------------------------------------------------ */
 
 /* One operand's slice: outer rows × inner elements; k_outer says K runs along the rows. */
 static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner, bool k_outer,
-                         int op_off, LLVMValueRef k0, LLVMValueRef stage) {
+                         int op_off, LLVMValueRef k0, LLVMValueRef stage, bool full) {
   int chunks = inner / 8, total = outer * chunks, threads = 32 * x->desc.num_warps;
   LLVMTypeRef i16 = LLVMInt16TypeInContext(x->c);
   for (int it = 0; it * threads < total; it++) {
     LLVMBasicBlockRef skip = NULL;
-    LLVMValueRef idx = add(x, x->tid, ci(x, it * threads));
+    /* threads is a multiple of chunks (<= 32): chunk column tid % chunks, rows tid / chunks +
+     * it * threads / chunks */
+    int row_c = it * (threads / chunks);
+    LLVMValueRef row_l = shr(x, x->tid, log2i(chunks)), ch = and_(x, x->tid, chunks - 1);
+    LLVMValueRef row = add(x, row_l, ci(x, row_c));
     if ((it + 1) * threads > total) { /* only part of the threads have a chunk */
       LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(x->b));
       LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(x->c, fn, "nvmma.ld");
       skip = LLVMAppendBasicBlockInContext(x->c, fn, "nvmma.ld.end");
-      LLVMBuildCondBr(x->b, slt(x, idx, ci(x, total)), body, skip);
+      LLVMBuildCondBr(x->b, slt(x, row, ci(x, outer)), body, skip);
       LLVMPositionBuilderAtEnd(x->b, body);
     }
-    LLVMValueRef row = shr(x, idx, log2i(chunks)), ch = and_(x, idx, chunks - 1);
     LLVMValueRef in0 = shl(x, ch, 3), outer_g, inner_g, outer_ok, inner_rem;
     if (k_outer) {
       outer_g = add(x, k0, row), inner_g = in0;
@@ -173,16 +206,24 @@ static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner
     }
     LLVMValueRef off = add(x, LLVMBuildMul(x->b, LLVMBuildSExt(x->b, outer_g, x->i64, ""), g->stride, ""),
                            LLVMBuildSExt(x->b, inner_g, x->i64, ""));
-    LLVMValueRef dst = smem_at(x, stage, op_off, swz(x, inner, row, ch));
+    LLVMValueRef sw = swz_c(x, inner, row_l, row_c, ch, 0);
     if (x->desc.vec16) {
-      LLVMValueRef n = sel(x, slt(x, inner_rem, ci(x, 8)), inner_rem, ci(x, 8));
-      n = sel(x, slt(x, n, ci(x, 0)), ci(x, 0), n);
-      n = sel(x, outer_ok, shl(x, n, 1), ci(x, 0));
       LLVMValueRef src = LLVMBuildInBoundsGEP2(x->b, i16, g->ptr, &off, 1, "");
-      src = sel(x, LLVMBuildICmp(x->b, LLVMIntNE, n, ci(x, 0), ""), src, g->ptr);
-      LLVMValueRef args[3] = {dst, src, n};
-      call_intr(x, "llvm.nvvm.cp.async.cg.shared.global.16.s", NULL, 0, args, 3);
+      LLVMValueRef dst = smem32_at(x, stage, op_off, sw);
+      LLVMTypeRef vt = LLVMVoidTypeInContext(x->c);
+      if (full) { /* the whole slice is inside the tensor: no masks */
+        LLVMValueRef args[2] = {dst, src};
+        call_asm(x, vt, "cp.async.cg.shared.global [$0], [$1], 16;", "r,l,~{memory}", args, 2);
+      } else {    /* src-size: 16 inside, fewer at a ragged edge, 0 past it; zero-filled */
+        LLVMValueRef n = sel(x, slt(x, inner_rem, ci(x, 8)), inner_rem, ci(x, 8));
+        n = sel(x, slt(x, n, ci(x, 0)), ci(x, 0), n);
+        n = sel(x, outer_ok, shl(x, n, 1), ci(x, 0));
+        src = sel(x, LLVMBuildICmp(x->b, LLVMIntNE, n, ci(x, 0), ""), src, g->ptr);
+        LLVMValueRef args[3] = {dst, src, n};
+        call_asm(x, vt, "cp.async.cg.shared.global [$0], [$1], 16, $2;", "r,l,r,~{memory}", args, 3);
+      }
     } else {
+      LLVMValueRef dst = smem_at(x, stage, op_off, sw);
       LLVMValueRef v = LLVMGetUndef(LLVMVectorType(i16, 8));
       for (int e = 0; e < 8; e++) {
         LLVMValueRef ok = LLVMBuildAnd(x->b, outer_ok, slt(x, ci(x, e), inner_rem), "");
@@ -203,13 +244,39 @@ static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner
   }
 }
 
+static void load_both(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef k0,
+                      LLVMValueRef stage, bool full) {
+  const NvmmaDesc *s = &x->desc;
+  if (s->a_trans) load_operand(x, a, s->bk, s->bm, true, 0, k0, stage, full);
+  else load_operand(x, a, s->bm, s->bk, false, 0, k0, stage, full);
+  if (s->b_trans) load_operand(x, b, s->bn, s->bk, false, a_bytes(s), k0, stage, full);
+  else load_operand(x, b, s->bk, s->bn, true, a_bytes(s), k0, stage, full);
+}
+
 void nvmma_emit_load(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef k0,
                      LLVMValueRef stage) {
   const NvmmaDesc *s = &x->desc;
-  if (s->a_trans) load_operand(x, a, s->bk, s->bm, true, 0, k0, stage);
-  else load_operand(x, a, s->bm, s->bk, false, 0, k0, stage);
-  if (s->b_trans) load_operand(x, b, s->bn, s->bk, false, a_bytes(s), k0, stage);
-  else load_operand(x, b, s->bk, s->bn, true, a_bytes(s), k0, stage);
+  if (!s->vec16) {
+    load_both(x, a, b, k0, stage, false);
+    return;
+  }
+  /* slices wholly inside both tensors (all but the edges) copy without masks */
+  LLVMValueRef full = LLVMBuildAnd(x->b, LLVMBuildICmp(x->b, LLVMIntSLE, add(x, k0, ci(x, s->bk)), a->k_valid, ""),
+      LLVMBuildAnd(x->b, LLVMBuildICmp(x->b, LLVMIntSGE, a->mn_valid, ci(x, s->bm), ""),
+                   LLVMBuildICmp(x->b, LLVMIntSGE, b->mn_valid, ci(x, s->bn), ""), ""), "");
+  full = LLVMBuildAnd(x->b, full, LLVMBuildICmp(x->b, LLVMIntSLE, add(x, k0, ci(x, s->bk)), b->k_valid, ""), "");
+  LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(x->b));
+  LLVMBasicBlockRef yes = LLVMAppendBasicBlockInContext(x->c, fn, "nvmma.full"),
+                    no = LLVMAppendBasicBlockInContext(x->c, fn, "nvmma.edge"),
+                    done = LLVMAppendBasicBlockInContext(x->c, fn, "nvmma.loaded");
+  LLVMBuildCondBr(x->b, full, yes, no);
+  LLVMPositionBuilderAtEnd(x->b, yes);
+  load_both(x, a, b, k0, stage, true);
+  LLVMBuildBr(x->b, done);
+  LLVMPositionBuilderAtEnd(x->b, no);
+  load_both(x, a, b, k0, stage, false);
+  LLVMBuildBr(x->b, done);
+  LLVMPositionBuilderAtEnd(x->b, done);
 }
 
 void nvmma_emit_commit(NvmmaCtx *x) { call_intr(x, "llvm.nvvm.cp.async.commit.group", NULL, 0, NULL, 0); }
@@ -223,11 +290,12 @@ void nvmma_emit_barrier(NvmmaCtx *x) { call_intr(x, "llvm.nvvm.barrier0", NULL, 
 
 /* ---- shared -> tensor cores ------------------------------------------------------------------ */
 
-static void ldmatrix(NvmmaCtx *x, bool trans, LLVMValueRef p, LLVMValueRef out[4]) {
-  LLVMTypeRef pt = LLVMTypeOf(p);
-  LLVMValueRef r = call_intr(x, trans ? "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.trans.b16"
-                                      : "llvm.nvvm.ldmatrix.sync.aligned.m8n8.x4.b16",
-                             &pt, 1, &p, 1);
+static void ldmatrix(NvmmaCtx *x, bool trans, LLVMValueRef addr32, LLVMValueRef out[4]) {
+  LLVMTypeRef el[4] = {x->i32, x->i32, x->i32, x->i32};
+  LLVMValueRef r = call_asm(x, LLVMStructTypeInContext(x->c, el, 4, 0),
+                            trans ? "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {$0, $1, $2, $3}, [$4];"
+                                  : "ldmatrix.sync.aligned.m8n8.x4.shared.b16 {$0, $1, $2, $3}, [$4];",
+                            "=r,=r,=r,=r,r,~{memory}", &addr32, 1);
   for (unsigned i = 0; i < 4; i++) out[i] = LLVMBuildExtractValue(x->b, r, i, "");
 }
 
@@ -248,42 +316,61 @@ static void mma(NvmmaCtx *x, LLVMValueRef a[4], LLVMValueRef b[2], LLVMValueRef 
   for (unsigned i = 0; i < 4; i++) c[i] = LLVMBuildExtractValue(x->b, r, i, "");
 }
 
-void nvmma_emit_compute(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
+/* Fragments of one 16-wide k step: A for mi < mt at fr[4*mi..], then B for ni < nt at
+ * fr[4*mt + 2*ni..]; nfrags of them. */
+static int nfrags(const NvmmaDesc *s) { return (wm_of(s) / 16) * 4 + (wn_of(s) / 8) * 2; }
+
+static void load_frags(NvmmaCtx *x, LLVMValueRef stage, int kk, LLVMValueRef *fr) {
   const NvmmaDesc *s = &x->desc;
   int wm = wm_of(s), wn = wn_of(s), mt = wm / 16, nt = wn / 8;
   LLVMValueRef j = shr(x, x->lane, 3), r8 = and_(x, x->lane, 7);
   LLVMValueRef j_lo = and_(x, j, 1), j_hi = shr(x, j, 1);
   LLVMValueRef m0 = mul(x, x->warp_m, ci(x, wm)), n0 = mul(x, x->warp_n, ci(x, wn));
-  LLVMValueRef afr[16][4], bfr[32][2];
-  for (int kk = 0; kk < s->bk / 16; kk++) {
-    for (int mi = 0; mi < mt; mi++) {
-      LLVMValueRef outer, chunk;
-      if (!s->a_trans) { /* [M][K]: rows m, + 8 for odd matrices; chunk k/8 */
-        outer = add(x, add(x, m0, ci(x, mi * 16)), add(x, shl(x, j_lo, 3), r8));
-        chunk = add(x, ci(x, kk * 2), j_hi);
-      } else {           /* [K][M]: rows k, +8 for matrices 2,3; chunk m/8 (+1 for odd) */
-        outer = add(x, ci(x, kk * 16), add(x, shl(x, j_hi, 3), r8));
-        chunk = add(x, shr(x, add(x, m0, ci(x, mi * 16)), 3), j_lo);
-      }
-      int inner = s->a_trans ? s->bm : s->bk;
-      ldmatrix(x, s->a_trans, smem_at(x, stage, 0, swz(x, inner, outer, chunk)), afr[mi]);
+  for (int mi = 0; mi < mt; mi++) {
+    LLVMValueRef outer, chunk;
+    int oc, cc;
+    if (!s->a_trans) { /* [M][K]: rows m, + 8 for odd matrices; chunk k/8 */
+      outer = add(x, m0, add(x, shl(x, j_lo, 3), r8)), oc = mi * 16;
+      chunk = j_hi, cc = kk * 2;
+    } else {           /* [K][M]: rows k, +8 for matrices 2,3; chunk m/8 (+1 for odd) */
+      outer = add(x, shl(x, j_hi, 3), r8), oc = kk * 16;
+      chunk = add(x, shr(x, m0, 3), j_lo), cc = mi * 2;
     }
-    for (int np = 0; np < nt / 2; np++) {
-      LLVMValueRef outer, chunk, r[4];
-      if (!s->b_trans) { /* [K][N]: rows k (+8 for odd matrices), chunk n/8 (+1 for 2,3) */
-        outer = add(x, ci(x, kk * 16), add(x, shl(x, j_lo, 3), r8));
-        chunk = add(x, shr(x, add(x, n0, ci(x, np * 16)), 3), j_hi);
-      } else {           /* [N][K]: rows n (+8 for 2,3), chunk k/8 (+1 for odd) */
-        outer = add(x, add(x, n0, ci(x, np * 16)), add(x, shl(x, j_hi, 3), r8));
-        chunk = add(x, ci(x, kk * 2), j_lo);
-      }
-      int inner = s->b_trans ? s->bk : s->bn;
-      ldmatrix(x, !s->b_trans, smem_at(x, stage, a_bytes(s), swz(x, inner, outer, chunk)), r);
-      bfr[2 * np][0] = r[0], bfr[2 * np][1] = r[1];
-      bfr[2 * np + 1][0] = r[2], bfr[2 * np + 1][1] = r[3];
+    int inner = s->a_trans ? s->bm : s->bk;
+    ldmatrix(x, s->a_trans, smem32_at(x, stage, 0, swz_c(x, inner, outer, oc, chunk, cc)), fr + 4 * mi);
+  }
+  for (int np = 0; np < nt / 2; np++) {
+    LLVMValueRef outer, chunk, r[4];
+    int oc, cc;
+    if (!s->b_trans) { /* [K][N]: rows k (+8 for odd matrices), chunk n/8 (+1 for 2,3) */
+      outer = add(x, shl(x, j_lo, 3), r8), oc = kk * 16;
+      chunk = add(x, shr(x, n0, 3), j_hi), cc = np * 2;
+    } else {           /* [N][K]: rows n (+8 for 2,3), chunk k/8 (+1 for odd) */
+      outer = add(x, n0, add(x, shl(x, j_hi, 3), r8)), oc = np * 16;
+      chunk = j_lo, cc = kk * 2;
     }
-    for (int mi = 0; mi < mt; mi++)
-      for (int ni = 0; ni < nt; ni++) mma(x, afr[mi], bfr[ni], acc + (mi * nt + ni) * 4);
+    int inner = s->b_trans ? s->bk : s->bn;
+    ldmatrix(x, !s->b_trans, smem32_at(x, stage, a_bytes(s), swz_c(x, inner, outer, oc, chunk, cc)), r);
+    LLVMValueRef *b = fr + 4 * mt + 4 * np; /* (b0, b1) of n tile 2np, then of 2np+1 */
+    for (int i = 0; i < 4; i++) b[i] = r[i];
+  }
+}
+
+static void mma_frags(NvmmaCtx *x, LLVMValueRef *fr, LLVMValueRef *acc) {
+  int mt = wm_of(&x->desc) / 16, nt = wn_of(&x->desc) / 8;
+  /* serpentine over n so that consecutive mma share an operand */
+  for (int mi = 0; mi < mt; mi++)
+    for (int q = 0; q < nt; q++) {
+      int ni = mi % 2 ? nt - 1 - q : q;
+      mma(x, fr + 4 * mi, fr + 4 * mt + 2 * ni, acc + (mi * nt + ni) * 4);
+    }
+}
+
+void nvmma_emit_compute(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
+  LLVMValueRef fr[128];
+  for (int kk = 0; kk < x->desc.bk / 16; kk++) {
+    load_frags(x, stage, kk, fr);
+    mma_frags(x, fr, acc);
   }
 }
 
@@ -311,50 +398,97 @@ static LLVMValueRef wrap_inc(NvmmaCtx *x, LLVMValueRef s) {
   return sel(x, LLVMBuildICmp(x->b, LLVMIntEQ, n, ci(x, x->desc.num_stages), ""), ci(x, 0), n);
 }
 
-void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
-                         LLVMValueRef k_total, LLVMValueRef *acc) {
-  int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc);
-  LLVMValueRef kt = shr(x, add(x, k_total, ci(x, x->desc.bk - 1)), log2i(x->desc.bk));
-  for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
+/* num_stages 1: load, wait, sync, compute, sync. */
+static void mainloop_1(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef kt,
+                       LLVMValueRef *acc) {
+  int n = nvmma_acc_count(&x->desc);
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(x->b), head = block(x, "nvmma.k"),
                     exit = block(x, "nvmma.k.end");
   LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), head, exit);
-
   LLVMPositionBuilderAtEnd(x->b, head);
-  LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), rs = LLVMBuildPhi(x->b, x->i32, "rs"),
-               ws = LLVMBuildPhi(x->b, x->i32, "ws");
-  LLVMValueRef phis[256], cur[256];
+  LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), phis[256], cur[256];
   for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
-  if (S == 1) {
-    load_if(x, a, b, t, kt, ci(x, 0));
-    nvmma_emit_wait(x, 0);
-    nvmma_emit_barrier(x);
-    nvmma_emit_compute(x, ci(x, 0), cur);
-    nvmma_emit_barrier(x);
-  } else {
-    nvmma_emit_wait(x, S - 2); /* slice t has landed (for this thread) */
-    nvmma_emit_barrier(x);     /* ... for all threads; and all are done with slice t-1 */
-    load_if(x, a, b, add(x, t, ci(x, S - 1)), kt, ws);
-    nvmma_emit_compute(x, rs, cur);
-  }
-  LLVMValueRef t1 = add(x, t, ci(x, 1)), rs1 = wrap_inc(x, rs), ws1 = wrap_inc(x, ws);
-  LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b);
+  load_if(x, a, b, t, kt, ci(x, 0));
+  nvmma_emit_wait(x, 0);
+  nvmma_emit_barrier(x);
+  nvmma_emit_compute(x, ci(x, 0), cur);
+  nvmma_emit_barrier(x);
+  LLVMValueRef t1 = add(x, t, ci(x, 1));
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b), from[2] = {pre, latch};
   LLVMBuildCondBr(x->b, slt(x, t1, kt), head, exit);
-
-  LLVMBasicBlockRef from[2] = {pre, latch};
-  LLVMValueRef tv[2] = {ci(x, 0), t1}, rv[2] = {ci(x, 0), rs1}, wv[2] = {ci(x, S - 1), ws1};
+  LLVMValueRef tv[2] = {ci(x, 0), t1};
   LLVMAddIncoming(t, tv, from, 2);
-  LLVMAddIncoming(rs, rv, from, 2);
-  LLVMAddIncoming(ws, wv, from, 2);
-  for (int i = 0; i < n; i++) {
-    LLVMValueRef v[2] = {acc[i], cur[i]};
-    LLVMAddIncoming(phis[i], v, from, 2);
-  }
   LLVMPositionBuilderAtEnd(x->b, exit);
   for (int i = 0; i < n; i++) {
-    LLVMValueRef p = LLVMBuildPhi(x->b, x->f32, "acc.out"), v[2] = {acc[i], cur[i]};
+    LLVMValueRef v[2] = {acc[i], cur[i]}, p = LLVMBuildPhi(x->b, x->f32, "acc.out");
+    LLVMAddIncoming(phis[i], v, from, 2);
     LLVMAddIncoming(p, v, from, 2);
     acc[i] = p;
+  }
+}
+
+/* num_stages >= 2, with the fragments of the next k step loaded while the current one's mma
+ * run, also across slices: step kk of slice t issues slice t+S-1 (kk = 0), loads the
+ * fragments of step kk+1 (or of slice t+1's step 0), runs step kk's mma; after step KK-2 (or
+ * before the fragment load when KK = 1) it waits for slice t+1 and syncs. Every read of slice t
+ * precedes that sync, so slice t+S issued in the next iteration may overwrite its stage. */
+void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
+                         LLVMValueRef k_total, LLVMValueRef *acc) {
+  int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc), nf = nfrags(&x->desc);
+  int KK = x->desc.bk / 16;
+  LLVMValueRef kt = shr(x, add(x, k_total, ci(x, x->desc.bk - 1)), log2i(x->desc.bk));
+  if (S == 1) {
+    mainloop_1(x, a, b, kt, acc);
+  } else {
+    for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
+    nvmma_emit_wait(x, S - 2);
+    nvmma_emit_barrier(x);
+    LLVMValueRef fr0[128];
+    load_frags(x, ci(x, 0), 0, fr0);
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(x->b), head = block(x, "nvmma.k"),
+                      exit = block(x, "nvmma.k.end");
+    LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), head, exit);
+
+    LLVMPositionBuilderAtEnd(x->b, head);
+    LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), rs = LLVMBuildPhi(x->b, x->i32, "rs"),
+                 ws = LLVMBuildPhi(x->b, x->i32, "ws");
+    LLVMValueRef phis[256], cur[256], fphis[128], f[128], next[128];
+    for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
+    for (int i = 0; i < nf; i++) f[i] = fphis[i] = LLVMBuildPhi(x->b, x->i32, "frag");
+    LLVMValueRef rs1 = wrap_inc(x, rs);
+    for (int kk = 0; kk < KK; kk++) {
+      if (kk == 0) load_if(x, a, b, add(x, t, ci(x, S - 1)), kt, ws);
+      if (KK == 1) {
+        nvmma_emit_wait(x, S - 2);
+        nvmma_emit_barrier(x);
+      }
+      if (kk + 1 < KK) load_frags(x, rs, kk + 1, next);
+      else load_frags(x, rs1, 0, next);
+      mma_frags(x, f, cur);
+      memcpy(f, next, sizeof(LLVMValueRef) * (size_t)nf);
+      if (kk == KK - 2) {
+        nvmma_emit_wait(x, S - 2); /* slice t+1 landed (for this thread) */
+        nvmma_emit_barrier(x);     /* ... for all; and all are done reading slice t */
+      }
+    }
+    LLVMValueRef t1 = add(x, t, ci(x, 1)), ws1 = wrap_inc(x, ws);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b), from[2] = {pre, latch};
+    LLVMBuildCondBr(x->b, slt(x, t1, kt), head, exit);
+    LLVMValueRef tv[2] = {ci(x, 0), t1}, rv[2] = {ci(x, 0), rs1}, wv[2] = {ci(x, S - 1), ws1};
+    LLVMAddIncoming(t, tv, from, 2);
+    LLVMAddIncoming(rs, rv, from, 2);
+    LLVMAddIncoming(ws, wv, from, 2);
+    for (int i = 0; i < nf; i++) {
+      LLVMValueRef v[2] = {fr0[i], f[i]};
+      LLVMAddIncoming(fphis[i], v, from, 2);
+    }
+    LLVMPositionBuilderAtEnd(x->b, exit);
+    for (int i = 0; i < n; i++) {
+      LLVMValueRef v[2] = {acc[i], cur[i]}, p = LLVMBuildPhi(x->b, x->f32, "acc.out");
+      LLVMAddIncoming(phis[i], v, from, 2);
+      LLVMAddIncoming(p, v, from, 2);
+      acc[i] = p;
+    }
   }
   nvmma_emit_wait(x, 0); /* the (empty) groups still open */
   nvmma_emit_barrier(x);

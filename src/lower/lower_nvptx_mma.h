@@ -23,7 +23,7 @@ typedef enum NvmmaDtype { NVMMA_BF16, NVMMA_F16 } NvmmaDtype;
 
 /* One CTA's dot tile. */
 typedef struct NvmmaDesc {
-  int bm, bn, bk;         /* block tile: powers of two; bm, bn >= 16, bk >= 16 */
+  int bm, bn, bk;         /* block tile: powers of two; bm, bn in 16..256, bk in 16..128 */
   NvmmaDtype dtype;       /* A and B; the accumulator is float32 */
   int num_warps;          /* 32*num_warps threads in the CTA */
   int warps_m, warps_n;   /* warps_m*warps_n == num_warps; warp tile (bm/warps_m)x(bn/warps_n)
@@ -65,6 +65,7 @@ typedef struct NvmmaCtx {
   LLVMBuilderRef b;
   LLVMValueRef tid;  /* i32 thread index in the CTA (0 .. 32*num_warps-1) */
   LLVMValueRef smem; /* ptr addrspace(3): nvmma_smem_bytes bytes, 128-byte aligned */
+  LLVMValueRef smem32;               /* i32: smem's shared-window address */
   LLVMValueRef lane, warp_m, warp_n; /* i32, derived */
   LLVMTypeRef i32, i64, f32;
 } NvmmaCtx;

@@ -50,6 +50,7 @@ static void test_desc(void **state) {
   assert_int_equal(s.warps_n, 2);
   check_error(desc(96, 128, 32, 4, 2), "must be powers of two");
   check_error(desc(128, 128, 8, 4, 2), "at least 16");
+  check_error(desc(512, 64, 32, 16, 2), "larger than 256x256x128");
   check_error(desc(128, 128, 32, 3, 2), "num_warps 3");
   check_error(desc(128, 128, 32, 4, 0), "num_stages 0");
   check_error(desc(16, 16, 16, 8, 2), "cannot split a 16x16 tile");
@@ -214,7 +215,7 @@ static void test_gemm_ptx(void **state) {
       {64, 64, 32, 4, 2, true, false, true, false, NVMMA_F16},
       {32, 64, 16, 2, 2, true, true, true, true, NVMMA_BF16},
       {64, 64, 32, 4, 2, false, false, false, false, NVMMA_BF16},
-      {16, 32, 64, 1, 2, false, true, false, true, NVMMA_F16},
+      {16, 32, 32, 1, 2, false, true, false, true, NVMMA_F16},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
 }
