@@ -182,6 +182,14 @@ static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner
                          int op_off, LLVMValueRef k0, LLVMValueRef stage, bool full) {
   int chunks = inner / 8, total = outer * chunks, threads = 32 * x->desc.num_warps;
   LLVMTypeRef i16 = LLVMInt16TypeInContext(x->c);
+  /* The row stride as an opaque copy made here (a side-effecting asm is not hoisted): LLVM's
+   * LICM would otherwise keep each copy's row offset (row_c * stride) in its own 64-bit
+   * register pair across the K loop, which pushed the 64-deep tiles into spills. */
+  LLVMValueRef stride_o = g->stride;
+  if (x->desc.vec16) {
+    LLVMValueRef sv = g->stride;
+    stride_o = call_asm(x, x->i64, "mov.b64 $0, $1;", "=l,l", &sv, 1);
+  }
   for (int it = 0; it * threads < total; it++) {
     LLVMBasicBlockRef skip = NULL;
     /* threads is a multiple of chunks (<= 32): chunk column tid % chunks, rows tid / chunks +
@@ -204,8 +212,12 @@ static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner
       outer_g = row, inner_g = add(x, k0, in0);
       outer_ok = slt(x, row, g->mn_valid), inner_rem = LLVMBuildSub(x->b, g->k_valid, inner_g, "");
     }
-    LLVMValueRef off = add(x, LLVMBuildMul(x->b, LLVMBuildSExt(x->b, outer_g, x->i64, ""), g->stride, ""),
+    /* row_c * stride through the opaque copy: one pointer per operand stays live across the
+     * K loop instead of one per copy */
+    LLVMValueRef lane_outer = LLVMBuildSub(x->b, outer_g, ci(x, row_c), "");
+    LLVMValueRef off = add(x, LLVMBuildMul(x->b, LLVMBuildSExt(x->b, lane_outer, x->i64, ""), g->stride, ""),
                            LLVMBuildSExt(x->b, inner_g, x->i64, ""));
+    if (row_c) off = add(x, off, LLVMBuildMul(x->b, stride_o, LLVMConstInt(x->i64, (unsigned)row_c, 0), ""));
     LLVMValueRef sw = swz_c(x, inner, row_l, row_c, ch, 0);
     if (x->desc.vec16) {
       LLVMValueRef src = LLVMBuildInBoundsGEP2(x->b, i16, g->ptr, &off, 1, "");
