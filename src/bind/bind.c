@@ -14,6 +14,7 @@
 #include "bind/bind_ir.h"
 #include "bind/bind_tune.h"
 #include "bind/bind_lower.h"
+#include "bind/bind_nvmma.h"
 #include "bind/bind_tensor.h"
 #include "bind/bind_triton.h"
 #include "bind/embedded.h"
@@ -94,6 +95,7 @@ int luaopen_helua_core(lua_State *L) {
   bind_config_register(L);
   bind_tune_register(L);
   bind_triton_register(L);
+  bind_nvmma_register(L);
   bind_cuda_register(L); /* last: it guards the tensor functions registered before it */
   return 1;
 }
