@@ -152,7 +152,6 @@ T.test("config knobs change the text", function()
   differs({pid_type = "persistent_blocked"}, "num_per_program")
   differs({loop_orders = {{2, 1}}})
   differs({range_unroll_factors = {2}}, "loop_unroll_factor=2")
-  differs({static_ranges = {true}}, "tl.static_range(")
   differs({load_eviction_policies = {"first", "last"}}, "eviction_policy=\"evict_first\"")
   local sd = run.load("kernels/sum.lua")
   local se = sd.entries[1]
