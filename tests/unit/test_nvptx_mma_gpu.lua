@@ -93,6 +93,38 @@ if arg[1] ~= "bench" then
         name(cfg), m, n, k, err, nan and " (unwritten / NaN elements)" or ""))
     end
   end
+  -- A layout probe for wgmma, kept as a file for offline reading when OUT is set: A = I, so
+  -- C[m][n] = B[n][m]; with B[n][k] = n, then = k, each C element names the B element it got.
+  local dir = os.getenv("OUT")
+  if dir then
+    local cfg = {bm = 64, bn = 64, bk = 64, num_warps = 4, num_stages = 2, b_trans = true, wgmma = true}
+    local okc, f, info = pcall(compile, cfg)
+    local fh = io.open(dir .. "/wgmma-probe.txt", "w")
+    if okc and fh then
+      local eye, bn_, bk_ = {}, {}, {}
+      for i = 1, 64 do
+        eye[i], bn_[i], bk_[i] = {}, {}, {}
+        for j = 1, 64 do eye[i][j], bn_[i][j], bk_[i][j] = i == j and 1 or 0, i - 1, j - 1 end
+      end
+      local da = helua.tensor(eye, {dtype = bf16}):cuda()
+      for _, src in ipairs({{"n", bn_}, {"k", bk_}}) do
+        local dc = helua.full({64, 64}, -1, {dtype = f32, device = "cuda"})
+        launch(f, info, cfg, da, helua.tensor(src[2], {dtype = bf16}):cuda(), dc, 64, 64, 64)
+        core.cuda_synchronize()
+        local t = dc:cpu():totable()
+        fh:write("C[m][n] with B[n][k] = ", src[1], " (want ", src[1] == "n" and "n" or "m", ")\n")
+        for m = 1, 64 do
+          local row = {}
+          for n = 1, 64 do row[n] = string.format("%d", math.floor(t[m][n])) end
+          fh:write(table.concat(row, " "), "\n")
+        end
+      end
+      fh:close()
+    elseif fh then
+      fh:write("compile failed: ", tostring(f), "\n")
+      fh:close()
+    end
+  end
   if failed > 0 then
     print(failed .. " nvmma GEMM checks failed")
     os.exit(1)
