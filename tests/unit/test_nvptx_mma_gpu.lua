@@ -44,7 +44,7 @@ local function launch(f, info, cfg, da, db, dc, m, n, k)
 end
 
 local function name(cfg)
-  return string.format("%dx%dx%d w%d s%d%s%s%s%s%s", cfg.bm, cfg.bn, cfg.bk, cfg.num_warps,
+  return string.format("%dx%dx%d w%d s%d%s%s%s%s%s%s", cfg.bm, cfg.bn, cfg.bk, cfg.num_warps,
     cfg.num_stages, cfg.a_trans and " aT" or "", cfg.b_trans and " bT" or "",
     cfg.vec16 == false and " scalar" or "", cfg.out == "bfloat16" and " ->bf16" or "",
     cfg.dtype == "float16" and " f16" or "", cfg.wgmma and " wgmma" or "")
