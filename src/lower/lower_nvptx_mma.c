@@ -414,8 +414,7 @@ static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
   }
   args[8] = ci(x, 1);
   for (int i = 0; i < n; i++) args[9 + i] = acc[i];
-  static char text[8192], cons[2048];
-  char regs[2048];
+  char text[8192], cons[2048], regs[2048];
   int p = 0;
   for (int i = 0; i < n; i++) p += snprintf(regs + p, sizeof regs - (size_t)p, "%s$%d", i ? ", " : "", i);
   const char *ty = s->dtype == NVMMA_BF16 ? "bf16" : "f16";

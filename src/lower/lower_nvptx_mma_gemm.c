@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lower/lower_nvptx_mma.h"
+
 static pthread_once_t nvptx_once = PTHREAD_ONCE_INIT;
 
 static void nvptx_init(void) {
