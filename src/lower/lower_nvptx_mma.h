@@ -37,7 +37,7 @@ typedef struct NvmmaCtx {
   LLVMModuleRef mod;
   LLVMContextRef c;
   LLVMBuilderRef b;
-  LLVMValueRef tid;  /* i32 thread index in the CTA (0 .. 32*num_warps-1) */
+  LLVMValueRef tid;  /* i32 thread index in the CTA (0 .. 32*num_warps-1); NULL: tid.x is read */
   LLVMValueRef smem; /* ptr addrspace(3): nvmma_smem_bytes bytes, 128-byte aligned */
   LLVMValueRef smem32;               /* i32: smem's shared-window address */
   LLVMValueRef lane, warp_m, warp_n; /* i32, derived */
