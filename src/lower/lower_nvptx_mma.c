@@ -33,6 +33,15 @@ int nvmma_desc_check(NvmmaDesc *desc, Diag *d) {
     return diag_set(d, "nvmma: num_stages %d is not in 1..8", s->num_stages);
   if (s->dtype != NVMMA_BF16 && s->dtype != NVMMA_F16)
     return diag_set(d, "nvmma: the operand dtype must be bfloat16 or float16");
+  if (s->wgmma) {
+    if (s->num_warps % 4 || s->bm != 16 * s->num_warps)
+      return diag_set(d, "nvmma: wgmma needs 4 warps (a warpgroup) per 64 rows: block_m %d with "
+                         "%d warps", s->bm, s->num_warps);
+    if (s->bk != 64 || s->a_trans || !s->b_trans || !s->vec16)
+      return diag_set(d, "nvmma: wgmma takes block_k 64, A as [M,K] and B as [N,K] (b_trans), "
+                         "16-byte aligned rows");
+    s->warps_m = s->num_warps, s->warps_n = 1;
+  }
   if (s->warps_m == 0 && s->warps_n == 0) {
     /* the most square warp tile that fits (ties: more warps along M) */
     int best = -1;
@@ -93,7 +102,7 @@ static const char *const intr_names[] = {
  * plus an immediate (LLVM 19 has 32-bit shared pointers only under a global option). */
 static LLVMValueRef call_asm(NvmmaCtx *x, LLVMTypeRef ret, const char *text, const char *cons,
                              LLVMValueRef *args, int nargs) {
-  LLVMTypeRef at[4];
+  LLVMTypeRef at[272];
   for (int i = 0; i < nargs; i++) at[i] = LLVMTypeOf(args[i]);
   LLVMTypeRef ft = LLVMFunctionType(ret, at, (unsigned)nargs, 0);
   LLVMValueRef fn = LLVMGetInlineAsm(ft, (char *)text, strlen(text), (char *)cons, strlen(cons),
@@ -296,6 +305,9 @@ void nvmma_emit_commit(NvmmaCtx *x) { call_intr(x, "llvm.nvvm.cp.async.commit.gr
 void nvmma_emit_wait(NvmmaCtx *x, int pending) {
   LLVMValueRef n = ci(x, pending);
   call_intr(x, "llvm.nvvm.cp.async.wait.group", NULL, 0, &n, 1);
+  /* cp.async writes through the generic proxy; wgmma reads through the async proxy */
+  if (x->desc.wgmma)
+    call_asm(x, LLVMVoidTypeInContext(x->c), "fence.proxy.async.shared::cta;", "~{memory}", NULL, 0);
 }
 
 void nvmma_emit_barrier(NvmmaCtx *x) { call_intr(x, "llvm.nvvm.barrier0", NULL, 0, NULL, 0); }
@@ -378,7 +390,57 @@ static void mma_frags(NvmmaCtx *x, LLVMValueRef *fr, LLVMValueRef *acc) {
     }
 }
 
+/* A shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart
+ * (the slice's rows are exactly one 128-byte atom wide: bk = 64). */
+static LLVMValueRef wg_desc(NvmmaCtx *x, LLVMValueRef addr32) {
+  LLVMValueRef a = LLVMBuildZExt(x->b, LLVMBuildLShr(x->b, and_(x, addr32, 0x3ffff), ci(x, 4), ""), x->i64, "");
+  unsigned long long hi = (1ull << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
+  return LLVMBuildOr(x->b, a, LLVMConstInt(x->i64, hi, 0), "");
+}
+
+/* acc += A_stage · B_stage with 4 wgmma m64nBNk16 per warpgroup, waited for inside the same
+ * asm (so LLVM never sees accumulators in flight). */
+static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
+  const NvmmaDesc *s = &x->desc;
+  int n = nvmma_acc_count(s);
+  LLVMValueRef wg = shr(x, x->warp_m, 2);
+  LLVMValueRef a0 = smem32_at(x, stage, 0, shl(x, wg, 13)); /* 64 rows x 128 B per warpgroup */
+  LLVMValueRef b0 = smem32_at(x, stage, a_bytes(s), ci(x, 0));
+  LLVMValueRef args[2 * 128 + 9];
+  for (int kk = 0; kk < 4; kk++) { /* k step kk: 32 bytes into the atom */
+    LLVMValueRef step = LLVMConstInt(x->i64, (unsigned)(2 * kk), 0);
+    args[kk] = LLVMBuildAdd(x->b, wg_desc(x, a0), step, "");
+    args[4 + kk] = LLVMBuildAdd(x->b, wg_desc(x, b0), step, "");
+  }
+  args[8] = ci(x, 1);
+  for (int i = 0; i < n; i++) args[9 + i] = acc[i];
+  char text[8192], cons[2048], regs[2048];
+  int p = 0;
+  for (int i = 0; i < n; i++) p += snprintf(regs + p, sizeof regs - (size_t)p, "%s$%d", i ? ", " : "", i);
+  const char *ty = s->dtype == NVMMA_BF16 ? "bf16" : "f16";
+  p = snprintf(text, sizeof text, "{\n.reg .pred p;\nsetp.ne.b32 p, $%d, 0;\nwgmma.fence.sync.aligned;\n", n + 8);
+  for (int kk = 0; kk < 4; kk++)
+    p += snprintf(text + p, sizeof text - (size_t)p,
+                  "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {%s}, $%d, $%d, p, 1, 1, 0, 0;\n",
+                  s->bn, ty, ty, regs, n + kk, n + 4 + kk);
+  snprintf(text + p, sizeof text - (size_t)p,
+           "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}");
+  p = 0;
+  for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "=f,");
+  p += snprintf(cons + p, sizeof cons - (size_t)p, "l,l,l,l,l,l,l,l,r");
+  for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, ",%d", i);
+  snprintf(cons + p, sizeof cons - (size_t)p, ",~{memory}");
+  LLVMTypeRef el[128];
+  for (int i = 0; i < n; i++) el[i] = x->f32;
+  LLVMValueRef r = call_asm(x, LLVMStructTypeInContext(x->c, el, (unsigned)n, 0), text, cons, args, n + 9);
+  for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(x->b, r, (unsigned)i, "");
+}
+
 void nvmma_emit_compute(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
+  if (x->desc.wgmma) {
+    wgmma_slice(x, stage, acc);
+    return;
+  }
   LLVMValueRef fr[128];
   for (int kk = 0; kk < x->desc.bk / 16; kk++) {
     load_frags(x, stage, kk, fr);
@@ -439,6 +501,40 @@ static void mainloop_1(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, 
   }
 }
 
+/* wgmma, num_stages >= 2: per slice t wait for it, sync (everyone is also done with slice
+ * t-1: its wgmma were waited for), issue slice t+S-1 into t-1's stage, run the wgmma. */
+static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef kt,
+                        LLVMValueRef *acc) {
+  int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc);
+  for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(x->b), head = block(x, "nvmma.k"),
+                    exit = block(x, "nvmma.k.end");
+  LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), head, exit);
+  LLVMPositionBuilderAtEnd(x->b, head);
+  LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), rs = LLVMBuildPhi(x->b, x->i32, "rs"),
+               ws = LLVMBuildPhi(x->b, x->i32, "ws");
+  LLVMValueRef phis[256], cur[256];
+  for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
+  nvmma_emit_wait(x, S - 2);
+  nvmma_emit_barrier(x);
+  load_if(x, a, b, add(x, t, ci(x, S - 1)), kt, ws);
+  nvmma_emit_compute(x, rs, cur);
+  LLVMValueRef t1 = add(x, t, ci(x, 1)), rs1 = wrap_inc(x, rs), ws1 = wrap_inc(x, ws);
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b), from[2] = {pre, latch};
+  LLVMBuildCondBr(x->b, slt(x, t1, kt), head, exit);
+  LLVMValueRef tv[2] = {ci(x, 0), t1}, rv[2] = {ci(x, 0), rs1}, wv[2] = {ci(x, S - 1), ws1};
+  LLVMAddIncoming(t, tv, from, 2);
+  LLVMAddIncoming(rs, rv, from, 2);
+  LLVMAddIncoming(ws, wv, from, 2);
+  LLVMPositionBuilderAtEnd(x->b, exit);
+  for (int i = 0; i < n; i++) {
+    LLVMValueRef v[2] = {acc[i], cur[i]}, p = LLVMBuildPhi(x->b, x->f32, "acc.out");
+    LLVMAddIncoming(phis[i], v, from, 2);
+    LLVMAddIncoming(p, v, from, 2);
+    acc[i] = p;
+  }
+}
+
 /* num_stages >= 2, with the fragments of the next k step loaded while the current one's mma
  * run, also across slices: step kk of slice t issues slice t+S-1 (kk = 0), loads the
  * fragments of step kk+1 (or of slice t+1's step 0), runs step kk's mma; after step KK-2 (or
@@ -451,6 +547,8 @@ void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b
   LLVMValueRef kt = shr(x, add(x, k_total, ci(x, x->desc.bk - 1)), log2i(x->desc.bk));
   if (S == 1) {
     mainloop_1(x, a, b, kt, acc);
+  } else if (x->desc.wgmma) {
+    mainloop_wg(x, a, b, kt, acc);
   } else {
     for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
     nvmma_emit_wait(x, S - 2);

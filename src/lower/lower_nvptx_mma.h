@@ -15,34 +15,8 @@
 #define HELUA_LOWER_NVPTX_MMA_H
 
 #include <llvm-c/Core.h>
-#include <stdbool.h>
 
-#include "base/diag.h"
-
-typedef enum NvmmaDtype { NVMMA_BF16, NVMMA_F16 } NvmmaDtype;
-
-/* One CTA's dot tile. */
-typedef struct NvmmaDesc {
-  int bm, bn, bk;         /* block tile: powers of two; bm, bn in 16..256, bk in 16..128 */
-  NvmmaDtype dtype;       /* A and B; the accumulator is float32 */
-  int num_warps;          /* 32*num_warps threads in the CTA */
-  int warps_m, warps_n;   /* warps_m*warps_n == num_warps; warp tile (bm/warps_m)x(bn/warps_n)
-                             must be a multiple of 16x16. 0, 0: chosen by nvmma_desc_check */
-  bool a_trans;           /* A given as [K, M] (M contiguous) instead of [M, K] */
-  bool b_trans;           /* B given as [N, K] (K contiguous; q@kᵀ) instead of [K, N] */
-  int num_stages;         /* shared-memory slices in flight, >= 1 (1: no pipelining) */
-  bool vec16;             /* the caller promises 16-byte aligned rows (base and row stride a
-                             multiple of 8 elements): loads are cp.async 16-byte copies with
-                             zero fill; false: synchronous element loads, any stride */
-} NvmmaDesc;
-
-/* Checks the description (fills warps_m/warps_n when both are 0). */
-int nvmma_desc_check(NvmmaDesc *desc, Diag *d);
-/* Shared-memory bytes for one stage (A slice + B slice) and for all num_stages stages. */
-int nvmma_stage_bytes(const NvmmaDesc *desc);
-int nvmma_smem_bytes(const NvmmaDesc *desc);
-/* Float accumulators per thread: (bm/warps_m/16) * (bn/warps_n/8) * 4. */
-int nvmma_acc_count(const NvmmaDesc *desc);
+#include "lower/lower_nvptx_mma_desc.h"
 
 /* An operand's tile in global memory. Element (outer, inner) of the stored layout is at
  * ptr[outer*stride + inner]: A: outer = m, inner = k ([M, K]) or outer = k, inner = m (a_trans);
@@ -63,7 +37,7 @@ typedef struct NvmmaCtx {
   LLVMModuleRef mod;
   LLVMContextRef c;
   LLVMBuilderRef b;
-  LLVMValueRef tid;  /* i32 thread index in the CTA (0 .. 32*num_warps-1) */
+  LLVMValueRef tid;  /* i32 thread index in the CTA (0 .. 32*num_warps-1); NULL: tid.x is read */
   LLVMValueRef smem; /* ptr addrspace(3): nvmma_smem_bytes bytes, 128-byte aligned */
   LLVMValueRef smem32;               /* i32: smem's shared-window address */
   LLVMValueRef lane, warp_m, warp_n; /* i32, derived */
@@ -101,18 +75,10 @@ void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b
 
 /* Where accumulator element i of this thread lives in the BM×BN tile (i32 values). Elements
  * 2j and 2j+1 are in the same row at columns col and col+1 (col even): a pair can be stored
- * 2-wide. */
+ * 2-wide. nvmma_acc_coord_const (lower_nvptx_mma_desc.h) is the constant part. */
 void nvmma_emit_acc_coord(NvmmaCtx *x, int i, LLVMValueRef *row, LLVMValueRef *col);
-/* The same split into the thread-independent part (constants) and the lane part, for callers
- * that want to fold: row = warp_m*wm + lane/4 + row_c, col = warp_n*wn + 2*(lane%4) + col_c. */
-void nvmma_acc_coord_const(const NvmmaDesc *desc, int i, int *row_c, int *col_c);
-
 /* Writes the accumulator to shared memory as float32, row-major with `ld` floats per row
  * (ld >= bn; pad it, e.g. bn+4, against bank conflicts). `dst`: ptr addrspace(3). No barrier. */
 void nvmma_emit_acc_to_shared(NvmmaCtx *x, const LLVMValueRef *acc, LLVMValueRef dst, int ld);
-
-/* Byte offset of element (outer, inner) in a swizzled slice of `inner` elements per row (a
- * power of two >= 16), for tests and for callers that read the slices themselves. */
-int nvmma_swizzle_offset(int inner, int outer_i, int inner_i);
 
 #endif

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lower/lower_nvptx_mma.h"
+
 static pthread_once_t nvptx_once = PTHREAD_ONCE_INIT;
 
 static void nvptx_init(void) {
@@ -147,7 +149,7 @@ static int build(G *g, NvmmaGemm *gm, LLVMModuleRef mod, LLVMBuilderRef b, Diag 
   LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(c, fn, "entry"));
   LLVMValueRef smem = LLVMAddGlobalInAddressSpace(mod, LLVMArrayType(LLVMInt8TypeInContext(c), 0),
                                                   "nvmma_smem", 3);
-  LLVMSetAlignment(smem, 128);
+  LLVMSetAlignment(smem, 1024); /* wgmma's 128-byte swizzle atoms are 1024-byte aligned */
   if (nvmma_ctx_init(&g->x, &gm->desc, mod, b, NULL, smem, d)) return HL_ERR;
   gm->desc = g->x.desc;
   const NvmmaDesc *s = &g->x.desc;

@@ -11,7 +11,7 @@
 #ifndef HELUA_LOWER_NVPTX_MMA_GEMM_H
 #define HELUA_LOWER_NVPTX_MMA_GEMM_H
 
-#include "lower/lower_nvptx_mma.h"
+#include "lower/lower_nvptx_mma_desc.h"
 
 typedef struct NvmmaGemm {
   NvmmaDesc desc;

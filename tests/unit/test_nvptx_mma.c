@@ -60,6 +60,15 @@ static void test_desc(void **state) {
   check_error(s, "do not make num_warps 4");
   s.warps_m = 4, s.warps_n = 1; /* 16x64 warp tiles: fine */
   assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
+  s = desc(128, 256, 64, 8, 3);
+  s.b_trans = true, s.wgmma = true;
+  assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
+  assert_int_equal(s.warps_m, 8); /* the accumulator formula with 16-row warp tiles */
+  assert_int_equal(nvmma_acc_count(&s), 128);
+  s.num_warps = 4;
+  check_error(s, "4 warps (a warpgroup) per 64 rows");
+  s.num_warps = 8, s.warps_m = s.warps_n = 0, s.b_trans = false;
+  check_error(s, "B as [N,K] (b_trans)");
   s = desc(64, 64, 32, 4, 2);
   s.warps_m = 1, s.warps_n = 4; /* 64x16 */
   assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
@@ -162,6 +171,7 @@ typedef struct Case {
   int bm, bn, bk, warps, stages;
   bool a_trans, b_trans, vec16, out_bf16;
   NvmmaDtype dt;
+  bool wgmma;
 } Case;
 
 static void check_case(const Case *k) {
@@ -169,19 +179,29 @@ static void check_case(const Case *k) {
                  .group_m = 8};
   g.desc.a_trans = k->a_trans, g.desc.b_trans = k->b_trans, g.desc.vec16 = k->vec16;
   g.desc.dtype = k->dt;
+  g.desc.wgmma = k->wgmma;
   char *ptx = NULL, *ir = NULL;
   Diag d;
   diag_clear(&d);
   if (nvmma_gemm_ptx(&g, &ptx, &ir, &d)) fail_msg("%dx%dx%d w%d s%d: %s", k->bm, k->bn, k->bk, k->warps, k->stages, d.msg);
   char what[128];
-  snprintf(what, sizeof what, "%dx%dx%d w%d s%d%s%s%s%s%s", k->bm, k->bn, k->bk, k->warps,
+  snprintf(what, sizeof what, "%dx%dx%d w%d s%d%s%s%s%s%s%s", k->bm, k->bn, k->bk, k->warps,
            k->stages, k->a_trans ? " aT" : "", k->b_trans ? " bT" : "", k->vec16 ? "" : " scalar",
-           k->out_bf16 ? " ->bf16" : "", k->dt == NVMMA_F16 ? " f16" : "");
-  int mmas = count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32");
-  int per_slice = nvmma_acc_count(&g.desc) / 4 * (k->bk / 16);
-  if (mmas < per_slice) fail_msg("%s: %d mma in the PTX, expected at least %d", what, mmas, per_slice);
-  if (!strstr(ptx, k->dt == NVMMA_F16 ? ".f16.f16.f32" : ".bf16.bf16.f32")) fail_msg("%s: mma dtype", what);
-  if (!strstr(ptx, "ldmatrix.sync.aligned.m8n8.x4")) fail_msg("%s: no ldmatrix", what);
+           k->out_bf16 ? " ->bf16" : "", k->dt == NVMMA_F16 ? " f16" : "", k->wgmma ? " wgmma" : "");
+  int mmas = count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32"), per_slice = nvmma_acc_count(&g.desc) / 4 * (k->bk / 16);
+  if (k->wgmma) {
+    char want[64];
+    snprintf(want, sizeof want, "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s", k->bn,
+             k->dt == NVMMA_F16 ? "f16.f16" : "bf16.bf16");
+    mmas = count(ptx, want), per_slice = 4;
+    if (mmas < per_slice) fail_msg("%s: %d \"%s\" in the PTX", what, mmas, want);
+    if (!strstr(ptx, "fence.proxy.async.shared::cta") || !strstr(ptx, "wgmma.wait_group.sync.aligned 0"))
+      fail_msg("%s: no proxy fence or wgmma wait", what);
+  } else {
+    if (mmas < per_slice) fail_msg("%s: %d mma in the PTX, expected at least %d", what, mmas, per_slice);
+    if (!strstr(ptx, k->dt == NVMMA_F16 ? ".f16.f16.f32" : ".bf16.bf16.f32")) fail_msg("%s: mma dtype", what);
+    if (!strstr(ptx, "ldmatrix.sync.aligned.m8n8.x4")) fail_msg("%s: no ldmatrix", what);
+  }
   if (k->vec16 && !strstr(ptx, "cp.async.cg.shared.global")) fail_msg("%s: no cp.async", what);
   if (!k->vec16 && strstr(ptx, "cp.async.cg")) fail_msg("%s: cp.async in the scalar mode", what);
   if (strstr(ptx, ".local") || strstr(ptx, "ld.local") || strstr(ptx, "st.local"))
@@ -207,15 +227,18 @@ static void test_gemm_ptx(void **state) {
   (void)state;
   if (access(PTXAS, X_OK)) printf("     (no %s: the PTX is not assembled)\n", PTXAS);
   const Case cases[] = {
-      {128, 256, 32, 8, 3, false, false, true, false, NVMMA_BF16},
-      {128, 128, 32, 4, 4, false, false, true, false, NVMMA_BF16},
-      {64, 128, 64, 4, 2, false, false, true, true, NVMMA_BF16},
-      {128, 128, 64, 8, 1, false, false, true, false, NVMMA_BF16},
-      {64, 64, 32, 4, 3, false, true, true, false, NVMMA_BF16},
-      {64, 64, 32, 4, 2, true, false, true, false, NVMMA_F16},
-      {32, 64, 16, 2, 2, true, true, true, true, NVMMA_BF16},
-      {64, 64, 32, 4, 2, false, false, false, false, NVMMA_BF16},
-      {16, 32, 32, 1, 2, false, true, false, true, NVMMA_F16},
+      {128, 256, 32, 8, 3, false, false, true, false, NVMMA_BF16, false},
+      {128, 128, 32, 4, 4, false, false, true, false, NVMMA_BF16, false},
+      {64, 128, 64, 4, 2, false, false, true, true, NVMMA_BF16, false},
+      {128, 128, 64, 8, 1, false, false, true, false, NVMMA_BF16, false},
+      {64, 64, 32, 4, 3, false, true, true, false, NVMMA_BF16, false},
+      {64, 64, 32, 4, 2, true, false, true, false, NVMMA_F16, false},
+      {32, 64, 16, 2, 2, true, true, true, true, NVMMA_BF16, false},
+      {64, 64, 32, 4, 2, false, false, false, false, NVMMA_BF16, false},
+      {16, 32, 32, 1, 2, false, true, false, true, NVMMA_F16, false},
+      {128, 256, 64, 8, 3, false, true, true, false, NVMMA_BF16, true},
+      {64, 128, 64, 4, 4, false, true, true, true, NVMMA_F16, true},
+      {128, 64, 64, 8, 1, false, true, true, false, NVMMA_BF16, true},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
 }

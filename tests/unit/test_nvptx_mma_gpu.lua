@@ -4,7 +4,7 @@
 -- without a GPU. With the argument "bench" it times bf16 4096³ for a sweep of tile shapes ×
 -- num_warps × num_stages instead (CUDA events, median of 30 runs after warm-up, random data) and
 -- prints a table (also written to $OUT/nvmma-bench.txt when OUT is set):
---   helua tests/unit/test_nvptx_mma_gpu.lua [bench [N]]
+--   helua tests/unit/test_nvptx_mma_gpu.lua [bench [N [mma]]]   (mma: no wgmma rows)
 local helua = require "helua"
 local core = helua.core
 
@@ -44,10 +44,10 @@ local function launch(f, info, cfg, da, db, dc, m, n, k)
 end
 
 local function name(cfg)
-  return string.format("%dx%dx%d w%d s%d%s%s%s%s%s", cfg.bm, cfg.bn, cfg.bk, cfg.num_warps,
+  return string.format("%dx%dx%d w%d s%d%s%s%s%s%s%s", cfg.bm, cfg.bn, cfg.bk, cfg.num_warps,
     cfg.num_stages, cfg.a_trans and " aT" or "", cfg.b_trans and " bT" or "",
     cfg.vec16 == false and " scalar" or "", cfg.out == "bfloat16" and " ->bf16" or "",
-    cfg.dtype == "float16" and " f16" or "")
+    cfg.dtype == "float16" and " f16" or "", cfg.wgmma and " wgmma" or "")
 end
 
 if arg[1] ~= "bench" then
@@ -63,6 +63,10 @@ if arg[1] ~= "bench" then
     {bm = 64, bn = 64, bk = 32, num_warps = 4, num_stages = 2, vec16 = false},
     {bm = 16, bn = 32, bk = 32, num_warps = 1, num_stages = 2, vec16 = false, b_trans = true,
      dtype = "float16", out = "bfloat16"},
+    {bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = 3, b_trans = true, wgmma = true},
+    {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 4, b_trans = true, wgmma = true,
+     dtype = "float16", out = "bfloat16"},
+    {bm = 128, bn = 64, bk = 64, num_warps = 8, num_stages = 1, b_trans = true, wgmma = true},
   }
   -- vec16 needs rows 16-byte aligned (every dim a multiple of 8); the scalar mode takes any
   local shapes16 = {{328, 200, 136}, {512, 512, 512}, {8, 16, 8}}
@@ -89,6 +93,38 @@ if arg[1] ~= "bench" then
         name(cfg), m, n, k, err, nan and " (unwritten / NaN elements)" or ""))
     end
   end
+  -- A layout probe for wgmma, kept as a file for offline reading when OUT is set: A = I, so
+  -- C[m][n] = B[n][m]; with B[n][k] = n, then = k, each C element names the B element it got.
+  local dir = os.getenv("OUT")
+  if dir then
+    local cfg = {bm = 64, bn = 64, bk = 64, num_warps = 4, num_stages = 2, b_trans = true, wgmma = true}
+    local okc, f, info = pcall(compile, cfg)
+    local fh = io.open(dir .. "/wgmma-probe.txt", "w")
+    if okc and fh then
+      local eye, bn_, bk_ = {}, {}, {}
+      for i = 1, 64 do
+        eye[i], bn_[i], bk_[i] = {}, {}, {}
+        for j = 1, 64 do eye[i][j], bn_[i][j], bk_[i][j] = i == j and 1 or 0, i - 1, j - 1 end
+      end
+      local da = helua.tensor(eye, {dtype = bf16}):cuda()
+      for _, src in ipairs({{"n", bn_}, {"k", bk_}}) do
+        local dc = helua.full({64, 64}, -1, {dtype = f32, device = "cuda"})
+        launch(f, info, cfg, da, helua.tensor(src[2], {dtype = bf16}):cuda(), dc, 64, 64, 64)
+        core.cuda_synchronize()
+        local t = dc:cpu():totable()
+        fh:write("C[m][n] with B[n][k] = ", src[1], " (want ", src[1] == "n" and "n" or "m", ")\n")
+        for m = 1, 64 do
+          local row = {}
+          for n = 1, 64 do row[n] = string.format("%d", math.floor(t[m][n])) end
+          fh:write(table.concat(row, " "), "\n")
+        end
+      end
+      fh:close()
+    elseif fh then
+      fh:write("compile failed: ", tostring(f), "\n")
+      fh:close()
+    end
+  end
   if failed > 0 then
     print(failed .. " nvmma GEMM checks failed")
     os.exit(1)
@@ -104,6 +140,10 @@ local a, b = operands({}, N, N, N, 11)
 local da, db = a:cuda(), b:cuda()
 local rows = 64 -- the reference is checked on the first `rows` rows (a float64 host GEMM)
 local ref = helua.matmul(a:narrow(1, 1, rows):to(f64), b:to(f64))
+-- B as [N,K] for b_trans configs (wgmma takes only that): the same flops
+local bT = helua.randn({N, N}, {seed = 12, dtype = bf16})
+local dbT = bT:cuda()
+local refT = helua.matmul(a:narrow(1, 1, rows):to(f64), bT:to(f64):transpose())
 local dc = helua.empty({N, N}, {dtype = f32, device = "cuda"})
 local start, stop = core.cuda_event(), core.cuda_event()
 local lines = {}
@@ -126,14 +166,16 @@ local function bench(cfg)
   if info.smem_bytes > 227 * 1024 then return end
   local attrs = f:attributes()
   dc:fill_(0 / 0)
-  for _ = 1, 3 do launch(f, info, cfg, da, db, dc, N, N, N) end
+  local B, R = db, ref
+  if cfg.b_trans then B, R = dbT, refT end
+  for _ = 1, 3 do launch(f, info, cfg, da, B, dc, N, N, N) end
   core.cuda_synchronize()
   local c = dc:narrow(1, 1, rows):cpu():to(f64)
-  local err = helua.rel_err(c, ref)
+  local err = helua.rel_err(c, R)
   local ms = {}
   for i = 1, runs do
     start:record()
-    launch(f, info, cfg, da, db, dc, N, N, N)
+    launch(f, info, cfg, da, B, dc, N, N, N)
     stop:record()
     ms[i] = start:elapsed_ms(stop)
   end
@@ -155,11 +197,23 @@ for _, t in ipairs(tiles) do
     end
   end
 end
+local wgmma_tiles = arg[3] == "mma" and {} or {{128, 256, 8}, {128, 128, 8}, {64, 256, 4},
+  {256, 128, 16}, {64, 128, 4}}
+for _, t in ipairs(wgmma_tiles) do
+  for _, st in ipairs({3, 4, 5}) do
+    bench({bm = t[1], bn = t[2], bk = 64, num_warps = t[3], num_stages = st, b_trans = true,
+      wgmma = true})
+  end
+end
+for _, st in ipairs({3, 4}) do -- mma.sync on the same [N,K] B, for comparison
+  bench({bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = st, b_trans = true})
+end
 local top = best.cfg
 if top then -- the program order: L2 reuse of the operand tiles
   for _, gm in ipairs({1, 4, 16}) do
-    bench({bm = top.bm, bn = top.bn, bk = top.bk, num_warps = top.num_warps,
-      num_stages = top.num_stages, group_m = gm})
+    local cfg = {group_m = gm}
+    for k, v in pairs(top) do if k ~= "group_m" then cfg[k] = v end end
+    bench(cfg)
   end
 end
 out(string.format("best: %s %.1f TFLOP/s", best.name or "-", best.tf))
