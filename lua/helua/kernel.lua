@@ -743,6 +743,21 @@ local function check_config_fits(cfg, run, anchor)
 end
 M.check_config_fits = check_config_fits
 
+-- Whether a call with these arguments compiles for the GPU (backend cuda, or auto with a tensor
+-- argument on the GPU).
+local function on_gpu(settings, ...)
+  if settings.backend == "cuda" then return true end
+  if settings.backend ~= "auto" then return false end
+  for i = 1, select("#", ...) do
+    local a = select(i, ...)
+    if type(a) == "userdata" then
+      local ok, dev = pcall(function() return a.device end)
+      if ok and dev == "cuda" then return true end
+    end
+  end
+  return false
+end
+
 -- Runs the kernel function, compiled or eagerly. cfg: a Config, or nil for self:config().
 function Bound:_run(cfg, ...)
   local k = self.kernel
@@ -750,7 +765,9 @@ function Bound:_run(cfg, ...)
   if cfg == nil then cfg = self:config() end
   if M.mode(k.settings) ~= "interpret" then
     if cfg == nil and self.exported ~= false then cfg = self:_exported(...) end
-    if cfg == nil and not self.tuned and M.tunes_on_call(k) and core.compile then
+    -- the tuner searches CPU configs: a GPU run takes the default config (or the one given)
+    if cfg == nil and not self.tuned and M.tunes_on_call(k) and core.compile
+      and not on_gpu(k.settings, ...) then
       self.args = table.pack(...)
       cfg = self:autotune()
     end

@@ -42,6 +42,9 @@ run test_cuda_kernels "$helua" tests/lua/test_cuda_kernels.lua
 section "GPU bench (share/scripts/gpu_bench.lua)"
 run gpu_bench "$helua" share/scripts/gpu_bench.lua
 
+section "compiled kernels' bandwidth (share/scripts/gpu_kernel_bench.lua)"
+run gpu_kernel_bench "$helua" share/scripts/gpu_kernel_bench.lua
+
 section "summary"
 if [ $status = 0 ]; then echo "gpu-check: all passed"; else echo "gpu-check: FAILED"; fi
 exit $status

@@ -437,6 +437,12 @@ static int k_info(lua_State *L) {
     lua_pushstring(L, a->entry);
     lua_setfield(L, -2, "entry");
   }
+  lua_createtable(L, a->nargs, 0); /* argument names in launch order */
+  for (int i = 0; i < a->nargs; i++) {
+    lua_pushstring(L, a->args[i].name);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "args");
   lua_pushstring(L, a->cpu);
   lua_setfield(L, -2, "cpu");
   lua_createtable(L, 0, LOWER_NPASSES + 2);
