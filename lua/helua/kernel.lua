@@ -788,18 +788,34 @@ local function check_config_fits(cfg, run, anchor)
 end
 M.check_config_fits = check_config_fits
 
+-- Whether a call with these arguments compiles for the GPU (backend cuda, or auto with a tensor
+-- argument on the GPU).
+local function on_gpu(settings, ...)
+  if settings.backend == "cuda" then return true end
+  if settings.backend ~= "auto" then return false end
+  for i = 1, select("#", ...) do
+    local a = select(i, ...)
+    if type(a) == "userdata" then
+      local ok, dev = pcall(function() return a.device end)
+      if ok and dev == "cuda" then return true end
+    end
+  end
+  return false
+end
+
 -- Runs the kernel function, compiled or eagerly. cfg: a Config, or nil for self:config().
 function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
-  -- force_autotune: a call tunes once whatever config, cache or exported config there is
+  -- force_autotune: a call tunes once whatever config, cache or exported config there is.
+  -- The tuner searches CPU configs: a GPU run takes the default config (or the one given).
   local compiled = M.mode(k.settings) ~= "interpret"
-  local force = cfg == nil and k.settings.force_autotune and not self.tuned
-    and compiled and core.compile ~= nil
+  local tunable = compiled and core.compile ~= nil and not on_gpu(k.settings, ...)
+  local force = cfg == nil and k.settings.force_autotune and not self.tuned and tunable
   if cfg == nil and not force then cfg = self:config() end
   if compiled then
     if cfg == nil and not force and self.exported ~= false then cfg = self:_exported(...) end
-    if cfg == nil and not self.tuned and (force or M.tunes_on_call(k)) and core.compile then
+    if cfg == nil and not self.tuned and (force or M.tunes_on_call(k)) and tunable then
       self.args = table.pack(...)
       cfg = self:autotune()
     end

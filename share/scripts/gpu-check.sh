@@ -45,6 +45,9 @@ run triton_check sh share/scripts/triton-check.sh "$helua"
 section "GPU bench (share/scripts/gpu_bench.lua)"
 run gpu_bench "$helua" share/scripts/gpu_bench.lua
 
+section "compiled kernels' bandwidth (share/scripts/gpu_kernel_bench.lua)"
+run gpu_kernel_bench "$helua" share/scripts/gpu_kernel_bench.lua
+
 section "summary"
 if [ $status = 0 ]; then echo "gpu-check: all passed"; else echo "gpu-check: FAILED"; fi
 exit $status

@@ -324,6 +324,12 @@ static int k_launch(lua_State *L) {
       }
       if (k->cuda) {
         slots[i].p = rt_cuda_tensor_ptr(t);
+        if (slots[i].p % 16 != 0) /* the PTX uses 16-byte vector accesses */
+          return luaL_error(L,
+                            "launch: argument %d (%s) starts at a device address that is not "
+                            "16-byte aligned (a view at an offset); the cuda kernel assumes "
+                            "aligned tensors: pass a copy (t:clone())",
+                            i + 1, s->name);
         ptrs[i] = &slots[i];
       } else {
         ptrs[i] = tensor_data(t);
@@ -437,6 +443,12 @@ static int k_info(lua_State *L) {
     lua_pushstring(L, a->entry);
     lua_setfield(L, -2, "entry");
   }
+  lua_createtable(L, a->nargs, 0); /* argument names in launch order */
+  for (int i = 0; i < a->nargs; i++) {
+    lua_pushstring(L, a->args[i].name);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "args");
   lua_pushstring(L, a->cpu);
   lua_setfield(L, -2, "cpu");
   lua_createtable(L, 0, LOWER_NPASSES + 2);

@@ -35,18 +35,14 @@ static const IrValue *val(LEmit *E, IrValueId id) {
 static void nest_begin_par(LEmit *E, LNest *n, const IrShape *s, LLVMValueRef *hi) {
   n->par = true;
   n->skip = NULL;
-  em_par_begin(E, &n->pl, em_i64(E, em_numel(E, s)), "t");
-  LLVMValueRef flat = n->pl.iv, cond = NULL;
+  int64_t sizes[IR_MAX_RANK];
+  for (int i = 0; i < s->rank; i++)
+    sizes[i] = em_dim(E, s->dims[i]);
+  em_par_block_begin(E, &n->pl, &n->vl, &n->vec, sizes, s->rank, n->idx);
+  LLVMValueRef cond = NULL;
   for (int i = s->rank - 1; i >= 0; i--) {
-    int64_t size = em_dim(E, s->dims[i]);
-    n->looped[i] = size != 1;
-    if (size == 1) {
-      n->idx[i] = em_i64(E, 0);
-    } else {
-      n->idx[i] = i == 0 ? flat : LLVMBuildURem(E->b, flat, em_i64(E, size), "");
-      if (i > 0) flat = LLVMBuildUDiv(E->b, flat, em_i64(E, size), "");
-    }
-    if (hi && !(LLVMIsAConstantInt(hi[i]) && LLVMConstIntGetSExtValue(hi[i]) >= size)) {
+    n->looped[i] = sizes[i] != 1;
+    if (hi && !(LLVMIsAConstantInt(hi[i]) && LLVMConstIntGetSExtValue(hi[i]) >= sizes[i])) {
       LLVMValueRef c = LLVMBuildICmp(E->b, LLVMIntSLT, n->idx[i], hi[i], "");
       cond = cond ? LLVMBuildAnd(E->b, cond, c, "") : c;
     }
@@ -84,7 +80,7 @@ void em_nest_end(LEmit *E, LNest *n) {
       LLVMBuildBr(E->b, n->skip);
       LLVMPositionBuilderAtEnd(E->b, n->skip);
     }
-    em_par_end(E, &n->pl, NULL);
+    em_par_block_end(E, &n->pl, &n->vl, n->vec);
     return;
   }
   bool inner = true;

@@ -381,13 +381,15 @@ static bool stream_eligible(LEmit *E, const StoreCtx *c) {
  * lane, so an atomic add happens once. */
 static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRef *hi) {
   int rank = c->region.rank;
-  LLoop l;
-  em_par_begin(E, &l, em_i64(E, em_numel(E, &c->region)), "st");
-  LLVMValueRef idx[IR_MAX_RANK], flat = l.iv, cond = NULL;
+  LLoop l, vl;
+  bool vec;
+  int64_t sizes[IR_MAX_RANK];
+  for (int r = 0; r < rank; r++)
+    sizes[r] = em_dim(E, c->region.dims[r]);
+  LLVMValueRef idx[IR_MAX_RANK], cond = NULL;
+  em_par_block_begin(E, &l, &vl, &vec, sizes, rank, idx);
   for (int r = rank - 1; r >= 0; r--) {
-    int64_t size = em_dim(E, c->region.dims[r]);
-    idx[r] = size == 1 ? em_i64(E, 0) : r == 0 ? flat : LLVMBuildURem(E->b, flat, em_i64(E, size), "");
-    if (r > 0 && size != 1) flat = LLVMBuildUDiv(E->b, flat, em_i64(E, size), "");
+    int64_t size = sizes[r];
     if (!(LLVMIsAConstantInt(hi[r]) && LLVMConstIntGetSExtValue(hi[r]) >= size)) {
       LLVMValueRef k = LLVMBuildICmp(E->b, LLVMIntSLT, idx[r], hi[r], "");
       cond = and_cond(E, cond, k);
@@ -409,7 +411,7 @@ static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRe
     LLVMBuildBr(E->b, skip);
     LLVMPositionBuilderAtEnd(E->b, skip);
   }
-  em_par_end(E, &l, NULL);
+  em_par_block_end(E, &l, &vl, vec);
 }
 
 int em_store(LEmit *E, const IrOp *op) {

@@ -137,6 +137,8 @@ typedef struct LNest {
   LLVMValueRef idx[IR_MAX_RANK];
   bool par;                /* GPU: one flat loop distributed over the threads */
   LLoop pl;                /* that loop */
+  LLoop vl;                /* GPU: the V consecutive elements of one thread's slot */
+  bool vec;
   LLVMBasicBlockRef skip;  /* GPU with bounds: where lanes outside them go */
 } LNest;
 
@@ -285,6 +287,12 @@ int em_host_ops(LEmit *E); /* the ops outside device loops (after the arguments 
  * unless already inside a distributed loop; the end of a distributed loop is a barrier. */
 void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name);
 void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md);
+/* A distributed loop over a block of `sizes` (row-major): each thread takes slots of V
+ * consecutive elements along the innermost dim (V = 4 where that dim allows), so the loads and
+ * stores of one slot can become one vector access; idx gets each element's multi-index. */
+void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, bool *vec, const int64_t *sizes,
+                        int rank, LLVMValueRef *idx);
+void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, bool vec);
 void em_barrier(LEmit *E);
 /* Scratch for a sink's accumulators: the stack on the CPU, shared memory on the GPU. */
 LLVMValueRef em_work_buffer(LEmit *E, LLVMTypeRef t, int64_t n, const char *name);

@@ -38,11 +38,48 @@ void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name) {
   em_loop_begin(E, l, E->tid, n, em_i64(E, E->nthreads), name);
 }
 
+/* Distributed loops are unrolled 4 times: more loads in flight per thread (latency, not
+ * instruction count, bounds these loops). */
+#define PAR_UNROLL 4
+
 void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
-  em_loop_end(E, l, l->par ? NULL : md);
+  em_loop_end(E, l, l->par ? em_loop_md(E, 0, PAR_UNROLL) : md);
   if (!l->par) return;
   E->par--;
   em_barrier(E);
+}
+
+#define PAR_VEC 4 /* elements per thread slot: 16 bytes of float32 */
+
+void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, bool *vec, const int64_t *sizes,
+                        int rank, LLVMValueRef *idx) {
+  int64_t numel = 1;
+  for (int i = 0; i < rank; i++)
+    numel *= sizes[i];
+  int64_t last = rank > 0 ? sizes[rank - 1] : 1;
+  *vec = E->gpu && E->par == 0 && last % PAR_VEC == 0;
+  int64_t V = *vec ? PAR_VEC : 1;
+  em_par_begin(E, outer, em_i64(E, numel / V), "t");
+  LLVMValueRef flat = outer->iv, v = NULL;
+  if (*vec) {
+    em_loop_begin(E, inner, em_i64(E, 0), em_i64(E, V), NULL, "v");
+    v = inner->iv;
+  }
+  for (int i = rank - 1; i >= 0; i--) {
+    int64_t size = i == rank - 1 ? sizes[i] / V : sizes[i];
+    LLVMValueRef x = size == 1 ? em_i64(E, 0)
+                     : i == 0  ? flat
+                               : LLVMBuildURem(E->b, flat, em_i64(E, size), "");
+    if (i > 0 && size != 1) flat = LLVMBuildUDiv(E->b, flat, em_i64(E, size), "");
+    if (i == rank - 1 && v)
+      x = LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, x, em_i64(E, V), ""), v, "");
+    idx[i] = x;
+  }
+}
+
+void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, bool vec) {
+  if (vec) em_loop_end(E, inner, em_loop_md(E, 0, PAR_VEC)); /* unrolled: V accesses side by side */
+  em_par_end(E, outer, NULL);
 }
 
 LLVMValueRef em_shared_buffer(LEmit *E, LLVMTypeRef t, int64_t n) {
@@ -264,6 +301,10 @@ int lower_nvptx_emit_kernel(LEmit *E, const char *name) {
   for (int i = 0; i < f->nargs; i++) {
     if (val(E, f->args[i])->kind != IR_VAL_TENSOR) continue;
     add_attr(E, fn, (unsigned)i + 1, "noalias");
+    /* the launch checks it (rt: every tensor's first element 16-byte aligned), so slots of V
+     * consecutive elements become 16-byte vector loads and stores */
+    unsigned align = LLVMGetEnumAttributeKindForName("align", 5);
+    LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(E->ctx, align, 16));
     if (!stored_to(f, f->args[i])) add_attr(E, fn, (unsigned)i + 1, "readonly"); /* ld.global.nc */
   }
   E->nthreads = 32 * (int64_t)bd->num_warps;

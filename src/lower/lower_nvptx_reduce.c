@@ -8,8 +8,8 @@
  * threads take consecutive outputs (s = g * n + o), which are consecutive in memory. A thread
  * combines elements g, g + G, ... of its output's dim in order (the position order argmax needs);
  * partials live in shared memory across the chunks of a looped reduction; FINISH combines the G
- * partials of each output in g order (argmax breaks ties by position). amax / amin propagate NaN
- * directly (no flag), as torch does. */
+ * partials of each output as a tree (log2 G distributed steps; argmax breaks ties by position,
+ * so the order does not matter). amax / amin propagate NaN directly (no flag), as torch does. */
 #include "lower/lower_internal.h"
 
 static const IrValue *val(LEmit *E, IrValueId id) {
@@ -82,6 +82,48 @@ static void set_slot(LEmit *E, LLVMValueRef slot, LLVMTypeRef t, LLVMValueRef v)
   LLVMBuildStore(E->b, v, slot);
 }
 
+/* Elements per vector step of a thread: 16 bytes of the input when the reduced dim is the
+ * contiguous innermost one of a plain load (coalesced and alignable), else 1. */
+static int64_t vec_elems(LEmit *E, const IrOp *op, const RLayout *L) {
+  const IrValue *sv = val(E, op->args[0]);
+  if (!L->gfast || op->attrs->dim != sv->shape.rank - 1) return 1;
+  int64_t V = 16 / (int64_t)tensor_dtype_size(sv->dtype);
+  int64_t len = em_dim(E, sv->shape.dims[op->attrs->dim]);
+  while (V > 1 && len < V * L->G)
+    V /= 2;
+  return V < 1 ? 1 : V;
+}
+
+typedef struct RStep {
+  const IrOp *op;
+  LLVMValueRef acc, best;
+  LLVMValueRef *idx;
+} RStep;
+
+/* Combines the input's element at position l of the reduced dim into the thread's partial. */
+static void reduce_step(LEmit *E, const RStep *rs, LLVMValueRef l) {
+  LLVMBuilderRef b = E->b;
+  const IrOp *op = rs->op;
+  IrOpKind k = op->kind;
+  const IrValue *sv = val(E, op->args[0]);
+  int dim = op->attrs->dim;
+  DType adt = em_reduce_acc_dtype(k, sv->dtype), pdt = is_arg(k) ? DT_INT64 : adt;
+  LLVMTypeRef at = em_val_type(E, adt), pt = em_val_type(E, pdt);
+  rs->idx[dim] = l;
+  LLVMValueRef v = em_cast(E, sv->dtype, adt, em_eval(E, op->args[0], rs->idx));
+  if (!is_arg(k)) {
+    set_slot(E, rs->acc, pt, combine(E, k, adt, LLVMBuildLoad2(b, pt, rs->acc, ""), v));
+    return;
+  }
+  LLVMValueRef pos = l;
+  IrDim rd = sv->shape.dims[dim];
+  if (rd.kind == IR_DIM_RDIM && E->in_chunk[rd.v]) pos = LLVMBuildNSWAdd(b, pos, E->roff[rd.v], "");
+  LLVMValueRef bv = LLVMBuildLoad2(b, at, rs->best, "");
+  LLVMValueRef win = em_reduce_beats(E, k, adt, v, bv);
+  set_slot(E, rs->best, at, LLVMBuildSelect(b, win, v, bv, ""));
+  set_slot(E, rs->acc, pt, LLVMBuildSelect(b, win, pos, LLVMBuildLoad2(b, pt, rs->acc, ""), ""));
+}
+
 int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
   IrOpKind k = op->kind;
   IrValueId src = op->args[0], res = op->results[0];
@@ -128,56 +170,64 @@ int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
       best = em_alloca(E, at, 1, "rbest");
       set_slot(E, best, at, em_buf_load(E, adt, st->best, l.iv));
     }
-    LLoop r;
-    em_loop_begin(E, &r, g, em_vlen(E, sv->shape.dims[dim]), em_i64(E, L.G), "r");
-    idx[dim] = r.iv;
-    LLVMValueRef v = em_cast(E, sv->dtype, adt, em_eval(E, src, idx));
-    if (!is_arg(k)) {
-      set_slot(E, acc, pt, combine(E, k, adt, LLVMBuildLoad2(b, pt, acc, ""), v));
-    } else {
-      LLVMValueRef pos = r.iv;
-      IrDim rd = sv->shape.dims[dim];
-      if (rd.kind == IR_DIM_RDIM && E->in_chunk[rd.v])
-        pos = LLVMBuildNSWAdd(b, pos, E->roff[rd.v], "");
-      LLVMValueRef bv = LLVMBuildLoad2(b, at, best, "");
-      LLVMValueRef win = em_reduce_beats(E, k, adt, v, bv);
-      set_slot(E, best, at, LLVMBuildSelect(b, win, v, bv, ""));
-      set_slot(E, acc, pt, LLVMBuildSelect(b, win, pos, LLVMBuildLoad2(b, pt, acc, ""), ""));
+    LLVMValueRef vlen = em_vlen(E, sv->shape.dims[dim]);
+    RStep rs = {.op = op, .acc = acc, .best = best, .idx = idx};
+    int64_t V = vec_elems(E, op, &L);
+    LLVMValueRef scalar_from = g;
+    if (V > 1) {
+      /* slots of V consecutive elements (one vector load each), then the remainder below */
+      LLoop r, vv;
+      LLVMValueRef gv = LLVMBuildNSWMul(b, g, em_i64(E, V), "");
+      LLVMValueRef stop = LLVMBuildNSWSub(b, vlen, em_i64(E, V - 1), "");
+      em_loop_begin(E, &r, gv, stop, em_i64(E, L.G * V), "rv");
+      em_loop_begin(E, &vv, em_i64(E, 0), em_i64(E, V), NULL, "v");
+      reduce_step(E, &rs, LLVMBuildNSWAdd(b, r.iv, vv.iv, ""));
+      em_loop_end(E, &vv, em_loop_md(E, 0, (int)V));
+      em_loop_end(E, &r, em_loop_md(E, 0, 2));
+      LLVMValueRef whole = LLVMBuildMul(b, LLVMBuildSDiv(b, vlen, em_i64(E, V), ""),
+                                        em_i64(E, V), "");
+      scalar_from = LLVMBuildNSWAdd(b, whole, g, "");
     }
-    em_loop_end(E, &r, NULL);
+    LLoop r;
+    em_loop_begin(E, &r, scalar_from, vlen, em_i64(E, L.G), "r");
+    reduce_step(E, &rs, r.iv);
+    em_loop_end(E, &r, V > 1 ? NULL : em_loop_md(E, 0, 8)); /* 8 loads in flight per thread */
     em_buf_store(E, pdt, st->acc, l.iv, LLVMBuildLoad2(b, pt, acc, ""));
     if (best) em_buf_store(E, adt, st->best, l.iv, LLVMBuildLoad2(b, at, best, ""));
     em_par_end(E, &l, NULL);
     return E->failed ? HL_ERR : HL_OK;
   }
-  /* finish: combine each output's partials in g order into the result buffer */
+  /* finish: a tree over each output's G partials (log2 G steps, each a distributed loop and a
+   * barrier), then the result buffer */
+  for (int64_t stride = L.G / 2; stride >= 1; stride /= 2) {
+    LLoop t;
+    em_par_begin(E, &t, em_i64(E, L.n * stride), "rtree");
+    LLVMValueRef o, g;
+    if (L.gfast) {
+      g = LLVMBuildURem(b, t.iv, em_i64(E, stride), "g");
+      o = LLVMBuildUDiv(b, t.iv, em_i64(E, stride), "o");
+    } else {
+      o = LLVMBuildURem(b, t.iv, em_i64(E, L.n), "o");
+      g = LLVMBuildUDiv(b, t.iv, em_i64(E, L.n), "g");
+    }
+    LLVMValueRef sa = slot_of(E, &L, o, g);
+    LLVMValueRef sb = slot_of(E, &L, o, LLVMBuildNSWAdd(b, g, em_i64(E, stride), ""));
+    LLVMValueRef pa = em_buf_load(E, pdt, st->acc, sa), pb = em_buf_load(E, pdt, st->acc, sb);
+    if (!is_arg(k)) {
+      em_buf_store(E, pdt, st->acc, sa, combine(E, k, adt, pa, pb));
+    } else {
+      LLVMValueRef va = em_buf_load(E, adt, st->best, sa), vb = em_buf_load(E, adt, st->best, sb);
+      LLVMValueRef win = arg_wins(E, k, adt, vb, pb, va, pa);
+      em_buf_store(E, adt, st->best, sa, LLVMBuildSelect(b, win, vb, va, ""));
+      em_buf_store(E, pdt, st->acc, sa, LLVMBuildSelect(b, win, pb, pa, ""));
+    }
+    em_par_end(E, &t, NULL);
+  }
   LLVMValueRef out = em_buffer(E, rv->dtype, &rv->shape, "red");
   LLoop l;
   em_par_begin(E, &l, em_i64(E, L.n), "rout");
   LLVMValueRef s0 = slot_of(E, &L, l.iv, em_i64(E, 0));
-  LLVMValueRef acc = em_alloca(E, pt, 1, "rfin"), best = NULL;
-  set_slot(E, acc, pt, em_buf_load(E, pdt, st->acc, s0));
-  if (is_arg(k)) {
-    best = em_alloca(E, at, 1, "rfbest");
-    set_slot(E, best, at, em_buf_load(E, adt, st->best, s0));
-  }
-  if (L.G > 1) {
-    LLoop gl;
-    em_loop_begin(E, &gl, em_i64(E, 1), em_i64(E, L.G), NULL, "rg");
-    LLVMValueRef s = slot_of(E, &L, l.iv, gl.iv);
-    LLVMValueRef p = em_buf_load(E, pdt, st->acc, s);
-    if (!is_arg(k)) {
-      set_slot(E, acc, pt, combine(E, k, adt, LLVMBuildLoad2(b, pt, acc, ""), p));
-    } else {
-      LLVMValueRef v = em_buf_load(E, adt, st->best, s);
-      LLVMValueRef bv = LLVMBuildLoad2(b, at, best, ""), bp = LLVMBuildLoad2(b, pt, acc, "");
-      LLVMValueRef win = arg_wins(E, k, adt, v, p, bv, bp);
-      set_slot(E, best, at, LLVMBuildSelect(b, win, v, bv, ""));
-      set_slot(E, acc, pt, LLVMBuildSelect(b, win, p, bp, ""));
-    }
-    em_loop_end(E, &gl, NULL);
-  }
-  em_buf_store(E, rv->dtype, out, l.iv, em_cast(E, pdt, rv->dtype, LLVMBuildLoad2(b, pt, acc, "")));
+  em_buf_store(E, rv->dtype, out, l.iv, em_cast(E, pdt, rv->dtype, em_buf_load(E, pdt, st->acc, s0)));
   em_par_end(E, &l, NULL);
   LVal lv = {.kind = LV_BUF, .v = out};
   if (E->plan->kind[res] == PLAN_SCALAR)
