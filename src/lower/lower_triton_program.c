@@ -217,6 +217,7 @@ static void header(Tt *t) {
   if (td)
     tt_put(t, "# indexing = \"tensor_descriptor\" is rendered as pointer indexing (tl.load / "
               "tl.store with offsets).\n");
+  tt_put(t, t->notes);
   for (int n = 0; n < f->nrdims; n++)
     if (t->rwhole[n])
       tt_printf(t,
