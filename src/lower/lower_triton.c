@@ -342,6 +342,7 @@ static int inner_loop(Tt *t, const IrOp *op) {
   for (int i = 0; i < op->nresults; i++) {
     mem_free(t->name[op->results[i]]);
     t->name[op->results[i]] = tt_strdup(t, t->name[body->args[nd + i]]);
+    if (!t->name[op->results[i]]) return HL_ERR;
   }
   return HL_OK;
 }
@@ -412,7 +413,7 @@ int lower_triton_render(const IrFunc *f, const ConfigSpace *s, const int *cfg, c
     t.nloops = ir_func_loops(f, t.loops, nl);
     t.nmems = ir_func_memops(f, t.mems, nm);
     rc = tt_render(&t);
-    if (!rc && t.out.oom) rc = diag_set(d, "triton stage: out of memory");
+    if (t.out.oom && (!rc || !t.failed)) rc = diag_set(d, "triton stage: out of memory");
   } else {
     diag_set(d, "triton stage: out of memory");
   }

@@ -365,6 +365,7 @@ int tt_render(Tt *t) {
   if (!rc) host(t, nests, nn, pid_type, xyz, total);
   TtBuf body = t->out;
   t->out = head;
+  if (body.oom) t->out.oom = true;
   if (!rc) {
     header(t);
     if (body.p) tt_put(t, body.p);
