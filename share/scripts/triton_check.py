@@ -9,6 +9,7 @@
 import importlib.util
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -75,6 +76,13 @@ def run_case(case, device):
     return m, ok, worst, notes
 
 
+CASE_SECONDS = 90  # one case (compile + run) longer than this is a failure, not a hang
+
+
+def on_alarm(signum, frame):
+    raise TimeoutError("the case took more than %d s (compile + run)" % CASE_SECONDS)
+
+
 def main(argv):
     # TRITON_INTERPRET=1 runs the text on the CPU (Triton's interpreter): a check without a GPU.
     interpret = os.environ.get("TRITON_INTERPRET") == "1"
@@ -91,30 +99,36 @@ def main(argv):
     print("torch %s, triton %s, %s" % (torch.__version__, triton.__version__, where))
     from triton.runtime.errors import OutOfResources
     rows, failed, skipped = [], 0, 0
+    signal.signal(signal.SIGALRM, on_alarm)
+    fmt = "%-36s %-8s %-4s %-10.3g %s"
+    print("%-36s %-8s %-4s %-10s %s" % ("kernel", "config", "ok", "max-rel", "notes"), flush=True)
     for case in argv:
         try:
             m = json.load(open(os.path.join(case, "manifest.json")))
             kernel, cfg = m["kernel"], m["config"]
         except Exception:
             kernel, cfg = os.path.basename(os.path.normpath(case)), "?"
+        signal.alarm(CASE_SECONDS)
         try:
             m, ok, err, notes = run_case(case, device)
+            signal.alarm(0)
         except OutOfResources as e:
             # the config asks for more than the card has: a property of the config, not of the
             # text (the tuner skips such configs); reported, not counted as a mismatch
+            signal.alarm(0)
             skipped += 1
             rows.append((kernel, cfg, "skip", float("nan"), str(e)[:200]))
+            print(fmt % rows[-1], flush=True)
             continue
         except Exception as e:  # a case that does not compile or run is a failure, not a crash
+            signal.alarm(0)
             ok, err = False, float("nan")
             msg = traceback.format_exception_only(type(e), e)[-1].strip()
             notes = [msg[:400]]
             traceback.print_exc(limit=3, file=sys.stderr)
         failed += not ok
         rows.append((kernel, cfg, "ok" if ok else "FAIL", err, "; ".join(notes)))
-    print("%-36s %-8s %-4s %-10s %s" % ("kernel", "config", "ok", "max-rel", "notes"))
-    for k, c, o, e, n in rows:
-        print("%-36s %-8s %-4s %-10.3g %s" % (k, c, o, e, n))
+        print(fmt % rows[-1], flush=True)  # as it goes: a run cut short keeps its rows
     print("triton_check.py: %d cases, %d failed, %d skipped (out of resources)"
           % (len(rows), failed, skipped))
     return 1 if failed else 0

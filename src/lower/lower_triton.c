@@ -5,6 +5,7 @@
  * tl.constexpr parameters. This file holds the entry point, value names and loops;
  * lower_triton_program.c the program-id mapping and the module, lower_triton_ops.c the ops,
  * lower_triton_mem.c loads and stores, lower_triton_util.c the text helpers. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -256,11 +257,30 @@ static int inner_loop(Tt *t, const IrOp *op) {
   int perm[IR_MAX_RANK], ids[IR_MAX_RANK], saved[IR_MAX_RANK];
   tt_order_of(t, op, k, perm);
   bool flat = k.multi >= 0 && cfgspace_get(t->s, t->cfg, "flatten_loops", k.multi, 0);
+  bool tile = op->kind == IR_OP_TILE;
   bool stat = !flat && k.stat >= 0 && cfgspace_get(t->s, t->cfg, "static_ranges", k.stat, 0);
+  if (stat) {
+    int64_t trips = 1;
+    for (int j = 0; j < op->attrs->ndims; j++) {
+      int64_t b = 0, e = 0, bs = tile ? tt_block_value(t, op->attrs->block[j]) : 1;
+      if (!tt_fold_int(t, op->args[2 * j], &b) || !tt_fold_int(t, op->args[2 * j + 1], &e) ||
+          bs < 1)
+        trips = INT64_MAX / 2;
+      else
+        trips *= (e - b + bs - 1) / bs;
+    }
+    if (trips > TT_STATIC_MAX) {
+      stat = false;
+      size_t n = strlen(t->notes);
+      snprintf(t->notes + n, sizeof t->notes - n,
+               "# static_ranges[%d] = true: a loop of %lld iterations stays tl.range (full "
+               "unrolls stop at %d).\n",
+               k.stat + 1, (long long)trips, TT_STATIC_MAX);
+    }
+  }
   char kw[256];
   range_kwargs(t, k, kw, sizeof kw);
   int depth0 = t->indent;
-  bool tile = op->kind == IR_OP_TILE;
   for (int j = 0; j < nd; j++)
     if (tile && tt_check_block(t, op, j)) return HL_ERR;
   if (flat) {
@@ -322,6 +342,7 @@ static int inner_loop(Tt *t, const IrOp *op) {
   for (int i = 0; i < op->nresults; i++) {
     mem_free(t->name[op->results[i]]);
     t->name[op->results[i]] = tt_strdup(t, t->name[body->args[nd + i]]);
+    if (!t->name[op->results[i]]) return HL_ERR;
   }
   return HL_OK;
 }
@@ -392,7 +413,7 @@ int lower_triton_render(const IrFunc *f, const ConfigSpace *s, const int *cfg, c
     t.nloops = ir_func_loops(f, t.loops, nl);
     t.nmems = ir_func_memops(f, t.mems, nm);
     rc = tt_render(&t);
-    if (!rc && t.out.oom) rc = diag_set(d, "triton stage: out of memory");
+    if (t.out.oom && (!rc || !t.failed)) rc = diag_set(d, "triton stage: out of memory");
   } else {
     diag_set(d, "triton stage: out of memory");
   }

@@ -20,6 +20,10 @@ typedef struct TtTdim {
   bool pad;                           /* lanes past the loop end are possible */
 } TtTdim;
 
+/* static_ranges unrolls a loop fully only up to this many iterations (Triton's static_range unrolls
+ * in its Python front end: 5000 iterations took minutes to compile on the H100 machine). */
+#define TT_STATIC_MAX 32
+
 typedef struct Tt {
   const IrFunc *f;
   const ConfigSpace *s;
@@ -45,6 +49,7 @@ typedef struct Tt {
   IrMemOpInfo *mems;
   int nmems;
   bool libdevice;
+  char notes[1024]; /* header comment lines about knobs rendered differently (static_ranges) */
   int tmp;
 } Tt;
 

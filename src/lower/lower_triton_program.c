@@ -217,6 +217,7 @@ static void header(Tt *t) {
   if (td)
     tt_put(t, "# indexing = \"tensor_descriptor\" is rendered as pointer indexing (tl.load / "
               "tl.store with offsets).\n");
+  tt_put(t, t->notes);
   for (int n = 0; n < f->nrdims; n++)
     if (t->rwhole[n])
       tt_printf(t,
@@ -364,6 +365,7 @@ int tt_render(Tt *t) {
   if (!rc) host(t, nests, nn, pid_type, xyz, total);
   TtBuf body = t->out;
   t->out = head;
+  if (body.oom) t->out.oom = true;
   if (!rc) {
     header(t);
     if (body.p) tt_put(t, body.p);
