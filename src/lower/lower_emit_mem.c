@@ -382,7 +382,8 @@ static bool stream_eligible(LEmit *E, const StoreCtx *c) {
 static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRef *hi) {
   int rank = c->region.rank;
   LLoop l, vl;
-  bool vec;
+  int vec;
+  E->vec_esize = (int)tensor_dtype_size(c->t->dtype);
   int64_t sizes[IR_MAX_RANK];
   for (int r = 0; r < rank; r++)
     sizes[r] = em_dim(E, c->region.dims[r]);
