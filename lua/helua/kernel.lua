@@ -246,6 +246,11 @@ end
 -- Returns the best Config and the search's report.
 function Bound:autotune(opts)
   if not core.compile then needs_compiler("autotune()") end
+  if M.mode(self.kernel.settings) == "cuda" then
+    diag.raise("autotune() on the GPU is not built yet: the tuner searches CPU configs", {
+      hint = "give a config (helua.Config{...}) for the cuda backend, or tune with backend = \"cpu\"",
+    })
+  end
   if M.mode(self.kernel.settings) ~= "cpu" then
     diag.raise("autotune() needs a compiled kernel: this one runs in interpret mode", {
       hint = "interpret mode has no config space to search; use backend = \"cpu\" (and no "

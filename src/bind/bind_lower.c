@@ -1,13 +1,15 @@
 /* Lua binding of the compiler: core.compile(irfunc, config, target) and the compiled kernel
- * userdata ("helua.CompiledKernel": launch, code, info). Part of src/bind (the Lua boundary); the
- * lowering is src/lower, the CPU runtime src/rt.
+ * userdata ("helua.CompiledKernel": launch, code, info), for the cpu and cuda targets. Part of
+ * src/bind (the Lua boundary); the lowering is src/lower, the runtimes src/rt and src/rt/cuda.
  *
  * The config is a plain table with Helion's field names (lists 1-based, loop orders 1-based,
  * helua.none for none): block_sizes, reduction_loops, loop_orders, range_unroll_factors,
- * vector_width, cpu_threads, and user tunables by name. Known fields that do not change CPU
- * code (num_warps, ...) are ignored, as Helion ignores other backends' knobs; :info().ignored
- * lists them. Launch arguments come in IR argument order: tensors (checked against the dtype,
- * sizes and strides the kernel was specialized on) and numbers. */
+ * vector_width, cpu_threads (cpu); num_warps, num_stages, pid_type, l2_groupings,
+ * num_sm_multiplier, maxnreg, load_eviction_policies (cuda); and user tunables by name. Known
+ * fields the target does not read are ignored, as Helion ignores other backends' knobs;
+ * :info().ignored lists them. Launch arguments come in IR argument order: tensors (checked
+ * against the dtype, sizes and strides the kernel was specialized on; device tensors for cuda)
+ * and numbers. A cuda kernel's module loads on its first launch, so PTX needs no GPU. */
 #include "bind/bind_lower.h"
 
 #include <lauxlib.h>

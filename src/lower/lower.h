@@ -1,6 +1,6 @@
-/* Lowering: tile IR × Config → LLVM IR → x86 object code, through a named pass pipeline.
- * Part of src/lower (share/doc/lowering.md has the long form). The CPU runtime (src/rt) loads and
- * launches what this produces; it never sees the tile IR.
+/* Lowering: tile IR × Config → LLVM IR → x86 object code or PTX (sm_90a), through a named pass
+ * pipeline. Part of src/lower (share/doc/lowering.md has the long form). The runtimes (src/rt,
+ * src/rt/cuda) load and launch what this produces; they never see the tile IR.
  *
  * Use: fill a LowerConfig (lower_config_init, then set what the user gave), call lower_compile,
  * hand the artifact's object code to rt_cpu_load, launch with the artifact's launch record, and

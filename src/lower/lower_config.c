@@ -1,7 +1,8 @@
 /* The Config as the lowering sees it: checking each knob against the kernel (messages name the
- * field) and the CPU defaults for knobs the Config leaves out. Part of src/lower (bind_config).
+ * field) and the target's defaults for knobs the Config leaves out. Part of src/lower
+ * (bind_config).
  *
- * Defaults are the CPU config space's (src/config, cfgspace_derive: its default heuristic), so a
+ * Defaults are the target's config space's (cpu or cuda) (src/config, cfgspace_derive: its default heuristic), so a
  * Config with holes compiles like the tuner's default. Should the derivation fail, a simple
  * fallback: 64 per dim for multi-dim tiles and inner loops, a 1-D top-level tile of ~8K elements
  * with its ':' dims (at most 1024), persistent reductions up to 32K elements. Loop orders

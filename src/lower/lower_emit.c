@@ -104,6 +104,7 @@ static int make_value(LEmit *E, const IrOp *op) {
       if (em_reduce(E, fused[i], SINK_INIT, &st[i])) return HL_ERR;
     LLVMValueRef buf = em_buffer(E, rv->dtype, &rv->shape, rv->name ? rv->name : "t");
     LNest n;
+    E->vec_esize = (int)tensor_dtype_size(rv->dtype); /* GPU: 16-byte slots of this dtype */
     em_nest_begin(E, &n, &rv->shape, NULL);
     LLVMValueRef v = em_eval_op(E, op, n.idx);
     em_buf_store(E, rv->dtype, buf, em_buf_index(E, &rv->shape, n.idx), v);

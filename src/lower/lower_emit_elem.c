@@ -214,6 +214,7 @@ LLVMValueRef em_eval(LEmit *E, IrValueId id, LLVMValueRef *idx) {
 
 void em_fill(LEmit *E, LLVMValueRef buf, DType dt, const IrShape *shape, IrValueId src) {
   LNest n;
+  E->vec_esize = (int)tensor_dtype_size(dt);
   em_nest_begin(E, &n, shape, NULL);
   LLVMValueRef s[IR_MAX_RANK];
   em_bcast_idx(E, &val(E, src)->shape, shape, n.idx, s);

@@ -382,7 +382,8 @@ static bool stream_eligible(LEmit *E, const StoreCtx *c) {
 static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRef *hi) {
   int rank = c->region.rank;
   LLoop l, vl;
-  bool vec;
+  int vec;
+  E->vec_esize = (int)tensor_dtype_size(c->t->dtype);
   int64_t sizes[IR_MAX_RANK];
   for (int r = 0; r < rank; r++)
     sizes[r] = em_dim(E, c->region.dims[r]);
@@ -412,6 +413,53 @@ static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRe
     LLVMPositionBuilderAtEnd(E->b, skip);
   }
   em_par_block_end(E, &l, &vl, vec);
+}
+
+/* CPU: loops over each dim's valid range [lo, hi) (no masks), the innermost vectorized; big
+ * outputs written once go out through streaming stores (stream_row). */
+static void store_loops(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRef *hi) {
+  int rank = c->region.rank;
+  LLoop loops[IR_MAX_RANK];
+  LLVMValueRef idx[IR_MAX_RANK];
+  for (int r = 0; r + 1 < rank; r++) {
+    em_loop_begin(E, &loops[r], lo[r], hi[r], NULL, "s");
+    idx[r] = loops[r].iv;
+  }
+  if (rank == 0) {
+    store_lane(E, c, idx, NULL, NULL);
+  } else if (!stream_eligible(E, c)) {
+    em_loop_begin(E, &loops[rank - 1], lo[rank - 1], hi[rank - 1], NULL, "s");
+    idx[rank - 1] = loops[rank - 1].iv;
+    store_lane(E, c, idx, NULL, NULL);
+    em_loop_end(E, &loops[rank - 1], em_inner_md(E));
+  } else {
+    /* the row's first lane 64-byte aligned: streaming stores, else plain ones */
+    idx[rank - 1] = lo[rank - 1];
+    LLVMValueRef cond;
+    LLVMValueRef off = element_offset(E, c->op, idx, true, &cond);
+    LLVMValueRef p0 =
+        LLVMBuildGEP2(E->b, em_mem_type(E, c->t->dtype), em_get(E, c->op->args[0])->v, &off, 1, "row");
+    LLVMValueRef bits =
+        LLVMBuildAnd(E->b, LLVMBuildPtrToInt(E->b, p0, E->i64, ""), em_i64(E, 63), "");
+    LLVMValueRef aligned = LLVMBuildICmp(E->b, LLVMIntEQ, bits, em_i64(E, 0), "aligned");
+    LLVMBasicBlockRef sb = em_block(E, "st.stream"), pb = em_block(E, "st.plain"),
+                      jb = em_block(E, "st.row");
+    LLVMBuildCondBr(E->b, aligned, sb, pb);
+    LLVMPositionBuilderAtEnd(E->b, sb);
+    stream_row(E, c, idx, lo[rank - 1], hi[rank - 1], p0);
+    LLVMBuildBr(E->b, jb);
+    LLVMPositionBuilderAtEnd(E->b, pb);
+    LLoop l;
+    em_loop_begin(E, &l, lo[rank - 1], hi[rank - 1], NULL, "s");
+    idx[rank - 1] = l.iv;
+    store_lane(E, c, idx, NULL, NULL);
+    em_loop_end(E, &l, em_inner_md(E));
+    LLVMBuildBr(E->b, jb);
+    LLVMPositionBuilderAtEnd(E->b, jb);
+    E->streamed = true;
+  }
+  for (int r = rank - 2; r >= 0; r--)
+    em_loop_end(E, &loops[r], em_outer_md(E));
 }
 
 int em_store(LEmit *E, const IrOp *op) {
@@ -472,53 +520,10 @@ int em_store(LEmit *E, const IrOp *op) {
       if (k != IR_IDX_NEWAXIS) td++;
     }
   }
-  int rank = c.region.rank;
-  LLoop loops[IR_MAX_RANK];
-  LLVMValueRef idx[IR_MAX_RANK];
-  if (E->gpu) {
+  if (E->gpu)
     store_par(E, &c, lo, hi);
-    rank = 0; /* no loops to close */
-  } else
-  for (int r = 0; r + 1 < rank; r++) {
-    em_loop_begin(E, &loops[r], lo[r], hi[r], NULL, "s");
-    idx[r] = loops[r].iv;
-  }
-  if (E->gpu) {
-  } else if (rank == 0) {
-    store_lane(E, &c, idx, NULL, NULL);
-  } else if (!stream_eligible(E, &c)) {
-    em_loop_begin(E, &loops[rank - 1], lo[rank - 1], hi[rank - 1], NULL, "s");
-    idx[rank - 1] = loops[rank - 1].iv;
-    store_lane(E, &c, idx, NULL, NULL);
-    em_loop_end(E, &loops[rank - 1], em_inner_md(E));
-  } else {
-    /* the row's first lane 64-byte aligned: streaming stores, else plain ones */
-    idx[rank - 1] = lo[rank - 1];
-    LLVMValueRef cond;
-    LLVMValueRef off = element_offset(E, op, idx, true, &cond);
-    LLVMValueRef p0 =
-        LLVMBuildGEP2(E->b, em_mem_type(E, t->dtype), em_get(E, op->args[0])->v, &off, 1, "row");
-    LLVMValueRef bits =
-        LLVMBuildAnd(E->b, LLVMBuildPtrToInt(E->b, p0, E->i64, ""), em_i64(E, 63), "");
-    LLVMValueRef aligned = LLVMBuildICmp(E->b, LLVMIntEQ, bits, em_i64(E, 0), "aligned");
-    LLVMBasicBlockRef sb = em_block(E, "st.stream"), pb = em_block(E, "st.plain"),
-                      jb = em_block(E, "st.row");
-    LLVMBuildCondBr(E->b, aligned, sb, pb);
-    LLVMPositionBuilderAtEnd(E->b, sb);
-    stream_row(E, &c, idx, lo[rank - 1], hi[rank - 1], p0);
-    LLVMBuildBr(E->b, jb);
-    LLVMPositionBuilderAtEnd(E->b, pb);
-    LLoop l;
-    em_loop_begin(E, &l, lo[rank - 1], hi[rank - 1], NULL, "s");
-    idx[rank - 1] = l.iv;
-    store_lane(E, &c, idx, NULL, NULL);
-    em_loop_end(E, &l, em_inner_md(E));
-    LLVMBuildBr(E->b, jb);
-    LLVMPositionBuilderAtEnd(E->b, jb);
-    E->streamed = true;
-  }
-  for (int r = rank - 2; r >= 0; r--)
-    em_loop_end(E, &loops[r], em_outer_md(E));
+  else
+    store_loops(E, &c, lo, hi);
   if (skip) {
     LLVMBuildBr(E->b, skip);
     LLVMPositionBuilderAtEnd(E->b, skip);

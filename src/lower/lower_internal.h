@@ -138,7 +138,7 @@ typedef struct LNest {
   bool par;                /* GPU: one flat loop distributed over the threads */
   LLoop pl;                /* that loop */
   LLoop vl;                /* GPU: the V consecutive elements of one thread's slot */
-  bool vec;
+  int vec;                 /* V, 0 when one element per slot */
   LLVMBasicBlockRef skip;  /* GPU with bounds: where lanes outside them go */
 } LNest;
 
@@ -169,6 +169,7 @@ typedef struct LEmit {
   bool gpu;
   int par;              /* > 0 inside a loop distributed over the threads */
   bool sread;           /* shared memory was read outside one since the last barrier */
+  int vec_esize;        /* element bytes of the next distributed block (0: 4) */
   LLVMValueRef tid;     /* i64 thread index in the CTA */
   int64_t nthreads;
   LLVMValueRef smem;    /* the dynamic shared memory (addrspace 3) */
@@ -289,10 +290,12 @@ void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name);
 void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md);
 /* A distributed loop over a block of `sizes` (row-major): each thread takes slots of V
  * consecutive elements along the innermost dim (V = 4 where that dim allows), so the loads and
- * stores of one slot can become one vector access; idx gets each element's multi-index. */
-void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, bool *vec, const int64_t *sizes,
+ * stores of one slot can become one vector access; idx gets each element's multi-index.
+ * V = 16 bytes of E->vec_esize-byte elements (set by the caller for the next block; 4 when 0),
+ * halved until it divides the innermost dim; *vec gets V (0: one element per slot). */
+void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, const int64_t *sizes,
                         int rank, LLVMValueRef *idx);
-void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, bool vec);
+void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, int vec);
 void em_barrier(LEmit *E);
 /* Scratch for a sink's accumulators: the stack on the CPU, shared memory on the GPU. */
 LLVMValueRef em_work_buffer(LEmit *E, LLVMTypeRef t, int64_t n, const char *name);

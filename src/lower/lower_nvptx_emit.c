@@ -49,19 +49,22 @@ void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
   em_barrier(E);
 }
 
-#define PAR_VEC 4 /* elements per thread slot: 16 bytes of float32 */
-
-void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, bool *vec, const int64_t *sizes,
+void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, const int64_t *sizes,
                         int rank, LLVMValueRef *idx) {
   int64_t numel = 1;
   for (int i = 0; i < rank; i++)
     numel *= sizes[i];
   int64_t last = rank > 0 ? sizes[rank - 1] : 1;
-  *vec = E->gpu && E->par == 0 && last % PAR_VEC == 0;
-  int64_t V = *vec ? PAR_VEC : 1;
+  int64_t V = 16 / (E->vec_esize > 0 ? E->vec_esize : 4);
+  E->vec_esize = 0;
+  if (V > 8) V = 8;
+  while (V > 1 && last % V != 0)
+    V /= 2;
+  if (!E->gpu || E->par != 0) V = 1;
+  *vec = V > 1 ? (int)V : 0;
   em_par_begin(E, outer, em_i64(E, numel / V), "t");
   LLVMValueRef flat = outer->iv, v = NULL;
-  if (*vec) {
+  if (V > 1) {
     em_loop_begin(E, inner, em_i64(E, 0), em_i64(E, V), NULL, "v");
     v = inner->iv;
   }
@@ -77,8 +80,8 @@ void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, bool *vec, const i
   }
 }
 
-void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, bool vec) {
-  if (vec) em_loop_end(E, inner, em_loop_md(E, 0, PAR_VEC)); /* unrolled: V accesses side by side */
+void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, int vec) {
+  if (vec) em_loop_end(E, inner, em_loop_md(E, 0, vec)); /* unrolled: V accesses side by side */
   em_par_end(E, outer, NULL);
 }
 

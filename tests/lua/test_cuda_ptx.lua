@@ -87,6 +87,37 @@ T.test("cuda errors: a host tensor, a bad knob", function()
   T.raises(function() bk:code(helua.Config{pid_type = "diagonal"}, "ptx") end, "pid_type")
 end)
 
+-- DESIGN §3.4: every knob of the cuda space changes the generated code (num_sm_multiplier and
+-- num_stages change the launch / the tensor-core path instead; see config-space.md).
+T.test("each cuda knob changes the PTX of matmul", function()
+  local d = run.load("kernels/matmul.lua")
+  local e = d.entries[1]
+  local k = run.with_settings(e.kernel, {backend = "cuda"})
+  local args = run.inputs(e, run.size(d, "small"), 0)
+  local bk = k:bind(table.unpack(args, 1, args.n))
+  local base = {block_sizes = {16, 16, 16}, num_warps = 4, pid_type = "flat"}
+  local function ptx(changes)
+    local c = {}
+    for n, v in pairs(base) do c[n] = v end
+    for n, v in pairs(changes) do c[n] = v end
+    return bk:code(helua.Config(c), "ptx")
+  end
+  local ref = ptx({})
+  local knobs = {
+    {num_warps = 8}, {pid_type = "xyz"}, {pid_type = "persistent_interleaved"},
+    {pid_type = "persistent_blocked"}, {l2_groupings = {4}}, {maxnreg = 64},
+    {load_eviction_policies = {"first", "last"}}, {loop_orders = {{2, 1}}},
+    {range_unroll_factors = {2}}, {block_sizes = {32, 16, 16}},
+  }
+  for _, ch in ipairs(knobs) do
+    local name = next(ch)
+    T.truthy(ptx(ch) ~= ref, name .. " changes the PTX")
+  end
+  T.truthy(ptx({load_eviction_policies = {"first", ""}}):find("L1::evict_first", 1, true), "evict_first")
+  T.truthy(ptx({maxnreg = 64}):find(".maxnreg 64", 1, true), ".maxnreg")
+  T.truthy(ptx({pid_type = "xyz"}):find("%ctaid.y", 1, true), "xyz reads ctaid.y")
+end)
+
 os.remove(tmp)
 os.remove(tmp .. ".ptx")
 os.remove(tmp .. ".cubin")

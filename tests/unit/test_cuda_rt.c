@@ -324,6 +324,42 @@ static void test_fake_module_and_launch(void **state) {
   assert_int_equal(fake_live(), dlive);
 }
 
+/* rt_cuda_kernel: PTX + entry → load once, launch with the compiler's dims, free. */
+static void test_fake_kernel(void **state) {
+  long live = mem_live_count(), dlive = fake_live();
+  Diag d;
+  RtCudaKernel *k = NULL;
+  assert_int_equal(rt_cuda_kernel_load(vadd_ptx, "nope", &k, &d), HL_ERR);
+  assert_null(k);
+  assert_contains(d.msg, "looking up kernel 'nope'");
+  assert_int_equal(rt_cuda_kernel_load("", "vadd", &k, &d), HL_ERR);
+  OK(rt_cuda_kernel_load(vadd_ptx, "vadd", &k, &d));
+  assert_contains(rt_cuda_kernel_log(k)->info, "fake JIT");
+  RtCudaFuncAttrs attrs;
+  OK(rt_cuda_kernel_attrs(k, &attrs, &d));
+  enum { N = 300 };
+  Tensor *ha = NULL, *a = NULL, *c = NULL, *hc = NULL;
+  OK(tensor_randn((int64_t[]){N}, 1, DT_FLOAT32, 3, &ha, &d));
+  OK(rt_cuda_tensor_to_device(ha, &a, &d));
+  OK(rt_cuda_tensor_empty((int64_t[]){N}, 1, DT_FLOAT32, &c, &d));
+  RtCudaPtr pa = rt_cuda_tensor_ptr(a), pc = rt_cuda_tensor_ptr(c);
+  uint32_t n = N;
+  void *args[] = {&pa, &pa, &pc, &n};
+  OK(rt_cuda_kernel_launch(k, (unsigned[]){(N + 127) / 128, 1, 1}, (unsigned[]){128, 1, 1}, 0,
+                           args, &d));
+  OK(rt_cuda_tensor_to_host(c, &hc, &d));
+  const float *x = tensor_data(ha), *z = tensor_data(hc);
+  for (int i = 0; i < N; i++) assert_true(z[i] == x[i] + x[i]);
+  assert_int_equal(
+      rt_cuda_kernel_launch(k, (unsigned[]){0, 1, 1}, (unsigned[]){128, 1, 1}, 0, args, &d), HL_ERR);
+  rt_cuda_kernel_free(k);
+  rt_cuda_kernel_free(NULL);
+  Tensor *all[] = {ha, a, c, hc};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+  assert_int_equal(mem_live_count(), live);
+  assert_int_equal(fake_live(), dlive);
+}
+
 static void test_fake_broken_ptx(void **state) {
   long live = mem_live_count();
   Diag d;
@@ -387,6 +423,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_fake_strided_views, fake_setup),
       cmocka_unit_test_setup(test_fake_fill_and_copy, fake_setup),
       cmocka_unit_test_setup(test_fake_module_and_launch, fake_setup),
+      cmocka_unit_test_setup(test_fake_kernel, fake_setup),
       cmocka_unit_test_setup(test_fake_broken_ptx, fake_setup),
       cmocka_unit_test_setup(test_fake_pinned, fake_setup),
       cmocka_unit_test_setup(test_fake_shutdown_releases, fake_setup)};
