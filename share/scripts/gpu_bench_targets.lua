@@ -1,0 +1,167 @@
+-- GPU kernel benchmark (issue 4): helua's compiled kernels on the card at the sizes the targets name,
+-- against the roofline measured in the same run. Part of share/scripts; run on the GPU machine by
+-- gpu-check.sh (or alone) from the repo root:
+--   helua share/scripts/gpu_bench_targets.lua [--repeat N] [--only NAME[,NAME]] [--peers FILE]
+-- --peers reads peer numbers measured in the same run (a Lua file returning {[bench name] =
+-- {torch_ms =, triton_ms =}}, written by the Python side) and adds them as columns.
+-- Times are CUDA-event medians after warm-up; inputs are seeded random data, never zeros.
+package.path = "tests/lua/?.lua;" .. package.path
+local helua = require "helua"
+local run = require "helua.run"
+local core = helua.core
+
+local repeats, only, peers_file = 30, nil, nil
+for i = 1, #arg do
+  if arg[i] == "--repeat" then repeats = math.tointeger(tonumber(arg[i + 1])) or repeats end
+  if arg[i] == "--only" then
+    only = {}
+    for w in tostring(arg[i + 1]):gmatch("[^,]+") do only[w] = true end
+  end
+  if arg[i] == "--peers" then peers_file = arg[i + 1] end
+end
+
+local ok, why = helua.cuda.is_available()
+if not ok then
+  print("gpu_bench_targets: cuda: unavailable (" .. tostring(why) .. ")")
+  os.exit(77)
+end
+local peers = {}
+if peers_file then
+  local chunk = loadfile(peers_file)
+  if chunk then peers = chunk() or {} end
+end
+
+local info = helua.cuda.device_info()
+print(string.format("helua GPU kernel bench — %s (%d SMs), driver %d, %s UTC", info.name,
+  info.sm_count, info.driver_version, os.date("!%Y-%m-%d %H:%M")))
+
+-- Median milliseconds of fn() between two events, after warm-up runs.
+local function time_ms(fn, n)
+  local e0, e1 = core.cuda_event(), core.cuda_event()
+  for _ = 1, 3 do fn() end
+  local t = {}
+  for i = 1, n or repeats do
+    e0:record()
+    fn()
+    e1:record()
+    t[i] = e0:elapsed_ms(e1)
+  end
+  table.sort(t)
+  return t[(#t + 1) // 2]
+end
+
+local bf16, f16, f32 = helua.bfloat16, helua.float16, helua.float32
+local function randn(shape, dtype, seed)
+  return helua.randn(shape, {dtype = dtype, seed = seed, device = "cuda"})
+end
+
+-- The roofline for memory-bound kernels: a device-to-device copy of 1 GiB, read + write.
+local copy_gbs
+do
+  local n = (1 << 30) // 4
+  local a, b = randn({n}, f32, 1), helua.empty({n}, {device = "cuda"})
+  copy_gbs = 2 * 4 * n / (time_ms(function() b:copy_(a) end, 10) * 1e6)
+  a, b = nil, nil
+  collectgarbage()
+end
+
+local function kernel_of(file, name)
+  local d = run.load(file)
+  for _, e in ipairs(d.entries) do
+    if e.name == name then return e end
+  end
+  error(file .. ": no kernel " .. name)
+end
+
+-- Each bench: a kernel of a file, inputs on the GPU, bytes or flops, the target.
+local M, N, K = 4096, 4096, 4096
+local benches = {
+  {name = "add", file = "kernels/add.lua", kernel = "add", what = "add f32 [8192, 8192] (2^26)",
+   inputs = function() return randn({8192, 8192}, f32, 1), randn({8192, 8192}, f32, 2) end,
+   bytes = 3 * 4 * 8192 * 8192, target_gbs = 2900},
+  {name = "softmax", file = "kernels/softmax.lua", kernel = "softmax",
+   what = "softmax bf16 [4096, 16384]", inputs = function() return randn({4096, 16384}, bf16, 3) end,
+   bytes = 2 * 2 * 4096 * 16384, target_gbs = 2500},
+  {name = "rms_norm", file = "kernels/rms_norm.lua", kernel = "rms_norm",
+   what = "rms_norm bf16 [4096, 16384]",
+   inputs = function() return randn({4096, 16384}, bf16, 4), randn({16384}, bf16, 5), 1e-5 end,
+   bytes = 2 * (2 * 4096 * 16384 + 16384), target_gbs = 2400},
+  {name = "layer_norm", file = "kernels/layer_norm.lua", kernel = "layer_norm",
+   what = "layer_norm bf16 [4096, 16384]",
+   inputs = function()
+     return randn({4096, 16384}, bf16, 6), randn({16384}, bf16, 7), randn({16384}, bf16, 8), 1e-5
+   end,
+   bytes = 2 * (2 * 4096 * 16384 + 2 * 16384) + 8 * 4096, target_gbs = 2400},
+  {name = "matmul", file = "kernels/matmul.lua", kernel = "matmul", what = "matmul bf16 4096^3",
+   inputs = function() return randn({M, K}, bf16, 9), randn({K, N}, bf16, 10) end,
+   flops = 2 * M * N * K, target_tflops = 450},
+  {name = "attention", file = "kernels/attention.lua", kernel = "attention",
+   what = "attention f16 [2, 32, 1024, 64]",
+   inputs = function()
+     local s = {2, 32, 1024, 64}
+     return randn(s, f16, 11), randn(s, f16, 12), randn(s, f16, 13), false
+   end,
+   flops = 4 * 2 * 32 * 1024 * 1024 * 64},
+}
+
+local FMT = "| %-32s | %9s | %12s | %12s | %7s | %9s | %9s | %s"
+print(string.format("roofline: D2D copy %.0f GB/s (measured now); median of %d runs", copy_gbs, repeats))
+print(string.format(FMT, "kernel", "ms", "ours", "roofline", "ratio", "target", "peer", "config"))
+local failed = false
+for _, b in ipairs(benches) do
+  if not only or only[b.name] then
+    local okb, err = pcall(function()
+      local entry = kernel_of(b.file, b.kernel)
+      local args = table.pack(b.inputs())
+      local k = entry.kernel
+      local function call() return k(table.unpack(args, 1, args.n)) end
+      local ms = time_ms(call)
+      local ours, roof, ratio, target
+      if b.bytes then
+        ours = b.bytes / (ms * 1e6)
+        roof, ratio = copy_gbs, ours / copy_gbs
+        ours, roof, target = string.format("%.0f GB/s", ours), string.format("%.0f GB/s", copy_gbs),
+          string.format("%d", b.target_gbs)
+      else
+        ours = b.flops / (ms * 1e9)
+        ratio = nil
+        ours, roof, target = string.format("%.1f TF/s", ours), "-",
+          b.target_tflops and string.format("%d", b.target_tflops) or "1.5x Triton"
+      end
+      local p = peers[b.what] or {}
+      local peer = p.triton_ms and string.format("%.3f ms", p.triton_ms) or "-"
+      local cfg = k:bind(table.unpack(args, 1, args.n)):config()
+      print(string.format(FMT, b.what, string.format("%.4f", ms), ours, roof,
+        ratio and string.format("%.0f%%", 100 * ratio) or "-", target, peer,
+        cfg and tostring(cfg) or "default"))
+    end)
+    if not okb then
+      failed = true
+      print(string.format("| %-32s | FAILED: %s", b.what, tostring(err):gsub("\n", " ")))
+    end
+  end
+end
+
+-- First call of matmul (trace, compile, PTX JIT, run) in a fresh kernel object, and the host
+-- overhead of a cached call (a tiny add, launches back to back, wall clock).
+do
+  local entry = kernel_of("kernels/matmul.lua", "matmul")
+  local x, y = randn({1024, 1024}, bf16, 20), randn({1024, 1024}, bf16, 21)
+  core.cuda_synchronize()
+  local t0 = core.clock()
+  entry.kernel(x, y)
+  core.cuda_synchronize()
+  print(string.format("first call of matmul bf16 1024^3 (trace + compile + JIT + run): %.1f ms (target <= 200)",
+    (core.clock() - t0) * 1e3))
+  local add = kernel_of("kernels/add.lua", "add").kernel
+  local a, b2 = randn({16, 16}, f32, 22), randn({16, 16}, f32, 23)
+  for _ = 1, 100 do add(a, b2) end
+  core.cuda_synchronize()
+  local n = 2000
+  t0 = core.clock()
+  for _ = 1, n do add(a, b2) end
+  local per = (core.clock() - t0) / n * 1e6
+  core.cuda_synchronize()
+  print(string.format("host overhead of a cached call (add 16x16, %d calls): %.1f us per call (target <= 10)", n, per))
+end
+os.exit(failed and 1 or 0)
