@@ -252,8 +252,13 @@ function run.with_settings(k, changes)
   local per = variants[k]
   if not per then per = {}; variants[k] = per end
   if per[key] then return per[key] end
+  -- only what the kernel was given explicitly: a setting resolved from its default or the
+  -- environment stays that way (a copied default autotune_effort would turn tuning on)
   local opts = {}
-  for name, v in pairs(k.settings) do opts[name] = v end
+  for name, v in pairs(k.settings) do
+    local src = k.sources and k.sources[name]
+    if src == nil or src == "option" then opts[name] = v end
+  end
   for name, v in pairs(changes) do opts[name] = v end
   local v = helua.kernel(k.fn, opts)
   per[key] = v

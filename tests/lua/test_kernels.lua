@@ -190,4 +190,16 @@ T.test("parse_args", function()
   T.raises(function() run.parse_args({"a.lua", "b.lua"}) end, "one FILE")
 end)
 
+T.test("a run variant keeps only the kernel's explicit options (no tuning turned on)", function()
+  local kernel = require "helua.kernel"
+  local e = run.load("kernels/add.lua").entries[1]
+  local k = run.with_settings(e.kernel, {backend = "cpu"})
+  T.truthy(not kernel.tunes_on_call(k), "a default autotune_effort stays a default")
+  T.eq(k.settings.backend, "cpu")
+  local explicit = helua.kernel(e.kernel.fn, {autotune_effort = "none"})
+  local k2 = run.with_settings(explicit, {backend = "cpu"})
+  T.eq(k2.sources.autotune_effort, "option")
+  T.eq(k2.settings.autotune_effort, "none")
+end)
+
 T.done()
