@@ -238,7 +238,7 @@ function tune.isolation(opts)
   if i == false then return "none" end
   if i == "fork" then return core.tune_fork and "fork" or "none" end
   if i == nil or i == true or i == "exec" then
-    if core.worker_spawn then return "exec" end
+    if core.worker_available and core.worker_available() then return "exec" end
     return core.tune_fork and "fork" or "none"
   end
   error("autotune: isolate must be true, false, \"exec\" or \"fork\", got " .. tostring(i), 0)
