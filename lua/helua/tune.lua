@@ -190,6 +190,10 @@ end
 function Search:record(trial, r)
   trial.status, trial.message, trial.cut = r.status, r.message, r.cut
   trial.samples, trial.compile_s, trial.device = r.samples or {}, r.compile_s, r.device
+  if r.same_binary_as then
+    trial.same_binary_as = r.same_binary_as
+    trial.message = trial.message or ("the same binary as " .. r.same_binary_as)
+  end
   if trial.status ~= "ok" then
     self.failed = self.failed + 1
     if trial.status == "crash" or trial.status == "timeout" then

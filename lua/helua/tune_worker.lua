@@ -10,7 +10,8 @@
 --   {op = "job", sid, config, key, repeats, cut_s}
 --                             compile the IR with config (core.compile), launch once on fresh
 --                             outputs, compare with the reference, time `repeats` launches
---   -> {status = "ok"|"wrong"|"error", samples, cut, compile_s, message, device}
+--   -> {status = "ok"|"wrong"|"error", samples, cut, compile_s, message, device,
+--       same_binary_as}    (a config whose binary this worker already ran: its measurement)
 --   {op = "ping"} -> {status = "ok", device}
 -- End of input ends the worker (exit 0).
 local core = require "helua.core"
@@ -157,6 +158,25 @@ function Worker:job(msg)
     r.status, r.message = "error", tostring(ck):gsub("\n.*", "")
     return r
   end
+  -- identical binaries (two configs that lower to the same code and launch shape) run once:
+  -- the later config gets the earlier one's measurement
+  local okb, info = pcall(ck.info, ck)
+  local bkey = okb and info.binary_key and (s.sid .. "/" .. info.binary_key) or nil
+  local same = bkey and self.binaries[bkey]
+  if same then
+    ck:close()
+    return {status = same.status, message = same.message, samples = same.samples, cut = same.cut,
+            compile_s = r.compile_s, device = self.device, same_binary_as = same.key}
+  end
+  local result = self:measure(s, ck, msg, r)
+  if bkey then
+    result.key = msg.key
+    self.binaries[bkey] = result
+  end
+  return result
+end
+
+function Worker:measure(s, ck, msg, r)
   local args = launch_args(s)
   local okl, err = pcall(ck.launch, ck, args)
   if not okl then
@@ -190,7 +210,7 @@ function M.main(device)
     io.stderr:write("helua worker: device " .. device .. " is not supported yet (only cpu)\n")
     return 2
   end
-  local self = setmetatable({device = device, setups = {}, order = {}}, Worker)
+  local self = setmetatable({device = device, setups = {}, order = {}, binaries = {}}, Worker)
   while true do
     local body = read_frame()
     if not body then return 0 end

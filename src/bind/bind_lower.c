@@ -336,6 +336,17 @@ static int k_info(lua_State *L) {
   set_int(L, "threads", a->threads);
   set_int(L, "frame_bytes", (lua_Integer)a->frame_bytes);
   set_int(L, "object_bytes", (lua_Integer)a->object_len);
+  { /* what the launch runs: the object code and its launch shape (the tuner dedupes on it) */
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *o = (const unsigned char *)a->object;
+    for (size_t i = 0; i < a->object_len; i++)
+      h = (h ^ o[i]) * 0x100000001b3ull;
+    char hex[64];
+    snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h, lower_artifact_threads(a),
+             (size_t)a->frame_bytes);
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "binary_key");
+  }
   lua_createtable(L, b->nslots, 0);
   for (int i = 0; i < b->nslots; i++) {
     lua_pushinteger(L, b->block[i]);

@@ -460,6 +460,9 @@ T.test("worker pool: exec'd workers speak the protocol; wrong, crash and timeout
   r = run_one(pool, space:default())
   T.eq(r.status, "ok", "a fresh worker after the timeout")
   T.truthy(pool.slots[1].w:pid() ~= w1, "a new process")
+  r = run_one(pool, space:default(), "k2") -- another config's name, the same code
+  T.eq(r.same_binary_as, "k", "an identical binary is measured once")
+  T.eq(r.status, "ok", "with the earlier measurement")
   -- (a worker that dies under a job: the planted SIGSEGV test below, through the pool)
   pool:close()
   T.eq(P.devices({workers = 2})[2], "cpu", "workers = 2")
