@@ -87,6 +87,13 @@ function M.setup(search)
     end
   end
   bound:_launch(captured.v, cfg, captured.args) -- the reference: it already ran here safely
+  -- an input the kernel writes in place is an output too (fresh for every job, compared)
+  for i, a in ipairs(captured.args) do
+    if helua.is_tensor(a) and inputs[a] and core.tensor_pack(a) ~= packed[i].tensor then
+      outputs[#outputs + 1] = i
+    end
+  end
+  table.sort(outputs)
   local want = {}
   for k, i in ipairs(outputs) do want[k] = core.tensor_pack(captured.args[i]) end
   return {sid = 1, v = captured.v, msg = {op = "setup", sid = 1,

@@ -312,6 +312,9 @@ static int ir_deserialize_l(lua_State *L) {
  * from its first element (strides must be non-negative). */
 static int tensor_pack(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
+  if (t->storage->ops->device != TENSOR_DEVICE_CPU)
+    return luaL_error(L, "tensor_pack: a %s tensor (only host tensors travel to workers)",
+                      t->storage->ops->name);
   int64_t span = 1;
   for (int i = 0; i < t->ndim; i++) {
     if (t->strides[i] < 0) return luaL_error(L, "tensor_pack: negative strides");

@@ -471,6 +471,28 @@ T.test("worker pool: exec'd workers speak the protocol; wrong, crash and timeout
   T.raises(function() P.devices({workers = 0}) end, "positive integer")
 end)
 
+T.test("worker pool: a kernel that writes its input in place is checked on fresh copies", function()
+  local k = helua.kernel(function(x)
+    local m = x:size(1)
+    for tm in hl.tile(m) do x[tm] = x[tm] * 2 end
+    return x
+  end)
+  local x = helua.randn({64})
+  local bk = k:bind(x)
+  local P = require "helua.tune_pool"
+  local setup = assert(P.setup({bound = bk, args = table.pack(x), space = bk:config_spec()}))
+  T.eq(setup.msg.outputs[1], 1, "the input is an output")
+  local pool = P.new({"cpu"}, 30)
+  local got
+  pool:run(function()
+    if got ~= nil then return nil end
+    got = false
+    return {setup = setup, config = {block_sizes = {8}}, key = "k", repeats = 3}
+  end, function(_, r) got = r end)
+  pool:close()
+  T.eq(got.status, "ok", "matches the reference: " .. tostring(got.message))
+end)
+
 T.test("the search through two workers: every trial ran on a device, results as before", function()
   local x = helua.randn({32, 48})
   local seen = {}
