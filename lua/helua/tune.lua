@@ -417,7 +417,9 @@ function tune.autotune(bound, args, opts)
     timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER,
   }, Search)
   self.progress = require("helua.tune_progress").new({
-    tty = logger == default_logger and require("helua.tune_progress").stderr_is_tty(),
+    -- the bar only when the log goes to a terminal and no caller draws its own progress
+    tty = logger == default_logger and not opts.on_progress
+      and require("helua.tune_progress").stderr_is_tty(),
     on_progress = opts.on_progress})
   local name = bound.kernel and bound.kernel.name or "kernel"
   local algorithm = tune.algorithm(bound, opts)
