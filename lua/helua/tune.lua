@@ -433,6 +433,17 @@ function tune.autotune(bound, args, opts)
     error("autotune: the default config of " .. name .. " fails: " .. tostring(want), 0)
   end
   self.want = want
+  local ok, err = pcall(self.search, self, opts, p, algorithm, effort, seed, name)
+  self.progress:finish()
+  if self.pool then self.pool:close() end -- also on an error: no worker outlives the search
+  if not ok then error(err, 0) end
+  return self:conclude(opts, algorithm, effort)
+end
+
+-- The search proper (tune.autotune): the default through the workers, then the algorithm's
+-- generations (or the finite list) until the budget.
+function Search:search(opts, p, algorithm, effort, seed, name)
+  local space = self.space
   if self.mode == "exec" then self:start_pool(opts) end
   local default = self:evaluate_all({space:default()})[1]
   if default.status ~= "ok" then
@@ -481,8 +492,11 @@ function tune.autotune(bound, args, opts)
       self:generation(q:generation() - 1, gen)
     end
   end
-  self.progress:finish()
-  if self.pool then self.pool:close() end
+end
+
+-- After the search: the leaders re-timed, the final log lines and the CSV; the best and the report.
+function Search:conclude(opts, algorithm, effort)
+  local default = self.default
   self:retime(opts.retime_leaders or 3)
   local seconds = core.clock() - self.t0
   local best = self.best

@@ -471,6 +471,22 @@ T.test("worker pool: exec'd workers speak the protocol; wrong, crash and timeout
   T.raises(function() P.devices({workers = 0}) end, "positive integer")
 end)
 
+T.test("an error inside the search (here: on_progress) propagates; the workers are stopped", function()
+  local x = helua.randn({16, 24})
+  local P = require "helua.tune_pool"
+  local closed = 0
+  local real_close = getmetatable(P.new({"cpu"}, 1)).close
+  getmetatable(P.new({"cpu"}, 1)).close = function(pool) closed = closed + 1 return real_close(pool) end
+  local n = 0
+  local ok, err = pcall(function()
+    rowsum_kernel():bind(x):autotune({effort = "quick", cache = false, log = false, repeats = 1,
+      on_progress = function() n = n + 1 if n == 3 then error("stop here", 0) end end})
+  end)
+  getmetatable(P.new({"cpu"}, 1)).close = real_close
+  T.truthy(not ok and tostring(err):find("stop here", 1, true), "the error: " .. tostring(err))
+  T.eq(closed, 1, "the pool was closed")
+end)
+
 T.test("worker pool: a kernel that writes its input in place is checked on fresh copies", function()
   local k = helua.kernel(function(x)
     local m = x:size(1)
