@@ -196,15 +196,20 @@ function Search:record(trial, r)
   end
   if trial.status ~= "ok" then
     self.failed = self.failed + 1
-    if trial.status == "crash" or trial.status == "timeout" then
-      self:log("Trial %d on %s: %s (%s)", trial.index, tostring(trial.device), trial.status,
-               tostring(trial.message))
+    if trial.status == "crash" or trial.status == "timeout" or self.trial_log then
+      self:log("Trial %d on %s: %s (%s) %s", trial.index, tostring(trial.device), trial.status,
+               tostring(trial.message), trial.key)
     end
     return self:finished(trial)
   end
   trial.time = median(trial.samples)
   self.ok = self.ok + 1
   if not self.best or trial.time < self.best.time then self.best = trial end
+  if self.trial_log then
+    self:log("Trial %d on %s: ok %.4f ms%s %s", trial.index, tostring(trial.device),
+             trial.time * 1e3, trial.same_binary_as and " (the same binary as another)" or "",
+             trial.key)
+  end
   return self:finished(trial)
 end
 
@@ -423,6 +428,11 @@ function tune.autotune(bound, args, opts)
     on_progress = opts.on_progress})
   local name = bound.kernel and bound.kernel.name or "kernel"
   local algorithm = tune.algorithm(bound, opts)
+  -- HELUA_LOGS=tune (or all), the kernel's logs setting: one line per trial, with its device
+  local topics = bound.kernel and bound.kernel.settings and bound.kernel.settings.logs or ""
+  for t in topics:gmatch("[^,%s]+") do
+    if t == "tune" or t == "all" then self.trial_log = true end
+  end
   local seed = opts.seed or 1
   -- The default config first: its results (computed in this process) are the reference, its
   -- time (measured like every candidate's) the baseline.
