@@ -158,7 +158,8 @@ end
 -- Reports a finished trial (the progress bar, on_progress).
 function Search:finished(t)
   t.device = t.device or "cpu"
-  self.progress:trial(t, {done = #self.trials, planned = math.max(self.planned, #self.trials),
+  self.ndone = (self.ndone or 0) + 1
+  self.progress:trial(t, {done = self.ndone, planned = math.max(self.planned, #self.trials),
     ok = self.ok, failed = self.failed, best_ms = self.best and self.best.time * 1e3,
     elapsed_s = core.clock() - self.t0})
   return t
