@@ -487,6 +487,26 @@ T.test("an error inside the search (here: on_progress) propagates; the workers a
   T.eq(closed, 1, "the pool was closed")
 end)
 
+T.test("core.compile_many: a batch lowered on threads, errors in place, same binaries", function()
+  local x = helua.randn({32, 40})
+  local bk = rowsum_kernel():bind(x)
+  local v, space = bk:_variant(nil), bk:config_spec()
+  local cfgs = {}
+  for i = 1, 6 do cfgs[i] = space:random(i) end
+  cfgs[7] = {vector_width = 3}
+  local many = core.compile_many(v.func, cfgs, 3)
+  T.eq(#many, 7, "one result per config")
+  T.truthy(type(many[7]) == "string" and many[7]:find("vector_width", 1, true), "the error")
+  for i = 1, 6 do
+    local one = core.compile(v.func, cfgs[i], "cpu")
+    T.eq(many[i]:info().binary_key, one:info().binary_key, "same binary as core.compile " .. i)
+    local out = helua.empty({32})
+    many[i]:launch({x, out})
+    T.truthy(helua.allclose(out, x:sum(2), {rtol = 1e-4, atol = 1e-4}), "runs " .. i)
+  end
+  T.eq(#core.compile_many(v.func, {}, 4), 0, "an empty batch")
+end)
+
 T.test("worker pool: a kernel that writes its input in place is checked on fresh copies", function()
   local k = helua.kernel(function(x)
     local m = x:size(1)
