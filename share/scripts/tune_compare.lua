@@ -10,6 +10,7 @@
 --   --seeds N                seeds per cell (default 3)
 --   --size NAME|k=v,...      the kernel files' size (default: "default")
 --   --budget SECONDS         per search (default: the effort's)
+--   --workers N              worker processes per search (default 1)
 -- Every search runs with the cache off. On a shared machine the times carry the noise of the
 -- other load: compare the best times of one run, and repeat the run.
 local helua = require "helua"
@@ -20,7 +21,8 @@ local opts = {kernels = "kernels/softmax.lua:softmax,kernels/matmul.lua:matmul",
 local i = 1
 while arg and arg[i] do
   local name = arg[i]:match("^%-%-(.+)$")
-  if not name or opts[name] == nil and name ~= "size" and name ~= "budget" or not arg[i + 1] then
+  local known = opts[name] ~= nil or name == "size" or name == "budget" or name == "workers"
+  if not name or not known or not arg[i + 1] then
     io.stderr:write("tune_compare: unknown or incomplete option " .. arg[i]
       .. " (see the top of the script)\n")
     os.exit(2)
@@ -47,6 +49,7 @@ local core = require "helua.core"
 print(string.format("# %s, %d cores, helua tune_compare: %s", os.date("!%Y-%m-%d %H:%M UTC"),
                     core.cpu_count and core.cpu_count() or 0, table.concat(arg or {}, " ")))
 local budget = opts.budget and tonumber(opts.budget)
+local workers = opts.workers and math.tointeger(tonumber(opts.workers)) or nil
 print(string.format("%-22s %-6s %-8s %5s %12s %12s %12s %8s %8s", "kernel", "effort", "algo",
                     "seeds", "best ms", "min best ms", "default ms", "configs", "seconds"))
 for _, spec in ipairs(list(opts.kernels)) do
@@ -62,7 +65,8 @@ for _, spec in ipairs(list(opts.kernels)) do
           -- a fresh kernel object per search: no compiled variant carries over from the last one
           local bk = helua.kernel(e.kernel.fn):bind(table.unpack(args, 1, args.n))
           local ok, _, rep = pcall(bk.autotune, bk, {effort = effort, algorithm = algo,
-            seed = seed * 1000, cache = false, log = false, budget_seconds = budget})
+            seed = seed * 1000, cache = false, log = false, budget_seconds = budget,
+            workers = workers})
           if ok then
             best[#best + 1] = rep.best.time * 1e3
             defaults[#defaults + 1] = rep.default.time * 1e3
