@@ -158,7 +158,8 @@ end
 -- Reports a finished trial (the progress bar, on_progress).
 function Search:finished(t)
   t.device = t.device or "cpu"
-  self.progress:trial(t, {done = #self.trials, planned = math.max(self.planned, #self.trials),
+  self.ndone = (self.ndone or 0) + 1
+  self.progress:trial(t, {done = self.ndone, planned = math.max(self.planned, #self.trials),
     ok = self.ok, failed = self.failed, best_ms = self.best and self.best.time * 1e3,
     elapsed_s = core.clock() - self.t0, generation = self.gen or 0,
     max_generations = self.max_generations, budget_s = self.budget})
@@ -191,17 +192,26 @@ end
 function Search:record(trial, r)
   trial.status, trial.message, trial.cut = r.status, r.message, r.cut
   trial.samples, trial.compile_s, trial.device = r.samples or {}, r.compile_s, r.device
+  if r.same_binary_as then
+    trial.same_binary_as = r.same_binary_as
+    trial.message = trial.message or ("the same binary as " .. r.same_binary_as)
+  end
   if trial.status ~= "ok" then
     self.failed = self.failed + 1
-    if trial.status == "crash" or trial.status == "timeout" then
-      self:log("Trial %d on %s: %s (%s)", trial.index, tostring(trial.device), trial.status,
-               tostring(trial.message))
+    if trial.status == "crash" or trial.status == "timeout" or self.trial_log then
+      self:log("Trial %d on %s: %s (%s) %s", trial.index, tostring(trial.device), trial.status,
+               tostring(trial.message), trial.key)
     end
     return self:finished(trial)
   end
   trial.time = median(trial.samples)
   self.ok = self.ok + 1
   if not self.best or trial.time < self.best.time then self.best = trial end
+  if self.trial_log then
+    self:log("Trial %d on %s: ok %.4f ms%s %s", trial.index, tostring(trial.device),
+             trial.time * 1e3, trial.same_binary_as and " (the same binary as another)" or "",
+             trial.key)
+  end
   return self:finished(trial)
 end
 
@@ -239,7 +249,7 @@ function tune.isolation(opts)
   if i == false then return "none" end
   if i == "fork" then return core.tune_fork and "fork" or "none" end
   if i == nil or i == true or i == "exec" then
-    if core.worker_spawn then return "exec" end
+    if core.worker_available and core.worker_available() then return "exec" end
     return core.tune_fork and "fork" or "none"
   end
   error("autotune: isolate must be true, false, \"exec\" or \"fork\", got " .. tostring(i), 0)
@@ -414,10 +424,17 @@ function tune.autotune(bound, args, opts)
     timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER,
   }, Search)
   self.progress = require("helua.tune_progress").new({
-    tty = logger == default_logger and require("helua.tune_progress").stderr_is_tty(),
+    -- the bar only when the log goes to a terminal and no caller draws its own progress
+    tty = logger == default_logger and not opts.on_progress
+      and require("helua.tune_progress").stderr_is_tty(),
     on_progress = opts.on_progress})
   local name = bound.kernel and bound.kernel.name or "kernel"
   local algorithm = tune.algorithm(bound, opts)
+  -- HELUA_LOGS=tune (or all), the kernel's logs setting: one line per trial, with its device
+  local topics = bound.kernel and bound.kernel.settings and bound.kernel.settings.logs or ""
+  for t in topics:gmatch("[^,%s]+") do
+    if t == "tune" or t == "all" then self.trial_log = true end
+  end
   local seed = opts.seed or 1
   -- The default config first: its results (computed in this process) are the reference, its
   -- time (measured like every candidate's) the baseline.
@@ -428,6 +445,17 @@ function tune.autotune(bound, args, opts)
     error("autotune: the default config of " .. name .. " fails: " .. tostring(want), 0)
   end
   self.want = want
+  local ok, err = pcall(self.search, self, opts, p, algorithm, effort, seed, name)
+  self.progress:finish()
+  if self.pool then self.pool:close() end -- also on an error: no worker outlives the search
+  if not ok then error(err, 0) end
+  return self:conclude(opts, algorithm, effort)
+end
+
+-- The search proper (tune.autotune): the default through the workers, then the algorithm's
+-- generations (or the finite list) until the budget.
+function Search:search(opts, p, algorithm, effort, seed, name)
+  local space = self.space
   if self.mode == "exec" then self:start_pool(opts) end
   local default = self:evaluate_all({space:default()})[1]
   if default.status ~= "ok" then
@@ -478,8 +506,11 @@ function tune.autotune(bound, args, opts)
       self:generation(q:generation() - 1, gen)
     end
   end
-  self.progress:finish()
-  if self.pool then self.pool:close() end
+end
+
+-- After the search: the leaders re-timed, the final log lines and the CSV; the best and the report.
+function Search:conclude(opts, algorithm, effort)
+  local default = self.default
   self:retime(opts.retime_leaders or 3)
   local seconds = core.clock() - self.t0
   local best = self.best

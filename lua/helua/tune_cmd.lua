@@ -18,6 +18,8 @@ options:
   --kernel NAME[,NAME]  tune only these kernels of the file
   --size NAME|k=v,...   a size from the file's `sizes` (default: "default"), or overrides
   --budget SECONDS      wall-clock budget per kernel (default: the effort's)
+  --algorithm NAME      pattern, de or random (default: HELUA_AUTOTUNE_ALGORITHM, else pattern)
+  --workers N           worker processes running trials at once (default 1, at most the cores)
   --seed N              seed for the example inputs and the random population (default 0)
   --export              write the tuned configs beside FILE (FILE's stem + .configs.lua), per
                         kernel, shape and target; helua uses them for kernels with no config
@@ -41,6 +43,13 @@ local function budget_option(v, flag)
   local n = tonumber(v)
   if not n or n <= 0 then fail("%s must be a positive number of seconds, got %s", flag, v) end
   return n
+end
+
+local function algorithm_option(v, flag)
+  if v ~= "pattern" and v ~= "de" and v ~= "random" then
+    fail("%s must be pattern, de or random, got %s", flag, v)
+  end
+  return v
 end
 
 function M.parse_args(argv)
@@ -75,6 +84,8 @@ function M.parse_command_args(argv)
     switches = {["--no-cache"] = "no_cache", ["--export"] = "export"},
     values = {["--effort"] = {"effort", effort_option}, ["--kernel"] = "kernel",
               ["--size"] = "size", ["--budget"] = {"budget", budget_option},
+              ["--algorithm"] = {"algorithm", algorithm_option},
+              ["--workers"] = {"workers", run.int_option(1, "positive")},
               ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
   })
 end
@@ -87,7 +98,8 @@ local function tune_file(o, out)
     local args = run.inputs(e, size, o.seed)
     local bk = e.kernel:bind(table.unpack(args, 1, args.n))
     local ok, best, rep = pcall(bk.autotune, bk, {effort = o.effort, budget_seconds = o.budget,
-                                                  seed = o.seed + 1, cache = not o.no_cache})
+                                                  seed = o.seed + 1, cache = not o.no_cache,
+                                                  algorithm = o.algorithm, workers = o.workers})
     if not ok then
       rows[#rows + 1] = {name = e.name, err = tostring(best)}
     else

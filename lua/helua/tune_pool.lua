@@ -43,11 +43,16 @@ end
 local Pool = {}
 Pool.__index = Pool
 
--- M.new(devices, timeout_s) -> a pool (workers start on first use).
-function M.new(devices, timeout)
+-- M.new(devices, timeout_s [, batch]) -> a pool (workers start on first use). A worker takes
+-- up to `batch` jobs at once and compiles them on `threads` threads (the cores shared among the
+-- workers); batch 1 compiles one candidate at a time.
+function M.new(devices, timeout, batch)
   local slots = {}
-  for i, d in ipairs(devices) do slots[i] = {device = d, setups = {}} end
-  return setmetatable({slots = slots, timeout = timeout, started = 0}, Pool)
+  for i, d in ipairs(devices) do slots[i] = {device = d, setups = {}, jobs = {}, expect = {}} end
+  local cores = core.cpu_count and core.cpu_count() or 1
+  local threads = math.max(1, cores // math.max(1, #devices))
+  return setmetatable({slots = slots, timeout = timeout, started = 0, threads = threads,
+                       batch = batch or 2 * threads, requeue = {}}, Pool)
 end
 
 function Pool:close()
@@ -87,6 +92,13 @@ function M.setup(search)
     end
   end
   bound:_launch(captured.v, cfg, captured.args) -- the reference: it already ran here safely
+  -- an input the kernel writes in place is an output too (fresh for every job, compared)
+  for i, a in ipairs(captured.args) do
+    if helua.is_tensor(a) and inputs[a] and core.tensor_pack(a) ~= packed[i].tensor then
+      outputs[#outputs + 1] = i
+    end
+  end
+  table.sort(outputs)
   local want = {}
   for k, i in ipairs(outputs) do want[k] = core.tensor_pack(captured.args[i]) end
   return {sid = 1, v = captured.v, msg = {op = "setup", sid = 1,
@@ -98,7 +110,7 @@ local function ensure(self, s)
   if s.w then return true end
   local ok, w = pcall(core.worker_spawn, s.device)
   if not ok then return false, tostring(w) end
-  s.w, s.setups, s.expect = w, {}, {}
+  s.w, s.setups, s.expect, s.jobs = w, {}, {}, {}
   self.started = self.started + 1
   return true
 end
@@ -108,91 +120,123 @@ local function send(s, msg)
   return ok, err
 end
 
--- Hands job to slot s: the setup first when this worker lacks it. false on a send failure.
-local function dispatch(self, s, job)
+-- Hands a batch of jobs (one setup) to slot s: the setup first when this worker lacks it.
+-- false on a send failure.
+local function dispatch(self, s, jobs)
   local ok, err = ensure(self, s)
   if not ok then return false, err end
   s.expect = {}
-  if not s.setups[job.setup.sid] then
-    ok, err = send(s, job.setup.msg)
+  local setup = jobs[1].setup
+  if not s.setups[setup.sid] then
+    ok, err = send(s, setup.msg)
     if not ok then return false, err end
-    s.setups[job.setup.sid] = true
+    s.setups[setup.sid] = true
     s.expect[#s.expect + 1] = "setup"
   end
-  ok, err = send(s, {op = "job", sid = job.setup.sid, config = job.config, key = job.key,
-                     repeats = job.repeats, cut_s = job.cut_s})
+  local list = {}
+  for i, job in ipairs(jobs) do
+    list[i] = {config = job.config, key = job.key, repeats = job.repeats, cut_s = job.cut_s}
+  end
+  ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list})
   if not ok then return false, err end
-  s.expect[#s.expect + 1] = "job"
-  s.job, s.deadline = job, core.clock() + self.timeout
+  for i, job in ipairs(jobs) do
+    s.expect[#s.expect + 1] = "job"
+    s.jobs[i] = job
+  end
+  -- the batch compiles first (every config at once, `threads` at a time), then runs job by job
+  s.deadline = core.clock() + self.timeout * (1 + math.ceil(#jobs / self.threads))
   return true
 end
 
 local function drop(s)
   if s.w then s.w:kill() end
-  s.w, s.job, s.deadline, s.expect = nil, nil, nil, {}
+  s.w, s.deadline, s.expect, s.jobs = nil, nil, {}, {}
 end
 
--- Runs jobs from next_job() (nil: no more) on free workers; done(job, result) per finished job,
--- in completion order. result: {status, message, samples, cut, compile_s, device}.
+-- The next job: one a dead worker left over first, then next_job().
+local function take(self, next_job)
+  if #self.requeue > 0 then return table.remove(self.requeue, 1) end
+  return next_job()
+end
+
+-- A dead worker's jobs: the one it was running failed (fail_status), the rest run again.
+local function fail_slot(self, s, result, done)
+  local jobs = s.jobs
+  drop(s)
+  if jobs[1] then done(jobs[1], result) end
+  for i = #jobs, 2, -1 do table.insert(self.requeue, 1, jobs[i]) end
+end
+
+-- Runs jobs from next_job() (nil: no more) on free workers, in batches of up to `batch` per
+-- worker; done(job, result) per finished job, in completion order. result: {status, message,
+-- samples, cut, compile_s, device}. A worker that dies fails the job it was on; its other jobs
+-- go to the next free worker.
 function Pool:run(next_job, done)
   local more = true
   while true do
     for _, s in ipairs(self.slots) do
-      while more and not s.job do
-        local job = next_job()
-        if not job then more = false break end
-        local ok, err = dispatch(self, s, job)
+      while (more or #self.requeue > 0) and #s.jobs == 0 do
+        local batch = {}
+        while #batch < self.batch do
+          local job = take(self, next_job)
+          if not job then more = false break end
+          batch[#batch + 1] = job
+        end
+        if #batch == 0 then break end
+        local ok, err = dispatch(self, s, batch)
         if not ok then
-          drop(s)
-          done(job, {status = "crash", message = "the worker could not take the job: " .. err,
-                     device = s.device})
+          s.jobs = batch
+          fail_slot(self, s, {status = "crash", device = s.device,
+                              message = "the worker could not take the job: " .. tostring(err)},
+                    done)
         end
       end
     end
     local busy = {}
     local first_deadline = math.huge
     for _, s in ipairs(self.slots) do
-      if s.job then
+      if #s.jobs > 0 then
         busy[#busy + 1] = s.w
         first_deadline = math.min(first_deadline, s.deadline)
       end
     end
-    if #busy == 0 then return end
-    local w, frame, how, detail = core.worker_wait(busy,
-                                                   math.max(0.001, first_deadline - core.clock()))
-    local s
-    for _, x in ipairs(self.slots) do if w and x.w == w then s = x end end
-    if s and frame then
-      local okm, reply = pcall(W.unpack, frame)
-      if not okm then reply = {status = "error", message = "bad worker reply: " .. tostring(reply)} end
-      local kind = table.remove(s.expect, 1)
-      if kind == "setup" and reply.status ~= "ok" then
-        s.setup_error = reply.message
-      elseif kind == "job" then
-        local job = s.job
-        s.job, s.deadline = nil, nil
-        if s.setup_error then
-          reply = {status = "error", message = "the worker's setup failed: " .. s.setup_error}
-          s.setup_error = nil
-          s.setups = {}
+    if #busy == 0 then
+      if not more and #self.requeue == 0 then return end
+    else
+      local w, frame, how, detail = core.worker_wait(busy,
+                                                     math.max(0.001, first_deadline - core.clock()))
+      local s
+      for _, x in ipairs(self.slots) do if w and x.w == w then s = x end end
+      if s and frame then
+        local okm, reply = pcall(W.unpack, frame)
+        if not okm then
+          reply = {status = "error", message = "bad worker reply: " .. tostring(reply)}
         end
-        reply.device = reply.device or s.device
-        done(job, reply)
-      end
-    elseif s then -- the worker ended: a crash for its job; the slot starts a fresh one
-      local job = s.job
-      local msg = how == "signal" and ("the worker died of " .. tostring(detail))
-        or ("the worker exited with " .. tostring(detail))
-      drop(s)
-      if job then done(job, {status = "crash", message = msg, device = s.device}) end
-    else -- timeout: every job past its deadline
-      local now = core.clock()
-      for _, x in ipairs(self.slots) do
-        if x.job and x.deadline <= now then
-          local job = x.job
-          drop(x)
-          done(job, {status = "timeout", message = string.format("ran past %gs; killed",
-                                                                   self.timeout), device = x.device})
+        local kind = table.remove(s.expect, 1)
+        if kind == "setup" and reply.status ~= "ok" then
+          s.setup_error = reply.message
+        elseif kind == "job" then
+          local job = table.remove(s.jobs, 1)
+          s.deadline = core.clock() + self.timeout
+          if s.setup_error then
+            reply = {status = "error", message = "the worker's setup failed: " .. s.setup_error}
+            if #s.jobs == 0 then s.setup_error, s.setups = nil, {} end
+          end
+          reply.device = reply.device or s.device
+          done(job, reply)
+        end
+      elseif s then -- the worker ended: a crash for its current job; a fresh one takes the rest
+        local msg = how == "signal" and ("the worker died of " .. tostring(detail))
+          or ("the worker exited with " .. tostring(detail))
+        fail_slot(self, s, {status = "crash", message = msg, device = s.device}, done)
+      else -- timeout: the jobs past their deadline
+        local now = core.clock()
+        for _, x in ipairs(self.slots) do
+          if #x.jobs > 0 and x.deadline <= now then
+            fail_slot(self, x, {status = "timeout", device = x.device,
+                                message = string.format("ran past %gs; killed", self.timeout)},
+                      done)
+          end
         end
       end
     end

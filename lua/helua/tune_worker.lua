@@ -7,10 +7,13 @@
 --   {op = "setup", sid, ir, args = {{tensor = bytes} | {number = x}, ...}, outputs = {i...},
 --    want = {bytes...}}       the kernel's tile IR, its launch arguments in IR order, which of
 --                             them are outputs, and the default config's outputs (the reference)
---   {op = "job", sid, config, key, repeats, cut_s}
---                             compile the IR with config (core.compile), launch once on fresh
---                             outputs, compare with the reference, time `repeats` launches
---   -> {status = "ok"|"wrong"|"error", samples, cut, compile_s, message, device}
+--   {op = "jobs", sid, threads, jobs = {{config, key, repeats, cut_s}, ...}}
+--                             compile every config on `threads` threads (core.compile_many),
+--                             then per job in order: launch once on fresh outputs, compare with
+--                             the reference, time `repeats` launches; one reply per job:
+--   -> {status = "ok"|"wrong"|"error", samples, cut, compile_s, message, device,
+--       same_binary_as}    (a config whose binary this worker already ran: its measurement)
+--   {op = "job", sid, config, key, repeats, cut_s}: a batch of one
 --   {op = "ping"} -> {status = "ok", device}
 -- End of input ends the worker (exit 0).
 local core = require "helua.core"
@@ -140,23 +143,64 @@ local function launch_args(s)
   return args
 end
 
-function Worker:job(msg)
+-- A batch of jobs: every config compiled at once on `threads` threads (core.compile_many), then
+-- each job checked and timed in order, one reply frame each (reply(result)).
+function Worker:jobs(msg, reply)
   local s = self.setups[msg.sid]
-  if not s then return {status = "error", message = "unknown setup " .. tostring(msg.sid)} end
-  local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
-  if fault and fault ~= "" and msg.key and msg.key:find(fault, 1, true) then core.tune_fault() end
+  if not s then
+    for _ = 1, #msg.jobs do
+      reply({status = "error", message = "unknown setup " .. tostring(msg.sid)})
+    end
+    return
+  end
   -- GPU workers go here once the NVPTX backend lands (another branch): this process creates its
   -- own CUDA context on self.device at start (cuInit, cuDeviceGet, cuCtxCreate: a context never
-  -- crosses a fork or a process), compiles for "cuda", times each launch with CUDA events
-  -- (cuEventRecord before and after, cuEventElapsedTime) and flushes L2 between repeats (a
-  -- write over a buffer larger than L2). Until then only "cpu" workers run jobs.
+  -- crosses a fork or a process), compiles for "cuda" on host threads while the device times
+  -- the previous candidate, times each launch with CUDA events (cuEventRecord before and after,
+  -- cuEventElapsedTime) and flushes L2 between repeats (a write over a buffer larger than L2).
+  -- Until then only "cpu" workers run jobs.
+  local configs = {}
+  for i, j in ipairs(msg.jobs) do configs[i] = j.config end
   local c0 = core.clock()
-  local okc, ck = pcall(core.compile, s.func, msg.config, "cpu")
-  local r = {compile_s = core.clock() - c0, samples = {}, device = self.device}
-  if not okc then
-    r.status, r.message = "error", tostring(ck):gsub("\n.*", "")
-    return r
+  local okc, cks = pcall(core.compile_many, s.func, configs, msg.threads or 1)
+  local compile_s = (core.clock() - c0) / math.max(1, #msg.jobs)
+  for i, j in ipairs(msg.jobs) do
+    local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
+    if fault and fault ~= "" and j.key and j.key:find(fault, 1, true) then core.tune_fault() end
+    local ck = okc and cks[i] or (okc and "not compiled" or cks)
+    local r = {compile_s = compile_s, samples = {}, device = self.device}
+    if type(ck) ~= "userdata" then
+      r.status, r.message = "error", tostring(ck):gsub("\n.*", "")
+      reply(r)
+    else
+      local okr, res = pcall(self.run_compiled, self, s, ck, j, r)
+      if not okr then res = {status = "error", message = tostring(res):gsub("\n.*", "")} end
+      reply(res)
+    end
+    if okc then cks[i] = nil end -- closed by the collector once measured
   end
+end
+
+function Worker:run_compiled(s, ck, msg, r)
+  -- identical binaries (two configs that lower to the same code and launch shape) run once:
+  -- the later config gets the earlier one's measurement
+  local okb, info = pcall(ck.info, ck)
+  local bkey = okb and info.binary_key and (s.sid .. "/" .. info.binary_key) or nil
+  local same = bkey and self.binaries[bkey]
+  if same then
+    ck:close()
+    return {status = same.status, message = same.message, samples = same.samples, cut = same.cut,
+            compile_s = r.compile_s, device = self.device, same_binary_as = same.key}
+  end
+  local result = self:measure(s, ck, msg, r)
+  if bkey then
+    result.key = msg.key
+    self.binaries[bkey] = result
+  end
+  return result
+end
+
+function Worker:measure(s, ck, msg, r)
   local args = launch_args(s)
   local okl, err = pcall(ck.launch, ck, args)
   if not okl then
@@ -190,20 +234,32 @@ function M.main(device)
     io.stderr:write("helua worker: device " .. device .. " is not supported yet (only cpu)\n")
     return 2
   end
-  local self = setmetatable({device = device, setups = {}, order = {}}, Worker)
+  local self = setmetatable({device = device, setups = {}, order = {}, binaries = {}}, Worker)
   while true do
     local body = read_frame()
     if not body then return 0 end
-    local ok, reply = pcall(function()
+    local sent = 0
+    local function reply(r)
+      r.device = self.device
+      write_frame(r)
+      sent = sent + 1
+    end
+    local ok, err = pcall(function()
       local msg = M.unpack(body)
-      if msg.op == "setup" then return self:setup(msg) end
-      if msg.op == "job" then return self:job(msg) end
-      if msg.op == "ping" then return {status = "ok", device = self.device} end
-      return {status = "error", message = "unknown request " .. tostring(msg.op)}
+      if msg.op == "setup" then return reply(self:setup(msg)) end
+      if msg.op == "jobs" then
+        return self:jobs({sid = msg.sid, jobs = msg.jobs, threads = msg.threads}, reply)
+      end
+      if msg.op == "job" then return self:jobs({sid = msg.sid, jobs = {msg}}, reply) end
+      if msg.op == "ping" then return reply({status = "ok"}) end
+      return reply({status = "error", message = "unknown request " .. tostring(msg.op)})
     end)
-    if not ok then reply = {status = "error", message = tostring(reply):gsub("\n.*", "")} end
-    reply.device = self.device
-    write_frame(reply)
+    if not ok and sent == 0 then
+      reply({status = "error", message = tostring(err):gsub("\n.*", "")})
+    elseif not ok then
+      io.stderr:write("helua worker: ", tostring(err), "\n")
+      return 1 -- part of a batch answered: the tuner sees the exit and re-runs the rest
+    end
   end
 end
 

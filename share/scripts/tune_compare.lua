@@ -10,6 +10,7 @@
 --   --seeds N                seeds per cell (default 3)
 --   --size NAME|k=v,...      the kernel files' size (default: "default")
 --   --budget SECONDS         per search (default: the effort's)
+--   --workers N              worker processes per search (default 1)
 -- Every search runs with the cache off. On a shared machine the times carry the noise of the
 -- other load: compare the best times of one run, and repeat the run.
 local helua = require "helua"
@@ -20,7 +21,8 @@ local opts = {kernels = "kernels/softmax.lua:softmax,kernels/matmul.lua:matmul",
 local i = 1
 while arg and arg[i] do
   local name = arg[i]:match("^%-%-(.+)$")
-  if not name or opts[name] == nil and name ~= "size" and name ~= "budget" or not arg[i + 1] then
+  local known = opts[name] ~= nil or name == "size" or name == "budget" or name == "workers"
+  if not name or not known or not arg[i + 1] then
     io.stderr:write("tune_compare: unknown or incomplete option " .. arg[i]
       .. " (see the top of the script)\n")
     os.exit(2)
@@ -43,7 +45,11 @@ local function median(xs)
 end
 
 local seeds = math.tointeger(tonumber(opts.seeds)) or 3
+local core = require "helua.core"
+print(string.format("# %s, %d cores, helua tune_compare: %s", os.date("!%Y-%m-%d %H:%M UTC"),
+                    core.cpu_count and core.cpu_count() or 0, table.concat(arg or {}, " ")))
 local budget = opts.budget and tonumber(opts.budget)
+local workers = opts.workers and math.tointeger(tonumber(opts.workers)) or nil
 print(string.format("%-22s %-6s %-8s %5s %12s %12s %12s %8s %8s", "kernel", "effort", "algo",
                     "seeds", "best ms", "min best ms", "default ms", "configs", "seconds"))
 for _, spec in ipairs(list(opts.kernels)) do
@@ -58,18 +64,30 @@ for _, spec in ipairs(list(opts.kernels)) do
         for seed = 1, seeds do
           -- a fresh kernel object per search: no compiled variant carries over from the last one
           local bk = helua.kernel(e.kernel.fn):bind(table.unpack(args, 1, args.n))
-          local _, rep = bk:autotune({effort = effort, algorithm = algo, seed = seed * 1000,
-                                      cache = false, log = false, budget_seconds = budget})
-          best[#best + 1] = rep.best.time * 1e3
-          defaults[#defaults + 1] = rep.default.time * 1e3
-          configs[#configs + 1] = #rep.trials
-          secs[#secs + 1] = rep.seconds
+          local ok, _, rep = pcall(bk.autotune, bk, {effort = effort, algorithm = algo,
+            seed = seed * 1000, cache = false, log = false, budget_seconds = budget,
+            workers = workers})
+          if ok then
+            best[#best + 1] = rep.best.time * 1e3
+            defaults[#defaults + 1] = rep.default.time * 1e3
+            configs[#configs + 1] = #rep.trials
+            secs[#secs + 1] = rep.seconds
+          else
+            io.stderr:write(string.format("tune_compare: %s %s %s seed %d failed: %s\n", e.name,
+                                          effort, algo, seed, tostring(_)))
+          end
+          collectgarbage("collect")
         end
         local lo = math.huge
         for _, b in ipairs(best) do lo = math.min(lo, b) end
-        print(string.format("%-22s %-6s %-8s %5d %12.4f %12.4f %12.4f %8d %8.1f", e.name, effort,
-                            algo, seeds, median(best), lo, median(defaults), median(configs),
-                            median(secs)))
+        if #best == 0 then
+          print(string.format("%-22s %-6s %-8s %5d  every search failed (see stderr)", e.name,
+                              effort, algo, seeds))
+        else
+          print(string.format("%-22s %-6s %-8s %5d %12.4f %12.4f %12.4f %8d %8.1f", e.name,
+                              effort, algo, seeds, median(best), lo, median(defaults),
+                              math.floor(median(configs)), median(secs)))
+        end
         io.stdout:flush()
       end
     end

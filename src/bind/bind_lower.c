@@ -13,6 +13,8 @@
 #include "bind/bind_lower.h"
 
 #include <lauxlib.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -260,6 +262,93 @@ static int core_compile(lua_State *L) {
   return 1;
 }
 
+/* ---- core.compile_many: lowering on threads --------------------------------------------------- */
+
+/* core.compile_many(irfunc, {config, ...}, threads) -> {kernel | error text, ...}: lowers every
+ * config on up to `threads` threads at once (each lower_compile has its own LLVM context and
+ * target machine and reads the function without changing it), then loads each object on this
+ * thread (the JIT). The tuner's workers compile a batch of candidates this way. */
+#define MANY_MAX 256
+
+typedef struct ManyJob {
+  const IrFunc *f;
+  LowerConfig *cfgs;
+  LowerArtifact **arts;
+  Diag *diags;
+  int n;
+  atomic_int next;
+} ManyJob;
+
+static void *many_worker(void *arg) {
+  ManyJob *j = arg;
+  for (;;) {
+    int i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->n) return NULL;
+    if (lower_compile(j->f, &j->cfgs[i], LOWER_TARGET_CPU, &j->arts[i], &j->diags[i]) != HL_OK)
+      j->arts[i] = NULL;
+  }
+}
+
+static int core_compile_many(lua_State *L) {
+  IrFunc *f = bind_ir_check_func(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer threads = luaL_optinteger(L, 3, 1);
+  int n = (int)luaL_len(L, 2);
+  if (n > MANY_MAX) return luaL_error(L, "compile_many: at most %d configs", MANY_MAX);
+  if (threads < 1) threads = 1;
+  if (threads > n) threads = n ? n : 1;
+  if (threads > 64) threads = 64;
+  /* every allocation below belongs to Lua (userdata): an error never leaks it */
+  LowerConfig *cfgs = lua_newuserdatauv(L, sizeof *cfgs * (size_t)(n ? n : 1), 0);
+  LowerArtifact **arts = lua_newuserdatauv(L, sizeof *arts * (size_t)(n ? n : 1), 0);
+  Diag *diags = lua_newuserdatauv(L, sizeof *diags * (size_t)(n ? n : 1), 0);
+  lua_createtable(L, n, 0);
+  int out = lua_gettop(L);
+  LKernel **ks = lua_newuserdatauv(L, sizeof *ks * (size_t)(n ? n : 1), 0);
+  for (int i = 0; i < n; i++) { /* a kernel userdata per config, in its safe empty state */
+    ks[i] = lua_newuserdatauv(L, sizeof *ks[i], 0);
+    memset(ks[i], 0, sizeof *ks[i]);
+    luaL_setmetatable(L, KERNEL_MT);
+    lua_rawseti(L, out, i + 1);
+    lua_geti(L, 2, i + 1);
+    read_config(L, lua_gettop(L), &cfgs[i], ks[i]);
+    lua_pop(L, 1);
+    arts[i] = NULL;
+    diags[i] = (Diag){0};
+  }
+  ManyJob job = {.f = f, .cfgs = cfgs, .arts = arts, .diags = diags, .n = n};
+  atomic_init(&job.next, 0);
+  pthread_t tids[64];
+  int started = 0;
+  for (int t = 1; t < threads; t++)
+    if (pthread_create(&tids[started], NULL, many_worker, &job) == 0) started++;
+  many_worker(&job); /* this thread works too; nothing here may raise until the join */
+  for (int t = 0; t < started; t++)
+    pthread_join(tids[t], NULL);
+  for (int i = 0; i < n; i++) { /* hand every artifact to its userdata before anything raises */
+    ks[i]->art = arts[i];
+    arts[i] = NULL;
+  }
+  for (int i = 0; i < n; i++) {
+    Diag d = {0};
+    if (!ks[i]->art) {
+      lua_pushstring(L, diags[i].msg[0] ? diags[i].msg : "compile failed");
+      lua_rawseti(L, out, i + 1);
+      continue;
+    }
+    int64_t t0 = rt_now_ns();
+    if (rt_cpu_load(ks[i]->art->object, ks[i]->art->object_len, ks[i]->art->program_sym,
+                    ks[i]->art->grid_sym, &ks[i]->rk, &d)) {
+      lua_pushstring(L, d.msg);
+      lua_rawseti(L, out, i + 1);
+      continue;
+    }
+    ks[i]->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
+  }
+  lua_pushvalue(L, out);
+  return 1;
+}
+
 /* ---- launch ---------------------------------------------------------------------------------- */
 
 static const char *sig_str(const LowerArgSig *s, char *buf, size_t cap) {
@@ -463,6 +552,17 @@ static int k_info(lua_State *L) {
   set_int(L, "threads", a->threads);
   set_int(L, "frame_bytes", (lua_Integer)a->frame_bytes);
   set_int(L, "object_bytes", (lua_Integer)a->object_len);
+  { /* what the launch runs: the object code and its launch shape (the tuner dedupes on it) */
+    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *o = (const unsigned char *)a->object;
+    for (size_t i = 0; i < a->object_len; i++)
+      h = (h ^ o[i]) * 0x100000001b3ull;
+    char hex[64];
+    snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h, lower_artifact_threads(a),
+             (size_t)a->frame_bytes);
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "binary_key");
+  }
   lua_createtable(L, b->nslots, 0);
   for (int i = 0; i < b->nslots; i++) {
     lua_pushinteger(L, b->block[i]);
@@ -524,6 +624,7 @@ static const luaL_Reg kernel_meta[] = {
 
 static const luaL_Reg core_funcs[] = {
     {"compile", core_compile},
+    {"compile_many", core_compile_many},
     {NULL, NULL},
 };
 

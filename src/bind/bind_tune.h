@@ -12,5 +12,7 @@ void bind_tune_register(lua_State *L);
 void bind_tune_mark_worker(void);
 /* core.worker_* and the IR / tensor byte forms (bind_worker.c); called by bind_tune_register. */
 void bind_worker_register(lua_State *L);
+/* Called by the helua executable (src/cli): /proc/self/exe is helua, so workers can start. */
+void bind_worker_enable(void);
 
 #endif

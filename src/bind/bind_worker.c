@@ -7,6 +7,7 @@
  *   core.worker_wait({w, ...}, timeout_s) -> w, frame | w, nil, "exit"|"signal", detail | nil
  *   core.worker_enter(): in the worker, marks it one (core.tune_fault works there), no cores
  *   core.cpu_count() -> online CPU cores
+ *   core.worker_available() -> whether workers can start (the helua executable, not helua.so)
  *   f:serialize() is core.ir_serialize(f) -> bytes;  core.ir_deserialize(bytes) -> IrFunc
  *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides)
  * Frames are a u32 little-endian length and the bytes. Writes use MSG_NOSIGNAL, so a worker
@@ -34,6 +35,17 @@ extern char **environ;
 #define WORKER_MT   "helua.TuneWorker"
 #define FRAME_MAX   (1u << 30)
 #define MAX_WORKERS 256
+
+static int is_helua_exe = 0; /* set by the helua executable: /proc/self/exe is helua */
+
+void bind_worker_enable(void) {
+  is_helua_exe = 1;
+}
+
+static int worker_available(lua_State *L) {
+  lua_pushboolean(L, is_helua_exe);
+  return 1;
+}
 
 typedef struct LWorker {
   pid_t pid; /* 0 once reaped */
@@ -73,6 +85,9 @@ static int worker_spawn(lua_State *L) {
   const char *device = luaL_checklstring(L, 1, &n);
   if (n == 0 || n >= sizeof((LWorker *)0)->device)
     return luaL_error(L, "worker_spawn: bad device name");
+  if (!is_helua_exe)
+    return luaL_error(L, "worker_spawn: only the helua executable starts workers (this process "
+                         "loaded helua as a module)");
   LWorker *w = lua_newuserdatauv(L, sizeof *w, 0); /* safe empty state first */
   memset(w, 0, sizeof *w);
   w->fd = -1;
@@ -297,6 +312,9 @@ static int ir_deserialize_l(lua_State *L) {
  * from its first element (strides must be non-negative). */
 static int tensor_pack(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1);
+  if (t->storage->ops->device != TENSOR_DEVICE_CPU)
+    return luaL_error(L, "tensor_pack: a %s tensor (only host tensors travel to workers)",
+                      t->storage->ops->name);
   int64_t span = 1;
   for (int i = 0; i < t->ndim; i++) {
     if (t->strides[i] < 0) return luaL_error(L, "tensor_pack: negative strides");
@@ -366,6 +384,7 @@ void bind_worker_register(lua_State *L) {
                                  {"ir_deserialize", ir_deserialize_l},
                                  {"tensor_pack", tensor_pack},   {"tensor_unpack", tensor_unpack},
                                  {"cpu_count", cpu_count},
+                                 {"worker_available", worker_available},
                                  {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);
 }

@@ -10,6 +10,7 @@
 
 #include "base/flags.h"
 #include "bind/bind.h"
+#include "bind/bind_tune.h"
 #include "bind/bind_wb.h"
 #include "lower/lower_version.h"
 
@@ -215,6 +216,7 @@ int main(int argc, char **argv) {
   }
   luaL_openlibs(L);
   bind_install(L);
+  bind_worker_enable(); /* this process is helua: the tuner may exec it as a worker */
 
   int status = LUA_OK, want_repl = 0, ran = 0;
   int i = 1;

@@ -97,6 +97,14 @@ else
   echo "skip tty-bar: no script(1)"
 fi
 
+out=$("$helua" tune kernels/softmax.lua --kernel softmax --size tiny --budget 3 --no-cache --algorithm de --workers 2 2>&1); rc=$?
+check algorithm-de "Starting differential evolution" "$out"
+check algorithm-exit "0" "$rc"
+out=$(HELUA_LOGS=tune "$helua" tune kernels/softmax.lua --kernel softmax --size tiny --budget 2 --no-cache 2>&1)
+check trial-log "Trial 1 on cpu: ok " "$out"
+out=$("$helua" tune kernels/softmax.lua --algorithm annealing 2>&1)
+check bad-algorithm "--algorithm must be pattern, de or random, got annealing" "$out"
+
 out=$("$helua" tune kernels/softmax.lua --effort fast 2>&1); rc=$?
 check bad-effort "--effort must be quick or full, got fast" "$out"
 check bad-effort-exit "1" "$rc"

@@ -486,12 +486,73 @@ T.test("worker pool: exec'd workers speak the protocol; wrong, crash and timeout
   r = run_one(pool, space:default())
   T.eq(r.status, "ok", "a fresh worker after the timeout")
   T.truthy(pool.slots[1].w:pid() ~= w1, "a new process")
+  r = run_one(pool, space:default(), "k2") -- another config's name, the same code
+  T.eq(r.same_binary_as, "k", "an identical binary is measured once")
+  T.eq(r.status, "ok", "with the earlier measurement")
   -- (a worker that dies under a job: the planted SIGSEGV test below, through the pool)
   pool:close()
   T.eq(P.devices({workers = 2})[2], "cpu", "workers = 2")
   T.truthy(#P.devices({workers = 1000}) <= core.cpu_count(), "at most the cores")
   T.raises(function() P.devices({devices = {"cuda:0"}}) end, "not supported yet")
   T.raises(function() P.devices({workers = 0}) end, "positive integer")
+end)
+
+T.test("an error inside the search (here: on_progress) propagates; the workers are stopped", function()
+  local x = helua.randn({16, 24})
+  local P = require "helua.tune_pool"
+  local closed = 0
+  local real_close = getmetatable(P.new({"cpu"}, 1)).close
+  getmetatable(P.new({"cpu"}, 1)).close = function(pool) closed = closed + 1 return real_close(pool) end
+  local n = 0
+  local ok, err = pcall(function()
+    rowsum_kernel():bind(x):autotune({effort = "quick", cache = false, log = false, repeats = 1,
+      on_progress = function() n = n + 1 if n == 3 then error("stop here", 0) end end})
+  end)
+  getmetatable(P.new({"cpu"}, 1)).close = real_close
+  T.truthy(not ok and tostring(err):find("stop here", 1, true), "the error: " .. tostring(err))
+  T.eq(closed, 1, "the pool was closed")
+end)
+
+T.test("core.compile_many: a batch lowered on threads, errors in place, same binaries", function()
+  local x = helua.randn({32, 40})
+  local bk = rowsum_kernel():bind(x)
+  local v, space = bk:_variant(nil), bk:config_spec()
+  local cfgs = {}
+  for i = 1, 6 do cfgs[i] = space:random(i) end
+  cfgs[7] = {vector_width = 3}
+  local many = core.compile_many(v.func, cfgs, 3)
+  T.eq(#many, 7, "one result per config")
+  T.truthy(type(many[7]) == "string" and many[7]:find("vector_width", 1, true), "the error")
+  for i = 1, 6 do
+    local one = core.compile(v.func, cfgs[i], "cpu")
+    T.eq(many[i]:info().binary_key, one:info().binary_key, "same binary as core.compile " .. i)
+    local out = helua.empty({32})
+    many[i]:launch({x, out})
+    T.truthy(helua.allclose(out, x:sum(2), {rtol = 1e-4, atol = 1e-4}), "runs " .. i)
+  end
+  T.eq(#core.compile_many(v.func, {}, 4), 0, "an empty batch")
+end)
+
+T.test("worker pool: a kernel that writes its input in place is checked on fresh copies", function()
+  local k = helua.kernel(function(x)
+    local m = x:size(1)
+    for tm in hl.tile(m) do x[tm] = x[tm] * 2 end
+    return x
+  end)
+  local x = helua.randn({64})
+  local bk = k:bind(x)
+  local P = require "helua.tune_pool"
+  local setup = assert(P.setup({bound = bk, args = table.pack(x), space = bk:config_spec()}))
+  T.eq(setup.msg.outputs[1], 1, "the input is an output")
+  local pool = P.new({"cpu"}, 30)
+  local got
+  pool:run(function()
+    if got ~= nil then return nil end
+    got = false
+    return {setup = setup, config = {block_sizes = {8}}, key = "k", repeats = 3}
+  end, function(_, r) got = r end)
+  pool:close()
+  T.eq(got.status, "ok", "matches the reference: " .. tostring(got.message))
 end)
 
 T.test("the search through two workers: every trial ran on a device, results as before", function()
@@ -520,8 +581,8 @@ T.test("a candidate that segfaults is a failed trial; the search finishes", func
       return out
     end)
     local x = helua.randn({32, 40})
-    local best, rep = k:bind(x):autotune({configs = {{block_sizes = {4}}, {block_sizes = {8}},
-      {block_sizes = {16}}}, repeats = 1, log = false})
+    local best, rep = k:bind(x):autotune({configs = {{block_sizes = {8}}, {block_sizes = {4}},
+      {block_sizes = {2}}}, repeats = 1, log = false}) -- one batch: 8 faults first, 4 and 2 rerun
     local crash = 0
     for _, t in ipairs(rep.trials) do
       if t.status == "crash" then crash = crash + 1; print("crash: " .. t.message) end
@@ -535,7 +596,7 @@ T.test("a candidate that segfaults is a failed trial; the search finishes", func
   local _, _, rc = p:close()
   T.eq(rc, 0, "the tuner's process exits normally:\n" .. out)
   T.truthy(out:find("crash: the worker died of SIGSEGV", 1, true), "SIGSEGV recorded:\n" .. out)
-  T.truthy(out:find("crashes=1 ok=", 1, true), "one crash, the rest ran:\n" .. out)
+  T.truthy(out:find("crashes=1 ok=3 ", 1, true), "one crash, the rest ran (the batch's last on a fresh worker):\n" .. out)
   T.truthy(not out:find("block_sizes = {8}", 1, true), "the faulting config is not the best")
 end)
 
