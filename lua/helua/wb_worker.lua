@@ -1,7 +1,8 @@
 -- The workbench's worker: `helua wb --worker ACTION --file F --kernel K ...` runs one action of
--- the workbench (load, code, run, tune, time, export, device, step) in a child process of the UI
--- and streams records to fd 3, one line each: TAG\tFIELD..., fields escaped (\\ \t \n), read by
--- src/wb/wb_fmt.c. stdout/stderr are the UI's log; stdin brings commands (step mode).
+-- the workbench (load, code, run, tune, time, export, device, step, notebook) in a child process
+-- of the UI and streams records to fd 3, one line each: TAG\tFIELD..., fields escaped (\\ \t
+-- \n), read by src/wb/wb_fmt.c. stdout/stderr are the UI's log; stdin brings commands (step
+-- mode, notebook cells).
 -- Part of lua/helua (the policy of each action; the process and the pipes are src/wb's).
 local run = require "helua.run"
 local show = require "helua.show"
@@ -169,6 +170,7 @@ function W.main(argv)
   o.seed = tonumber(o.seed) or 0
   wb.options.size, wb.options.seed = o.size, o.seed
   local fn = actions[o.action] or (o.action == "step" and require("helua.wb_step").main)
+    or (o.action == "notebook" and require("helua.wb_notebook").main)
   if not fn then
     emit("error", "unknown worker action " .. tostring(o.action))
     return 1

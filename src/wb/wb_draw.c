@@ -8,7 +8,8 @@
 
 #include "wb/wb_internal.h"
 
-const char *const wb_view_names[NVIEWS] = {"ir", "lowered", "llvm", "asm", "run", "tune", "step"};
+const char *const wb_view_names[NVIEWS] = {"ir",  "lowered", "llvm", "asm",
+                                           "run", "tune",    "step", "nb"};
 
 enum { PAIR_STATUS = 1, PAIR_GUTTER = 2, PAIR_LINK = 3, PAIR_STEP = 4, PAIR_BREAK = 5 };
 
@@ -244,6 +245,8 @@ void wb_code_draw(Wb *w, Panel *p) {
     tune_draw(w, r);
   } else if (w->view == V_STEP) {
     step_draw(w, r);
+  } else if (w->view == V_NB) {
+    wb_nb_draw(w, r);
   } else if (w->have[w->view] == 1) {
     char l[256];
     int s = w->view == V_RUN ? J_ACTION : J_CODE;
@@ -270,7 +273,10 @@ static void status_draw(Wb *w) {
            w->info.nkernels ? w->info.kernels[w->kernel] : "-", *w->config_label ? " | " : "",
            w->config_label, *act ? " | " : "", act, *w->msg ? " | " : "", w->msg);
   if (w->prompt == 't') snprintf(left, sizeof left, " tune effort: q quick  f full  (x: cancel)");
-  wb_status(line, sizeof line, left, "q quit  ? help  r run  t tune  p step  x stop ",
+  int typing = w->view == V_NB && w->nb.editing && w->focus == &w->code_panel;
+  wb_status(line, sizeof line, left,
+            typing ? "Enter run  Up/Down history  Esc leave "
+                   : "q quit  ? help  r run  t tune  p step  x stop ",
             w->lay.status.w);
   int a = attr_for(w, PAIR_STATUS, A_REVERSE);
   attron(a);
@@ -282,13 +288,14 @@ static const char *const help_lines[] = {
     "helua workbench - keys",
     "",
     "  q  quit          ?  this help         s  focus source / right pane",
-    "  1-4  code: ir, lowered, llvm, asm     Tab  next view (5 run 6 tune 7 step)",
+    "  1-4  code: ir, lowered, llvm, asm  Tab  next view (5 run 6 tune 7 step 8 nb)",
     "  arrows, PgUp, PgDn, Home, End  move the cursor / scroll",
     "  r  run: check against the reference, time",
     "  t  tune (then q quick, f full); o sort column, Enter pick a trial",
     "  e  export the picked (or best) config beside the file",
     "  d  back to the default config      k  next kernel",
     "  p  step mode (interpret): n next line, c continue, b breakpoint",
+    "  i  notebook (8): Lua cells in the file's environment; Esc leaves",
     "  E  edit the file in $EDITOR (reloads when it changes on disk)",
     "  x, Ctrl-C  stop the running action (never quits)",
     NULL,

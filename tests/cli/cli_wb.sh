@@ -65,7 +65,7 @@ EOF2
 t new-session -d -s wb -x 100 -y 30 "sh '$tmp/pane1.sh'"
 check source-pane "local add = helua.kernel(function(x"
 check line-numbers "  11     out[{tm, tn}]"
-check ir-tab "[1 ir]  2 lowered"
+check ir-tab "[1 ir] 2 lowered 3 llvm 4 asm 5 run 6 tune 7 step 8 nb"
 check ir-text "kernel add" 300
 check status-bar " | llvm | add"
 check device "cpu (no CUDA: "
@@ -73,7 +73,7 @@ keys 2
 check lowered-tab "[2 lowered]"
 check lowered-text "# lowered for the CPU" 300
 keys 3
-check llvm-tab " 1 ir   2 lowered  [3 llvm]  4 asm"
+check llvm-tab "1 ir 2 lowered [3 llvm] 4 asm"
 check llvm-text "define" 300
 keys 4
 check asm-tab "[4 asm]"
@@ -164,6 +164,45 @@ keys c
 check step-to-break "step add  line 11" 300
 keys x
 check step-stopped "stopped stepping add"
+
+# the notebook: cells in the file's environment, a multi-line cell, a tensor summary, an error
+# kept with its cell, Ctrl-C stops a cell that runs forever, history with Up
+# types a cell and waits for it to finish (a cell typed while one runs is refused)
+idle() {
+  i=0
+  while [ $i -lt 300 ]; do
+    case "$(screen)" in *"(running)"*) ;; *) return 0 ;; esac
+    sleep 0.1; i=$((i + 1))
+  done
+}
+cell() { t send-keys -t "$sess" -l "$1"; keys Enter; wait_for "> $1" 300; idle; }
+keys i
+check nb-open "Lua cells: helua, hl, the file's kernels"
+cell 'x = inputs[1]'
+check nb-cell-1 "[1]> x = inputs[1]" 300
+cell 'x:shape()'
+check nb-value "{[1] = 37, [2] = 53}" 300
+t send-keys -t "$sess" -l 'for i = 1, 2 do'
+keys Enter
+check nb-more "...> " 100
+cell 'print(i * 10) end'
+check nb-print "  20" 100
+cell 'add(x, inputs[2])'
+check nb-tensor "  tensor float32[37, 53]  min " 300
+cell 'error("nope")'
+check nb-error "error: cell 5:1: nope" 100
+t send-keys -t "$sess" -l 'while true do end'
+keys Enter
+check nb-running "(running)" 100
+keys C-c
+check nb-stopped "stopped notebook" 100
+cell '1 + 1'
+check nb-fresh "[7]> 1 + 1" 300
+check nb-fresh-value "  2" 100
+keys Up Up
+check nb-history "lua> while true do end" 100
+keys C-u Escape
+check nb-leave "notebook: i or Enter to type again" 100
 
 keys '?'
 check help "helua workbench - keys"
