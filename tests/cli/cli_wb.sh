@@ -83,7 +83,35 @@ check ir-again "[1 ir]"
 # the ir line of source line 11 is highlighted from the source cursor: move it there (s, Down)
 keys s Down Down Down Down Down Down Down Down Down Down
 check source-cursor "add.lua : add"
-keys s
+# source -> code: the ir lines from source line 11 are bold (and coloured), the others are not
+esc=$(printf '\033')
+attr_line() { t capture-pane -e -p -t "$sess" | grep -a -F -- "$1" | head -n 1; }
+linked() { # name, line text, 1 if it must be highlighted after the separator
+  i=0
+  while [ $i -lt 50 ]; do
+    l=$(attr_line "$2"); code=${l#*│}
+    case "$code" in *"$esc[1m"*) got=1 ;; *) got=0 ;; esac
+    [ "$got" = "$3" ] && break
+    sleep 0.1; i=$((i + 1))
+  done
+  if [ "$got" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
+  else fail=$((fail + 1)); echo "FAIL $1: highlighted=$got, wanted $3: $l"; fi
+}
+linked link-src-to-code "%9 = add %6, %8" 1
+linked link-src-to-code-other "%2 = const 53" 0
+# code -> source: the code cursor on a line of source line 10 highlights that source line
+keys s Home Down Down Down Down
+src_linked() {
+  i=0
+  while [ $i -lt 50 ]; do
+    l=$(attr_line "for tm, tn in hl.tile"); src=${l%%│*}
+    case "$src" in *"$esc[1m"*) break ;; esac
+    sleep 0.1; i=$((i + 1))
+  done
+  if [ $i -lt 50 ]; then pass=$((pass + 1)); echo "ok   link-code-to-src"
+  else fail=$((fail + 1)); echo "FAIL link-code-to-src: $l"; fi
+}
+src_linked
 keys r
 check run-report "check against the float64 reference" 300
 check run-pass "run PASS" 300
@@ -124,7 +152,7 @@ check tune-full "tuning add (full)" 100
 keys '?'
 check help-while-busy "helua workbench - keys"
 keys Space
-check tune-full-trials "    1     1   0 " 300
+check tune-full-trials "  ok       {" 300
 keys x
 check tune-stopped "stopped tuning add (full)" 100
 check tune-kept "stopped: kept"
@@ -175,7 +203,10 @@ idle() {
     sleep 0.1; i=$((i + 1))
   done
 }
-cell() { t send-keys -t "$sess" -l "$1"; keys Enter; wait_for "> $1" 300; idle; }
+cell() {
+  t send-keys -t "$sess" -l "$1"; wait_for "> $1_" 100
+  keys Enter; wait_for "│lua> _" 300; idle
+}
 keys i
 check nb-open "Lua cells: helua, hl, the file's kernels"
 cell 'x = inputs[1]'
