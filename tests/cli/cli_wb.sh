@@ -52,9 +52,13 @@ sed 's/^  return out$/  error("kaboom in the kernel")/' kernels/add.lua >"$tmp/b
 sed 's/^  reference = function(x, y) return/  reference = function(x, y) os.exit(3) return/' \
   kernels/add.lua >"$tmp/dies.lua"
 
+# an "editor" for E: appends a line to the file it is given
+printf '#!/bin/sh\necho "-- edited in the editor" >>"$1"\n' >"$tmp/ed.sh"
+chmod +x "$tmp/ed.sh"
+
 # the pane's shell records the tty modes before and after, and the workbench's exit code
 cat >"$tmp/pane1.sh" <<EOF2
-export TERM=screen
+export TERM=screen EDITOR='$tmp/ed.sh'
 cd '$tmp'
 stty -g >'$tmp/before'
 '$helua' wb add.lua --size small
@@ -234,6 +238,13 @@ keys Up Up
 check nb-history "lua> while true do end" 100
 keys C-u Escape
 check nb-leave "notebook: i or Enter to type again" 100
+
+# E runs $EDITOR on the file (the terminal handed over and back), then reloads it
+keys E
+check editor-reload "reloaded add.lua" 100
+grep -q "edited in the editor" "$tmp/add.lua" && { pass=$((pass + 1)); echo "ok   editor-ran"; } ||
+  { fail=$((fail + 1)); echo "FAIL editor-ran: the editor did not edit $tmp/add.lua"; }
+check editor-screen "7 step [8 nb]" 300
 
 keys '?'
 check help "helua workbench - keys"
