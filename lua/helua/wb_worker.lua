@@ -104,7 +104,8 @@ function actions.tune(o)
   })
   local space = bk:config_spec()
   local okj, json = pcall(function() return space:to_json(space:check(best:to_table())) end)
-  emit("tuned", rep.best.time * 1e3, rep.default.time * 1e3, best:to_lua(), okj and json or "",
+  emit("tuned", rep.best.time * 1e3, rep.default.time * 1e3,
+       (best:to_lua():gsub("^helua%.Config", "")), okj and json or "",
        rep.speedup, rep.seconds, #rep.trials)
 end
 

@@ -169,8 +169,15 @@ static void tune_draw(Wb *w, WbRect r) {
     }
     free(buf);
   }
-  snprintf(line, sizeof line, "sort: %s (o)  Enter: pick  e: export  x: stop",
-           wb_sort_names[t->sort]);
+  /* the keys, and the selected trial's config (the table's column may be cut off) */
+  int *order = malloc(sizeof(int) * (size_t)(t->n + 1));
+  const WbTrial *sel = NULL;
+  if (order && t->n) {
+    wb_trials_sort(t->t, t->n, t->sort, order);
+    if (t->sel >= 0 && t->sel < t->n) sel = &t->t[order[t->sel]];
+  }
+  snprintf(line, sizeof line, "sort: %s (o)  Enter: pick  e: export  x: stop%s%s",
+           wb_sort_names[t->sort], sel ? "  | " : "", sel ? sel->config : "");
   attron(A_DIM);
   put_str(y++, r.x, W, line);
   attroff(A_DIM);
@@ -181,10 +188,8 @@ static void tune_draw(Wb *w, WbRect r) {
   attron(A_BOLD);
   put_str(y++, r.x, W, line);
   attroff(A_BOLD);
-  int *order = malloc(sizeof(int) * (size_t)(t->n + 1)),
-      *rank = malloc(sizeof(int) * (size_t)(t->n + 1));
+  int *rank = malloc(sizeof(int) * (size_t)(t->n + 1));
   if (order && rank) {
-    wb_trials_sort(t->t, t->n, t->sort, order);
     wb_trials_rank(t->t, t->n, rank);
     for (int row = t->top; row < t->n && y < r.y + r.h; row++) {
       int i = order[row];
