@@ -274,6 +274,8 @@ static void status_draw(Wb *w) {
       slot_label(w, s, act, sizeof act);
       break;
     }
+  if (w->step.active && w->step.paused) /* waiting for the user, not working */
+    snprintf(act, sizeof act, "paused at line %d", w->step.line);
   snprintf(left, sizeof left, " %s | %s | %s%s%s%s%s%s%s", w->device, w->info.backend,
            w->info.nkernels ? w->info.kernels[w->kernel] : "-", *w->config_label ? " | " : "",
            w->config_label, *act ? " | " : "", act, *w->msg ? " | " : "", w->msg);
