@@ -1,7 +1,8 @@
 -- The workbench's worker: `helua wb --worker ACTION --file F --kernel K ...` runs one action of
--- the workbench (load, code, run, tune, time, export, device, step) in a child process of the UI
--- and streams records to fd 3, one line each: TAG\tFIELD..., fields escaped (\\ \t \n), read by
--- src/wb/wb_fmt.c. stdout/stderr are the UI's log; stdin brings commands (step mode).
+-- the workbench (load, code, run, tune, time, export, device, step, notebook) in a child process
+-- of the UI and streams records to fd 3, one line each: TAG\tFIELD..., fields escaped (\\ \t
+-- \n), read by src/wb/wb_fmt.c. stdout/stderr are the UI's log; stdin brings commands (step
+-- mode, notebook cells).
 -- Part of lua/helua (the policy of each action; the process and the pipes are src/wb's).
 local run = require "helua.run"
 local show = require "helua.show"
@@ -103,7 +104,8 @@ function actions.tune(o)
   })
   local space = bk:config_spec()
   local okj, json = pcall(function() return space:to_json(space:check(best:to_table())) end)
-  emit("tuned", rep.best.time * 1e3, rep.default.time * 1e3, best:to_lua(), okj and json or "",
+  emit("tuned", rep.best.time * 1e3, rep.default.time * 1e3,
+       (best:to_lua():gsub("^helua%.Config", "")), okj and json or "",
        rep.speedup, rep.seconds, #rep.trials)
 end
 
@@ -169,6 +171,7 @@ function W.main(argv)
   o.seed = tonumber(o.seed) or 0
   wb.options.size, wb.options.seed = o.size, o.seed
   local fn = actions[o.action] or (o.action == "step" and require("helua.wb_step").main)
+    or (o.action == "notebook" and require("helua.wb_notebook").main)
   if not fn then
     emit("error", "unknown worker action " .. tostring(o.action))
     return 1

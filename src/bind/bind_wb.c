@@ -11,10 +11,11 @@
 static const char USAGE[] =
     "usage: helua wb FILE [--size NAME|k=v,...] [--seed N]\n"
     "\n"
-    "Opens the workbench, a terminal UI, on a kernel file (kernels/*.lua): its source, the code "
-    "of\n"
-    "each stage (ir, lowered, llvm, asm), and runs (check + timing). Keys: ? in the UI, and\n"
-    "share/doc/workbench.md. Needs a terminal; helua run FILE is the non-interactive run.\n";
+    "Opens the workbench, a terminal UI, on a kernel file (kernels/*.lua): its source, the code of\n"
+    "each stage (ir, lowered, llvm, asm), runs (check + timing), live tuning, step mode, export\n"
+    "and a Lua notebook; every action runs in a worker process (helua wb --worker ..., internal).\n"
+    "Keys: ? in the UI, and share/doc/workbench.md. Needs a terminal; helua run FILE is the\n"
+    "non-interactive run.\n";
 
 static char *dup_str(const char *s) {
   size_t n = strlen(s) + 1;

@@ -187,6 +187,8 @@ static void on_record(void *ctx, char *line) {
     snprintf(w->msg, sizeof w->msg, "exported %s to %s", n >= 3 ? f[2] : "", f[1]);
   } else if (strcmp(tag, "at") == 0 || strcmp(tag, "var") == 0 || strcmp(tag, "paused") == 0) {
     wb_on_step(w, f, n);
+  } else if (strncmp(tag, "nb-", 3) == 0) {
+    wb_nb_record(w, f, n);
   } else if (strcmp(tag, "step-end") == 0 && n >= 2) {
     snprintf(w->step.end, sizeof w->step.end, "%s", f[1]);
   }
@@ -209,6 +211,14 @@ static void on_end(Wb *w, int s) {
     w->step.active = w->step.paused = 0;
     if (!w->step.end[0]) snprintf(w->step.end, sizeof w->step.end, "step mode ended");
   }
+  if (s == J_NB) {
+    char why[1200];
+    if (sl->stopped)
+      snprintf(why, sizeof why, "stopped");
+    else
+      snprintf(why, sizeof why, "%s", sl->error[0] ? sl->error : how);
+    wb_nb_ended(w, why);
+  }
   if (sl->stopped) {
     snprintf(w->msg, sizeof w->msg, "stopped %s", sl->what);
     if (s == J_CODE) w->have[sl->stage] = 0;
@@ -224,6 +234,7 @@ static void on_end(Wb *w, int s) {
   char *nl = strchr(first, '\n');
   if (nl) *nl = '\0';
   snprintf(w->msg, sizeof w->msg, "%s failed: %s", sl->what, first);
+  if (s == J_NB) return;
   if (s == J_CODE) {
     set_text(w, sl->stage, text);
   } else if (s == J_ACTION) {
@@ -394,6 +405,7 @@ static int src_on_key(Wb *w, Panel *p, int key) {
 
 static int code_on_key(Wb *w, Panel *p, int key) {
   if (w->view == V_TUNE) return wb_tune_on_key(w, key);
+  if (w->view == V_NB) return wb_nb_on_key(w, key);
   return move_keys(w, p, key);
 }
 
@@ -428,8 +440,11 @@ static int k_stop(Wb *w) {
     w->prompt = 0;
     return WB_REDRAW;
   }
+  int cell_runs = w->nb.n && w->nb.cells[w->nb.n - 1].state == WB_CELL_RUNNING;
   if (w->slot[J_ACTION].job.pid)
     stop_slot(w, J_ACTION);
+  else if (w->slot[J_NB].job.pid && cell_runs)
+    stop_slot(w, J_NB);
   else if (w->slot[J_CODE].job.pid)
     stop_slot(w, J_CODE);
   else
@@ -454,27 +469,6 @@ static int k_view(Wb *w, int v) {
   wb_set_view(w, v);
   return WB_REDRAW;
 }
-static int k_1(Wb *w) {
-  return k_view(w, V_IR);
-}
-static int k_2(Wb *w) {
-  return k_view(w, V_LOWERED);
-}
-static int k_3(Wb *w) {
-  return k_view(w, V_LLVM);
-}
-static int k_4(Wb *w) {
-  return k_view(w, V_ASM);
-}
-static int k_5(Wb *w) {
-  return k_view(w, V_RUN);
-}
-static int k_6(Wb *w) {
-  return k_view(w, V_TUNE);
-}
-static int k_7(Wb *w) {
-  return k_view(w, V_STEP);
-}
 static int k_focus(Wb *w) {
   w->focus = w->focus == &w->src_panel ? &w->code_panel : &w->src_panel;
   return WB_REDRAW;
@@ -492,22 +486,23 @@ static int k_resize(Wb *w) {
   return WB_RELAYOUT;
 }
 
+/* The global keys: a function, or a view to show (fn NULL). */
 static const struct {
   int key;
   int (*fn)(Wb *);
+  int view;
 } keytable[] = {
-    {'q', k_quit},        {'?', k_help},
-    {'\t', k_tab},        {'1', k_1},
-    {'2', k_2},           {'3', k_3},
-    {'4', k_4},           {'5', k_5},
-    {'6', k_6},           {'7', k_7},
-    {'s', k_focus},       {'r', k_run},
-    {'k', k_kernel},      {'t', wb_k_tune},
-    {'e', wb_k_export},   {'d', k_default},
-    {'p', wb_k_step},     {'n', wb_k_next},
-    {'c', wb_k_continue}, {'b', wb_k_break},
-    {'x', k_stop},        {3 /* Ctrl-C */, k_stop},
-    {'E', k_editor},      {KEY_RESIZE, k_resize},
+    /* clang-format off */
+    {'q', k_quit, 0},          {'?', k_help, 0},          {'\t', k_tab, 0},
+    {'1', NULL, V_IR},         {'2', NULL, V_LOWERED},    {'3', NULL, V_LLVM},
+    {'4', NULL, V_ASM},        {'5', NULL, V_RUN},        {'6', NULL, V_TUNE},
+    {'7', NULL, V_STEP},       {'8', NULL, V_NB},         {'i', wb_k_notebook, 0},
+    {'s', k_focus, 0},         {'r', k_run, 0},           {'k', k_kernel, 0},
+    {'t', wb_k_tune, 0},       {'e', wb_k_export, 0},     {'d', k_default, 0},
+    {'p', wb_k_step, 0},       {'n', wb_k_next, 0},       {'c', wb_k_continue, 0},
+    {'b', wb_k_break, 0},      {'x', k_stop, 0},          {3 /* Ctrl-C */, k_stop, 0},
+    {'E', k_editor, 0},        {KEY_RESIZE, k_resize, 0},
+    /* clang-format on */
 };
 
 static int handle_key(Wb *w, int key) {
@@ -516,8 +511,13 @@ static int handle_key(Wb *w, int key) {
     return key == 'q' ? WB_QUIT : WB_REDRAW;
   }
   if (w->prompt == 't' && key != KEY_RESIZE) return wb_tune_prompt_key(w, key);
+  /* typing in the notebook: its keys first; Ctrl-C still stops a cell */
+  if (w->view == V_NB && w->focus == &w->code_panel && w->nb.editing && key != KEY_RESIZE &&
+      key != 3)
+    return wb_nb_on_key(w, key);
   for (size_t i = 0; i < sizeof keytable / sizeof keytable[0]; i++)
-    if (keytable[i].key == key) return keytable[i].fn(w);
+    if (keytable[i].key == key)
+      return keytable[i].fn ? keytable[i].fn(w) : k_view(w, keytable[i].view);
   return w->focus->on_key(w, w->focus, key);
 }
 
@@ -533,6 +533,7 @@ static void free_all(Wb *w) {
   for (int v = 0; v <= V_RUN; v++)
     wb_text_free(&w->text[v]);
   wb_tune_reset(&w->tune);
+  wb_nb_free(&w->nb);
 }
 
 int wb_main(const WbHost *host, const char *file) {

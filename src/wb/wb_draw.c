@@ -8,7 +8,8 @@
 
 #include "wb/wb_internal.h"
 
-const char *const wb_view_names[NVIEWS] = {"ir", "lowered", "llvm", "asm", "run", "tune", "step"};
+const char *const wb_view_names[NVIEWS] = {"ir",  "lowered", "llvm", "asm",
+                                           "run", "tune",    "step", "nb"};
 
 enum { PAIR_STATUS = 1, PAIR_GUTTER = 2, PAIR_LINK = 3, PAIR_STEP = 4, PAIR_BREAK = 5 };
 
@@ -168,8 +169,15 @@ static void tune_draw(Wb *w, WbRect r) {
     }
     free(buf);
   }
-  snprintf(line, sizeof line, "sort: %s (o)  Enter: pick  e: export  x: stop",
-           wb_sort_names[t->sort]);
+  /* the keys, and the selected trial's config (the table's column may be cut off) */
+  int *order = malloc(sizeof(int) * (size_t)(t->n + 1));
+  const WbTrial *sel = NULL;
+  if (order && t->n) {
+    wb_trials_sort(t->t, t->n, t->sort, order);
+    if (t->sel >= 0 && t->sel < t->n) sel = &t->t[order[t->sel]];
+  }
+  snprintf(line, sizeof line, "sort: %s (o)  Enter: pick  e: export  x: stop%s%s",
+           wb_sort_names[t->sort], sel ? "  | " : "", sel ? sel->config : "");
   attron(A_DIM);
   put_str(y++, r.x, W, line);
   attroff(A_DIM);
@@ -180,10 +188,8 @@ static void tune_draw(Wb *w, WbRect r) {
   attron(A_BOLD);
   put_str(y++, r.x, W, line);
   attroff(A_BOLD);
-  int *order = malloc(sizeof(int) * (size_t)(t->n + 1)),
-      *rank = malloc(sizeof(int) * (size_t)(t->n + 1));
+  int *rank = malloc(sizeof(int) * (size_t)(t->n + 1));
   if (order && rank) {
-    wb_trials_sort(t->t, t->n, t->sort, order);
     wb_trials_rank(t->t, t->n, rank);
     for (int row = t->top; row < t->n && y < r.y + r.h; row++) {
       int i = order[row];
@@ -244,6 +250,8 @@ void wb_code_draw(Wb *w, Panel *p) {
     tune_draw(w, r);
   } else if (w->view == V_STEP) {
     step_draw(w, r);
+  } else if (w->view == V_NB) {
+    wb_nb_draw(w, r);
   } else if (w->have[w->view] == 1) {
     char l[256];
     int s = w->view == V_RUN ? J_ACTION : J_CODE;
@@ -266,11 +274,16 @@ static void status_draw(Wb *w) {
       slot_label(w, s, act, sizeof act);
       break;
     }
+  if (w->step.active && w->step.paused) /* waiting for the user, not working */
+    snprintf(act, sizeof act, "paused at line %d", w->step.line);
   snprintf(left, sizeof left, " %s | %s | %s%s%s%s%s%s%s", w->device, w->info.backend,
            w->info.nkernels ? w->info.kernels[w->kernel] : "-", *w->config_label ? " | " : "",
            w->config_label, *act ? " | " : "", act, *w->msg ? " | " : "", w->msg);
   if (w->prompt == 't') snprintf(left, sizeof left, " tune effort: q quick  f full  (x: cancel)");
-  wb_status(line, sizeof line, left, "q quit  ? help  r run  t tune  p step  x stop ",
+  int typing = w->view == V_NB && w->nb.editing && w->focus == &w->code_panel;
+  wb_status(line, sizeof line, left,
+            typing ? "Enter run  Up/Down history  Esc leave "
+                   : "q quit  ? help  r run  t tune  p step  x stop ",
             w->lay.status.w);
   int a = attr_for(w, PAIR_STATUS, A_REVERSE);
   attron(a);
@@ -282,13 +295,14 @@ static const char *const help_lines[] = {
     "helua workbench - keys",
     "",
     "  q  quit          ?  this help         s  focus source / right pane",
-    "  1-4  code: ir, lowered, llvm, asm     Tab  next view (5 run 6 tune 7 step)",
+    "  1-4  code: ir, lowered, llvm, asm  Tab  next view (5 run 6 tune 7 step 8 nb)",
     "  arrows, PgUp, PgDn, Home, End  move the cursor / scroll",
     "  r  run: check against the reference, time",
     "  t  tune (then q quick, f full); o sort column, Enter pick a trial",
     "  e  export the picked (or best) config beside the file",
     "  d  back to the default config      k  next kernel",
     "  p  step mode (interpret): n next line, c continue, b breakpoint",
+    "  i  notebook (8): Lua cells in the file's environment; Esc leaves",
     "  E  edit the file in $EDITOR (reloads when it changes on disk)",
     "  x, Ctrl-C  stop the running action (never quits)",
     NULL,

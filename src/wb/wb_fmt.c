@@ -38,6 +38,81 @@ int wb_rec_split(char *line, char **fields, int max) {
   return n;
 }
 
+int wb_rec_escape(char *out, size_t cap, const char *s) {
+  size_t o = 0;
+  for (; *s; s++) {
+    const char *e = *s == '\\' ? "\\\\" : *s == '\t' ? "\\t" : *s == '\n' ? "\\n" : NULL;
+    size_t k = e ? 2 : 1;
+    if (o + k + 1 > cap) return -1;
+    if (e)
+      memcpy(out + o, e, 2);
+    else
+      out[o] = *s;
+    o += k;
+  }
+  if (o + 1 > cap) return -1;
+  out[o] = '\0';
+  return 0;
+}
+
+/* A growing string for the transcript. */
+typedef struct Buf {
+  char *s;
+  size_t n, cap;
+  int oom;
+} Buf;
+
+static void buf_add(Buf *b, const char *s, size_t k) {
+  if (b->oom) return;
+  if (b->n + k + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap * 2 : 256;
+    while (nc < b->n + k + 1)
+      nc *= 2;
+    char *ns = realloc(b->s, nc);
+    if (!ns) {
+      b->oom = 1;
+      return;
+    }
+    b->s = ns;
+    b->cap = nc;
+  }
+  memcpy(b->s + b->n, s, k);
+  b->n += k;
+  b->s[b->n] = '\0';
+}
+
+/* Each line of text with a prefix (first for the first line, rest for the others). */
+static void buf_lines(Buf *b, const char *text, const char *first, const char *rest) {
+  const char *p = text;
+  for (int i = 0;; i++) {
+    const char *e = strchr(p, '\n');
+    size_t k = e ? (size_t)(e - p) : strlen(p);
+    const char *pre = i ? rest : first;
+    buf_add(b, pre, strlen(pre));
+    buf_add(b, p, k);
+    buf_add(b, "\n", 1);
+    if (!e || !e[1]) break;
+    p = e + 1;
+  }
+}
+
+char *wb_nb_transcript(const WbCell *cells, int n) {
+  Buf b = {0};
+  buf_add(&b, "", 0);
+  for (int i = 0; i < n; i++) {
+    char pre[32];
+    snprintf(pre, sizeof pre, "[%d]> ", i + 1);
+    buf_lines(&b, cells[i].code ? cells[i].code : "", pre, "...> ");
+    if (cells[i].out && *cells[i].out) buf_lines(&b, cells[i].out, "  ", "  ");
+    if (cells[i].state == WB_CELL_RUNNING) buf_add(&b, "  (running)\n", 12);
+  }
+  if (b.oom) {
+    free(b.s);
+    return NULL;
+  }
+  return b.s;
+}
+
 /* Appends the UTF-8 string s to out at *o; 0 when it does not fit. */
 static int put(char *out, size_t cap, size_t *o, const char *s) {
   size_t k = strlen(s);

@@ -11,6 +11,21 @@
  * unescapes each field; fields[0] is the tag. Returns the number of fields (at most max). */
 int wb_rec_split(char *line, char **fields, int max);
 
+/* Escapes s as a record field (\\, \t, \n). Returns 0, or -1 when it does not fit in cap. */
+int wb_rec_escape(char *out, size_t cap, const char *s);
+
+/* A notebook cell as the UI keeps it: its code, its outputs (text), its state. */
+enum { WB_CELL_RUNNING, WB_CELL_OK, WB_CELL_ERROR };
+typedef struct WbCell {
+  char *code, *out;
+  int state;
+} WbCell;
+
+/* The notebook's transcript (malloc'd; NULL when out of memory): per cell "[N]> " and its first
+ * code line, "...> " before each further line, then each output line indented by two; a running
+ * cell shows "  (running)" and a failed one ends with its error. */
+char *wb_nb_transcript(const WbCell *cells, int n);
+
 /* A progress bar of exactly width columns: "[#####.....]" (UTF-8 blocks: "█" full, "░" empty).
  * frac is clamped to [0, 1]. Returns the columns written. */
 int wb_bar(char *out, size_t cap, double frac, int width);

@@ -13,13 +13,13 @@
 /* What a handler asks the loop to do (htop's HandlerResult). */
 enum { WB_NONE = 0, WB_REDRAW = 1, WB_RELAYOUT = 2, WB_QUIT = 4 };
 
-/* The right pane's views: four code stages, the run/time report, tuning, step mode. */
-enum { V_IR, V_LOWERED, V_LLVM, V_ASM, V_RUN, V_TUNE, V_STEP, NVIEWS, NSTAGES = 4 };
+/* The right pane's views: four code stages, the run/time report, tuning, step mode, notebook. */
+enum { V_IR, V_LOWERED, V_LLVM, V_ASM, V_RUN, V_TUNE, V_STEP, V_NB, NVIEWS, NSTAGES = 4 };
 extern const char *const wb_view_names[NVIEWS];
 
 /* Worker slots: a stage's code (replaced by the next request), an action (run, tune, time,
- * export, step: one at a time), and information (device, reload). */
-enum { J_CODE, J_ACTION, J_INFO, NSLOTS };
+ * export, step: one at a time), information (device, reload) and the notebook (long-lived). */
+enum { J_CODE, J_ACTION, J_INFO, J_NB, NSLOTS };
 
 typedef struct WbSlot {
   WbJob job;
@@ -53,6 +53,18 @@ typedef struct WbStep {
   char end[256];
 } WbStep;
 
+/* The notebook: cells, the input being edited (multi-line), history, scrolling. */
+typedef struct WbNb {
+  WbCell *cells;
+  int n, cap;
+  char input[4096];
+  size_t len;
+  int hist;    /* the history entry shown in the input; n: the new input */
+  int editing; /* keys go to the input */
+  int back;    /* rows scrolled back from the end of the transcript */
+  WbText text;
+} WbNb;
+
 typedef struct Wb Wb;
 typedef struct Panel {
   void (*draw)(Wb *w, struct Panel *p);
@@ -74,6 +86,7 @@ struct Wb {
   WbSlot slot[NSLOTS];
   WbTune tune;
   WbStep step;
+  WbNb nb;
   WbLayout lay;
   Panel src_panel, code_panel, *focus;
   time_t mtime;
@@ -104,6 +117,14 @@ int wb_k_step(Wb *w);
 int wb_k_next(Wb *w);
 int wb_k_continue(Wb *w);
 int wb_k_break(Wb *w);
+
+/* wb_nb.c: the notebook panel */
+int wb_k_notebook(Wb *w);
+int wb_nb_on_key(Wb *w, int key);
+void wb_nb_record(Wb *w, char **f, int n);
+void wb_nb_ended(Wb *w, const char *why); /* its worker is gone: running cells fail */
+void wb_nb_draw(Wb *w, WbRect r);
+void wb_nb_free(WbNb *nb);
 
 /* wb_draw.c */
 void wb_draw_all(Wb *w);

@@ -61,24 +61,36 @@ int wb_clip(char *out, size_t cap, const char *s, size_t len, int skip, int widt
   return written;
 }
 
-int wb_tabs(char *out, size_t cap, const char *const *names, int n, int active, int width,
-            int *act_x, int *act_w) {
-  char full[512];
+/* One style of the tab bar into full: wide (" 1 ir  "), compact ("1 ir " items) or short
+ * (names cut to 3 columns). Returns its length in bytes. */
+static size_t tabs_style(char *full, size_t cap, const char *const *names, int n, int active,
+                         int style, int *act_x, int *act_w) {
   size_t o = 0;
   full[0] = '\0';
-  for (int i = 0; i < n && o < sizeof full; i++) {
-    int x = (int)o;
-    int k =
-        snprintf(full + o, sizeof full - o, i == active ? "[%d %s]" : " %d %s ", i + 1, names[i]);
+  for (int i = 0; i < n && o < cap; i++) {
+    int x = (int)o, cut = style == 2 ? 3 : 64;
+    const char *fmt = style == 0 ? (i == active ? "[%d %.*s]" : " %d %.*s ")
+                                 : (i == active ? "[%d %.*s]" : "%d %.*s");
+    int k = snprintf(full + o, cap - o, fmt, i + 1, cut, names[i]);
     if (k < 0) break;
     if (i == active) {
       if (act_x) *act_x = x;
       if (act_w) *act_w = k;
     }
     o += (size_t)k;
-    if (i + 1 < n && o + 1 < sizeof full) full[o++] = ' ', full[o] = '\0';
+    if (i + 1 < n && o + 1 < cap) full[o++] = ' ', full[o] = '\0';
   }
-  if (o > sizeof full - 1) o = sizeof full - 1;
+  return o > cap - 1 ? cap - 1 : o;
+}
+
+int wb_tabs(char *out, size_t cap, const char *const *names, int n, int active, int width,
+            int *act_x, int *act_w) {
+  char full[512];
+  size_t o = 0;
+  for (int style = 0; style < 3; style++) { /* the widest style that fits */
+    o = tabs_style(full, sizeof full, names, n, active, style, act_x, act_w);
+    if (wb_cols(full, o) <= width) break;
+  }
   return wb_clip(out, cap, full, o, 0, width);
 }
 

@@ -52,9 +52,13 @@ sed 's/^  return out$/  error("kaboom in the kernel")/' kernels/add.lua >"$tmp/b
 sed 's/^  reference = function(x, y) return/  reference = function(x, y) os.exit(3) return/' \
   kernels/add.lua >"$tmp/dies.lua"
 
+# an "editor" for E: appends a line to the file it is given
+printf '#!/bin/sh\necho "-- edited in the editor" >>"$1"\n' >"$tmp/ed.sh"
+chmod +x "$tmp/ed.sh"
+
 # the pane's shell records the tty modes before and after, and the workbench's exit code
 cat >"$tmp/pane1.sh" <<EOF2
-export TERM=screen
+export TERM=screen EDITOR='$tmp/ed.sh'
 cd '$tmp'
 stty -g >'$tmp/before'
 '$helua' wb add.lua --size small
@@ -65,7 +69,7 @@ EOF2
 t new-session -d -s wb -x 100 -y 30 "sh '$tmp/pane1.sh'"
 check source-pane "local add = helua.kernel(function(x"
 check line-numbers "  11     out[{tm, tn}]"
-check ir-tab "[1 ir]  2 lowered"
+check ir-tab "[1 ir] 2 lowered 3 llvm 4 asm 5 run 6 tune 7 step 8 nb"
 check ir-text "kernel add" 300
 check status-bar " | llvm | add"
 check device "cpu (no CUDA: "
@@ -73,7 +77,7 @@ keys 2
 check lowered-tab "[2 lowered]"
 check lowered-text "# lowered for the CPU" 300
 keys 3
-check llvm-tab " 1 ir   2 lowered  [3 llvm]  4 asm"
+check llvm-tab "1 ir 2 lowered [3 llvm] 4 asm"
 check llvm-text "define" 300
 keys 4
 check asm-tab "[4 asm]"
@@ -83,7 +87,35 @@ check ir-again "[1 ir]"
 # the ir line of source line 11 is highlighted from the source cursor: move it there (s, Down)
 keys s Down Down Down Down Down Down Down Down Down Down
 check source-cursor "add.lua : add"
-keys s
+# source -> code: the ir lines from source line 11 are bold (and coloured), the others are not
+esc=$(printf '\033')
+attr_line() { t capture-pane -e -p -t "$sess" | grep -a -F -- "$1" | head -n 1; }
+linked() { # name, line text, 1 if it must be highlighted after the separator
+  i=0
+  while [ $i -lt 50 ]; do
+    l=$(attr_line "$2"); code=${l#*│}
+    case "$code" in *"$esc[1m"*) got=1 ;; *) got=0 ;; esac
+    [ "$got" = "$3" ] && break
+    sleep 0.1; i=$((i + 1))
+  done
+  if [ "$got" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
+  else fail=$((fail + 1)); echo "FAIL $1: highlighted=$got, wanted $3: $l"; fi
+}
+linked link-src-to-code "%9 = add %6, %8" 1
+linked link-src-to-code-other "%2 = const 53" 0
+# code -> source: the code cursor on a line of source line 10 highlights that source line
+keys s Home Down Down Down Down
+src_linked() {
+  i=0
+  while [ $i -lt 50 ]; do
+    l=$(attr_line "for tm, tn in hl.tile"); src=${l%%│*}
+    case "$src" in *"$esc[1m"*) break ;; esac
+    sleep 0.1; i=$((i + 1))
+  done
+  if [ $i -lt 50 ]; then pass=$((pass + 1)); echo "ok   link-code-to-src"
+  else fail=$((fail + 1)); echo "FAIL link-code-to-src: $l"; fi
+}
+src_linked
 keys r
 check run-report "check against the float64 reference" 300
 check run-pass "run PASS" 300
@@ -124,7 +156,7 @@ check tune-full "tuning add (full)" 100
 keys '?'
 check help-while-busy "helua workbench - keys"
 keys Space
-check tune-full-trials "    1     1   0 " 300
+check tune-full-trials "  ok       {" 300
 keys x
 check tune-stopped "stopped tuning add (full)" 100
 check tune-kept "stopped: kept"
@@ -164,6 +196,55 @@ keys c
 check step-to-break "step add  line 11" 300
 keys x
 check step-stopped "stopped stepping add"
+
+# the notebook: cells in the file's environment, a multi-line cell, a tensor summary, an error
+# kept with its cell, Ctrl-C stops a cell that runs forever, history with Up
+# types a cell and waits for it to finish (a cell typed while one runs is refused)
+idle() {
+  i=0
+  while [ $i -lt 300 ]; do
+    case "$(screen)" in *"(running)"*) ;; *) return 0 ;; esac
+    sleep 0.1; i=$((i + 1))
+  done
+}
+cell() {
+  t send-keys -t "$sess" -l "$1"; wait_for "> $1_" 100
+  keys Enter; wait_for "│lua> _" 300; idle
+}
+keys i
+check nb-open "Lua cells: helua, hl, the file's kernels"
+cell 'x = inputs[1]'
+check nb-cell-1 "[1]> x = inputs[1]" 300
+cell 'x:shape()'
+check nb-value "{[1] = 37, [2] = 53}" 300
+t send-keys -t "$sess" -l 'for i = 1, 2 do'
+keys Enter
+check nb-more "...> " 100
+cell 'print(i * 10) end'
+check nb-print "  20" 100
+cell 'add(x, inputs[2])'
+check nb-tensor "  tensor float32[37, 53]  min " 300
+cell 'error("nope")'
+check nb-error "error: cell 5:1: nope" 100
+t send-keys -t "$sess" -l 'while true do end'
+keys Enter
+check nb-running "(running)" 100
+keys C-c
+check nb-stopped "stopped notebook" 100
+cell '1 + 1'
+check nb-fresh "[7]> 1 + 1" 300
+check nb-fresh-value "  2" 100
+keys Up Up
+check nb-history "lua> while true do end" 100
+keys C-u Escape
+check nb-leave "notebook: i or Enter to type again" 100
+
+# E runs $EDITOR on the file (the terminal handed over and back), then reloads it
+keys E
+check editor-reload "reloaded add.lua" 100
+grep -q "edited in the editor" "$tmp/add.lua" && { pass=$((pass + 1)); echo "ok   editor-ran"; } ||
+  { fail=$((fail + 1)); echo "FAIL editor-ran: the editor did not edit $tmp/add.lua"; }
+check editor-screen "7 step [8 nb]" 300
 
 keys '?'
 check help "helua workbench - keys"

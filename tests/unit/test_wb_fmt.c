@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -31,6 +32,34 @@ static void records(void **state) {
   char empty[] = "x\t\ty";
   assert_int_equal(wb_rec_split(empty, f, 8), 3);
   assert_string_equal(f[1], "");
+}
+
+static void escape(void **state) {
+  (void)state;
+  char out[64], *f[4];
+  assert_int_equal(wb_rec_escape(out, sizeof out, "a\tb\nc\\d"), 0);
+  assert_string_equal(out, "a\\tb\\nc\\\\d");
+  char line[80];
+  snprintf(line, sizeof line, "cell\t%s", out); /* round trip */
+  assert_int_equal(wb_rec_split(line, f, 4), 2);
+  assert_string_equal(f[1], "a\tb\nc\\d");
+  assert_int_equal(wb_rec_escape(out, 4, "a\nb"), -1); /* does not fit */
+}
+
+static void transcript(void **state) {
+  (void)state;
+  WbCell c[3] = {{"x = 1", "", WB_CELL_OK},
+                 {"for i = 1, 2 do\n  print(i) end", "1\n2", WB_CELL_OK},
+                 {"f()", "error: boom", WB_CELL_RUNNING}};
+  char *t = wb_nb_transcript(c, 3);
+  assert_non_null(t);
+  assert_string_equal(t, "[1]> x = 1\n"
+                         "[2]> for i = 1, 2 do\n...>   print(i) end\n  1\n  2\n"
+                         "[3]> f()\n  error: boom\n  (running)\n");
+  free(t);
+  t = wb_nb_transcript(c, 0);
+  assert_string_equal(t, "");
+  free(t);
 }
 
 static void bar(void **state) {
@@ -162,9 +191,9 @@ static void origins(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(records), cmocka_unit_test(bar),     cmocka_unit_test(plot),
-      cmocka_unit_test(trials),  cmocka_unit_test(elapsed), cmocka_unit_test(breaks),
-      cmocka_unit_test(origins),
+      cmocka_unit_test(records), cmocka_unit_test(escape), cmocka_unit_test(transcript),
+      cmocka_unit_test(bar),     cmocka_unit_test(plot),   cmocka_unit_test(trials),
+      cmocka_unit_test(elapsed), cmocka_unit_test(breaks), cmocka_unit_test(origins),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

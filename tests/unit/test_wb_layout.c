@@ -68,8 +68,15 @@ static void tabs(void **state) {
   assert_string_equal(out, " 1 ir   2 lowered  [3 llvm]  4 asm ");
   assert_int_equal(ax, 19);
   assert_int_equal(aw, 8);
+  wb_tabs(out, sizeof out, names, 4, 2, 30, &ax, &aw); /* compact */
+  assert_string_equal(out, "1 ir 2 lowered [3 llvm] 4 asm");
+  assert_int_equal(ax, 15);
+  assert_int_equal(aw, 8);
+  wb_tabs(out, sizeof out, names, 4, 1, 26, &ax, &aw); /* names cut to 3 columns */
+  assert_string_equal(out, "1 ir [2 low] 3 llv 4 asm");
+  assert_int_equal(ax, 5);
   wb_tabs(out, sizeof out, names, 4, 3, 12, NULL, NULL); /* clipped */
-  assert_string_equal(out, " 1 ir   2 lo");
+  assert_string_equal(out, "1 ir 2 low 3");
   wb_tabs(out, sizeof out, names, 4, -1, 100, NULL, NULL); /* none active */
   assert_string_equal(out, " 1 ir   2 lowered   3 llvm   4 asm ");
 }
