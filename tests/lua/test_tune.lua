@@ -162,7 +162,7 @@ T.test("finite search tries exactly the given configs; a bad one is a failed tri
   T.truthy(helua.is_config(best), "a best config")
 end)
 
-T.test("on_progress gets each new trial once, in order, with the best so far", function()
+T.test("on_progress gets each new trial once, with the best so far", function()
   local x = helua.randn({32, 40})
   local bk = rowsum_kernel():bind(x)
   local _, log = quiet_lines()
@@ -173,8 +173,11 @@ T.test("on_progress gets each new trial once, in order, with the best so far", f
                                 seen[#seen + 1] = t
                               end})
   T.eq(#seen, #rep.trials, "one call per trial (the duplicate is not a new trial)")
+  local indices = {}
   for i, t in ipairs(seen) do
-    T.eq(t.index, i, "index")
+    -- trials finish in any order (workers run batches); each index is reported once
+    T.truthy(t.index >= 1 and t.index <= #rep.trials and not indices[t.index], "index " .. t.index)
+    indices[t.index] = true
     T.eq(t.done, i, "done")
     T.truthy(t.planned >= t.done, "planned >= done")
     T.eq(t.device, "cpu", "device")
@@ -184,8 +187,10 @@ T.test("on_progress gets each new trial once, in order, with the best so far", f
       T.truthy(t.best_ms <= t.time_ms + 1e-12, "best <= this trial")
     end
   end
-  T.eq(seen[#seen].status, "invalid", "vector_width = 3 is invalid")
-  T.truthy(seen[#seen].message, "with the space's message")
+  local invalid
+  for _, t in ipairs(seen) do if t.status == "invalid" then invalid = t end end
+  T.truthy(invalid, "vector_width = 3 is invalid")
+  T.truthy(invalid.message, "with the space's message")
 end)
 
 T.test("a kernel's configs make bk:autotune() a finite search", function()
