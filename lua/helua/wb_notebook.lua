@@ -2,7 +2,8 @@
 -- cells in the kernel file's environment (helua, hl, the file's kernels by name, `inputs` of the
 -- selected kernel at the workbench's size, `file`: the file's description) and sends each
 -- cell's outputs back as records: nb-out ID KIND TEXT (print, value, error), nb-done ID OK, or
--- nb-incomplete ID when the cell needs more lines. Part of lua/helua (policy of the notebook).
+-- nb-incomplete ID when the cell needs more lines. SIGINT interrupts a running cell (an error in
+-- that cell; src/bind/bind_wb.c). Part of lua/helua (policy of the notebook).
 local helua = require "helua"
 local hl = require "helua.language"
 local run = require "helua.run"
@@ -50,6 +51,7 @@ end
 
 -- Evaluates one cell: an expression's values, or a chunk's effects; print goes to the cell.
 function N.eval(env, id, code, emit)
+  debug.sethook() -- an interrupt (SIGINT) that came after the last cell ended is dropped
   local chunk, err = load("return " .. code, "=cell " .. id, "t", env)
   if not chunk then chunk, err = load(code, "=cell " .. id, "t", env) end
   if not chunk then

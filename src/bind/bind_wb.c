@@ -2,6 +2,7 @@
 #include "bind/bind_wb.h"
 
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,8 @@
 static const char USAGE[] =
     "usage: helua wb FILE [--size NAME|k=v,...] [--seed N]\n"
     "\n"
-    "Opens the workbench, a terminal UI, on a kernel file (kernels/*.lua): its source, the code of\n"
+    "Opens the workbench, a terminal UI, on a kernel file (kernels/*.lua): its source, the code "
+    "of\n"
     "each stage (ir, lowered, llvm, asm), runs (check + timing), live tuning, step mode, export\n"
     "and a Lua notebook; every action runs in a worker process (helua wb --worker ..., internal).\n"
     "Keys: ? in the UI, and share/doc/workbench.md. Needs a terminal; helua run FILE is the\n"
@@ -96,8 +98,28 @@ static char *host_load(void *ctx, const char *file, WbKernelInfo *info, int *ok)
   return err;
 }
 
+/* SIGINT in the notebook's worker interrupts the running cell, the way lua.c does: a hook set
+ * from the handler (lua_sethook is safe there) raises an error at the next Lua instruction,
+ * which the cell's pcall catches; the notebook's state stays. */
+static lua_State *interrupt_L;
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted (Ctrl-C)");
+}
+
+static void on_sigint(int sig) {
+  (void)sig;
+  lua_sethook(interrupt_L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
 /* helua wb --worker ACTION ...: one action in a child of the UI (lua/helua/wb_worker.lua). */
 static int worker_main(lua_State *L, int argc, char **argv) {
+  if (argc > 2 && strcmp(argv[2], "notebook") == 0) {
+    interrupt_L = L;
+    signal(SIGINT, on_sigint);
+  }
   lua_getglobal(L, "require");
   lua_pushstring(L, "helua.wb_worker");
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {

@@ -443,7 +443,12 @@ static int k_stop(Wb *w) {
   int cell_runs = w->nb.n && w->nb.cells[w->nb.n - 1].state == WB_CELL_RUNNING;
   if (w->slot[J_ACTION].job.pid)
     stop_slot(w, J_ACTION);
-  else if (w->slot[J_NB].job.pid && cell_runs)
+  else if (w->slot[J_NB].job.pid && cell_runs && !w->nb.interrupted) {
+    /* first SIGINT: the cell stops with an error and the notebook keeps its state */
+    kill(w->slot[J_NB].job.pid, SIGINT);
+    w->nb.interrupted = 1;
+    snprintf(w->msg, sizeof w->msg, "interrupting the cell (Ctrl-C again ends the notebook)");
+  } else if (w->slot[J_NB].job.pid && cell_runs)
     stop_slot(w, J_NB);
   else if (w->slot[J_CODE].job.pid)
     stop_slot(w, J_CODE);

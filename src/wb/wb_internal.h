@@ -59,9 +59,10 @@ typedef struct WbNb {
   int n, cap;
   char input[4096];
   size_t len;
-  int hist;    /* the history entry shown in the input; n: the new input */
-  int editing; /* keys go to the input */
-  int back;    /* rows scrolled back from the end of the transcript */
+  int hist;        /* the history entry shown in the input; n: the new input */
+  int editing;     /* keys go to the input */
+  int back;        /* rows scrolled back from the end of the transcript */
+  int interrupted; /* a SIGINT was sent to the running cell */
   WbText text;
 } WbNb;
 

@@ -52,6 +52,7 @@ static void submit(Wb *w) {
   c->code = dup_str(nb->input);
   c->out = dup_str("");
   c->state = WB_CELL_RUNNING;
+  nb->interrupted = 0;
   size_t cap = 2 * sizeof nb->input + 32;
   char *line = malloc(cap);
   if (line) {
@@ -146,6 +147,7 @@ void wb_nb_record(Wb *w, char **f, int n) {
     append_out(c, !strcmp(f[2], "error") ? "error: " : "", f[3]);
   } else if (!strcmp(f[0], "nb-done") && n >= 3) {
     c->state = !strcmp(f[2], "1") ? WB_CELL_OK : WB_CELL_ERROR;
+    if (nb->interrupted && id == nb->n) snprintf(w->msg, sizeof w->msg, "cell %d interrupted", id);
   } else if (!strcmp(f[0], "nb-incomplete") && id == nb->n) {
     /* more lines: the cell goes back to the input with a new line (before what was typed since) */
     char typed[sizeof nb->input];

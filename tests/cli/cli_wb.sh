@@ -226,16 +226,28 @@ cell 'add(x, inputs[2])'
 check nb-tensor "  tensor float32[37, 53]  min " 300
 cell 'error("nope")'
 check nb-error "error: cell 5:1: nope" 100
+cell 'kept = 41'
 t send-keys -t "$sess" -l 'while true do end'
 keys Enter
 check nb-running "(running)" 100
 keys C-c
+check nb-interrupted "  error: interrupted (Ctrl-C)" 100
+check nb-interrupted-msg "cell 7 interrupted" 100
+cell 'kept + 1'
+check nb-state-kept "  42" 100
+# a cell in C (no Lua instruction to interrupt at): a second Ctrl-C ends the notebook
+t send-keys -t "$sess" -l 'os.execute("sleep 30")'
+keys Enter
+check nb-running-2 "(running)" 100
+keys C-c
+check nb-interrupting "interrupting the cell" 100
+keys C-c
 check nb-stopped "stopped notebook" 100
 cell '1 + 1'
-check nb-fresh "[7]> 1 + 1" 300
+check nb-fresh "[10]> 1 + 1" 300
 check nb-fresh-value "  2" 100
 keys Up Up
-check nb-history "lua> while true do end" 100
+check nb-history "lua> os.execute(\"sleep 30\")" 100
 keys C-u Escape
 check nb-leave "notebook: i or Enter to type again" 100
 
