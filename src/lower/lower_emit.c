@@ -326,6 +326,11 @@ static int emit_loop(LEmit *E, const IrOp *op) {
     slots[i] = em_buffer(E, bv->dtype, &bv->shape, bv->name ? bv->name : "carry");
     em_fill(E, slots[i], bv->dtype, &bv->shape, init);
   }
+  if (E->gpu && em_nvptx_dot_loop_match(E, op)) { /* tensor cores (lower_nvptx_dot.c) */
+    if (em_nvptx_dot_loop(E, op, &ld, slots[0])) return HL_ERR;
+    E->vals[op->results[0]] = slot_value(E, op->results[0], slots[0]);
+    return HL_OK;
+  }
   LLoop loops[IR_MAX_RANK];
   LTile tiles[IR_MAX_RANK], *saved[IR_MAX_RANK] = {NULL};
   for (int k = 0; k < nd; k++) {
