@@ -309,6 +309,8 @@ static int emit_loop(LEmit *E, const IrOp *op) {
   LoopDims ld;
   em_loop_dims(E, op, &ld);
   int nd = ld.ndims, ncar = body->nargs - nd, li = em_loop_index(E, op);
+  if (E->gpu && em_nvptx_dot_loop_match(E, op)) /* tensor cores (lower_nvptx_dot.c) */
+    return em_nvptx_dot_loop(E, op, &ld);
   const int *order = E->bind->order[li];
   LLVMValueRef slots[256];
   for (int i = 0; i < ncar; i++) {
@@ -325,11 +327,6 @@ static int emit_loop(LEmit *E, const IrOp *op) {
     }
     slots[i] = em_buffer(E, bv->dtype, &bv->shape, bv->name ? bv->name : "carry");
     em_fill(E, slots[i], bv->dtype, &bv->shape, init);
-  }
-  if (E->gpu && em_nvptx_dot_loop_match(E, op)) { /* tensor cores (lower_nvptx_dot.c) */
-    if (em_nvptx_dot_loop(E, op, &ld, slots[0])) return HL_ERR;
-    E->vals[op->results[0]] = slot_value(E, op->results[0], slots[0]);
-    return HL_OK;
   }
   LLoop loops[IR_MAX_RANK];
   LTile tiles[IR_MAX_RANK], *saved[IR_MAX_RANK] = {NULL};

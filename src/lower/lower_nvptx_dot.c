@@ -188,35 +188,61 @@ static bool is_zero_fill(LEmit *E, IrValueId v) {
   return s.is_float ? s.f == 0.0 && !signbit(s.f) : s.i == 0;
 }
 
-int em_nvptx_dot_loop(LEmit *E, const IrOp *lop, const LoopDims *ld, LLVMValueRef slot) {
-  DotOperand A, B;
-  const IrOp *dot = match(E, lop, &A, &B);
-  if (!dot) return em_fail(E, lop, "internal: not a tensor-core dot loop");
-  const IrValue *rv = val(E, dot->results[0]);
-  int r = rv->shape.rank;
-  NvmmaDesc desc;
-  if (!describe(E, lop, ld->clb[0], dot, &A, &B, &desc))
-    return em_fail(E, dot, "internal: not a tensor-core dot loop");
-  bool at = desc.a_trans, bt = desc.b_trans;
-
-  /* the stages: 128-byte aligned in the dynamic shared memory */
+/* A 128-byte aligned piece of the dynamic shared memory (the swizzle is bank-conflict free
+ * relative to 128-byte lines). */
+static LLVMValueRef shared128(LEmit *E, int64_t bytes) {
   E->shared = (E->shared + 127) & ~(size_t)127;
   LLVMSetAlignment(E->smem, 128);
-  LLVMValueRef stages = em_shared_buffer(E, E->i8, nvmma_smem_bytes(&desc));
+  return em_shared_buffer(E, E->i8, bytes);
+}
+
+/* acc[i] = buf[row * ld + col] for this thread's fragment elements. */
+static void acc_from_shared(LEmit *E, NvmmaCtx *x, LLVMValueRef buf, int ld, LLVMValueRef *acc) {
+  for (int i = 0; i < nvmma_acc_count(&x->desc); i++) {
+    LLVMValueRef row, col;
+    nvmma_emit_acc_coord(x, i, &row, &col);
+    LLVMValueRef lin = LLVMBuildAdd(
+        E->b, LLVMBuildMul(E->b, row, LLVMConstInt(E->i32, (unsigned)ld, false), ""), col, "");
+    lin = LLVMBuildZExt(E->b, lin, E->i64, "");
+    LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, E->f32, buf, &lin, 1, "");
+    acc[i] = LLVMBuildLoad2(E->b, E->f32, p, "acc.in");
+  }
+}
+
+int em_nvptx_dot_loop(LEmit *E, const IrOp *lop, const LoopDims *ld) {
+  DotOperand A, B;
+  const IrOp *dot = match(E, lop, &A, &B);
+  NvmmaDesc desc;
+  if (!dot || !describe(E, lop, ld->clb[0], dot, &A, &B, &desc))
+    return em_fail(E, lop, "internal: not a tensor-core dot loop");
+  const IrValue *rv = val(E, dot->results[0]);
+  int r = rv->shape.rank;
+  bool at = desc.a_trans, bt = desc.b_trans;
+  IrValueId init = lop->args[2];
+  bool zero = is_zero_fill(E, init);
+  int64_t tile_elems = (int64_t)desc.bm * desc.bn, nelem = em_numel(E, &rv->shape);
+  int64_t stage_bytes = nvmma_smem_bytes(&desc);
+  /* The carried value's buffer. With a zero start and one tile (no batch lanes) nothing reads
+   * it before the loop's end, so the stages share its memory (the main loop ends with wait 0
+   * and a barrier). */
+  LLVMValueRef slot, stages;
+  if (zero && nelem == tile_elems) {
+    slot = stages = shared128(E, nelem * 4 > stage_bytes ? nelem * 4 : stage_bytes);
+  } else {
+    slot = shared128(E, nelem * 4);
+    em_fill(E, slot, DT_FLOAT32, &rv->shape, init);
+    stages = shared128(E, stage_bytes);
+  }
   NvmmaCtx x;
   if (nvmma_ctx_init(&x, &desc, E->mod, E->b, NULL, stages, E->d)) {
     E->failed = true;
     return HL_ERR;
   }
-  int nacc = nvmma_acc_count(&desc);
-  bool zero = is_zero_fill(E, lop->args[2]);
   LLVMValueRef k_lb = ld->lb[0], k_ub = ld->ub[0];
   LLVMValueRef k_total = i32v(E, em_smax(E, LLVMBuildSub(E->b, k_ub, k_lb, ""), em_i64(E, 0)));
-
   LLoop bl;
   LLVMValueRef bi = NULL, cbase = slot;
-  int64_t tile_elems = (int64_t)desc.bm * desc.bn;
-  if (r == 3) {
+  if (r == 3) { /* batch lanes inside both tensors, one after another */
     const LTile *btile = em_get(E, A.tile[0])->tile;
     LLVMValueRef n = em_smin(E, btile->vlen,
                              LLVMBuildSub(E->b, em_i64(E, A.t->shape.dims[0].v), btile->begin, ""));
@@ -229,21 +255,134 @@ int em_nvptx_dot_loop(LEmit *E, const IrOp *lop, const LoopDims *ld, LLVMValueRe
   NvmmaGlobal ga = global_of(E, &A, r - 1, r - 2, at, bi, k_lb, k_ub);
   NvmmaGlobal gb = global_of(E, &B, r - 2, r - 1, !bt, bi, k_lb, k_ub);
   LLVMValueRef acc[256];
-  if (zero) {
+  if (zero)
     nvmma_acc_zero(&x, acc);
-  } else {
-    for (int i = 0; i < nacc; i++) {
-      LLVMValueRef row, col;
-      nvmma_emit_acc_coord(&x, i, &row, &col);
-      LLVMValueRef lin = LLVMBuildAdd(E->b, LLVMBuildMul(E->b, row, LLVMConstInt(E->i32, (unsigned)desc.bn, 0), ""), col, "");
-      LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, E->f32, cbase,
-                                             (LLVMValueRef[]){LLVMBuildZExt(E->b, lin, E->i64, "")}, 1, "");
-      acc[i] = LLVMBuildLoad2(E->b, E->f32, p, "acc.in");
-    }
-  }
+  else
+    acc_from_shared(E, &x, cbase, desc.bn, acc);
   nvmma_emit_mainloop(&x, &ga, &gb, k_total, acc);
   nvmma_emit_acc_to_shared(&x, acc, cbase, desc.bn);
-  if (r == 3) em_loop_end(E, &bl, NULL);
+  if (r == 3) {
+    nvmma_emit_barrier(&x); /* the next lane's loads reuse the stages (slot memory) */
+    em_loop_end(E, &bl, NULL);
+  }
   em_barrier(E);
+  E->vals[lop->results[0]] = (LVal){.kind = LV_BUF, .v = slot};
+  em_name(E, slot, E->f, lop->results[0], "");
+  return E->failed ? HL_ERR : HL_OK;
+}
+
+/* ---- any other dot: operands evaluated into one stage, then ldmatrix + mma.sync ------------- */
+
+/* The description of a bfloat16 / float16 dot outside the pattern: one stage holding all of K,
+ * the most warps (up to the CTA's) that split the tile; false when nvmma cannot take it. */
+static bool describe_tc(LEmit *E, const IrOp *dot, NvmmaDesc *out) {
+  const IrValue *av = val(E, dot->args[0]), *bv = val(E, dot->args[1]);
+  const IrValue *rv = val(E, dot->results[0]);
+  int r = av->shape.rank;
+  if (av->dtype != bv->dtype || (av->dtype != DT_BFLOAT16 && av->dtype != DT_FLOAT16)) return false;
+  if (E->plan->kind[dot->results[0]] == PLAN_SCALAR || (rv->shape.rank != 2 && rv->shape.rank != 3))
+    return false;
+  NvmmaDesc desc = {0};
+  desc.bm = (int)em_dim(E, av->shape.dims[r - 2]);
+  desc.bk = (int)em_dim(E, av->shape.dims[r - 1]);
+  desc.bn = (int)em_dim(E, bv->shape.dims[r - 1]);
+  desc.dtype = av->dtype == DT_BFLOAT16 ? NVMMA_BF16 : NVMMA_F16;
+  desc.num_stages = 1;
+  for (int nw = E->bind->num_warps < 16 ? E->bind->num_warps : 16; nw >= 1; nw /= 2) {
+    Diag scratch = {0};
+    desc.num_warps = nw;
+    desc.warps_m = desc.warps_n = 0;
+    if (!nvmma_desc_check(&desc, &scratch)) {
+      *out = desc;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool em_nvptx_dot_tc_ok(LEmit *E, const IrOp *dot) {
+  NvmmaDesc desc;
+  return E->gpu && describe_tc(E, dot, &desc);
+}
+
+/* Byte offset of element (row, col) in a swizzled slice of `inner` elements per row
+ * (nvmma_swizzle_offset as LLVM i64 arithmetic). */
+static LLVMValueRef swizzle(LEmit *E, int inner, LLVMValueRef row, LLVMValueRef col) {
+  int64_t rowbytes = 2 * (int64_t)inner;
+  LLVMValueRef o = LLVMBuildAdd(E->b, LLVMBuildMul(E->b, row, em_i64(E, rowbytes), ""),
+                                LLVMBuildMul(E->b, col, em_i64(E, 2), ""), "");
+  LLVMValueRef key = rowbytes >= 128 ? row : LLVMBuildLShr(E->b, o, em_i64(E, 7), "");
+  key = LLVMBuildShl(E->b, LLVMBuildAnd(E->b, key, em_i64(E, 7), ""), em_i64(E, 4), "");
+  return LLVMBuildXor(E->b, o, key, "");
+}
+
+/* Evaluates operand src (batch lane bi, or NULL) into its slice at `dst` as [rows][cols], cols
+ * contiguous and swizzled; lanes whose K index (the col when k_is_col, else the row) is at or
+ * past klen are 0. One distributed loop (it ends with a barrier). */
+static void pack_slice(LEmit *E, IrValueId src, LLVMValueRef bi, LLVMValueRef dst, int rows,
+                       int cols, bool k_is_col, LLVMValueRef klen) {
+  const IrValue *sv = val(E, src);
+  LLoop l;
+  em_par_begin(E, &l, em_i64(E, (int64_t)rows * cols), "tc.pack");
+  LLVMValueRef row = LLVMBuildUDiv(E->b, l.iv, em_i64(E, cols), "");
+  LLVMValueRef col = LLVMBuildURem(E->b, l.iv, em_i64(E, cols), "");
+  LLVMValueRef idx[3];
+  int n = 0;
+  if (bi) idx[n++] = bi;
+  idx[n++] = row;
+  idx[n++] = col;
+  LLVMValueRef v = em_eval(E, src, idx);
+  LLVMValueRef ok = LLVMBuildICmp(E->b, LLVMIntSLT, k_is_col ? col : row, klen, "");
+  v = LLVMBuildSelect(E->b, ok, v, em_zero(E, sv->dtype), "");
+  LLVMValueRef off = swizzle(E, cols, row, col);
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, E->i8, dst, &off, 1, "");
+  LLVMBuildStore(E->b, em_val_to_mem(E, sv->dtype, v), p);
+  em_par_end(E, &l, NULL);
+}
+
+int em_nvptx_dot_tc(LEmit *E, const IrOp *dot, LLVMValueRef accbuf, LLVMValueRef klen) {
+  NvmmaDesc desc;
+  if (!describe_tc(E, dot, &desc)) return em_fail(E, dot, "internal: not a tensor-core dot");
+  const IrValue *av = val(E, dot->args[0]);
+  int r = av->shape.rank;
+  int64_t batch = r == 3 ? em_dim(E, av->shape.dims[0]) : 1;
+  LLVMValueRef stage = shared128(E, nvmma_smem_bytes(&desc));
+  NvmmaCtx x;
+  if (nvmma_ctx_init(&x, &desc, E->mod, E->b, NULL, stage, E->d)) {
+    E->failed = true;
+    return HL_ERR;
+  }
+  LLVMValueRef bslice = LLVMBuildInBoundsGEP2(
+      E->b, E->i8, stage, (LLVMValueRef[]){em_i64(E, (int64_t)desc.bm * desc.bk * 2)}, 1, "");
+  LLoop bl;
+  LLVMValueRef bi = NULL, cbase = accbuf;
+  if (r == 3) {
+    em_loop_begin(E, &bl, em_i64(E, 0), em_i64(E, batch), NULL, "tc.b");
+    bi = bl.iv;
+    LLVMValueRef off = LLVMBuildNSWMul(E->b, bi, em_i64(E, (int64_t)desc.bm * desc.bn), "");
+    cbase = LLVMBuildInBoundsGEP2(E->b, E->f32, accbuf, &off, 1, "");
+  }
+  pack_slice(E, dot->args[0], bi, stage, desc.bm, desc.bk, true, klen);
+  pack_slice(E, dot->args[1], bi, bslice, desc.bk, desc.bn, false, klen);
+  /* warps past the ones nvmma splits the tile into skip the mma (no barrier inside) */
+  LLVMBasicBlockRef join = NULL;
+  if (32 * (int64_t)desc.num_warps < E->nthreads) {
+    LLVMBasicBlockRef work = em_block(E, "tc.warp");
+    join = em_block(E, "tc.warp.end");
+    LLVMBuildCondBr(E->b,
+                    LLVMBuildICmp(E->b, LLVMIntULT, E->tid, em_i64(E, 32 * desc.num_warps), ""),
+                    work, join);
+    LLVMPositionBuilderAtEnd(E->b, work);
+  }
+  LLVMValueRef acc[256];
+  acc_from_shared(E, &x, cbase, desc.bn, acc);
+  nvmma_emit_compute(&x, LLVMConstInt(E->i32, 0, false), acc);
+  nvmma_emit_acc_to_shared(&x, acc, cbase, desc.bn);
+  if (join) {
+    LLVMBuildBr(E->b, join);
+    LLVMPositionBuilderAtEnd(E->b, join);
+  }
+  em_barrier(E); /* the accumulator is written; the next packing may overwrite the stage */
+  if (r == 3) em_loop_end(E, &bl, NULL);
   return E->failed ? HL_ERR : HL_OK;
 }

@@ -1,0 +1,51 @@
+/* The cuda dot constraint: num_warps must split each tensor-core dot tile into warp tiles of at
+ * least 16x16 (what the NVPTX lowering's nvmma accepts). Part of src/config (config space).
+ *
+ * The tile is named by its M and N dims, each a block slot ("B3") or a constant ("16"), as
+ * "M,N" in the constraint's field. The cap is min(16, (bm/16) * (bn/16)) warps (1 when a dim is
+ * under 16: such a dot takes the portable path, any warp count works); fix halves num_warps. */
+#include <stdlib.h>
+
+#include "config/config_internal.h"
+
+/* A dim of the spec: its size in cfg (a block slot's value, or the constant); -1 malformed. */
+static long long dim_size(const ConfigSpace *s, const int *cfg, const char **p) {
+  char *end;
+  bool slot = **p == 'B';
+  long long v = strtoll(*p + slot, &end, 10);
+  if (end == *p + slot || v < 0) return -1;
+  *p = end;
+  if (!slot) return v;
+  const CfgUnit *u = cfg_find_unit(s, "block_sizes", (int)v);
+  if (!u) return 16; /* not in the space: no constraint from it */
+  int b = cfg[u->offset];
+  return b == CFG_NONE ? u->frag->hi : b;
+}
+
+static int dot_warps_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConstraint *c,
+                        Diag *d) {
+  const CfgUnit *w = cfg_find_unit(s, "num_warps", 0);
+  if (!w) return HL_OK;
+  const char *p = c->field;
+  long long m = dim_size(s, cfg, &p);
+  long long n = *p == ',' ? (p++, dim_size(s, cfg, &p)) : -1;
+  if (m < 0 || n < 0 || *p)
+    return diag_set(d, "config space: bad dot tile \"%s\" in a dot_warps constraint", c->field);
+  long long cap = (m / 16) * (n / 16);
+  if (cap < 1) return HL_OK;
+  if (cap > 16) cap = 16;
+  int *v = &cfg[w->offset];
+  if (*v == CFG_NONE || *v <= cap) return HL_OK;
+  if (fix) {
+    while (*v > cap && *v / 2 >= w->frag->lo) *v /= 2;
+    if (*v <= cap) return HL_OK;
+  }
+  return diag_set(d,
+                  "num_warps = %d cannot split the %lldx%lld dot tile into warp tiles of at "
+                  "least 16x16 for the tensor cores; use num_warps <= %lld or larger block_sizes",
+                  *v, m, n, cap);
+}
+
+int cfgspace_constrain_dot_warps(ConfigSpace *s, const char *mn, Diag *d) {
+  return cfgspace_add_constraint(s, "dot_warps", mn, 0, dot_warps_fn, NULL, d);
+}
