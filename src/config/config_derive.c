@@ -33,8 +33,9 @@ typedef struct Heuristic {
   long long min_programs;   /* default: grid blocks shrink until a nest has this many programs */
   long long min_tile;       /* ... unless that takes a tile below this many elements */
   int dot_m, dot_n, dot_k;  /* default blocks of a dot's dims */
-  int dot_big;              /* default M and N blocks when every dot is a K loop of loads
+  int dot_big_m, dot_big_n; /* default M and N blocks when every dot is a K loop of loads
                                (0: dot_m, dot_n) */
+  int dot_big_warps;        /* ... and num_warps when the default dot tile is that big */
   int dot_min;              /* smallest block of a dot's dims */
   int dot_max_mn, dot_max_k; /* largest block of a dot's M / N and K dims (0: no cap) */
   int dot_grid_min;         /* a dot's M / N blocks may shrink to this for enough programs */
@@ -60,10 +61,10 @@ static const Heuristic heuristics[CFG_TARGET_COUNT] = {
                         .unknown_max = 4096},
     /* CUDA: Triton's limit of 2^20 elements per tensor; 1024-element pointwise tiles (8 per
      * thread at 4 warps); a row per program for reductions over 1024 (Helion's rule); 64x64x32
-     * dot tiles with tensor cores' minimum of 16, 128x128x32 for matmul-like kernels (nvmma's
-     * pipelined loop: 388 TFLOP/s at 4 warps, 3 stages, bf16 4096^3 on the H100), halved down
-     * to 64 for enough programs; nvmma's limits 256 (M, N) and 128 (K); two programs per H100
-     * SM (132). */
+     * dot tiles with tensor cores' minimum of 16; 128x256x32 with 8 warps for matmul-like
+     * kernels (the pipelined nvmma loop: 457 TFLOP/s, 3 stages, bf16 4096^3 on the H100; 4 warps
+     * once halved to 128x128: 432), halved down to 64 for enough programs; nvmma's limits 256
+     * (M, N) and 128 (K); two programs per H100 SM (132). */
     [CFG_TARGET_CUDA] = {.tile_cap = 1 << 20,
                          .budget = 1024,
                          .contig_max = 1024,
@@ -73,7 +74,9 @@ static const Heuristic heuristics[CFG_TARGET_COUNT] = {
                          .dot_m = 64,
                          .dot_n = 64,
                          .dot_k = 32,
-                         .dot_big = 128,
+                         .dot_big_m = 128,
+                         .dot_big_n = 256,
+                         .dot_big_warps = 8,
                          .dot_min = 16,
                          .dot_max_mn = 256,
                          .dot_max_k = 128,
@@ -329,9 +332,9 @@ static void init_slots(Derive *x) {
     if (cap > 0 && hi > cap) hi = cap;
     lo = next_pow2(lo);
     hi = next_pow2(hi < lo ? lo : hi);
-    int big = x->dot_other ? 0 : h->dot_big;
-    long long def = s->role == ROLE_M   ? (big ? big : h->dot_m)
-                    : s->role == ROLE_N ? (big ? big : h->dot_n)
+    bool big = !x->dot_other && h->dot_big_m > 0;
+    long long def = s->role == ROLE_M   ? (big ? h->dot_big_m : h->dot_m)
+                    : s->role == ROLE_N ? (big ? h->dot_big_n : h->dot_n)
                     : s->role == ROLE_K ? h->dot_k
                     : s->contig         ? h->contig_max
                                         : h->budget;
@@ -512,7 +515,17 @@ static int add_cuda_knobs(Derive *x, Diag *d) {
   const char *no_xyz[3] = {"flat", "persistent_blocked", "persistent_interleaved"};
   CfgFragment pid = xyz ? cfg_enum(pids, 4, 0) : cfg_enum(no_xyz, 3, 0);
   CfgFragment stages = cfg_int(1, 8, x->dot_in_loop ? 3 : 1);
-  if (cfgspace_add_known(s, "num_warps", 0, d) || cfgspace_add(s, "num_stages", &stages, d) ||
+  /* the big matmul tile (after the programs rule) gets its warps */
+  long long bm = 0, bn = 0;
+  for (int i = 0; i < x->f->nslots; i++) {
+    if (x->slots[i].role == ROLE_M && x->slots[i].def > bm) bm = x->slots[i].def;
+    if (x->slots[i].role == ROLE_N && x->slots[i].def > bn) bn = x->slots[i].def;
+  }
+  bool big = !x->dot_other && x->h->dot_big_warps > 0 &&
+             bm * bn >= (long long)x->h->dot_big_m * x->h->dot_big_n;
+  CfgFragment warps = cfg_pow2(1, 32, big ? x->h->dot_big_warps : 4);
+  if ((big ? cfgspace_add(s, "num_warps", &warps, d) : cfgspace_add_known(s, "num_warps", 0, d)) ||
+      cfgspace_add(s, "num_stages", &stages, d) ||
       cfgspace_add(s, "pid_type", &pid, d) || cfgspace_add_known(s, "num_sm_multiplier", 0, d) ||
       cfgspace_add_known(s, "maxnreg", 0, d))
     return HL_ERR;

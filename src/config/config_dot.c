@@ -2,8 +2,11 @@
  * least 16x16 (what the NVPTX lowering's nvmma accepts). Part of src/config (config space).
  *
  * The tile is named by its M and N dims, each a block slot ("B3") or a constant ("16"), as
- * "M,N" in the constraint's field. The cap is min(16, (bm/16) * (bn/16)) warps (1 when a dim is
- * under 16: such a dot takes the portable path, any warp count works); fix halves num_warps. */
+ * "M,N" in the constraint's field. The cap is min(16, (bm/16) * (bn/16)) warps (none when a dim
+ * is under 16: such a dot takes the portable path, any warp count works). Only a repair: fix
+ * halves num_warps (the tuner's candidates, the defaults); a checked config over the cap is still
+ * valid, since the lowering falls back (fewer warps do the mma, or the portable path) and Triton
+ * takes any split, so a user's config never becomes an error. */
 #include <stdlib.h>
 
 #include "config/config_internal.h"
@@ -22,8 +25,7 @@ static long long dim_size(const ConfigSpace *s, const int *cfg, const char **p) 
   return b == CFG_NONE ? u->frag->hi : b;
 }
 
-static int dot_warps_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConstraint *c,
-                        Diag *d) {
+static int dot_warps_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConstraint *c, Diag *d) {
   const CfgUnit *w = cfg_find_unit(s, "num_warps", 0);
   if (!w) return HL_OK;
   const char *p = c->field;
@@ -35,15 +37,10 @@ static int dot_warps_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConst
   if (cap < 1) return HL_OK;
   if (cap > 16) cap = 16;
   int *v = &cfg[w->offset];
-  if (*v == CFG_NONE || *v <= cap) return HL_OK;
-  if (fix) {
-    while (*v > cap && *v / 2 >= w->frag->lo) *v /= 2;
-    if (*v <= cap) return HL_OK;
-  }
-  return diag_set(d,
-                  "num_warps = %d cannot split the %lldx%lld dot tile into warp tiles of at "
-                  "least 16x16 for the tensor cores; use num_warps <= %lld or larger block_sizes",
-                  *v, m, n, cap);
+  if (!fix || *v == CFG_NONE) return HL_OK;
+  while (*v > cap && *v / 2 >= w->frag->lo)
+    *v /= 2;
+  return HL_OK;
 }
 
 int cfgspace_constrain_dot_warps(ConfigSpace *s, const char *mn, Diag *d) {

@@ -9,8 +9,11 @@
  * aligned, decided from the specialized strides and constant loop starts) → ldmatrix → mma.sync.
  * After the loop the fragments are written into the carried value's shared buffer once
  * (nvmma_emit_acc_to_shared), so the epilogue (bias, relu, casts, the store) is the emitter's
- * ordinary code over a whole tile. A batch dim (bmm) loops over the batch tile's lanes. Anything
- * else, or a block shape nvmma rejects, takes the portable path (em_dot / em_gpu_gemm). */
+ * ordinary code over a whole tile. A batch dim (bmm) loops over the batch tile's lanes.
+ *
+ * Any other bfloat16 / float16 dot (attention's q@kᵀ, p@v) comes from em_dot: its operands are
+ * evaluated into one swizzled stage, then ldmatrix + mma.sync without pipelining. A block shape
+ * nvmma rejects falls back (K loop → the second path → the portable em_gpu_gemm), never fails. */
 #include <math.h>
 
 #include "lower/lower_internal.h"
@@ -23,8 +26,8 @@ static const IrValue *val(LEmit *E, IrValueId id) {
 /* One operand: a load op read as [batch,] outer x inner in memory order. */
 typedef struct DotOperand {
   const IrOp *load;
-  const IrValue *t;             /* the tensor */
-  IrValueId tile[3];            /* tile operand per tensor dim (batch, row dim, col dim) */
+  const IrValue *t;  /* the tensor */
+  IrValueId tile[3]; /* tile operand per tensor dim (batch, row dim, col dim) */
   int rank;
 } DotOperand;
 
@@ -49,14 +52,15 @@ static bool operand_of(LEmit *E, IrValueId v, int rank, DotOperand *o) {
 /* The dot of a matching K loop, or NULL. */
 static const IrOp *match(LEmit *E, const IrOp *lop, DotOperand *A, DotOperand *B) {
   const IrRegion *body = lop->body;
-  if (lop->kind != IR_OP_TILE || lop->attrs->ndims != 1 || body->nargs != 2 ||
-      lop->nresults != 1)
+  if (lop->kind != IR_OP_TILE || lop->attrs->ndims != 1 || body->nargs != 2 || lop->nresults != 1)
     return NULL;
   const IrOp *dot = NULL;
   int n = 0;
   for (const IrOp *o = body->first; o; o = o->next, n++) {
-    if (ir_op_info(o->kind)->cls == IR_CLASS_DOT) dot = o;
-    else if (o->kind != IR_OP_LOAD && ir_op_info(o->kind)->cls != IR_CLASS_YIELD) return NULL;
+    if (ir_op_info(o->kind)->cls == IR_CLASS_DOT)
+      dot = o;
+    else if (o->kind != IR_OP_LOAD && ir_op_info(o->kind)->cls != IR_CLASS_YIELD)
+      return NULL;
   }
   if (!dot || n != 4 || dot->nargs != 3 || dot->args[2] != body->args[1]) return NULL;
   const IrOp *y = body->last;
@@ -64,7 +68,8 @@ static const IrOp *match(LEmit *E, const IrOp *lop, DotOperand *A, DotOperand *B
   const IrValue *rv = val(E, dot->results[0]);
   int r = rv->shape.rank;
   if (rv->dtype != DT_FLOAT32 || (r != 2 && r != 3)) return NULL;
-  if (E->plan->kind[body->args[1]] != PLAN_BUFFER || E->plan->rloop[dot->results[0]] >= 0)
+  if (E->plan->kind[body->args[1]] != PLAN_BUFFER ||
+      E->plan->kind[lop->results[0]] != PLAN_BUFFER || E->plan->rloop[dot->results[0]] >= 0)
     return NULL;
   if (!operand_of(E, dot->args[0], r, A) || !operand_of(E, dot->args[1], r, B)) return NULL;
   if (val(E, dot->args[0])->dtype != val(E, dot->args[1])->dtype) return NULL;
@@ -148,7 +153,6 @@ bool em_nvptx_dot_loop_match(LEmit *E, const IrOp *lop) {
   return describe(E, lop, k0, dot, &A, &B, &desc);
 }
 
-
 static LLVMValueRef i32v(LEmit *E, LLVMValueRef v64) {
   return LLVMBuildTrunc(E->b, v64, E->i32, "");
 }
@@ -163,9 +167,9 @@ static LLVMValueRef elem_ptr(LEmit *E, LLVMValueRef base, LLVMValueRef off) {
 static NvmmaGlobal global_of(LEmit *E, const DotOperand *o, int kdim, int mndim, bool trans_k_outer,
                              LLVMValueRef bi, LLVMValueRef k_lb, LLVMValueRef k_ub) {
   const LTile *mt = em_get(E, o->tile[mndim])->tile;
-  LLVMValueRef off = LLVMBuildNSWAdd(
-      E->b, LLVMBuildNSWMul(E->b, mt->begin, em_i64(E, o->t->strides[mndim]), ""),
-      LLVMBuildNSWMul(E->b, k_lb, em_i64(E, o->t->strides[kdim]), ""), "");
+  LLVMValueRef off =
+      LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, mt->begin, em_i64(E, o->t->strides[mndim]), ""),
+                      LLVMBuildNSWMul(E->b, k_lb, em_i64(E, o->t->strides[kdim]), ""), "");
   if (bi) {
     const LTile *bt = em_get(E, o->tile[0])->tile;
     LLVMValueRef b = LLVMBuildNSWAdd(E->b, bt->begin, bi, "");

@@ -80,7 +80,8 @@ end
 -- (a silent fall back to the portable FMA path fails here), keeps the accumulator out of local
 -- memory, and ptxas -v reports no spills. The K loops of matmul / bmm also use cp.async.
 local TC = {
-  {"kernels/matmul.lua", "matmul", true}, {"kernels/matmul.lua", "matmul_bias", true},
+  {"kernels/matmul.lua", "matmul", true, "m=4096,n=4096,k=4096"}, -- 128x256x32, 8 warps
+  {"kernels/matmul.lua", "matmul_bias", true},
   {"kernels/matmul.lua", "matmul_bias_relu", true}, {"kernels/bmm.lua", "bmm", true},
   {"kernels/matmul_split_k.lua", "matmul_split_k", false}, {"kernels/attention.lua", "attention", false},
 }
@@ -91,10 +92,16 @@ for _, t in ipairs(TC) do
       local e
       for _, x in ipairs(d.entries) do if x.name == t[2] then e = x end end
       local k = run.with_settings(e.kernel, {backend = "cuda"})
-      for _, size in ipairs({"small", "default"}) do
+      for _, size in ipairs({"small", "default", t[4]}) do
         local args = run.inputs(e, run.size(d, size), 0)
-        local ptx = k:bind(table.unpack(args, 1, args.n)):code(nil, "ptx")
+        local bk = k:bind(table.unpack(args, 1, args.n))
+        local ptx = bk:code(nil, "ptx")
         local what = t[2] .. " (" .. size .. ")"
+        if size == t[4] then -- the big-matmul default (config-space.md; 457 TFLOP/s measured)
+          local def = helua.Config(bk:config_spec():default()):to_lua()
+          T.truthy(def:find("block_sizes = {128, 256, 32}", 1, true) and def:find("num_warps = 8", 1, true)
+            and def:find("num_stages = 3", 1, true), what .. ": default " .. def)
+        end
         T.truthy(ptx:find("mma.sync.aligned.m16n8k16.row.col.f32", 1, true), what .. ": no mma.sync")
         T.truthy(ptx:find("ldmatrix", 1, true), what .. ": no ldmatrix")
         if t[3] then T.truthy(ptx:find("cp.async", 1, true), what .. ": no cp.async") end

@@ -163,14 +163,20 @@ static void test_matmul(void **state) {
   const CfgUnit *b0 = cfg_find_unit(s, "block_sizes", 0), *b1 = cfg_find_unit(s, "block_sizes", 1);
   cfg[b0->offset] = 16;
   cfg[b1->offset] = 32;
-  /* 16 warps cannot split a 16x32 tile into 16x16 warp tiles: an error naming the fix ... */
-  assert_int_equal(cfgspace_normalize(s, cfg, false, &d), HL_ERR);
-  assert_string_equal(d.msg, "num_warps = 16 cannot split the 16x32 dot tile into warp tiles of "
-                             "at least 16x16 for the tensor cores; use num_warps <= 2 or larger "
-                             "block_sizes");
-  /* ... and the repair halves num_warps to the 2 that do */
+  /* 16 warps cannot split a 16x32 tile into 16x16 warp tiles: a user's config stays valid (the
+   * lowering falls back to fewer warps for the mma) ... */
+  int *warps = &cfg[cfg_find_unit(s, "num_warps", 0)->offset];
+  assert_int_equal(cfgspace_normalize(s, cfg, false, &d), HL_OK);
+  assert_int_equal(*warps, 16);
+  /* ... and the repair (the tuner's candidates) halves num_warps to the 2 that do */
   assert_int_equal(cfgspace_normalize(s, cfg, true, &d), HL_OK);
-  assert_int_equal(cfg[cfg_find_unit(s, "num_warps", 0)->offset], 2);
+  assert_int_equal(*warps, 2);
+  /* 8 warps on a 32x64 tile split it (2x4 warp tiles of 16x16): left alone */
+  cfg[b0->offset] = 32;
+  cfg[b1->offset] = 64;
+  *warps = 8;
+  assert_int_equal(cfgspace_normalize(s, cfg, true, &d), HL_OK);
+  assert_int_equal(*warps, 8);
   cfgspace_free(s);
   s = derive(ir_test_build_matmul, "cpu");
   /* a 32 x 64 accumulator, 64-deep operand tiles; range_unroll_factors for the k loop */
