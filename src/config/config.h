@@ -185,6 +185,10 @@ int cfgspace_constrain_numel(ConfigSpace *s, const char *field, long long cap, D
 /* num_sm_multiplier and maxnreg only matter for persistent pid types: fix resets them to their
  * defaults otherwise, so configs that generate the same code compare equal. */
 int cfgspace_constrain_persistent_only(ConfigSpace *s, Diag *d);
+/* cuda: num_warps <= min(16, (bm/16) * (bn/16)) for the dot tile "M,N" (each a block slot "B3"
+ * or a constant): the tensor cores' warp split. A repair only (fix halves num_warps; a checked
+ * config over it stays valid: the lowering falls back). config_dot.c. */
+int cfgspace_constrain_dot_warps(ConfigSpace *s, const char *mn, Diag *d);
 
 /* Introspection. */
 int cfgspace_slots(const ConfigSpace *s);

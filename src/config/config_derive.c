@@ -33,7 +33,12 @@ typedef struct Heuristic {
   long long min_programs;   /* default: grid blocks shrink until a nest has this many programs */
   long long min_tile;       /* ... unless that takes a tile below this many elements */
   int dot_m, dot_n, dot_k;  /* default blocks of a dot's dims */
+  int dot_big_m, dot_big_n; /* default M and N blocks when every dot is a K loop of loads
+                               (0: dot_m, dot_n) */
+  int dot_big_warps;        /* ... and num_warps when the default dot tile is that big */
   int dot_min;              /* smallest block of a dot's dims */
+  int dot_max_mn, dot_max_k; /* largest block of a dot's M / N and K dims (0: no cap) */
+  int dot_grid_min;         /* a dot's M / N blocks may shrink to this for enough programs */
   long long persistent_max; /* reduction dims up to this size default to persistent */
   int unknown_max;          /* largest block of a dim whose extent the IR does not know */
 } Heuristic;
@@ -56,7 +61,10 @@ static const Heuristic heuristics[CFG_TARGET_COUNT] = {
                         .unknown_max = 4096},
     /* CUDA: Triton's limit of 2^20 elements per tensor; 1024-element pointwise tiles (8 per
      * thread at 4 warps); a row per program for reductions over 1024 (Helion's rule); 64x64x32
-     * dot tiles with tensor cores' minimum of 16; two programs per H100 SM (132). */
+     * dot tiles with tensor cores' minimum of 16; 128x256x32 with 8 warps for matmul-like
+     * kernels (the pipelined nvmma loop: 457 TFLOP/s, 3 stages, bf16 4096^3 on the H100; 4 warps
+     * once halved to 128x128: 432), halved down to 64 for enough programs; nvmma's limits 256
+     * (M, N) and 128 (K); two programs per H100 SM (132). */
     [CFG_TARGET_CUDA] = {.tile_cap = 1 << 20,
                          .budget = 1024,
                          .contig_max = 1024,
@@ -66,7 +74,13 @@ static const Heuristic heuristics[CFG_TARGET_COUNT] = {
                          .dot_m = 64,
                          .dot_n = 64,
                          .dot_k = 32,
+                         .dot_big_m = 128,
+                         .dot_big_n = 256,
+                         .dot_big_warps = 8,
                          .dot_min = 16,
+                         .dot_max_mn = 256,
+                         .dot_max_k = 128,
+                         .dot_grid_min = 64,
                          .persistent_max = 4096,
                          .unknown_max = 4096},
 };
@@ -106,6 +120,9 @@ typedef struct Derive {
   bool *rcontig;    /* per reduction dim: the stride-1 dim of some load or store */
   int widest;       /* bytes of the widest float element of a tile value (0: none) */
   bool dot_in_loop; /* a dot inside a nested loop: a pipelined main loop */
+  bool dot_other;   /* a dot that is not `acc = dot(load, load, acc)` in a loop */
+  int ndots;
+  char dot_mn[8][32]; /* per dot (the first 8): its "M,N" tile for the dot_warps constraint */
 } Derive;
 
 static long long next_pow2(long long n) {
@@ -196,6 +213,18 @@ static void note_dot(Derive *x, const IrOp *op, int depth) {
   note_dot_dim(x, a->shape.dims[a->shape.rank - 1], ROLE_K);
   note_dot_dim(x, b->shape.dims[b->shape.rank - 1], ROLE_N);
   if (depth >= 2) x->dot_in_loop = true;
+  bool loads = a->def_kind == IR_DEF_RESULT && a->def->kind == IR_OP_LOAD &&
+               b->def_kind == IR_DEF_RESULT && b->def->kind == IR_OP_LOAD;
+  if (depth < 2 || op->nargs != 3 || !loads) x->dot_other = true;
+  if (x->ndots < 8) {
+    IrDim dm = a->shape.dims[a->shape.rank - 2], dn = b->shape.dims[b->shape.rank - 1];
+    char *o = x->dot_mn[x->ndots++];
+    snprintf(o, 32, "%s%lld,%s%lld", dm.kind == IR_DIM_BLOCK ? "B" : "", (long long)dm.v,
+             dn.kind == IR_DIM_BLOCK ? "B" : "", (long long)dn.v);
+    if ((dm.kind != IR_DIM_BLOCK && dm.kind != IR_DIM_CONST) ||
+        (dn.kind != IR_DIM_BLOCK && dn.kind != IR_DIM_CONST))
+      x->ndots--; /* a reduction dim: no constraint */
+  }
 }
 
 static void walk_ops(Derive *x, const IrRegion *r) {
@@ -299,10 +328,13 @@ static void init_slots(Derive *x) {
     Slot *s = &x->slots[i];
     long long lo = bs->min > 0 ? bs->min : 1, hi = bs->max > 0 ? bs->max : h->unknown_max;
     if (s->role != ROLE_NONE && lo < h->dot_min) lo = h->dot_min;
+    long long cap = s->role == ROLE_K ? h->dot_max_k : s->role != ROLE_NONE ? h->dot_max_mn : 0;
+    if (cap > 0 && hi > cap) hi = cap;
     lo = next_pow2(lo);
     hi = next_pow2(hi < lo ? lo : hi);
-    long long def = s->role == ROLE_M   ? h->dot_m
-                    : s->role == ROLE_N ? h->dot_n
+    bool big = !x->dot_other && h->dot_big_m > 0;
+    long long def = s->role == ROLE_M   ? (big ? h->dot_big_m : h->dot_m)
+                    : s->role == ROLE_N ? (big ? h->dot_big_n : h->dot_n)
                     : s->role == ROLE_K ? h->dot_k
                     : s->contig         ? h->contig_max
                                         : h->budget;
@@ -342,6 +374,14 @@ static bool shrink_first(const Derive *x, int a, int b) {
 static bool shrinkable(const Derive *x, int s) {
   const Slot *sl = &x->slots[s];
   return sl->role == ROLE_NONE && sl->def / 2 >= sl->lo && sl->def > 1;
+}
+
+/* For enough programs a dot's M / N block may also halve, down to dot_grid_min. */
+static bool grid_shrinkable(const Derive *x, int s) {
+  const Slot *sl = &x->slots[s];
+  if (sl->role == ROLE_M || sl->role == ROLE_N)
+    return x->h->dot_grid_min > 0 && sl->def / 2 >= x->h->dot_grid_min && sl->def / 2 >= sl->lo;
+  return shrinkable(x, s);
 }
 
 /* Halves block sizes until every tile value is within the budget. A dot's dims keep their
@@ -401,7 +441,8 @@ static void fill_grid(Derive *x) {
       for (int i = 0; i < l->ndims; i++) {
         if (l->block[i].kind != IR_DIM_BLOCK) continue;
         int s = (int)l->block[i].v;
-        if (!shrinkable(x, s) || x->slots[s].def >= 2 * (l->extent[i] > 0 ? l->extent[i] : 1))
+        if (!grid_shrinkable(x, s) ||
+            x->slots[s].def >= 2 * (l->extent[i] > 0 ? l->extent[i] : 1))
           continue; /* a block past twice the extent does not split it */
         if (largest_tile_of(x, s) / 2 < x->h->min_tile) continue;
         if (best < 0 || shrink_first(x, s, best)) best = s;
@@ -474,7 +515,17 @@ static int add_cuda_knobs(Derive *x, Diag *d) {
   const char *no_xyz[3] = {"flat", "persistent_blocked", "persistent_interleaved"};
   CfgFragment pid = xyz ? cfg_enum(pids, 4, 0) : cfg_enum(no_xyz, 3, 0);
   CfgFragment stages = cfg_int(1, 8, x->dot_in_loop ? 3 : 1);
-  if (cfgspace_add_known(s, "num_warps", 0, d) || cfgspace_add(s, "num_stages", &stages, d) ||
+  /* the big matmul tile (after the programs rule) gets its warps */
+  long long bm = 0, bn = 0;
+  for (int i = 0; i < x->f->nslots; i++) {
+    if (x->slots[i].role == ROLE_M && x->slots[i].def > bm) bm = x->slots[i].def;
+    if (x->slots[i].role == ROLE_N && x->slots[i].def > bn) bn = x->slots[i].def;
+  }
+  bool big = !x->dot_other && x->h->dot_big_warps > 0 &&
+             bm * bn >= (long long)x->h->dot_big_m * x->h->dot_big_n;
+  CfgFragment warps = cfg_pow2(1, 32, big ? x->h->dot_big_warps : 4);
+  if ((big ? cfgspace_add(s, "num_warps", &warps, d) : cfgspace_add_known(s, "num_warps", 0, d)) ||
+      cfgspace_add(s, "num_stages", &stages, d) ||
       cfgspace_add(s, "pid_type", &pid, d) || cfgspace_add_known(s, "num_sm_multiplier", 0, d) ||
       cfgspace_add_known(s, "maxnreg", 0, d))
     return HL_ERR;
@@ -559,6 +610,8 @@ static int build(Derive *x, const CfgDeriveOptions *o, Diag *d) {
   if (x->target == CFG_TARGET_CUDA &&
       (cfgspace_constrain_max_threads(s, 1024, d) || cfgspace_constrain_persistent_only(s, d)))
     return HL_ERR;
+  for (int i = 0; x->target == CFG_TARGET_CUDA && i < x->ndots; i++)
+    if (cfgspace_constrain_dot_warps(s, x->dot_mn[i], d)) return HL_ERR;
   return HL_OK;
 }
 

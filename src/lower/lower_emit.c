@@ -310,6 +310,8 @@ static int emit_loop(LEmit *E, const IrOp *op) {
   LoopDims ld;
   em_loop_dims(E, op, &ld);
   int nd = ld.ndims, ncar = body->nargs - nd, li = em_loop_index(E, op);
+  if (E->gpu && em_nvptx_dot_loop_match(E, op)) /* tensor cores (lower_nvptx_dot.c) */
+    return em_nvptx_dot_loop(E, op, &ld);
   const int *order = E->bind->order[li];
   LLVMValueRef slots[256];
   for (int i = 0; i < ncar; i++) {

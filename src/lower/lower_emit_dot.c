@@ -210,13 +210,15 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     IrDim kd = av->shape.dims[r - 1];
     LLVMValueRef klen = em_vlen(E, kd);
     bool full = LLVMIsAConstantInt(klen) && LLVMConstIntGetSExtValue(klen) >= K;
+    /* GPU, bfloat16 / float16 into float32: tensor cores (lower_nvptx_dot.c) */
+    if (E->gpu && cdt == DT_FLOAT32 && em_nvptx_dot_tc_ok(E, op))
+      return em_nvptx_dot_tc(E, op, st->acc, klen);
     LLVMValueRef A = em_work_buffer(E, em_mem_type(E, cdt), batch * M * K, "a.pack");
     LLVMValueRef B = em_work_buffer(E, em_mem_type(E, cdt), batch * K * N, "b.pack");
     pack(E, A, cdt, a, r - 1, klen, full);
     pack(E, B, cdt, b, r - 2, klen, full);
-    /* GPU: the portable path (operands staged in shared memory, FMA per output element). The
-     * tensor-core path for float16 / bfloat16 with float32 accumulation (lower_nvptx_mma, mma.sync
-     * + ldmatrix + cp.async with num_stages) hooks in here, before the packing above. */
+    /* GPU: the portable path (operands staged in shared memory, FMA per output element) for
+     * the dots tensor cores do not take (float32, int8, float64, shapes nvmma refuses). */
     if (E->gpu)
       em_gpu_gemm(E, cdt, A, B, st->acc, batch, M, N, K);
     else if (!gemm_blocked(E, cdt, A, B, st->acc, batch, M, N, K))

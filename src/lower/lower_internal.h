@@ -311,5 +311,14 @@ int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
 void em_gpu_gemm(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C,
                  int64_t batch, int64_t M, int64_t N, int64_t K);
 int lower_nvptx_emit_kernel(LEmit *E, const char *name);
+/* lower_nvptx_dot.c: bfloat16 / float16 dots with a float32 accumulator on tensor cores.
+ * A K loop `acc = dot(load, load, acc)`: match first, then em_nvptx_dot_loop emits it in place
+ * of the loop (nvmma's pipelined main loop) and sets the loop's result. Any other such dot:
+ * em_nvptx_dot_tc (from em_dot's body; acc: the float32 [batch, M, N] shared buffer, klen: the
+ * valid K) when em_nvptx_dot_tc_ok. */
+bool em_nvptx_dot_loop_match(LEmit *E, const IrOp *lop);
+int em_nvptx_dot_loop(LEmit *E, const IrOp *lop, const LoopDims *ld);
+bool em_nvptx_dot_tc_ok(LEmit *E, const IrOp *dot);
+int em_nvptx_dot_tc(LEmit *E, const IrOp *dot, LLVMValueRef acc, LLVMValueRef klen);
 
 #endif

@@ -76,6 +76,47 @@ for _, file in ipairs(kernel_files()) do
   end
 end
 
+-- Tensor cores: every float16 / bfloat16 dot kernel's PTX at its default config uses mma.sync
+-- (a silent fall back to the portable FMA path fails here), keeps the accumulator out of local
+-- memory, and ptxas -v reports no spills. The K loops of matmul / bmm also use cp.async.
+local TC = {
+  {"kernels/matmul.lua", "matmul", true, "m=4096,n=4096,k=4096"}, -- 128x256x32, 8 warps
+  {"kernels/matmul.lua", "matmul_bias", true},
+  {"kernels/matmul.lua", "matmul_bias_relu", true}, {"kernels/bmm.lua", "bmm", true},
+  {"kernels/matmul_split_k.lua", "matmul_split_k", false}, {"kernels/attention.lua", "attention", false},
+}
+for _, t in ipairs(TC) do
+  T.test(t[1] .. " " .. t[2] .. ": tensor cores (mma.sync) at the default config, no local memory",
+    function()
+      local d = run.load(t[1])
+      local e
+      for _, x in ipairs(d.entries) do if x.name == t[2] then e = x end end
+      local k = run.with_settings(e.kernel, {backend = "cuda"})
+      for _, size in ipairs({"small", "default", t[4]}) do
+        local args = run.inputs(e, run.size(d, size), 0)
+        local bk = k:bind(table.unpack(args, 1, args.n))
+        local ptx = bk:code(nil, "ptx")
+        local what = t[2] .. " (" .. size .. ")"
+        if size == t[4] then -- the big-matmul default (config-space.md; 457 TFLOP/s measured)
+          local def = helua.Config(bk:config_spec():default()):to_lua()
+          T.truthy(def:find("block_sizes = {128, 256, 32}", 1, true) and def:find("num_warps = 8", 1, true)
+            and def:find("num_stages = 3", 1, true), what .. ": default " .. def)
+        end
+        T.truthy(ptx:find("mma.sync.aligned.m16n8k16.row.col.f32", 1, true), what .. ": no mma.sync")
+        T.truthy(ptx:find("ldmatrix", 1, true), what .. ": no ldmatrix")
+        if t[3] then T.truthy(ptx:find("cp.async", 1, true), what .. ": no cp.async") end
+        T.truthy(not ptx:find(".local", 1, true), what .. ": local memory in the PTX")
+        local f = assert(io.open(tmp .. ".ptx", "w"))
+        f:write(ptx)
+        f:close()
+        local p = io.popen(ptxas .. " -v -arch=sm_90a " .. tmp .. ".ptx -o " .. tmp .. ".cubin 2>&1")
+        local out = p:read("a")
+        T.truthy(p:close(), what .. ": ptxas: " .. out)
+        T.truthy(not out:find("[1-9]%d* bytes spill"), what .. ": spills: " .. out)
+      end
+    end)
+end
+
 T.test("cuda errors: a host tensor, a bad knob", function()
   local d = run.load("kernels/add.lua")
   local e = d.entries[1]

@@ -12,6 +12,7 @@
 
 #include "base/mem.h"
 #include "config/config.h"
+#include "config/config_internal.h"
 #include "ir/ir.h"
 
 /* from test_ir_kernels.c */
@@ -132,10 +133,10 @@ static void test_matmul(void **state) {
   char buf[4096];
   cfgspace_describe(s, buf, sizeof buf);
   assert_string_equal(
-      buf, "config space for cuda: 10 fields, 13 units, 14 slots, 1.016e+09 configs\n"
-           "  block_sizes[1]: a power of two from 16 to 1024; default 64\n"
+      buf, "config space for cuda: 10 fields, 13 units, 14 slots, 4.838e+08 configs\n"
+           "  block_sizes[1]: a power of two from 16 to 256; default 64\n"
            "  block_sizes[2]: a power of two from 16 to 256; default 64\n"
-           "  block_sizes[3]: a power of two from 16 to 512; default 32\n"
+           "  block_sizes[3]: a power of two from 16 to 128; default 32\n"
            "  loop_orders[1]: a permutation of 1..2; default {1, 2}\n"
            "  l2_groupings[1]: a power of two from 1 to 64; default 1\n"
            "  range_unroll_factors[1]: an integer from 0 to 4; default 0\n"
@@ -151,7 +152,31 @@ static void test_matmul(void **state) {
            "  constraint tile_numel(B0*B2, 1048576)\n"
            "  constraint tile_numel(B1*B2, 1048576)\n"
            "  constraint max_threads(num_warps, 1024)\n"
-           "  constraint persistent_only(pid_type, 0)\n");
+           "  constraint persistent_only(pid_type, 0)\n"
+           "  constraint dot_warps(B0,B1, 0)\n");
+  /* nvmma's caps: M, N blocks <= 256, K <= 128; the 128x128 matmul default halves to 64x64
+   * for enough programs (1024x256 has 16 tiles of 128x128) */
+  int cfg[64];
+  Diag d = {0};
+  assert_int_equal(cfgspace_default(s, cfg, &d), HL_OK);
+  assert_int_equal(cfgspace_set_int(s, cfg, "num_warps", 16, &d), HL_OK);
+  const CfgUnit *b0 = cfg_find_unit(s, "block_sizes", 0), *b1 = cfg_find_unit(s, "block_sizes", 1);
+  cfg[b0->offset] = 16;
+  cfg[b1->offset] = 32;
+  /* 16 warps cannot split a 16x32 tile into 16x16 warp tiles: a user's config stays valid (the
+   * lowering falls back to fewer warps for the mma) ... */
+  int *warps = &cfg[cfg_find_unit(s, "num_warps", 0)->offset];
+  assert_int_equal(cfgspace_normalize(s, cfg, false, &d), HL_OK);
+  assert_int_equal(*warps, 16);
+  /* ... and the repair (the tuner's candidates) halves num_warps to the 2 that do */
+  assert_int_equal(cfgspace_normalize(s, cfg, true, &d), HL_OK);
+  assert_int_equal(*warps, 2);
+  /* 8 warps on a 32x64 tile split it (2x4 warp tiles of 16x16): left alone */
+  cfg[b0->offset] = 32;
+  cfg[b1->offset] = 64;
+  *warps = 8;
+  assert_int_equal(cfgspace_normalize(s, cfg, true, &d), HL_OK);
+  assert_int_equal(*warps, 8);
   cfgspace_free(s);
   s = derive(ir_test_build_matmul, "cpu");
   /* a 32 x 64 accumulator, 64-deep operand tiles; range_unroll_factors for the k loop */
