@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+# A scripted workbench session for machines without tmux (the GPU machine): runs `helua wb` in a
+# pseudo-terminal, types keys, and checks what the program drew. Part of share/scripts.
+#   [WB_EXPECT_DEVICE=cuda] python3 share/scripts/wb-session.py [HELUA] [KERNEL_FILE]
+# Checks: the workbench starts and names the device in its status bar ("cuda: ..." on a GPU
+# machine, "cpu" elsewhere), `r` runs the kernel and reports PASS, `p` steps three lines, `q`
+# quits with status 0. Prints one line per check; exits 1 on the first failure.
+import os
+import pty
+import re
+import select
+import struct
+import sys
+import time
+import fcntl
+import termios
+
+helua = sys.argv[1] if len(sys.argv) > 1 else "build/helua"
+kernel = sys.argv[2] if len(sys.argv) > 2 else "kernels/add.lua"
+COLS, ROWS = 120, 40
+
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["TERM"] = "xterm-256color"
+    os.environ["NO_COLOR"] = "1"
+    os.execv(helua, [helua, "wb", kernel, "--size", "small"])
+
+fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+seen = b""
+
+
+def pump(seconds):
+    """Reads what the workbench draws for up to `seconds`."""
+    global seen
+    end = time.time() + seconds
+    while time.time() < end:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                return False
+            if not data:
+                return False
+            seen += data
+    return True
+
+
+def text():
+    # drop escape sequences: what is left is the characters drawn, in order
+    return re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]", b"", seen).decode(
+        "utf-8", "replace")
+
+
+def expect(what, pattern, seconds):
+    end = time.time() + seconds
+    while time.time() < end:
+        if re.search(pattern, text()):
+            print(f"ok   {what}")
+            return True
+        if not pump(0.2):
+            break
+    print(f"FAIL {what}: /{pattern}/ not drawn within {seconds} s")
+    tail = text()[-1500:]
+    print("---- last output ----\n" + tail + "\n---------------------")
+    os.kill(pid, 9)
+    sys.exit(1)
+
+
+def key(k, settle=0.3):
+    global seen
+    seen = b""  # check only what this key makes the workbench draw
+    os.write(fd, k.encode())
+    pump(settle)
+
+
+pump(1.0)
+expect("the workbench starts on " + kernel, r"add", 15)
+# WB_EXPECT_DEVICE=cuda (the GPU machine): the status bar must name the GPU, not fall back to cpu
+want = r"cuda: " if os.environ.get("WB_EXPECT_DEVICE") == "cuda" else r"cuda: |cpu"
+expect("the status bar names the device", want, 20)
+print("     device: " + (re.findall(r"(cuda: [^|\r\n]{0,40}|cpu[^|\r\n]{0,60})", text()) or ["?"])[0].strip())
+key("r")
+expect("r runs the kernel: check + timing", r"PASS|max abs err", 120)
+key("p")
+expect("p starts step mode", r"stepping|line \d+|paused", 30)
+for i in range(3):
+    key("n", 0.8)
+    print(f"ok   n (step {i + 1})")
+key("x", 0.5)
+key("q", 0.5)
+_, status = os.waitpid(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+if code != 0:
+    print(f"FAIL q quits with status 0 (got {code})")
+    sys.exit(1)
+print("ok   q quits with status 0")
