@@ -48,6 +48,27 @@ run gpu_bench "$helua" share/scripts/gpu_bench.lua
 section "compiled kernels' bandwidth (share/scripts/gpu_kernel_bench.lua)"
 run gpu_kernel_bench "$helua" share/scripts/gpu_kernel_bench.lua
 
+section "tensor-core module (tests/unit/test_nvptx_mma_gpu.lua)"
+run nvmma_gpu "$helua" tests/unit/test_nvptx_mma_gpu.lua
+
+section "benchmark against the targets (share/scripts/gpu_bench_targets.lua)"
+# the Triton column: the same kernels, shapes and configs as Triton text, timed by triton_bench.py
+tb=$(mktemp -d)
+if "$helua" share/scripts/gpu_bench_targets.lua --emit-triton "$tb" &&
+  python3 share/scripts/triton_bench.py "$tb" >"$tb/peers.lua"; then
+  run gpu_bench_targets "$helua" share/scripts/gpu_bench_targets.lua --peers "$tb/peers.lua"
+else
+  echo "-- Triton column: unavailable (see above)"
+  run gpu_bench_targets "$helua" share/scripts/gpu_bench_targets.lua
+fi
+
+section "workbench session (share/scripts/wb-session.py)"
+if command -v python3 >/dev/null 2>&1; then
+  run wb_session env WB_EXPECT_DEVICE=cuda python3 share/scripts/wb-session.py "$helua" kernels/add.lua
+else
+  echo "-- wb_session: skipped (no python3)"
+fi
+
 section "summary"
 if [ $status = 0 ]; then echo "gpu-check: all passed"; else echo "gpu-check: FAILED"; fi
 exit $status

@@ -2,15 +2,18 @@
 -- against the roofline measured in the same run. Part of share/scripts; run on the GPU machine by
 -- gpu-check.sh (or alone) from the repo root:
 --   helua share/scripts/gpu_bench_targets.lua [--repeat N] [--only NAME[,NAME]] [--peers FILE]
--- --peers reads peer numbers measured in the same run (a Lua file returning {[bench name] =
--- {torch_ms =, triton_ms =}}, written by the Python side) and adds them as columns.
+--   helua share/scripts/gpu_bench_targets.lua --emit-triton DIR [--only ...]
+-- --emit-triton writes each bench's "triton" stage (the same kernel, shapes and default config)
+-- as DIR/<name>.py for share/scripts/triton_bench.py, which times them under real Triton and
+-- writes the peers file; --peers reads it (a Lua file returning {[name] = {triton_ms =}}) and
+-- adds the column. gpu-check.sh runs the three steps in one go.
 -- Times are CUDA-event medians after warm-up; inputs are seeded random data, never zeros.
 package.path = "tests/lua/?.lua;" .. package.path
 local helua = require "helua"
 local run = require "helua.run"
 local core = helua.core
 
-local repeats, only, peers_file = 30, nil, nil
+local repeats, only, peers_file, emit_dir = 30, nil, nil, nil
 for i = 1, #arg do
   if arg[i] == "--repeat" then repeats = math.tointeger(tonumber(arg[i + 1])) or repeats end
   if arg[i] == "--only" then
@@ -18,6 +21,7 @@ for i = 1, #arg do
     for w in tostring(arg[i + 1]):gmatch("[^,]+") do only[w] = true end
   end
   if arg[i] == "--peers" then peers_file = arg[i + 1] end
+  if arg[i] == "--emit-triton" then emit_dir = arg[i + 1] end
 end
 
 local ok, why = helua.cuda.is_available()
@@ -53,16 +57,6 @@ end
 local bf16, f16, f32 = helua.bfloat16, helua.float16, helua.float32
 local function randn(shape, dtype, seed)
   return helua.randn(shape, {dtype = dtype, seed = seed, device = "cuda"})
-end
-
--- The roofline for memory-bound kernels: a device-to-device copy of 1 GiB, read + write.
-local copy_gbs
-do
-  local n = (1 << 30) // 4
-  local a, b = randn({n}, f32, 1), helua.empty({n}, {device = "cuda"})
-  copy_gbs = 2 * 4 * n / (time_ms(function() b:copy_(a) end, 10) * 1e6)
-  a, b = nil, nil
-  collectgarbage()
 end
 
 local function kernel_of(file, name)
@@ -104,9 +98,33 @@ local benches = {
    flops = 4 * 2 * 32 * 1024 * 1024 * 64},
 }
 
-local FMT = "| %-32s | %9s | %12s | %12s | %7s | %9s | %9s | %s"
+-- --emit-triton: the Triton text of each bench for its default config, nothing timed.
+if emit_dir then
+  for _, b in ipairs(benches) do
+    if not only or only[b.name] then
+      local args = table.pack(b.inputs())
+      local text = kernel_of(b.file, b.kernel).kernel:bind(table.unpack(args, 1, args.n)):code(nil, "triton")
+      local f = assert(io.open(emit_dir .. "/" .. b.name .. ".py", "w"))
+      f:write(text)
+      f:close()
+    end
+  end
+  os.exit(0)
+end
+
+-- The roofline for memory-bound kernels: a device-to-device copy of 1 GiB, read + write.
+local copy_gbs
+do
+  local n = (1 << 30) // 4
+  local a, b = randn({n}, f32, 1), helua.empty({n}, {device = "cuda"})
+  copy_gbs = 2 * 4 * n / (time_ms(function() b:copy_(a) end, 10) * 1e6)
+  a, b = nil, nil
+  collectgarbage()
+end
+
+local FMT = "| %-32s | %9s | %12s | %12s | %7s | %11s | %22s | %s"
 print(string.format("roofline: D2D copy %.0f GB/s (measured now); median of %d runs", copy_gbs, repeats))
-print(string.format(FMT, "kernel", "ms", "ours", "roofline", "ratio", "target", "peer", "config"))
+print(string.format(FMT, "kernel", "ms", "ours", "roofline", "ratio", "target", "Triton, same config (ours/its)", "config"))
 local failed = false
 for _, b in ipairs(benches) do
   if not only or only[b.name] then
@@ -128,8 +146,9 @@ for _, b in ipairs(benches) do
         ours, roof, target = string.format("%.1f TF/s", ours), "-",
           b.target_tflops and string.format("%d", b.target_tflops) or "1.5x Triton"
       end
-      local p = peers[b.what] or {}
-      local peer = p.triton_ms and string.format("%.3f ms", p.triton_ms) or "-"
+      local p = peers[b.name] or {}
+      local peer = p.triton_ms and string.format("%.3f ms (%.2fx)", p.triton_ms, ms / p.triton_ms)
+        or (p.error and "error" or "-")
       local cfg = k:bind(table.unpack(args, 1, args.n)):config()
       print(string.format(FMT, b.what, string.format("%.4f", ms), ours, roof,
         ratio and string.format("%.0f%%", 100 * ratio) or "-", target, peer,
