@@ -298,6 +298,7 @@ sleep 0.2
 
 keys '?'
 check help "helua workbench - keys"
+check help-views "1-6  code: ir, lowered, llvm, asm, ptx, triton"
 keys z # any key closes the help
 # resize to 80x24: the panes re-layout, the status bar on the new last row
 t resize-window -t wb -x 80 -y 24
@@ -310,6 +311,8 @@ while [ $i -lt 100 ]; do
 done
 if [ $i -lt 100 ]; then pass=$((pass + 1)); echo "ok   resize"
 else fail=$((fail + 1)); printf 'FAIL resize: last row %s of:\n%s\n' "$last" "$out"; fi
+# at 80 columns the ten tabs still fit: keys only, the active one named
+check resize-tabs "│1 2 3 4 5 6 7 8 9 [0 nb]"
 keys q
 check quit "wb-exit=0"
 for f in before after; do [ -s "$tmp/$f" ] || sleep 0.5; done
