@@ -16,16 +16,39 @@ local function errmsg(e)
   return tostring(e)
 end
 
--- {name=, device=, backend=, kernels={names}} for a kernel file.
+-- How the workbench runs a kernel, by kernel.mode: "llvm" (compiled for the CPU; backend "cpu",
+-- or "auto" with the file's host tensors), "cuda" (compiled for the GPU: run moves the inputs
+-- there, as `helua run --backend cuda` does) or "interpret".
+function wb.backend(k)
+  if not kernel.is_kernel(k) then return "interpret" end
+  local m = kernel.mode(k.settings)
+  return m == "cpu" and "llvm" or m
+end
+
+-- Why the workbench cannot tune a kernel that runs on backend b (nil: it can). The tuning pane
+-- drives the CPU tuner (bk:autotune searches CPU configs).
+function wb.tune_refusal(name, b)
+  if b == "llvm" then return nil end
+  if b == "cuda" then
+    return string.format("%s runs on cuda, and the tuner searches CPU configs only (GPU tuning "
+      .. "is not built yet): give it backend = \"cpu\" to tune it here", name)
+  end
+  return string.format("%s runs in interpret mode, which has no config space to tune: give it "
+    .. "backend = \"cpu\" (and no block_size) to tune it", name)
+end
+
+-- {name=, device=, backend= (the first kernel's), backends={per kernel}, kernels={names}} for a
+-- kernel file.
 function wb.load(file)
   local ok, res = pcall(function()
     local d = run.load(file)
-    local names = {}
-    for _, e in ipairs(d.entries) do names[#names + 1] = e.name end
-    local backend = "interpret"
-    local k = d.entries[1] and d.entries[1].kernel
-    if kernel.is_kernel(k) and kernel.mode(k.settings) == "cpu" then backend = "llvm" end
-    return {name = d.name, device = "cpu", backend = backend, kernels = names}
+    local names, backends = {}, {}
+    for _, e in ipairs(d.entries) do
+      names[#names + 1] = e.name
+      backends[#backends + 1] = wb.backend(e.kernel)
+    end
+    return {name = d.name, device = "cpu", backend = backends[1] or "interpret",
+            backends = backends, kernels = names}
   end)
   if ok then return true, res end
   return false, errmsg(res)
@@ -40,7 +63,9 @@ function wb.code(file, name, stage, config)
   return false, errmsg(res)
 end
 
--- `helua run FILE --kernel NAME [--size S]`, its output (and errors) captured as text.
+-- `helua run FILE --kernel NAME [--size S]`, its output (and errors) captured as text; a kernel
+-- on the cuda backend gets `--backend cuda` (its inputs move to the GPU; without one, the report
+-- says why).
 function wb.run(file, name)
   local chunks = {}
   local sink = {write = function(self, ...)
@@ -50,6 +75,8 @@ function wb.run(file, name)
                 flush = function(self) return self end}
   local argv = {file, "--kernel", name, "--seed", tostring(wb.options.seed)}
   if wb.options.size then argv[#argv + 1] = "--size"; argv[#argv + 1] = wb.options.size end
+  local okb, b = pcall(function() return wb.backend(run.select(run.load(file), name)[1].kernel) end)
+  if okb and b == "cuda" then argv[#argv + 1] = "--backend"; argv[#argv + 1] = "cuda" end
   local out, err = io.stdout, io.stderr
   io.stdout, io.stderr = sink, sink
   local ok, code = pcall(run.main, argv)

@@ -2,8 +2,10 @@
 -- cells in the kernel file's environment (helua, hl, the file's kernels by name, `inputs` of the
 -- selected kernel at the workbench's size, `file`: the file's description) and sends each
 -- cell's outputs back as records: nb-out ID KIND TEXT (print, value, error), nb-done ID OK, or
--- nb-incomplete ID when the cell needs more lines. SIGINT interrupts a running cell (an error in
--- that cell; src/bind/bind_wb.c). Part of lua/helua (policy of the notebook).
+-- nb-incomplete ID when the cell needs more lines. `env KERNEL` on stdin (the file was reloaded or
+-- another kernel selected) refreshes the file's names and keeps the user's: nb-env OK TEXT.
+-- SIGINT interrupts a running cell (an error in that cell; src/bind/bind_wb.c).
+-- Part of lua/helua (policy of the notebook).
 local helua = require "helua"
 local hl = require "helua.language"
 local run = require "helua.run"
@@ -35,17 +37,28 @@ function N.show(v, depth)
   return "{" .. table.concat(parts, ", ") .. "}"
 end
 
--- The cells' environment for o.file (o.kernel's inputs at o.size and o.seed).
-function N.env(o)
+-- The file's names in env (new when nil) for o.file: helua, hl, file, kernels and each kernel
+-- by name, size, and inputs (o.kernel's at o.size and o.seed; the first kernel's when the file no
+-- longer has o.kernel). A name that held one of the old kernels gets the new one (or goes when
+-- the kernel went); the user's own names stay. Loads everything first: an error (the file does
+-- not load) leaves env as it was. Returns env.
+function N.env(o, env)
   local d = run.load(o.file)
-  local env = setmetatable({helua = helua, hl = hl, file = d, kernels = {}}, {__index = _G})
+  local entry = d.entries[1]
+  for _, e in ipairs(d.entries) do if e.name == o.kernel then entry = e end end
+  local size = run.size(d, o.size)
+  local inputs = entry and run.inputs(entry, size, o.seed)
+  env = env or setmetatable({}, {__index = _G})
+  local old = rawget(env, "kernels") or {}
+  for name, k in pairs(old) do
+    if rawget(env, name) == k then env[name] = nil end
+  end
+  env.helua, env.hl, env.file, env.kernels = helua, hl, d, {}
   for _, e in ipairs(d.entries) do
     env.kernels[e.name] = e.kernel
     if e.name:match("^[%a_][%w_]*$") and rawget(env, e.name) == nil then env[e.name] = e.kernel end
   end
-  local entry = run.select(d, o.kernel)[1]
-  env.size = run.size(d, o.size)
-  env.inputs = run.inputs(entry, env.size, o.seed)
+  env.size, env.inputs = size, inputs
   return env
 end
 
@@ -84,7 +97,20 @@ function N.main(o)
   emit("nb-ready")
   for line in io.stdin:lines() do
     local id, code = line:match("^cell\t(%d+)\t(.*)$")
-    if id then N.eval(env, id, unescape(code), emit) end
+    local kernel = line:match("^env\t(.*)$")
+    if id then
+      N.eval(env, id, unescape(code), emit)
+    elseif kernel then
+      debug.sethook()
+      o.kernel = unescape(kernel)
+      local ok, err = pcall(N.env, o, env)
+      if ok then
+        emit("nb-env", "1", string.format("environment refreshed: %s, kernel %s (inputs, size, "
+          .. "kernels; your names kept)", o.file:match("[^/]*$"), o.kernel))
+      else
+        emit("nb-env", "0", "environment not refreshed (the old one stays): " .. tostring(err))
+      end
+    end
   end
 end
 

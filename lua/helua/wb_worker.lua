@@ -32,13 +32,15 @@ local function errmsg(e)
   return tostring(e)
 end
 
--- The entry, size and packed inputs of o.kernel in o.file.
+-- The entry, size and packed inputs of o.kernel in o.file, and the inputs the kernel takes
+-- (moved to the GPU for a kernel on the cuda backend).
 local function setup(o)
   local d = run.load(o.file)
   local entry = run.select(d, o.kernel)[1]
   local size = run.size(d, o.size)
   local args = run.inputs(entry, size, o.seed)
-  return d, entry, size, args
+  local dargs = wb.backend(entry.kernel) == "cuda" and run.move(args, "cuda") or args
+  return d, entry, size, args, dargs
 end
 
 -- Throughput of a time in ms: value, unit ("GB/s", "GFLOP/s"), or -1, "".
@@ -57,6 +59,7 @@ function actions.load(o)
   local ok, info = wb.load(o.file)
   if not ok then error(info, 0) end
   emit("kernels", info.name, info.device, info.backend, table.unpack(info.kernels))
+  emit("backends", table.unpack(info.backends))
 end
 
 -- text: code, STAGE, ok, text
@@ -88,6 +91,9 @@ end
 -- budget_s, throughput, unit, config (Lua), key (JSON), message; then tuned: best_ms, default_ms,
 -- config, key, speedup, seconds, trials.
 function actions.tune(o)
+  local d = run.load(o.file)
+  local refusal = wb.tune_refusal(o.kernel, wb.backend(run.select(d, o.kernel)[1].kernel))
+  if refusal then error(refusal, 0) end
   local _, entry, size, args = setup(o)
   local bk = entry.kernel:bind(table.unpack(args, 1, args.n))
   emit("tune-start", o.effort or "quick", entry.name)
@@ -112,11 +118,12 @@ end
 -- text: time, -, ok, report (a config picked in the tuning pane: check, then time)
 function actions.time(o)
   local helua = require "helua"
-  local _, entry, size, args = setup(o)
+  local _, entry, size, args, dargs = setup(o)
   local cfg = show.parse_config(o.config)
-  local bk = entry.kernel:bind(table.unpack(args, 1, args.n))
-  local function call() return table.pack(bk:run(cfg, table.unpack(args, 1, args.n))) end
+  local bk = entry.kernel:bind(table.unpack(dargs, 1, dargs.n))
+  local function call() return table.pack(bk:run(cfg, table.unpack(dargs, 1, dargs.n))) end
   local okr, got = pcall(call)
+  if okr and dargs ~= args then okr, got = pcall(run.move, got, "cpu") end
   local lines = {}
   local function add(fmt, ...) lines[#lines + 1] = string.format(fmt, ...) end
   if not okr then
@@ -125,7 +132,8 @@ function actions.time(o)
   end
   local want = table.pack(entry.reference(table.unpack(args, 1, args.n)))
   local cmp = run.compare(got, want, entry.tolerance)
-  local ms = run.time(function() bk:run(cfg, table.unpack(args, 1, args.n)) end, 5)
+  local sync = dargs ~= args and helua.cuda.synchronize or function() end
+  local ms = run.time(function() bk:run(cfg, table.unpack(dargs, 1, dargs.n)); sync() end, 5)
   local tp, unit = throughput(entry, size, ms)
   add("%s  %s with the picked config", cmp.ok and "PASS" or "FAIL", entry.name)
   add("")
@@ -134,7 +142,6 @@ function actions.time(o)
   add("check: max abs err %.3g  rel err %.3g%s", cmp.max_abs or 0, cmp.rel or 0,
       cmp.message and ("  " .. cmp.message) or "")
   add("median of 5 runs: %.4f ms%s", ms, tp >= 0 and string.format("  %.2f %s", tp, unit) or "")
-  local _ = helua
   emit("text", "time", "-", cmp.ok and "1" or "0", table.concat(lines, "\n"))
 end
 

@@ -90,6 +90,14 @@ static char *host_load(void *ctx, const char *file, WbKernelInfo *info, int *ok)
     snprintf(info->kernels[info->nkernels++], WB_NAME, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
   }
+  lua_pop(L, 1);
+  lua_getfield(L, -1, "backends");
+  for (int i = 1; i <= info->nkernels && lua_istable(L, -1); i++) {
+    lua_rawgeti(L, -1, i);
+    snprintf(info->backends[i - 1], sizeof info->backends[0], "%.15s",
+             lua_isstring(L, -1) ? lua_tostring(L, -1) : info->backend);
+    lua_pop(L, 1);
+  }
   lua_settop(L, top);
   if (info->nkernels == 0) {
     *ok = 0;

@@ -50,6 +50,11 @@ const char *wb_cur_kernel(Wb *w) {
   return w->info.nkernels ? w->info.kernels[w->kernel] : "";
 }
 
+const char *wb_cur_backend(Wb *w) {
+  const char *b = w->info.nkernels ? w->info.backends[w->kernel] : "";
+  return *b ? b : w->info.backend;
+}
+
 /* Starts ACTION in slot s (stopping what ran there) with extra "--key value" pairs. */
 int wb_start(Wb *w, int s, const char *action, const char *what, const char *const *extra) {
   const char *argv[48];
@@ -166,8 +171,13 @@ static void on_record(void *ctx, char *line) {
     for (int i = 4; i < n && w->info.nkernels < WB_MAX_KERNELS; i++)
       snprintf(w->info.kernels[w->info.nkernels++], WB_NAME, "%s", f[i]);
     w->kernel = 0;
-    for (int i = 0; i < w->info.nkernels; i++)
+    for (int i = 0; i < w->info.nkernels; i++) {
+      snprintf(w->info.backends[i], sizeof w->info.backends[i], "%.15s", f[3]);
       if (strcmp(w->info.kernels[i], keep) == 0) w->kernel = i;
+    }
+  } else if (strcmp(tag, "backends") == 0) { /* after "kernels": each kernel's backend */
+    for (int i = 1; i < n && i <= w->info.nkernels; i++)
+      snprintf(w->info.backends[i - 1], sizeof w->info.backends[0], "%.15s", f[i]);
   } else if (strcmp(tag, "tune-start") == 0 && n >= 2) {
     snprintf(w->tune.effort, sizeof w->tune.effort, "%s", f[1]);
   } else if (strcmp(tag, "trial") == 0) {
@@ -315,6 +325,7 @@ static void reload(Wb *w) {
   forget_code(w);
   w->have[V_RUN] = 0;
   wb_start(w, J_INFO, "load", "reloading", NULL);
+  wb_nb_refresh(w);
   request_code(w);
   snprintf(w->msg, sizeof w->msg, "reloaded %s", w->file);
 }
@@ -483,6 +494,7 @@ static int k_kernel(Wb *w) {
   w->kernel = (w->kernel + 1) % w->info.nkernels;
   wb_use_config(w, "", "");
   w->have[V_RUN] = 0;
+  wb_nb_refresh(w);
   wb_set_view(w, w->view < NSTAGES ? w->view : w->stage);
   return WB_REDRAW;
 }
@@ -500,8 +512,9 @@ static const struct {
     /* clang-format off */
     {'q', k_quit, 0},          {'?', k_help, 0},          {'\t', k_tab, 0},
     {'1', NULL, V_IR},         {'2', NULL, V_LOWERED},    {'3', NULL, V_LLVM},
-    {'4', NULL, V_ASM},        {'5', NULL, V_RUN},        {'6', NULL, V_TUNE},
-    {'7', NULL, V_STEP},       {'8', NULL, V_NB},         {'i', wb_k_notebook, 0},
+    {'4', NULL, V_ASM},        {'5', NULL, V_PTX},        {'6', NULL, V_TRITON},
+    {'7', NULL, V_RUN},        {'8', NULL, V_TUNE},       {'9', NULL, V_STEP},
+    {'0', NULL, V_NB},         {'i', wb_k_notebook, 0},
     {'s', k_focus, 0},         {'r', k_run, 0},           {'k', k_kernel, 0},
     {'t', wb_k_tune, 0},       {'e', wb_k_export, 0},     {'d', k_default, 0},
     {'p', wb_k_step, 0},       {'n', wb_k_next, 0},       {'c', wb_k_continue, 0},

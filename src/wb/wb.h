@@ -8,10 +8,11 @@
 enum { WB_MAX_KERNELS = 32, WB_NAME = 64 };
 
 typedef struct WbKernelInfo {
-  char name[WB_NAME]; /* the file's description name */
-  char device[WB_NAME], backend[WB_NAME];
+  char name[WB_NAME];                     /* the file's description name */
+  char device[WB_NAME], backend[WB_NAME]; /* backend: the first kernel's */
   int nkernels;
   char kernels[WB_MAX_KERNELS][WB_NAME];
+  char backends[WB_MAX_KERNELS][16]; /* each kernel's: "llvm" (CPU), "cuda" or "interpret" */
 } WbKernelInfo;
 
 /* load lists a kernel file's kernels before the UI starts (its text result is malloc'd and owned

@@ -117,6 +117,18 @@ int wb_tune_prompt_key(Wb *w, int key) {
 
 int wb_k_tune(Wb *w) {
   if (!w->info.nkernels || wb_action_busy(w)) return WB_REDRAW;
+  const char *b = wb_cur_backend(w);
+  if (strcmp(b, "llvm") != 0) { /* the tuning pane drives the CPU tuner (lua/helua/wb.lua) */
+    wb_tune_reset(&w->tune);
+    snprintf(w->tune.final, sizeof w->tune.final,
+             "cannot tune %s here: it runs %s, and the tuner searches CPU configs only "
+             "(give the kernel backend = \"cpu\" to tune it)",
+             wb_cur_kernel(w), strcmp(b, "cuda") ? "in interpret mode" : "on cuda");
+    snprintf(w->msg, sizeof w->msg, "tuning needs the CPU target (%s runs %s)", wb_cur_kernel(w),
+             strcmp(b, "cuda") ? "in interpret mode" : "on cuda");
+    wb_set_view(w, V_TUNE);
+    return WB_REDRAW;
+  }
   w->prompt = 't';
   return WB_REDRAW;
 }

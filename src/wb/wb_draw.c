@@ -8,8 +8,8 @@
 
 #include "wb/wb_internal.h"
 
-const char *const wb_view_names[NVIEWS] = {"ir",  "lowered", "llvm", "asm",
-                                           "run", "tune",    "step", "nb"};
+const char *const wb_view_names[NVIEWS] = {"ir",     "lowered", "llvm", "asm",  "ptx",
+                                           "triton", "run",     "tune", "step", "nb"};
 
 enum { PAIR_STATUS = 1, PAIR_GUTTER = 2, PAIR_LINK = 3, PAIR_STEP = 4, PAIR_BREAK = 5 };
 
@@ -117,8 +117,21 @@ static void tune_draw(Wb *w, WbRect r) {
   char line[4200], el[32];
   int y = r.y, W = r.w;
   wb_elapsed(el, sizeof el, t->elapsed);
-  if (!t->n && !t->running) {
-    put_str(y++, r.x, W, t->final[0] ? t->final : "no tuning yet: t tunes (then q quick, f full)");
+  if (!t->n && !t->running) { /* the message, wrapped at spaces */
+    const char *m = t->final[0] ? t->final : "no tuning yet: t tunes (then q quick, f full)";
+    while (*m && y < r.y + r.h && W > 0) {
+      size_t len = strlen(m), cut = len;
+      if (wb_cols(m, len) > W) {
+        cut = 0;
+        for (size_t i = 0; m[i] && wb_cols(m, i) <= W; i++)
+          if (m[i] == ' ') cut = i;
+        if (!cut) cut = len;
+      }
+      put_clipped(y++, r.x, W, m, cut, 0);
+      m += cut;
+      while (*m == ' ')
+        m++;
+    }
     for (; y < r.y + r.h; y++)
       mvhline(y, r.x, ' ', W);
     return;
@@ -276,7 +289,7 @@ static void status_draw(Wb *w) {
     }
   if (w->step.active && w->step.paused) /* waiting for the user, not working */
     snprintf(act, sizeof act, "paused at line %d", w->step.line);
-  snprintf(left, sizeof left, " %s | %s | %s%s%s%s%s%s%s", w->device, w->info.backend,
+  snprintf(left, sizeof left, " %s | %s | %s%s%s%s%s%s%s", w->device, wb_cur_backend(w),
            w->info.nkernels ? w->info.kernels[w->kernel] : "-", *w->config_label ? " | " : "",
            w->config_label, *act ? " | " : "", act, *w->msg ? " | " : "", w->msg);
   if (w->prompt == 't') snprintf(left, sizeof left, " tune effort: q quick  f full  (x: cancel)");
@@ -295,14 +308,15 @@ static const char *const help_lines[] = {
     "helua workbench - keys",
     "",
     "  q  quit          ?  this help         s  focus source / right pane",
-    "  1-4  code: ir, lowered, llvm, asm  Tab  next view (5 run 6 tune 7 step 8 nb)",
+    "  1-6  code: ir, lowered, llvm, asm, ptx, triton (5, 6: the cuda target)",
+    "  7 run report  8 tune  9 step  0 notebook        Tab  next view",
     "  arrows, PgUp, PgDn, Home, End  move the cursor / scroll",
     "  r  run: check against the reference, time",
     "  t  tune (then q quick, f full); o sort column, Enter pick a trial",
     "  e  export the picked (or best) config beside the file",
     "  d  back to the default config      k  next kernel",
     "  p  step mode (interpret): n next line, c continue, b breakpoint",
-    "  i  notebook (8): Lua cells in the file's environment; Esc leaves",
+    "  i  notebook (0): Lua cells in the file's environment; Esc leaves",
     "  E  edit the file in $EDITOR (reloads when it changes on disk)",
     "  x, Ctrl-C  stop the running action (never quits)",
     NULL,

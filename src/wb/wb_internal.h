@@ -13,8 +13,22 @@
 /* What a handler asks the loop to do (htop's HandlerResult). */
 enum { WB_NONE = 0, WB_REDRAW = 1, WB_RELAYOUT = 2, WB_QUIT = 4 };
 
-/* The right pane's views: four code stages, the run/time report, tuning, step mode, notebook. */
-enum { V_IR, V_LOWERED, V_LLVM, V_ASM, V_RUN, V_TUNE, V_STEP, V_NB, NVIEWS, NSTAGES = 4 };
+/* The right pane's views: six code stages (kernel.STAGES' order), the run/time report, tuning,
+ * step mode, notebook. Keys 1-9 and 0 select them in this order. */
+enum {
+  V_IR,
+  V_LOWERED,
+  V_LLVM,
+  V_ASM,
+  V_PTX,
+  V_TRITON,
+  V_RUN,
+  V_TUNE,
+  V_STEP,
+  V_NB,
+  NVIEWS,
+  NSTAGES = V_RUN
+};
 extern const char *const wb_view_names[NVIEWS];
 
 /* Worker slots: a stage's code (replaced by the next request), an action (run, tune, time,
@@ -98,6 +112,8 @@ double wb_now(void);
 
 /* wb.c: workers and views */
 const char *wb_cur_kernel(Wb *w);
+/* the selected kernel's backend: "llvm" (CPU), "cuda" or "interpret" */
+const char *wb_cur_backend(Wb *w);
 /* Starts ACTION in slot s (stopping what ran there) with extra "--key value" pairs (NULL-ended). */
 int wb_start(Wb *w, int s, const char *action, const char *what, const char *const *extra);
 /* 1 (and a message) when an action runs already */
@@ -123,7 +139,9 @@ int wb_k_break(Wb *w);
 int wb_k_notebook(Wb *w);
 int wb_nb_on_key(Wb *w, int key);
 void wb_nb_record(Wb *w, char **f, int n);
-void wb_nb_ended(Wb *w, const char *why); /* its worker is gone: running cells fail */
+void wb_nb_ended(Wb *w, const char *why);
+/* the file was reloaded or another kernel selected: a running notebook refreshes its names */
+void wb_nb_refresh(Wb *w); /* its worker is gone: running cells fail */
 void wb_nb_draw(Wb *w, WbRect r);
 void wb_nb_free(WbNb *nb);
 

@@ -61,17 +61,25 @@ int wb_clip(char *out, size_t cap, const char *s, size_t len, int skip, int widt
   return written;
 }
 
-/* One style of the tab bar into full: wide (" 1 ir  "), compact ("1 ir " items) or short
- * (names cut to 3 columns). Returns its length in bytes. */
+/* One style of the tab bar into full: wide (" 1 ir  "), compact ("1 ir " items), short (names
+ * cut to 3 columns), shorter ("1low": no space) or keys only ("1 2 [3 llvm] 4": only the active
+ * tab named). The key of tab i is i + 1, and 0 for the tenth. Returns its length in bytes. */
 static size_t tabs_style(char *full, size_t cap, const char *const *names, int n, int active,
                          int style, int *act_x, int *act_w) {
   size_t o = 0;
   full[0] = '\0';
   for (int i = 0; i < n && o < cap; i++) {
-    int x = (int)o, cut = style == 2 ? 3 : 64;
-    const char *fmt = style == 0 ? (i == active ? "[%d %.*s]" : " %d %.*s ")
-                                 : (i == active ? "[%d %.*s]" : "%d %.*s");
-    int k = snprintf(full + o, cap - o, fmt, i + 1, cut, names[i]);
+    int x = (int)o, cut = style >= 2 ? 3 : 64, key = (i + 1) % 10, k;
+    if (i == active)
+      k = snprintf(full + o, cap - o, "[%d %.*s]", key, style == 4 ? 64 : cut, names[i]);
+    else if (style == 4)
+      k = snprintf(full + o, cap - o, "%d", key);
+    else
+      k = snprintf(full + o, cap - o,
+                   style == 0   ? " %d %.*s "
+                   : style == 3 ? "%d%.*s"
+                                : "%d %.*s",
+                   key, cut, names[i]);
     if (k < 0) break;
     if (i == active) {
       if (act_x) *act_x = x;
@@ -87,7 +95,7 @@ int wb_tabs(char *out, size_t cap, const char *const *names, int n, int active, 
             int *act_x, int *act_w) {
   char full[512];
   size_t o = 0;
-  for (int style = 0; style < 3; style++) { /* the widest style that fits */
+  for (int style = 0; style < 5; style++) { /* the widest style that fits */
     o = tabs_style(full, sizeof full, names, n, active, style, act_x, act_w);
     if (wb_cols(full, o) <= width) break;
   }

@@ -28,8 +28,9 @@ int wb_cols(const char *s, size_t len);
  * control characters by spaces; returns the columns written. */
 int wb_clip(char *out, size_t cap, const char *s, size_t len, int skip, int width);
 
-/* The tab bar: "[1 ir]  2 lowered  3 llvm  4 asm", the active tab in brackets; narrower styles
- * when it does not fit ("[1 ir] 2 lowered 3 llvm", then names cut to 3 columns), clipped to width.
+/* The tab bar: "[1 ir]  2 lowered  3 llvm  4 asm", the active tab in brackets, keys 1..9, 0;
+ * narrower styles when it does not fit ("[1 ir] 2 lowered 3 llvm", then names cut to 3 columns,
+ * then "1ir 2low", then keys only with the active tab named), clipped to width.
  * *act_x, *act_w (may be NULL) get the active tab's column and width. Returns the columns. */
 int wb_tabs(char *out, size_t cap, const char *const *names, int n, int active, int width,
             int *act_x, int *act_w);

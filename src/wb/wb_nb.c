@@ -138,8 +138,22 @@ static void append_out(WbCell *c, const char *pre, const char *text) {
   c->out = o;
 }
 
+void wb_nb_refresh(Wb *w) {
+  if (!w->slot[J_NB].job.pid) return; /* the next cell starts a notebook on the current file */
+  char line[2 * WB_NAME + 8];
+  int k = snprintf(line, sizeof line, "env\t");
+  wb_rec_escape(line + k, sizeof line - (size_t)k, wb_cur_kernel(w));
+  wb_job_send(&w->slot[J_NB].job, line);
+}
+
 void wb_nb_record(Wb *w, char **f, int n) {
   WbNb *nb = &w->nb;
+  if (!strcmp(f[0], "nb-env") && n >= 3) { /* a note after the last cell (a failure: the status) */
+    if (nb->n) append_out(&nb->cells[nb->n - 1], "-- ", f[2]);
+    if (strcmp(f[1], "1") != 0) snprintf(w->msg, sizeof w->msg, "notebook: %s", f[2]);
+    rebuild(nb);
+    return;
+  }
   int id = n >= 2 ? atoi(f[1]) : 0;
   if (id < 1 || id > nb->n) return;
   WbCell *c = &nb->cells[id - 1];

@@ -1,10 +1,12 @@
 #!/bin/sh
 # `helua wb FILE`: the workbench driven in a real terminal (a detached tmux session at 100x30):
-# source and every code tab, run (PASS), quick tuning on the CPU with its table, sort, pick and
-# time a trial, export, stop a full tuning with x and a run with Ctrl-C, step mode (three lines,
-# a breakpoint, continue), a kernel error and a dying worker shown in the UI, reload on change,
-# help, resize, q, and the terminal restored (tty modes and the main screen), also on SIGTERM.
-# Skipped (77) without tmux. Part of tests/cli. Usage: cli_wb.sh HELUA [MODULE_DIR]
+# source and every code tab (ptx and triton too, triton's lines linked to the source), run (PASS),
+# quick tuning on the CPU with its table, sort, pick and time a trial, export, stop a full tuning
+# with x and a run with Ctrl-C, step mode (three lines, a breakpoint, continue), the notebook
+# (refreshed by a reload and by another kernel, its cells kept), a kernel on the cuda backend (its
+# run, tuning refused with the reason), a kernel error and a dying worker shown in the UI, reload
+# on change, help, resize, q, and the terminal restored (tty modes and the main screen), also on
+# SIGTERM. Skipped (77) without tmux. Part of tests/cli. Usage: cli_wb.sh HELUA [MODULE_DIR]
 set -u
 helua=$1
 command -v tmux >/dev/null 2>&1 || { echo "SKIP tmux is not installed"; exit 77; }
@@ -51,6 +53,8 @@ cp kernels/add.lua "$tmp/add.lua"
 sed 's/^  return out$/  error("kaboom in the kernel")/' kernels/add.lua >"$tmp/bad.lua"
 sed 's/^  reference = function(x, y) return/  reference = function(x, y) os.exit(3) return/' \
   kernels/add.lua >"$tmp/dies.lua"
+# add on the cuda backend (add_broadcast stays on auto: the CPU with the file's host tensors)
+sed '0,/^end)$/s//end, {backend = "cuda"})/' kernels/add.lua >"$tmp/cuda.lua"
 
 # an "editor" for E: appends a line to the file it is given
 printf '#!/bin/sh\necho "-- edited in the editor" >>"$1"\n' >"$tmp/ed.sh"
@@ -69,15 +73,15 @@ EOF2
 t new-session -d -s wb -x 100 -y 30 "sh '$tmp/pane1.sh'"
 check source-pane "local add = helua.kernel(function(x"
 check line-numbers "  11     out[{tm, tn}]"
-check ir-tab "[1 ir] 2 lowered 3 llvm 4 asm 5 run 6 tune 7 step 8 nb"
+check ir-tab "[1 ir] 2 low 3 llv 4 asm 5 ptx 6 tri 7 run 8 tun 9 ste 0 nb"
 check ir-text "kernel add" 300
 check status-bar " | llvm | add"
 check device "cpu (no CUDA: "
 keys 2
-check lowered-tab "[2 lowered]"
+check lowered-tab "[2 low]"
 check lowered-text "# lowered for the CPU" 300
 keys 3
-check llvm-tab "1 ir 2 lowered [3 llvm] 4 asm"
+check llvm-tab "1 ir 2 low [3 llv] 4 asm"
 check llvm-text "define" 300
 keys 4
 check asm-tab "[4 asm]"
@@ -103,6 +107,19 @@ linked() { # name, line text, 1 if it must be highlighted after the separator
 }
 linked link-src-to-code "%9 = add %6, %8" 1
 linked link-src-to-code-other "%2 = const 53" 0
+# the triton tab: Triton Python for the cuda config, its "# add.lua:N" tags linked the same way
+keys 6
+check triton-tab "5 ptx [6 tri] 7 run"
+check triton-text "@triton.jit" 300
+linked link-src-to-triton "v_9 = v_6 + v_8" 1
+linked link-src-to-triton-other "mask_0 = indices_0 < 37" 0
+# the ptx tab: the cuda target's PTX, made without a GPU
+keys 5
+check ptx-tab "[5 ptx]"
+check ptx-target ".target sm_90a" 300
+check ptx-entry ".entry helua_add(" 300
+keys 1
+check ir-back "[1 ir]"
 # code -> source: the code cursor on a line of source line 10 highlights that source line
 keys s Home Down Down Down Down
 src_linked() {
@@ -120,9 +137,9 @@ keys r
 check run-report "check against the float64 reference" 300
 check run-pass "run PASS" 300
 check run-verdict "│PASS  add"
-check run-tab "[5 run]"
+check run-tab "[7 run]"
 keys 3
-check tab-back "[3 llvm]"
+check tab-back "[3 llv]"
 
 # tuning: t, then q (quick); the pane fills in live and ends with the re-timed best
 keys t
@@ -250,16 +267,38 @@ keys Up Up
 check nb-history "lua> os.execute(\"sleep 30\")" 100
 keys C-u Escape
 check nb-leave "notebook: i or Enter to type again" 100
+keys i
+cell 'old_file, mine = file, 7'
+keys Escape
+sleep 0.2
 
 # E runs $EDITOR on the file (the terminal handed over and back), then reloads it
 keys E
 check editor-reload "reloaded add.lua" 100
 grep -q "edited in the editor" "$tmp/add.lua" && { pass=$((pass + 1)); echo "ok   editor-ran"; } ||
   { fail=$((fail + 1)); echo "FAIL editor-ran: the editor did not edit $tmp/add.lua"; }
-check editor-screen "7 step [8 nb]" 300
+check editor-screen "9 ste [0 nb]" 300
+# the reload refreshed the notebook's names (a new `file`) and kept the user's (old_file, mine)
+check nb-refreshed "-- environment refreshed: add.lua, kernel add (" 300
+keys i
+cell 'tostring(file ~= old_file) .. "/" .. mine'
+check nb-refreshed-env '"true/7"' 100
+# another kernel (k): the notebook's inputs are its inputs now
+keys Escape
+sleep 0.2
+keys k
+check nb-kernel-switch "| llvm | add_broadcast" 100
+keys 0
+check nb-refreshed-kernel "kernel add_broadcast (" 300
+keys i
+cell 'inputs[2]:shape()'
+check nb-new-inputs "{[1] = 53}" 100
+keys Escape
+sleep 0.2
 
 keys '?'
 check help "helua workbench - keys"
+check help-views "1-6  code: ir, lowered, llvm, asm, ptx, triton"
 keys z # any key closes the help
 # resize to 80x24: the panes re-layout, the status bar on the new last row
 t resize-window -t wb -x 80 -y 24
@@ -272,6 +311,8 @@ while [ $i -lt 100 ]; do
 done
 if [ $i -lt 100 ]; then pass=$((pass + 1)); echo "ok   resize"
 else fail=$((fail + 1)); printf 'FAIL resize: last row %s of:\n%s\n' "$last" "$out"; fi
+# at 80 columns the ten tabs still fit: keys only, the active one named
+check resize-tabs "│1 2 3 4 5 6 7 8 9 [0 nb]"
 keys q
 check quit "wb-exit=0"
 for f in before after; do [ -s "$tmp/$f" ] || sleep 0.5; done
@@ -301,6 +342,28 @@ check worker-died "the worker exited 3" 300
 absent worker-died-alive "wb-exit="
 t send-keys -t wb4 q
 check worker-died-quit "wb-exit=0"
+
+# a kernel on the cuda backend: its code tabs, a run that moves the inputs to the GPU (here: the
+# report says why it cannot), tuning refused with the reason, the next kernel on the CPU
+sess=wb5
+t new-session -d -s wb5 -x 100 -y 30 \
+  "cd '$tmp' && TERM=screen '$helua' wb cuda.lua --size small; echo wb-exit=\$?; sleep 60"
+check cuda-status "| cuda | add" 300
+check cuda-ir "kernel add" 300
+t send-keys -t wb5 5
+check cuda-ptx ".target sm_90a" 300
+t send-keys -t wb5 r
+check cuda-run "FAIL  add" 300
+if command -v nvidia-smi >/dev/null 2>&1; then check cuda-run-why "run " 10
+else check cuda-run-why "cuda: unavailable" 100; fi
+t send-keys -t wb5 t
+check cuda-tune-refused "cannot tune add here: it runs on cuda" 100
+check cuda-tune-msg "tuning needs the CPU target (add runs on cuda)" 100
+absent cuda-tune-no-prompt "tune effort:"
+t send-keys -t wb5 k
+check cuda-next-kernel "| llvm | add_broadcast" 100
+t send-keys -t wb5 q
+check cuda-quit "wb-exit=0"
 
 # SIGTERM: the handler restores the terminal first, then the process dies of the signal
 # (a second session: killing the first one could stop the server under the new one)

@@ -75,10 +75,48 @@ static void tabs(void **state) {
   wb_tabs(out, sizeof out, names, 4, 1, 26, &ax, &aw); /* names cut to 3 columns */
   assert_string_equal(out, "1 ir [2 low] 3 llv 4 asm");
   assert_int_equal(ax, 5);
+  wb_tabs(out, sizeof out, names, 4, 3, 13, NULL, NULL); /* keys only, the active tab named */
+  assert_string_equal(out, "1 2 3 [4 asm]");
   wb_tabs(out, sizeof out, names, 4, 3, 12, NULL, NULL); /* clipped */
-  assert_string_equal(out, "1 ir 2 low 3");
+  assert_string_equal(out, "1 2 3 [4 asm");
   wb_tabs(out, sizeof out, names, 4, -1, 100, NULL, NULL); /* none active */
   assert_string_equal(out, " 1 ir   2 lowered   3 llvm   4 asm ");
+}
+
+/* The workbench's ten views (keys 1..9, 0) in the widths of its right pane: 59 columns at 100,
+ * 47 at 80 (wb_layout), 23 at the 40-column minimum. */
+static void tabs_ten(void **state) {
+  (void)state;
+  const char *names[] = {"ir",     "lowered", "llvm", "asm",  "ptx",
+                         "triton", "run",     "tune", "step", "nb"};
+  char out[256];
+  int ax = -1, aw = -1;
+  wb_tabs(out, sizeof out, names, 10, 5, 119, &ax, &aw); /* 200 columns: wide */
+  assert_string_equal(out, " 1 ir   2 lowered   3 llvm   4 asm   5 ptx  [6 triton]  7 run "
+                           "  8 tune   9 step   0 nb ");
+  assert_int_equal(ax, 44);
+  assert_int_equal(aw, 10);
+  wb_tabs(out, sizeof out, names, 10, 9, 69, &ax, &aw); /* compact */
+  assert_string_equal(out, "1 ir 2 lowered 3 llvm 4 asm 5 ptx 6 triton 7 run 8 tune 9 step [0 nb]");
+  assert_int_equal(ax, 63);
+  int n = wb_tabs(out, sizeof out, names, 10, 0, 59, &ax, &aw); /* 100 columns: names cut */
+  assert_string_equal(out, "[1 ir] 2 low 3 llv 4 asm 5 ptx 6 tri 7 run 8 tun 9 ste 0 nb");
+  assert_int_equal(n, 59);
+  wb_tabs(out, sizeof out, names, 10, 4, 50, &ax, &aw); /* no space after the key */
+  assert_string_equal(out, "1ir 2low 3llv 4asm [5 ptx] 6tri 7run 8tun 9ste 0nb");
+  n = wb_tabs(out, sizeof out, names, 10, 5, 47, &ax, &aw); /* 80 columns: keys only */
+  assert_string_equal(out, "1 2 3 4 5 [6 triton] 7 8 9 0");
+  assert_true(n <= 47);
+  assert_int_equal(ax, 10);
+  assert_int_equal(aw, 10);
+  for (int a = 0; a < 10; a++) { /* the active tab is named in full at 80 columns and above */
+    wb_tabs(out, sizeof out, names, 10, a, 47, &ax, &aw);
+    assert_true(wb_cols(out, strlen(out)) <= 47);
+    assert_true(ax + aw <= 47);
+    assert_non_null(strstr(out, names[a]));
+  }
+  wb_tabs(out, sizeof out, names, 10, 9, 23, &ax, &aw); /* 40 columns: every key, clipped */
+  assert_string_equal(out, "1 2 3 4 5 6 7 8 9 [0 nb");
 }
 
 static void status(void **state) {
@@ -147,8 +185,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(layout_80x24), cmocka_unit_test(layout_200x60),
       cmocka_unit_test(layout_small), cmocka_unit_test(tabs),
-      cmocka_unit_test(status),       cmocka_unit_test(clip),
-      cmocka_unit_test(scroll),       cmocka_unit_test(text_lines),
+      cmocka_unit_test(tabs_ten),     cmocka_unit_test(status),
+      cmocka_unit_test(clip),         cmocka_unit_test(scroll),
+      cmocka_unit_test(text_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
