@@ -44,6 +44,18 @@ void mem_free(void *p) {
   free(p);
 }
 
+bool mem_grow(void **p, int *cap, int need, size_t elem, int first) {
+  if (need <= *cap) return true;
+  int ncap = *cap ? *cap * 2 : first;
+  while (ncap < need)
+    ncap *= 2;
+  void *q = mem_realloc(*p, (size_t)ncap * elem);
+  if (!q) return false;
+  *p = q;
+  *cap = ncap;
+  return true;
+}
+
 void *mem_alloc_aligned(size_t n) {
   if (should_fail()) return NULL;
   void *p = NULL;

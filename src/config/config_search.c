@@ -22,13 +22,9 @@ void cfglist_free(CfgList *l) {
 }
 
 int cfglist_push(CfgList *l, const int *cfg, Diag *d) {
-  if (l->count == l->cap) {
-    int ncap = l->cap ? l->cap * 2 : 16;
-    int *nv = mem_realloc(l->v, sizeof(int) * (size_t)ncap * (size_t)(l->slots ? l->slots : 1));
-    if (!nv) return diag_set(d, "config list: out of memory");
-    l->v = nv;
-    l->cap = ncap;
-  }
+  size_t row = sizeof(int) * (size_t)(l->slots ? l->slots : 1);
+  if (!mem_grow((void **)&l->v, &l->cap, l->count + 1, row, 16))
+    return diag_set(d, "config list: out of memory");
   memcpy(cfglist_at(l, l->count), cfg, sizeof(int) * (size_t)l->slots);
   l->count++;
   return HL_OK;

@@ -85,14 +85,7 @@ static int frag_own(CfgFragment *dst, const CfgFragment *src, Diag *d) {
 }
 
 static int grow(void **p, int *cap, int need, size_t elem, Diag *d) {
-  if (need <= *cap) return HL_OK;
-  int ncap = *cap ? *cap * 2 : 8;
-  while (ncap < need)
-    ncap *= 2;
-  void *q = mem_realloc(*p, (size_t)ncap * elem);
-  if (!q) return diag_set(d, "config space: out of memory");
-  *p = q;
-  *cap = ncap;
+  if (!mem_grow(p, cap, need, elem, 8)) return diag_set(d, "config space: out of memory");
   return HL_OK;
 }
 

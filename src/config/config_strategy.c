@@ -115,14 +115,7 @@ int cfg_strategy_generation(const CfgStrategy *q) {
 
 /* Grows a parallel array to hold n items of size sz. */
 static int grow(void **arr, int *cap, int n, size_t sz, Diag *d) {
-  if (n <= *cap) return HL_OK;
-  int ncap = *cap ? *cap : 16;
-  while (ncap < n)
-    ncap *= 2;
-  void *nv = mem_realloc(*arr, sz * (size_t)ncap);
-  if (!nv) return diag_set(d, "search strategy: out of memory");
-  *arr = nv;
-  *cap = ncap;
+  if (!mem_grow(arr, cap, n, sz, 16)) return diag_set(d, "search strategy: out of memory");
   return HL_OK;
 }
 

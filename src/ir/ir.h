@@ -80,6 +80,9 @@ typedef struct IrOpInfo {
 } IrOpInfo;
 
 const IrOpInfo *ir_op_info(IrOpKind k); /* k < IR_OP_COUNT */
+/* Math, logical, compare, where and cast: each result element comes from the operands' elements
+ * at the same position (what may be computed element by element, on the host or in a chunk). */
+bool ir_class_is_elementwise(IrOpClass cls);
 /* The op named `name`, or -1. */
 int ir_op_lookup(const char *name);
 const char *ir_phase_name(IrPhase p); /* "traced", "lowered" */

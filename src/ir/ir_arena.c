@@ -257,6 +257,22 @@ const IrOpInfo *ir_op_info(IrOpKind k) {
   return &op_table[(unsigned)k < IR_OP_COUNT ? k : 0];
 }
 
+bool ir_class_is_elementwise(IrOpClass cls) {
+  switch (cls) {
+  case IR_CLASS_UNARY:
+  case IR_CLASS_UNARY_FLOAT:
+  case IR_CLASS_LOGICAL:
+  case IR_CLASS_BINARY:
+  case IR_CLASS_BINARY_FLOAT:
+  case IR_CLASS_COMPARE:
+  case IR_CLASS_WHERE:
+  case IR_CLASS_CAST:
+    return true;
+  default:
+    return false;
+  }
+}
+
 int ir_op_lookup(const char *name) {
   for (int i = 0; i < IR_OP_COUNT; i++)
     if (name && strcmp(op_table[i].name, name) == 0) return i;

@@ -159,20 +159,8 @@ int ir_build_need_placement(IrBuilder *b, IrOpKind kind, int nargs, const IrValu
 }
 
 static bool class_has_attrs(IrOpClass cls) {
-  switch (cls) {
-  case IR_CLASS_UNARY:
-  case IR_CLASS_UNARY_FLOAT:
-  case IR_CLASS_LOGICAL:
-  case IR_CLASS_BINARY:
-  case IR_CLASS_BINARY_FLOAT:
-  case IR_CLASS_COMPARE:
-  case IR_CLASS_WHERE:
-  case IR_CLASS_YIELD:
-  case IR_CLASS_TILE_FIELD:
-    return false;
-  default:
-    return true;
-  }
+  if (cls == IR_CLASS_CAST) return true; /* the target dtype */
+  return !ir_class_is_elementwise(cls) && cls != IR_CLASS_YIELD && cls != IR_CLASS_TILE_FIELD;
 }
 
 void ir_build_link(IrRegion *r, IrOp *op) {

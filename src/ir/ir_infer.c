@@ -25,22 +25,8 @@ bool ir_type_eq(const IrType *t, const IrValue *v) {
 }
 
 bool ir_class_is_host(IrOpClass cls) {
-  switch (cls) {
-  case IR_CLASS_CONST:
-  case IR_CLASS_DECL:
-  case IR_CLASS_LOOP:
-  case IR_CLASS_UNARY:
-  case IR_CLASS_UNARY_FLOAT:
-  case IR_CLASS_LOGICAL:
-  case IR_CLASS_BINARY:
-  case IR_CLASS_BINARY_FLOAT:
-  case IR_CLASS_COMPARE:
-  case IR_CLASS_WHERE:
-  case IR_CLASS_CAST:
-    return true;
-  default:
-    return false;
-  }
+  return cls == IR_CLASS_CONST || cls == IR_CLASS_DECL || cls == IR_CLASS_LOOP ||
+         ir_class_is_elementwise(cls);
 }
 
 bool ir_const_int(const IrFunc *f, IrValueId v, int64_t *out) {

@@ -120,27 +120,15 @@ typedef struct Numbering {
 
 static void number_region(Numbering *n, const IrRegion *r) {
   if (n->oom) return;
-  if (n->nregions == n->cap_regions) {
-    int ncap = n->cap_regions ? n->cap_regions * 2 : 16;
-    const IrRegion **np = mem_realloc(n->regions, sizeof *np * (size_t)ncap);
-    if (!np) {
-      n->oom = true;
-      return;
-    }
-    n->regions = np;
-    n->cap_regions = ncap;
+  if (!mem_grow((void **)&n->regions, &n->cap_regions, n->nregions + 1, sizeof *n->regions, 16)) {
+    n->oom = true;
+    return;
   }
   n->regions[n->nregions++] = r;
   for (const IrOp *op = r->first; op; op = op->next) {
-    if (n->nops == n->cap_ops) {
-      int ncap = n->cap_ops ? n->cap_ops * 2 : 64;
-      const IrOp **np = mem_realloc(n->ops, sizeof *np * (size_t)ncap);
-      if (!np) {
-        n->oom = true;
-        return;
-      }
-      n->ops = np;
-      n->cap_ops = ncap;
+    if (!mem_grow((void **)&n->ops, &n->cap_ops, n->nops + 1, sizeof *n->ops, 64)) {
+      n->oom = true;
+      return;
     }
     n->ops[n->nops++] = op;
   }

@@ -472,33 +472,65 @@ static LLVMValueRef wrap_inc(NvmmaCtx *x, LLVMValueRef s) {
   return sel(x, LLVMBuildICmp(x->b, LLVMIntEQ, n, ci(x, x->desc.num_stages), ""), ci(x, 0), n);
 }
 
+/* The frame all three K loops share: entered at head when kt > 0 (else straight to exit), the
+ * slice counter t, the accumulator phis, and the blocks that reach head (the entry, the latch). */
+typedef struct KLoop {
+  LLVMValueRef kt, t;
+  LLVMBasicBlockRef head, exit, from[2];
+} KLoop;
+
+/* Branches into the loop and opens head with the phi t; the caller adds its own phis next. */
+static void kloop_begin(NvmmaCtx *x, LLVMValueRef kt, KLoop *l) {
+  l->kt = kt;
+  l->from[0] = LLVMGetInsertBlock(x->b);
+  l->head = block(x, "nvmma.k");
+  l->exit = block(x, "nvmma.k.end");
+  LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), l->head, l->exit);
+  LLVMPositionBuilderAtEnd(x->b, l->head);
+  l->t = LLVMBuildPhi(x->b, x->i32, "t");
+}
+
+/* phi gets init from the entry and next from the latch (after kloop_latch). */
+static void kloop_carry(KLoop *l, LLVMValueRef phi, LLVMValueRef init, LLVMValueRef next) {
+  LLVMValueRef v[2] = {init, next};
+  LLVMAddIncoming(phi, v, l->from, 2);
+}
+
+/* Ends the body: loops back to head while t1 = t + 1 < kt. */
+static void kloop_latch(NvmmaCtx *x, KLoop *l, LLVMValueRef t1) {
+  l->from[1] = LLVMGetInsertBlock(x->b);
+  LLVMBuildCondBr(x->b, slt(x, t1, l->kt), l->head, l->exit);
+  kloop_carry(l, l->t, ci(x, 0), t1);
+}
+
+/* Closes the n accumulator phis (acc on entry, cur from the latch) and continues at exit, where
+ * acc[i] becomes acc[i] when the loop was skipped, else its last cur[i]. */
+static void kloop_end(NvmmaCtx *x, KLoop *l, int n, const LLVMValueRef *phis,
+                      const LLVMValueRef *cur, LLVMValueRef *acc) {
+  LLVMPositionBuilderAtEnd(x->b, l->exit);
+  for (int i = 0; i < n; i++) {
+    LLVMValueRef p = LLVMBuildPhi(x->b, x->f32, "acc.out");
+    kloop_carry(l, phis[i], acc[i], cur[i]);
+    kloop_carry(l, p, acc[i], cur[i]);
+    acc[i] = p;
+  }
+}
+
 /* num_stages 1: load, wait, sync, compute, sync. */
 static void mainloop_1(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef kt,
                        LLVMValueRef *acc) {
   int n = nvmma_acc_count(&x->desc);
-  LLVMBasicBlockRef pre = LLVMGetInsertBlock(x->b), head = block(x, "nvmma.k"),
-                    exit = block(x, "nvmma.k.end");
-  LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), head, exit);
-  LLVMPositionBuilderAtEnd(x->b, head);
-  LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), phis[256], cur[256];
+  KLoop l;
+  kloop_begin(x, kt, &l);
+  LLVMValueRef phis[256], cur[256];
   for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
-  load_if(x, a, b, t, kt, ci(x, 0));
+  load_if(x, a, b, l.t, kt, ci(x, 0));
   nvmma_emit_wait(x, 0);
   nvmma_emit_barrier(x);
   nvmma_emit_compute(x, ci(x, 0), cur);
   nvmma_emit_barrier(x);
-  LLVMValueRef t1 = add(x, t, ci(x, 1));
-  LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b), from[2] = {pre, latch};
-  LLVMBuildCondBr(x->b, slt(x, t1, kt), head, exit);
-  LLVMValueRef tv[2] = {ci(x, 0), t1};
-  LLVMAddIncoming(t, tv, from, 2);
-  LLVMPositionBuilderAtEnd(x->b, exit);
-  for (int i = 0; i < n; i++) {
-    LLVMValueRef v[2] = {acc[i], cur[i]}, p = LLVMBuildPhi(x->b, x->f32, "acc.out");
-    LLVMAddIncoming(phis[i], v, from, 2);
-    LLVMAddIncoming(p, v, from, 2);
-    acc[i] = p;
-  }
+  kloop_latch(x, &l, add(x, l.t, ci(x, 1)));
+  kloop_end(x, &l, n, phis, cur, acc);
 }
 
 /* wgmma, num_stages >= 2: per slice t wait for it, sync (everyone is also done with slice
@@ -507,32 +539,20 @@ static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
                         LLVMValueRef *acc) {
   int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc);
   for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
-  LLVMBasicBlockRef pre = LLVMGetInsertBlock(x->b), head = block(x, "nvmma.k"),
-                    exit = block(x, "nvmma.k.end");
-  LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), head, exit);
-  LLVMPositionBuilderAtEnd(x->b, head);
-  LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), rs = LLVMBuildPhi(x->b, x->i32, "rs"),
-               ws = LLVMBuildPhi(x->b, x->i32, "ws");
+  KLoop l;
+  kloop_begin(x, kt, &l);
+  LLVMValueRef rs = LLVMBuildPhi(x->b, x->i32, "rs"), ws = LLVMBuildPhi(x->b, x->i32, "ws");
   LLVMValueRef phis[256], cur[256];
   for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
   nvmma_emit_wait(x, S - 2);
   nvmma_emit_barrier(x);
-  load_if(x, a, b, add(x, t, ci(x, S - 1)), kt, ws);
+  load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
   nvmma_emit_compute(x, rs, cur);
-  LLVMValueRef t1 = add(x, t, ci(x, 1)), rs1 = wrap_inc(x, rs), ws1 = wrap_inc(x, ws);
-  LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b), from[2] = {pre, latch};
-  LLVMBuildCondBr(x->b, slt(x, t1, kt), head, exit);
-  LLVMValueRef tv[2] = {ci(x, 0), t1}, rv[2] = {ci(x, 0), rs1}, wv[2] = {ci(x, S - 1), ws1};
-  LLVMAddIncoming(t, tv, from, 2);
-  LLVMAddIncoming(rs, rv, from, 2);
-  LLVMAddIncoming(ws, wv, from, 2);
-  LLVMPositionBuilderAtEnd(x->b, exit);
-  for (int i = 0; i < n; i++) {
-    LLVMValueRef v[2] = {acc[i], cur[i]}, p = LLVMBuildPhi(x->b, x->f32, "acc.out");
-    LLVMAddIncoming(phis[i], v, from, 2);
-    LLVMAddIncoming(p, v, from, 2);
-    acc[i] = p;
-  }
+  LLVMValueRef t1 = add(x, l.t, ci(x, 1)), rs1 = wrap_inc(x, rs), ws1 = wrap_inc(x, ws);
+  kloop_latch(x, &l, t1);
+  kloop_carry(&l, rs, ci(x, 0), rs1);
+  kloop_carry(&l, ws, ci(x, S - 1), ws1);
+  kloop_end(x, &l, n, phis, cur, acc);
 }
 
 /* num_stages >= 2, with the fragments of the next k step loaded while the current one's mma
@@ -540,66 +560,51 @@ static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
  * fragments of step kk+1 (or of slice t+1's step 0), runs step kk's mma; after step KK-2 (or
  * before the fragment load when KK = 1) it waits for slice t+1 and syncs. Every read of slice t
  * precedes that sync, so slice t+S issued in the next iteration may overwrite its stage. */
-void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
-                         LLVMValueRef k_total, LLVMValueRef *acc) {
+static void mainloop_mma(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef kt,
+                         LLVMValueRef *acc) {
   int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc), nf = nfrags(&x->desc);
   int KK = x->desc.bk / 16;
-  LLVMValueRef kt = shr(x, add(x, k_total, ci(x, x->desc.bk - 1)), log2i(x->desc.bk));
-  if (S == 1) {
-    mainloop_1(x, a, b, kt, acc);
-  } else if (x->desc.wgmma) {
-    mainloop_wg(x, a, b, kt, acc);
-  } else {
-    for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
-    nvmma_emit_wait(x, S - 2);
-    nvmma_emit_barrier(x);
-    LLVMValueRef fr0[128];
-    load_frags(x, ci(x, 0), 0, fr0);
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(x->b), head = block(x, "nvmma.k"),
-                      exit = block(x, "nvmma.k.end");
-    LLVMBuildCondBr(x->b, slt(x, ci(x, 0), kt), head, exit);
-
-    LLVMPositionBuilderAtEnd(x->b, head);
-    LLVMValueRef t = LLVMBuildPhi(x->b, x->i32, "t"), rs = LLVMBuildPhi(x->b, x->i32, "rs"),
-                 ws = LLVMBuildPhi(x->b, x->i32, "ws");
-    LLVMValueRef phis[256], cur[256], fphis[128], f[128], next[128];
-    for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
-    for (int i = 0; i < nf; i++) f[i] = fphis[i] = LLVMBuildPhi(x->b, x->i32, "frag");
-    LLVMValueRef rs1 = wrap_inc(x, rs);
-    for (int kk = 0; kk < KK; kk++) {
-      if (kk == 0) load_if(x, a, b, add(x, t, ci(x, S - 1)), kt, ws);
-      if (KK == 1) {
-        nvmma_emit_wait(x, S - 2);
-        nvmma_emit_barrier(x);
-      }
-      if (kk + 1 < KK) load_frags(x, rs, kk + 1, next);
-      else load_frags(x, rs1, 0, next);
-      mma_frags(x, f, cur);
-      memcpy(f, next, sizeof(LLVMValueRef) * (size_t)nf);
-      if (kk == KK - 2) {
-        nvmma_emit_wait(x, S - 2); /* slice t+1 landed (for this thread) */
-        nvmma_emit_barrier(x);     /* ... for all; and all are done reading slice t */
-      }
+  for (int s = 0; s < S - 1; s++) load_if(x, a, b, ci(x, s), kt, ci(x, s));
+  nvmma_emit_wait(x, S - 2);
+  nvmma_emit_barrier(x);
+  LLVMValueRef fr0[128];
+  load_frags(x, ci(x, 0), 0, fr0);
+  KLoop l;
+  kloop_begin(x, kt, &l);
+  LLVMValueRef rs = LLVMBuildPhi(x->b, x->i32, "rs"), ws = LLVMBuildPhi(x->b, x->i32, "ws");
+  LLVMValueRef phis[256], cur[256], fphis[128], f[128], next[128];
+  for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
+  for (int i = 0; i < nf; i++) f[i] = fphis[i] = LLVMBuildPhi(x->b, x->i32, "frag");
+  LLVMValueRef rs1 = wrap_inc(x, rs);
+  for (int kk = 0; kk < KK; kk++) {
+    if (kk == 0) load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
+    if (KK == 1) {
+      nvmma_emit_wait(x, S - 2);
+      nvmma_emit_barrier(x);
     }
-    LLVMValueRef t1 = add(x, t, ci(x, 1)), ws1 = wrap_inc(x, ws);
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(x->b), from[2] = {pre, latch};
-    LLVMBuildCondBr(x->b, slt(x, t1, kt), head, exit);
-    LLVMValueRef tv[2] = {ci(x, 0), t1}, rv[2] = {ci(x, 0), rs1}, wv[2] = {ci(x, S - 1), ws1};
-    LLVMAddIncoming(t, tv, from, 2);
-    LLVMAddIncoming(rs, rv, from, 2);
-    LLVMAddIncoming(ws, wv, from, 2);
-    for (int i = 0; i < nf; i++) {
-      LLVMValueRef v[2] = {fr0[i], f[i]};
-      LLVMAddIncoming(fphis[i], v, from, 2);
-    }
-    LLVMPositionBuilderAtEnd(x->b, exit);
-    for (int i = 0; i < n; i++) {
-      LLVMValueRef v[2] = {acc[i], cur[i]}, p = LLVMBuildPhi(x->b, x->f32, "acc.out");
-      LLVMAddIncoming(phis[i], v, from, 2);
-      LLVMAddIncoming(p, v, from, 2);
-      acc[i] = p;
+    if (kk + 1 < KK) load_frags(x, rs, kk + 1, next);
+    else load_frags(x, rs1, 0, next);
+    mma_frags(x, f, cur);
+    memcpy(f, next, sizeof(LLVMValueRef) * (size_t)nf);
+    if (kk == KK - 2) {
+      nvmma_emit_wait(x, S - 2); /* slice t+1 landed (for this thread) */
+      nvmma_emit_barrier(x);     /* ... for all; and all are done reading slice t */
     }
   }
+  LLVMValueRef t1 = add(x, l.t, ci(x, 1)), ws1 = wrap_inc(x, ws);
+  kloop_latch(x, &l, t1);
+  kloop_carry(&l, rs, ci(x, 0), rs1);
+  kloop_carry(&l, ws, ci(x, S - 1), ws1);
+  for (int i = 0; i < nf; i++) kloop_carry(&l, fphis[i], fr0[i], f[i]);
+  kloop_end(x, &l, n, phis, cur, acc);
+}
+
+void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
+                         LLVMValueRef k_total, LLVMValueRef *acc) {
+  LLVMValueRef kt = shr(x, add(x, k_total, ci(x, x->desc.bk - 1)), log2i(x->desc.bk));
+  if (x->desc.num_stages == 1) mainloop_1(x, a, b, kt, acc);
+  else if (x->desc.wgmma) mainloop_wg(x, a, b, kt, acc);
+  else mainloop_mma(x, a, b, kt, acc);
   nvmma_emit_wait(x, 0); /* the (empty) groups still open */
   nvmma_emit_barrier(x);
 }

@@ -179,15 +179,9 @@ int64_t tt_block_value(Tt *t, IrDim b) {
 
 /* Registers tile dim k of loop op (iteration value `tile`), returns its number. */
 int tt_open_tdim(Tt *t, const IrOp *op, int k, int *saved_slot) {
-  if (t->ntdims == t->tdims_cap) {
-    int cap = t->tdims_cap ? 2 * t->tdims_cap : 16;
-    TtTdim *p = mem_realloc(t->tdims, sizeof *p * (size_t)cap);
-    if (!p) {
-      t->out.oom = true;
-      return -1;
-    }
-    t->tdims = p;
-    t->tdims_cap = cap;
+  if (!mem_grow((void **)&t->tdims, &t->tdims_cap, t->ntdims + 1, sizeof *t->tdims, 16)) {
+    t->out.oom = true;
+    return -1;
   }
   int id = t->ntdims++;
   TtTdim *x = &t->tdims[id];

@@ -47,16 +47,10 @@ static bool loopable(Tt *t, const IrRegion *r, int n, const IrRegion **home) {
     if (!touches) continue;
     if (*home && *home != r) return false;
     *home = r;
-    switch (ir_op_info(op->kind)->cls) {
+    IrOpClass cls = ir_op_info(op->kind)->cls;
+    if (ir_class_is_elementwise(cls)) continue;
+    switch (cls) {
     case IR_CLASS_LOAD:
-    case IR_CLASS_UNARY:
-    case IR_CLASS_UNARY_FLOAT:
-    case IR_CLASS_LOGICAL:
-    case IR_CLASS_BINARY:
-    case IR_CLASS_BINARY_FLOAT:
-    case IR_CLASS_COMPARE:
-    case IR_CLASS_WHERE:
-    case IR_CLASS_CAST:
     case IR_CLASS_UNSQUEEZE:
     case IR_CLASS_SQUEEZE:
     case IR_CLASS_EXPAND:

@@ -26,14 +26,6 @@ if arg[1] then
   assert(part and parts and part >= 1 and part <= parts, "usage: test_compiled.lua [N/M]")
 end
 
-local function kernel_files()
-  local files = {}
-  local p = assert(io.popen("ls kernels/*.lua 2>/dev/null"))
-  for line in p:lines() do files[#files + 1] = line end
-  p:close()
-  return files
-end
-
 -- k with other settings (same function and configs).
 local function variant(k, changes)
   local opts = {}
@@ -73,7 +65,7 @@ end
 
 local function call(k, args) return pack(k(table.unpack(args, 1, args.n))) end
 
-for i, f in ipairs(kernel_files()) do
+for i, f in ipairs(T.kernel_files()) do
   if (i - 1) % parts ~= part - 1 then goto next_file end
   local d = run.load(f)
   for _, e in ipairs(d.entries) do

@@ -27,14 +27,6 @@ local function assemble(ptx)
   return not ok and (out ~= "" and out or "ptxas failed") or nil
 end
 
-local function kernel_files()
-  local files = {}
-  local p = assert(io.popen("ls kernels/*.lua 2>/dev/null"))
-  for line in p:lines() do files[#files + 1] = line end
-  p:close()
-  return files
-end
-
 -- A compile that the lowering refuses with a reason (a tile too big for shared memory) is not a
 -- ptxas failure: counted, not failed. So is a random config whose tunable (matmul_split_k's
 -- split_k) retraces the kernel into a space the other fields do not fit (the tracer's business).
@@ -45,7 +37,7 @@ local function expected_refusal(msg)
 end
 
 local refused = 0
-for _, file in ipairs(kernel_files()) do
+for _, file in ipairs(T.kernel_files()) do
   local d = run.load(file)
   for _, e in ipairs(d.entries) do
     T.test(file .. " " .. e.name .. ": PTX for the default and " .. RANDOM_CONFIGS

@@ -6,14 +6,6 @@ local T = require "testing"
 local run = require "helua.run"
 local helua = require "helua"
 
-local function kernel_files()
-  local files = {}
-  local p = assert(io.popen("ls kernels/*.lua 2>/dev/null"))
-  for line in p:lines() do files[#files + 1] = line end
-  p:close()
-  return files
-end
-
 -- One line per failing result: what failed and why.
 local function expect_ok(r, what)
   if not r.ok then
@@ -23,7 +15,7 @@ local function expect_ok(r, what)
   end
 end
 
-local files = kernel_files()
+local files = T.kernel_files()
 
 T.test("kernels/ has the example kernels", function()
   local want = {"add", "add_broadcast", "exp", "sum", "long_sum", "long_sum_manual", "softmax",

@@ -19,20 +19,12 @@ local function expect(tag, k, args, ...)
   return T.raises_at(tag, function() ir(k, table.unpack(args)) end, "hint: ", ...)
 end
 
-local function kernel_files()
-  local files = {}
-  local p = assert(io.popen("ls kernels/*.lua 2>/dev/null"))
-  for line in p:lines() do files[#files + 1] = line end
-  p:close()
-  return files
-end
-
 local x = helua.randn({8, 6}, {seed = 1})
 local y = helua.randn({6, 4}, {seed = 2})
 
 -- ---- every kernel -----------------------------------------------------------------------------
 
-for _, f in ipairs(kernel_files()) do
+for _, f in ipairs(T.kernel_files()) do
   local d = run.load(f)
   for _, e in ipairs(d.entries) do
     T.test(f .. " " .. e.name .. " traces to verified IR", function()

@@ -71,6 +71,15 @@ function T.raises_at(tag, fn, ...)
   return err
 end
 
+-- The kernel files kernels/*.lua (run from the source root), sorted; {} when there are none.
+function T.kernel_files()
+  local files = {}
+  local p = assert(io.popen("ls kernels/*.lua 2>/dev/null"))
+  for line in p:lines() do files[#files + 1] = line end
+  p:close()
+  return files
+end
+
 function T.done()
   print(string.format("%s: %d passed, %d failed", T.name, T.passed, T.failed))
   os.exit(T.failed == 0 and T.passed > 0 and 0 or 1)

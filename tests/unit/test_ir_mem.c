@@ -1,5 +1,6 @@
 /* Tile IR under allocation failure: building, printing and verifying with the N-th allocation
- * failing, for every N until the call succeeds, never crashes or leaks. Part of tests/unit. */
+ * failing, for every N until the call succeeds, never crashes or leaks; and base's mem_grow.
+ * Part of tests/unit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,6 +190,31 @@ static void test_long_names(void **state) {
   ir_func_free(f);
 }
 
+/* mem_grow (the growth of every realloc'ed array: IR serial numbering, config lists, ...):
+ * doubles from `first`, keeps the contents, and a failed grow leaves array and capacity alone. */
+static void test_mem_grow(void **state) {
+  (void)state;
+  long live = mem_live_count();
+  int *a = NULL, cap = 0;
+  assert_true(mem_grow((void **)&a, &cap, 1, sizeof *a, 4));
+  assert_int_equal(cap, 4);
+  for (int i = 0; i < 4; i++) a[i] = i * 7;
+  assert_true(mem_grow((void **)&a, &cap, 4, sizeof *a, 4)); /* room already */
+  assert_int_equal(cap, 4);
+  assert_true(mem_grow((void **)&a, &cap, 19, sizeof *a, 4)); /* 8, 16, 32 */
+  assert_int_equal(cap, 32);
+  for (int i = 0; i < 4; i++) assert_int_equal(a[i], i * 7);
+  int *before = a;
+  mem_fail_after(1);
+  assert_false(mem_grow((void **)&a, &cap, 33, sizeof *a, 4));
+  mem_fail_after(0);
+  assert_ptr_equal(a, before);
+  assert_int_equal(cap, 32);
+  assert_int_equal(a[3], 21);
+  mem_free(a);
+  assert_int_equal(mem_live_count(), live);
+}
+
 /* Small chunks: nearly every arena allocation is its own mem_alloc, a failure point to visit. */
 static int small_chunks(void **state) {
   ir_arena_test_chunk = 64;
@@ -206,6 +232,7 @@ int main(void) {
       cmocka_unit_test(test_failed_call_changes_nothing),
       cmocka_unit_test(test_print_verify_sweep),
       cmocka_unit_test(test_long_names),
+      cmocka_unit_test(test_mem_grow),
   };
   int failed = cmocka_run_group_tests_name("ir_mem", tests, NULL, NULL);
   failed += cmocka_run_group_tests_name("ir_mem_small_chunks", tests, small_chunks, normal_chunks);
