@@ -45,7 +45,7 @@ T.host_call = host_call
 local function cuda_unavailable(reason)
   diag.raise("cuda: unavailable (" .. tostring(reason) .. ")", {
     token = "cuda",
-    hint = "use device = \"cpu\" (the default): kernels then run on the CPU",
+    hint = "use device = \"cpu\" (the default) and a kernel backend of \"auto\" or \"cpu\": kernels then run on the CPU",
   })
 end
 T.cuda_unavailable = cuda_unavailable

@@ -64,7 +64,8 @@ static int64_t static_grid(const LowerCtx *c, const IrLoopInfo *loops, int n) {
 static void header(LowerCtx *c, Text *t) {
   const IrFunc *f = c->ir;
   const LowerBinding *b = &c->bind;
-  put(t, "# lowered for the CPU\n");
+  put(t,
+      c->target == LOWER_TARGET_CUDA ? "# lowered for CUDA (sm_90a)\n" : "# lowered for the CPU\n");
   for (int i = 0; i < f->nslots; i++) {
     const IrBlockSlot *s = &f->slots[i];
     put(t, "# block B%d = %lld", i, (long long)b->block[i]);
