@@ -264,10 +264,11 @@ static int core_compile(lua_State *L) {
 
 /* ---- core.compile_many: lowering on threads --------------------------------------------------- */
 
-/* core.compile_many(irfunc, {config, ...}, threads) -> {kernel | error text, ...}: lowers every
- * config on up to `threads` threads at once (each lower_compile has its own LLVM context and
- * target machine and reads the function without changing it), then loads each object on this
- * thread (the JIT). The tuner's workers compile a batch of candidates this way. */
+/* core.compile_many(irfunc, {config, ...}, threads [, target]) -> {kernel | error text, ...}:
+ * lowers every config on up to `threads` threads at once (each lower_compile has its own LLVM
+ * context and target machine and reads the function without changing it), then, for the cpu
+ * target, loads each object on this thread (the JIT); a cuda kernel's module loads on its first
+ * launch, as core.compile's. The tuner's workers compile a batch of candidates this way. */
 #define MANY_MAX 256
 
 typedef struct ManyJob {
@@ -275,6 +276,7 @@ typedef struct ManyJob {
   LowerConfig *cfgs;
   LowerArtifact **arts;
   Diag *diags;
+  LowerTarget target;
   int n;
   atomic_int next;
 } ManyJob;
@@ -284,7 +286,7 @@ static void *many_worker(void *arg) {
   for (;;) {
     int i = atomic_fetch_add(&j->next, 1);
     if (i >= j->n) return NULL;
-    if (lower_compile(j->f, &j->cfgs[i], LOWER_TARGET_CPU, &j->arts[i], &j->diags[i]) != HL_OK)
+    if (lower_compile(j->f, &j->cfgs[i], j->target, &j->arts[i], &j->diags[i]) != HL_OK)
       j->arts[i] = NULL;
   }
 }
@@ -293,6 +295,12 @@ static int core_compile_many(lua_State *L) {
   IrFunc *f = bind_ir_check_func(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer threads = luaL_optinteger(L, 3, 1);
+  const char *target = luaL_optstring(L, 4, "cpu");
+  bool cuda = strcmp(target, "cuda") == 0;
+  if (strcmp(target, "cpu") != 0 && !cuda)
+    return luaL_error(L, "compile_many: unknown target \"%s\" (expected \"cpu\" or \"cuda\")",
+                      target);
+  lua_settop(L, 4);
   int n = (int)luaL_len(L, 2);
   if (n > MANY_MAX) return luaL_error(L, "compile_many: at most %d configs", MANY_MAX);
   if (threads < 1) threads = 1;
@@ -308,6 +316,7 @@ static int core_compile_many(lua_State *L) {
   for (int i = 0; i < n; i++) { /* a kernel userdata per config, in its safe empty state */
     ks[i] = lua_newuserdatauv(L, sizeof *ks[i], 0);
     memset(ks[i], 0, sizeof *ks[i]);
+    ks[i]->cuda = cuda;
     luaL_setmetatable(L, KERNEL_MT);
     lua_rawseti(L, out, i + 1);
     lua_geti(L, 2, i + 1);
@@ -316,7 +325,8 @@ static int core_compile_many(lua_State *L) {
     arts[i] = NULL;
     diags[i] = (Diag){0};
   }
-  ManyJob job = {.f = f, .cfgs = cfgs, .arts = arts, .diags = diags, .n = n};
+  ManyJob job = {.f = f, .cfgs = cfgs, .arts = arts, .diags = diags, .n = n,
+                 .target = cuda ? LOWER_TARGET_CUDA : LOWER_TARGET_CPU};
   atomic_init(&job.next, 0);
   pthread_t tids[64];
   int started = 0;
@@ -336,6 +346,7 @@ static int core_compile_many(lua_State *L) {
       lua_rawseti(L, out, i + 1);
       continue;
     }
+    if (cuda) continue; /* the module loads on the first launch */
     int64_t t0 = rt_now_ns();
     if (rt_cpu_load(ks[i]->art->object, ks[i]->art->object_len, ks[i]->art->program_sym,
                     ks[i]->art->grid_sym, &ks[i]->rk, &d)) {
@@ -552,14 +563,20 @@ static int k_info(lua_State *L) {
   set_int(L, "threads", a->threads);
   set_int(L, "frame_bytes", (lua_Integer)a->frame_bytes);
   set_int(L, "object_bytes", (lua_Integer)a->object_len);
-  { /* what the launch runs: the object code and its launch shape (the tuner dedupes on it) */
+  { /* what the launch runs: the object code (cuda: the PTX) and its launch shape (the tuner
+     * dedupes on it) */
     uint64_t h = 0xcbf29ce484222325ull;
-    const unsigned char *o = (const unsigned char *)a->object;
-    for (size_t i = 0; i < a->object_len; i++)
+    const unsigned char *o = (const unsigned char *)(k->cuda ? a->ptx : a->object);
+    size_t len = k->cuda ? (a->ptx ? strlen(a->ptx) : 0) : a->object_len;
+    for (size_t i = 0; i < len; i++)
       h = (h ^ o[i]) * 0x100000001b3ull;
-    char hex[64];
-    snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h, lower_artifact_threads(a),
-             (size_t)a->frame_bytes);
+    char hex[96];
+    if (k->cuda)
+      snprintf(hex, sizeof hex, "%016llx:%ux%ux%u:%ux%ux%u:%u", (unsigned long long)h, a->grid3[0],
+               a->grid3[1], a->grid3[2], a->block[0], a->block[1], a->block[2], a->shared_bytes);
+    else
+      snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h,
+               lower_artifact_threads(a), (size_t)a->frame_bytes);
     lua_pushstring(L, hex);
     lua_setfield(L, -2, "binary_key");
   }
