@@ -221,10 +221,33 @@ end
 
 -- ---- jobs --------------------------------------------------------------------------------------
 
--- A batch of jobs: every config compiled at once on `threads` threads (core.compile_many), then
--- each job checked and timed in order, one reply frame each (reply(result)). A cuda worker
--- compiles PTX for the batch the same way; each module loads (the driver's JIT) on its first
--- launch.
+-- One job of a batch whose config compiled into ck (a kernel, or the compile's error text):
+-- checked, timed, answered. Returns true when the CUDA context died with it (the worker exits).
+function Worker:one(s, j, ck, compile_s, reply)
+  local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
+  if fault and fault ~= "" and j.key and j.key:find(fault, 1, true) then core.tune_fault() end
+  local r = {compile_s = compile_s, samples = {}, device = self.device}
+  if type(ck) ~= "userdata" then
+    r.status, r.message = "error", first_line(ck)
+    reply(r)
+    return false
+  end
+  local okr, res = pcall(self.run_compiled, self, s, ck, j, r)
+  if not okr then res = {status = "error", message = first_line(res)} end
+  if res.status ~= "ok" and self:context_dead() then
+    res.fatal = true
+    res.message = tostring(res.message) .. " (the CUDA context is dead: the worker restarts)"
+  end
+  reply(res)
+  return res.fatal
+end
+
+-- A batch of jobs, one reply frame each (reply(result)), in order. On the CPU every config
+-- compiles at once on `threads` threads (core.compile_many), then each job is checked and timed
+-- alone on the machine. On a GPU the batch compiles in chunks on background threads
+-- (core.compile_start, one core left to the launching thread): while chunk k + 1 compiles, chunk
+-- k's candidates are checked and timed on the device. Each cuda module loads (the driver's PTX
+-- JIT) on its candidate's first launch.
 function Worker:jobs(msg, reply)
   local s = self.setups[msg.sid]
   if not s then
@@ -233,30 +256,38 @@ function Worker:jobs(msg, reply)
     end
     return
   end
-  local configs = {}
-  for i, j in ipairs(msg.jobs) do configs[i] = j.config end
-  local c0 = core.clock()
-  local okc, cks = pcall(core.compile_many, s.func, configs, msg.threads or 1, self.target)
-  local compile_s = (core.clock() - c0) / math.max(1, #msg.jobs)
-  for i, j in ipairs(msg.jobs) do
-    local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
-    if fault and fault ~= "" and j.key and j.key:find(fault, 1, true) then core.tune_fault() end
-    local ck = okc and cks[i] or (okc and "not compiled" or cks)
-    local r = {compile_s = compile_s, samples = {}, device = self.device}
-    if type(ck) ~= "userdata" then
-      r.status, r.message = "error", first_line(ck)
-      reply(r)
+  local jobs, threads = msg.jobs, msg.threads or 1
+  if self.cuda then threads = math.max(1, threads - 1) end
+  local chunk = self.cuda and threads or #jobs
+  local function start(first)
+    if first > #jobs then return nil end
+    local configs = {}
+    for i = first, math.min(#jobs, first + chunk - 1) do configs[#configs + 1] = jobs[i].config end
+    local c = {first = first, n = #configs, t0 = core.clock()}
+    if self.cuda then
+      local ok, job = pcall(core.compile_start, s.func, configs, threads, "cuda")
+      if ok then c.job = job else c.err = job end
     else
-      local okr, res = pcall(self.run_compiled, self, s, ck, j, r)
-      if not okr then res = {status = "error", message = first_line(res)} end
-      if res.status ~= "ok" and self:context_dead() then
-        res.fatal = true
-        res.message = tostring(res.message) .. " (the CUDA context is dead: the worker restarts)"
-      end
-      reply(res)
-      if res.fatal then return "fatal" end
+      local ok, cks = pcall(core.compile_many, s.func, configs, threads, "cpu")
+      if ok then c.cks = cks else c.err = cks end
+      c.secs = core.clock() - c.t0
     end
-    if okc then cks[i] = nil end -- closed by the collector once measured
+    return c
+  end
+  local cur = start(1)
+  while cur do
+    if cur.job then
+      local ok, cks, secs = pcall(cur.job.wait, cur.job)
+      if ok then cur.cks, cur.secs = cks, secs else cur.err = cks end
+    end
+    local nxt = self.cuda and start(cur.first + cur.n) or nil -- compiles while this chunk is timed
+    local compile_s = (cur.secs or 0) / math.max(1, cur.n)
+    for k = 1, cur.n do
+      local ck = cur.cks and (cur.cks[k] or "not compiled") or cur.err
+      if self:one(s, jobs[cur.first + k - 1], ck, compile_s, reply) then return "fatal" end
+      if cur.cks then cur.cks[k] = nil end -- closed by the collector once measured
+    end
+    cur = nxt or (not self.cuda and start(cur.first + cur.n)) or nil
   end
 end
 

@@ -53,6 +53,38 @@ T.test("the cache key of a cuda search names the target, the GPU and the driver"
            "another driver is another entry")
 end)
 
+T.test("core.compile_many / compile_start for cuda: PTX on threads (no GPU needed), binary keys", function()
+  local x = helua.randn({256})
+  local bk = plus_one("cpu"):bind(x)
+  local v = bk:_variant(nil)
+  local space = core.config_space(v.func, "cuda")
+  local d = space:default()
+  local other = space:default()
+  other.num_warps = d.num_warps == 4 and 8 or 4
+  local ks = core.compile_many(v.func, {d, d, other, {num_warps = 3}}, 2, "cuda")
+  T.eq(type(ks[1]), "userdata", "compiled: " .. tostring(ks[1]))
+  T.eq(ks[1]:info().target, "cuda", "the cuda target")
+  T.truthy(ks[1]:code("ptx"):find(".entry", 1, true), "PTX")
+  T.eq(ks[1]:info().binary_key, ks[2]:info().binary_key, "the same PTX and launch: one key")
+  T.truthy(ks[1]:info().binary_key ~= ks[3]:info().binary_key, "another block: another key")
+  T.eq(type(ks[4]), "string", "a config the lowering refuses is its error text")
+  T.raises(function() core.compile_many(v.func, {d}, 1, "tpu") end, "unknown target")
+  -- in the background (a GPU worker times the previous chunk meanwhile)
+  local job = core.compile_start(v.func, {d, other, {num_warps = 3}}, 2, "cuda")
+  local got, secs = job:wait()
+  T.eq(#got, 3, "three results")
+  T.eq(got[1]:info().binary_key, ks[1]:info().binary_key, "the same PTX as compile_many's")
+  T.eq(type(got[3]), "string", "errors in place")
+  T.truthy(secs >= 0, "the compile's seconds")
+  T.eq(job:wait(), got, "waiting again returns the same table")
+  local unwaited = core.compile_start(v.func, {d, other}, 2, "cuda")
+  unwaited = nil -- collected unwaited: joined first, nothing leaks or crashes
+  collectgarbage()
+  collectgarbage()
+  T.raises(function() core.compile_start(v.func, {{num_warps = "x"}}, 1, "cuda") end,
+           "must be an integer")
+end)
+
 local avail, why = core.cuda_available()
 
 if not avail then
