@@ -206,6 +206,15 @@ local function fail_slot(self, s, result, done)
   for i = #jobs, 2, -1 do table.insert(self.requeue, 1, jobs[i]) end
 end
 
+-- A worker that exited with 3 could not use its device (its stderr says why, e.g. "cuda:
+-- unavailable"): its slot takes no more jobs; the other workers take its batch.
+local function broken_slot(self, s)
+  local jobs = s.jobs
+  drop(s)
+  s.broken = "the worker for " .. s.device .. " could not start on its device (see stderr)"
+  for i = #jobs, 1, -1 do table.insert(self.requeue, 1, jobs[i]) end
+end
+
 -- Runs jobs from next_job() (nil: no more) on free workers, in batches of up to `batch` per
 -- worker; done(job, result) per finished job, in completion order. result: {status, message,
 -- samples, cut, compile_s, device}. A worker that dies fails the job it was on; its other jobs
@@ -213,8 +222,20 @@ end
 function Pool:run(next_job, done)
   local more = true
   while true do
+    local broken = 0
     for _, s in ipairs(self.slots) do
-      while (more or #self.requeue > 0) and #s.jobs == 0 do
+      if s.broken then broken = broken + 1 end
+    end
+    if broken == #self.slots then -- no worker can start: every job left fails with the reason
+      local why = self.slots[1].broken
+      while true do
+        local job = take(self, next_job)
+        if not job then return end
+        done(job, {status = "error", message = why, device = self.slots[1].device})
+      end
+    end
+    for _, s in ipairs(self.slots) do
+      while not s.broken and (more or #self.requeue > 0) and #s.jobs == 0 do
         local batch = {}
         while #batch < self.batch do
           local job = take(self, next_job)
@@ -225,9 +246,18 @@ function Pool:run(next_job, done)
         local ok, err = dispatch(self, s, batch)
         if not ok then
           s.jobs = batch
-          fail_slot(self, s, {status = "crash", device = s.device,
-                              message = "the worker could not take the job: " .. tostring(err)},
-                    done)
+          local how, detail -- a worker that exited at start says why by its status
+          if s.w then
+            local w, frame, h, d = core.worker_wait({s.w}, 2)
+            if w and not frame then how, detail = h, d end
+          end
+          if how == "exit" and detail == 3 then
+            broken_slot(self, s)
+          else
+            fail_slot(self, s, {status = "crash", device = s.device,
+                                message = "the worker could not take the job: " .. tostring(err)},
+                      done)
+          end
         end
       end
     end
@@ -268,6 +298,8 @@ function Pool:run(next_job, done)
             drop(s)
           end
         end
+      elseif s and how == "exit" and detail == 3 then
+        broken_slot(self, s)
       elseif s then -- the worker ended: a crash for its current job; a fresh one takes the rest
         local msg = how == "signal" and ("the worker died of " .. tostring(detail))
           or ("the worker exited with " .. tostring(detail))

@@ -17,7 +17,7 @@ local BUDGET = tonumber(os.getenv("HELUA_TEST_TUNE_BUDGET") or "") or 10
 
 for _, file in ipairs({"kernels/add.lua", "kernels/softmax.lua"}) do
   local d = run.load(file)
-  local e = d.kernels[1]
+  local e = d.entries[1]
   T.test(file .. " " .. e.name .. ": tuned on cuda, correct, not slower than the default", function()
     local size = run.size(d, "small")
     local hargs = run.inputs(e, size, 0)
@@ -34,7 +34,9 @@ for _, file in ipairs({"kernels/add.lua", "kernels/softmax.lua"}) do
     local got = run.move(table.pack(bk:run(best, table.unpack(args, 1, args.n))), "cpu")
     local want = table.pack(e.reference(table.unpack(hargs, 1, hargs.n)))
     local cmp = run.compare(got, want, e.tolerance)
-    T.truthy(cmp.ok, "the tuned config's results: " .. tostring(cmp.message))
+    T.truthy(cmp.ok, string.format("the tuned config's results: %s (max abs err %s, rel err %s)",
+                                   tostring(cmp.message or "not close to the reference"),
+                                   tostring(cmp.max_abs), tostring(cmp.rel)))
     print(string.format("  %s: default %.4f ms, tuned %.4f ms (%.2fx), %d configs, %.1f s",
                         e.name, rep.default.time * 1e3, rep.best.time * 1e3, rep.speedup,
                         #rep.trials, rep.seconds))

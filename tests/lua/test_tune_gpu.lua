@@ -131,6 +131,22 @@ elseif expect == "fake" then
     T.eq(reply.status, "ok", "retime: " .. tostring(reply.message))
     T.eq(#reply.times, 2, "a time per config")
     pool:close()
+    -- a worker that cannot use its GPU (cuda:15 does not exist) fails its jobs with the reason,
+    -- once, instead of being restarted for every job
+    local dead = P.new({"cuda:15"}, 30)
+    local n, results = 0, {}
+    dead:run(function()
+      n = n + 1
+      if n > 3 then return nil end
+      return {setup = setup, config = cfg, key = "k" .. n, repeats = 1}
+    end, function(_, r) results[#results + 1] = r end)
+    T.eq(#results, 3, "every job answered")
+    for _, r in ipairs(results) do
+      T.eq(r.status, "error", "an error: " .. tostring(r.message))
+      T.truthy(r.message:find("could not start on its device", 1, true), "why: " .. r.message)
+    end
+    T.eq(dead.started, 1, "started once")
+    dead:close()
   end)
 
   T.test("fake driver: a whole search on cuda workers; every trial names its GPU", function()
