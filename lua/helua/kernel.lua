@@ -280,7 +280,8 @@ function Bound:autotune(opts)
     dir = o.cache_dir or k.settings.cache_dir
     local device -- cuda: the GPU's name and the driver's version are part of the key
     if target == "cuda" then
-      local info = core.cuda_device_info(core.cuda_current_device and core.cuda_current_device() or 0)
+      local ordinal = core.cuda_current_device and core.cuda_current_device() or 0
+      local info = core.cuda_device_info(ordinal)
       device = info.name .. " driver " .. tostring(info.driver_version)
     end
     key = cache.key({fingerprint = v.func:fingerprint(), args = self.key, target = target,

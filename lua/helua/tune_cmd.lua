@@ -1,5 +1,5 @@
--- `helua tune FILE`: autotunes each kernel of a kernel file at one size on the CPU target (or
--- the GPU: --backend cuda) and prints the default and tuned times. Part of lua/helua (policy). The search is helua.tune.
+-- `helua tune FILE`: autotunes each kernel of a kernel file at one size (CPU, or GPU with
+-- --backend cuda) and prints the default and tuned times. Part of lua/helua; helua.tune searches.
 local run = require "helua.run"
 local tune = require "helua.tune"
 
@@ -9,8 +9,8 @@ M.USAGE = [[
 usage: helua tune FILE [options]
 
 Autotunes each kernel of a kernel file (share/doc/kernels.md) on the file's example inputs (CPU
-target, or the GPU with --backend cuda): progress lines go to stderr, then a table of the default and the tuned times, and the
-line that hard-codes each best config. Results are cached (HELUA_CACHE_DIR); a second run
+target, or the GPU with --backend cuda): progress lines go to stderr, then a table of the
+default and the tuned times, and the line that hard-codes each best config. Results are cached (HELUA_CACHE_DIR); a second run
 loads them. See share/doc/tuning.md.
 
 options:

@@ -293,7 +293,7 @@ function Pool:run(next_job, done)
           end
           reply.device = reply.device or s.device
           done(job, reply)
-          if reply.fatal then -- the worker's CUDA context died: it exits; a fresh one takes the rest
+          if reply.fatal then -- its CUDA context died: it exits; a fresh one takes the rest
             for i = #s.jobs, 1, -1 do table.insert(self.requeue, 1, s.jobs[i]) end
             drop(s)
           end
@@ -339,7 +339,10 @@ function Pool:call(setup, msg, timeout)
   for _ = 1, want do
     local w, frame, how, detail = core.worker_wait({s.w}, math.max(0.001, deadline - core.clock()))
     if not w then drop(s) return nil, "timed out" end
-    if not frame then drop(s) return nil, "the worker ended (" .. tostring(how) .. " " .. tostring(detail) .. ")" end
+    if not frame then
+      drop(s)
+      return nil, "the worker ended (" .. tostring(how) .. " " .. tostring(detail) .. ")"
+    end
     reply = W.unpack(frame)
   end
   return reply

@@ -375,7 +375,8 @@ function Worker:start_cuda()
   local okn, n = pcall(core.cuda_device_count)
   if not okn then return nil, first_line(n) end
   if self.ordinal >= n then
-    return nil, string.format("cuda device %d does not exist (this machine has %d)", self.ordinal, n)
+    return nil, string.format("cuda device %d does not exist (this machine has %d)", self.ordinal,
+                              n)
   end
   self.e0, self.e1 = core.cuda_event(), core.cuda_event()
   return true

@@ -262,7 +262,7 @@ static int core_compile(lua_State *L) {
   return 1;
 }
 
-/* ---- core.compile_many / core.compile_start: lowering on threads ------------------------------ */
+/* ---- core.compile_many / core.compile_start: lowering on threads ---------------------------- */
 
 /* core.compile_many(irfunc, {config, ...}, threads [, target]) -> {kernel | error text, ...}:
  * lowers every config on up to `threads` threads at once (each lower_compile has its own LLVM

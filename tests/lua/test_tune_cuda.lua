@@ -18,7 +18,7 @@ local BUDGET = tonumber(os.getenv("HELUA_TEST_TUNE_BUDGET") or "") or 10
 for _, file in ipairs({"kernels/add.lua", "kernels/softmax.lua"}) do
   local d = run.load(file)
   local e = d.entries[1]
-  T.test(file .. " " .. e.name .. ": tuned on cuda, correct, not slower than the default", function()
+  T.test(file .. " " .. e.name .. ": tuned on cuda, correct, not slower than default", function()
     local size = run.size(d, "small")
     local hargs = run.inputs(e, size, 0)
     local args = run.move(hargs, "cuda")

@@ -171,8 +171,8 @@ static int rt_cuda_load_locked(Diag *d) {
   return HL_OK;
 }
 
-/* A context on devices[ordinal]: the primary context (shared with any other CUDA user in the process),
- * else one of our own through cuCtxCreate_v4 / _v2. */
+/* A context on devices[ordinal] (rt_cuda_select_device): the primary context (shared with any
+ * other CUDA user in the process), else one of our own through cuCtxCreate_v4 / _v2. */
 static int rt_cuda_context_locked(Diag *d) {
   CUdevice dev = rt_cuda_state.devices[rt_cuda_state.ordinal];
   CUcontext ctx = NULL;
