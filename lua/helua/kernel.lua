@@ -246,12 +246,8 @@ end
 -- Returns the best Config and the search's report.
 function Bound:autotune(opts)
   if not core.compile then needs_compiler("autotune()") end
-  if M.mode(self.kernel.settings) == "cuda" then
-    diag.raise("autotune() on the GPU is not built yet: the tuner searches CPU configs", {
-      hint = "give a config (helua.Config{...}) for the cuda backend, or tune with backend = \"cpu\"",
-    })
-  end
-  if M.mode(self.kernel.settings) ~= "cpu" then
+  local mode = M.mode(self.kernel.settings)
+  if mode ~= "cpu" and mode ~= "cuda" then
     diag.raise("autotune() needs a compiled kernel: this one runs in interpret mode", {
       hint = "interpret mode has no config space to search; use backend = \"cpu\" (and no "
         .. "block_size setting)",
@@ -262,8 +258,16 @@ function Bound:autotune(opts)
       hint = "bind it with arguments: k:bind(x, y):autotune()",
     })
   end
+  -- a cuda-target trace (backend cuda, or device tensors) searches the cuda space on GPU workers
+  local target = self:_variant(nil).target or "cpu"
+  if target == "cuda" then
+    local avail, why = false, "this build has no CUDA runtime"
+    if core.cuda_available then avail, why = core.cuda_available() end
+    if not avail then diag.raise("autotune: cuda: unavailable (" .. tostring(why) .. ")") end
+  end
   local o = {}
   for name, v in pairs(opts or {}) do o[name] = v end
+  o.target = target
   local k = self.kernel
   if o.effort == nil then o.effort = k.settings.autotune_effort end
   if o.configs == nil and k.configs then o.configs = k.configs end
@@ -274,8 +278,14 @@ function Bound:autotune(opts)
     local space = self:config_spec()
     local v = self:_variant(nil)
     dir = o.cache_dir or k.settings.cache_dir
-    key = cache.key({fingerprint = v.func:fingerprint(), args = self.key, target = "cpu",
-                     space = space:fingerprint()})
+    local device -- cuda: the GPU's name and the driver's version are part of the key
+    if target == "cuda" then
+      local ordinal = core.cuda_current_device and core.cuda_current_device() or 0
+      local info = core.cuda_device_info(ordinal)
+      device = info.name .. " driver " .. tostring(info.driver_version)
+    end
+    key = cache.key({fingerprint = v.func:fingerprint(), args = self.key, target = target,
+                     device = device, space = space:fingerprint()})
     local hit = not k.settings.force_autotune and cache.load(dir, key, space)
     if hit and (hit.effort == o.effort or hit.effort == "full") then
       if o.log ~= false then
@@ -308,6 +318,21 @@ function Bound:autotune(opts)
   return best, report
 end
 
+-- Whether a call with these arguments compiles for the GPU (backend cuda, or auto with a tensor
+-- argument on the GPU).
+local function on_gpu(settings, ...)
+  if settings.backend == "cuda" then return true end
+  if settings.backend ~= "auto" then return false end
+  for i = 1, select("#", ...) do
+    local a = select(i, ...)
+    if type(a) == "userdata" then
+      local ok, dev = pcall(function() return a.device end)
+      if ok and dev == "cuda" then return true end
+    end
+  end
+  return false
+end
+
 -- The config exported for this bound kernel by `helua tune --export` (the kernel file's
 -- .configs.lua: this key's, else the nearest shape's; helua.tune_export), checked against the
 -- kernel (a nearest shape's fields that do not fit are left at the default); nil (remembered as
@@ -327,7 +352,7 @@ function Bound:_exported(...)
     if k.exports == nil then k.exports = E.load(E.path_for(k.source_file)) or false end
     local kt = k.exports and k.exports.kernels["line " .. k.line]
     if type(kt) ~= "table" then return nil end
-    ok, cfg, how = pcall(E.pick, kt.cpu, self.key)
+    ok, cfg, how = pcall(E.pick, kt[on_gpu(k.settings, ...) and "cuda" or "cpu"], self.key)
     if not ok or not cfg then return nil end
   end
   self.args = self.args or table.pack(...)
@@ -793,29 +818,14 @@ local function check_config_fits(cfg, run, anchor)
 end
 M.check_config_fits = check_config_fits
 
--- Whether a call with these arguments compiles for the GPU (backend cuda, or auto with a tensor
--- argument on the GPU).
-local function on_gpu(settings, ...)
-  if settings.backend == "cuda" then return true end
-  if settings.backend ~= "auto" then return false end
-  for i = 1, select("#", ...) do
-    local a = select(i, ...)
-    if type(a) == "userdata" then
-      local ok, dev = pcall(function() return a.device end)
-      if ok and dev == "cuda" then return true end
-    end
-  end
-  return false
-end
-
 -- Runs the kernel function, compiled or eagerly. cfg: a Config, or nil for self:config().
 function Bound:_run(cfg, ...)
   local k = self.kernel
   M.check_backend(k.settings)
-  -- force_autotune: a call tunes once whatever config, cache or exported config there is.
-  -- The tuner searches CPU configs: a GPU run takes the default config (or the one given).
+  -- force_autotune: a call tunes once whatever config, cache or exported config there is (a
+  -- GPU call tunes on GPU workers: Bound:autotune).
   local compiled = M.mode(k.settings) ~= "interpret"
-  local tunable = compiled and core.compile ~= nil and not on_gpu(k.settings, ...)
+  local tunable = compiled and core.compile ~= nil
   local force = cfg == nil and k.settings.force_autotune and not self.tuned and tunable
   if cfg == nil and not force then cfg = self:config() end
   if compiled then

@@ -1,6 +1,8 @@
--- The autotuner (CPU target, first slice): searches a bound kernel's config space (the C space
+-- The autotuner (cpu and cuda targets): searches a bound kernel's config space (the C space
 -- binding: default, random, neighbours, check, to_json) for the fastest config whose results
 -- match the default config's. Part of lua/helua (policy; the space and the compiler are C).
+-- A cuda-target kernel (backend cuda, or device tensors) searches the cuda space; its trials
+-- run in GPU workers, one per GPU (helua.tune_pool, helua.tune_worker), timed with CUDA events.
 --
 -- tune.autotune(bound, args, opts) -> best Config, report. opts (all optional):
 --   effort          "quick" | "full" (settings.effort_profiles; "none" returns the default)
@@ -103,6 +105,8 @@ function tune.compare(got, want)
     local g, w = got[i], want[i]
     if helua.is_tensor(w) then
       if not helua.is_tensor(g) then return "result " .. i .. " is not a tensor" end
+      if g.device == "cuda" then g = g:cpu() end -- compared on the host
+      if w.device == "cuda" then w = w:cpu() end
       local a, b = g:to(helua.float64), w:to(helua.float64)
       local ok_shape = #a:shape() == #b:shape()
       if ok_shape then
@@ -157,7 +161,7 @@ end
 
 -- Reports a finished trial (the progress bar, on_progress).
 function Search:finished(t)
-  t.device = t.device or "cpu"
+  t.device = t.device or self.host_device
   self.ndone = (self.ndone or 0) + 1
   self.progress:trial(t, {done = self.ndone, planned = math.max(self.planned, #self.trials),
     ok = self.ok, failed = self.failed, best_ms = self.best and self.best.time * 1e3,
@@ -231,7 +235,7 @@ function Search:run_forked(trial)
   else
     r = self:measure(key, cfg)
   end
-  r.device = "cpu"
+  r.device = self.host_device
   return self:record(trial, r)
 end
 
@@ -244,12 +248,19 @@ end
 
 -- How candidates run: opts.isolate = false (in this process), "fork" (a forked child per trial),
 -- "exec" or true or nil (the worker pool when this build has it, else fork).
-function tune.isolation(opts)
+-- A cuda search never forks (a CUDA context does not survive a fork): without the pool it runs
+-- in this process.
+function tune.isolation(opts, target)
   local i = opts.isolate
   if i == false then return "none" end
+  if i == "fork" and target == "cuda" then
+    error("autotune: isolate = \"fork\" cannot run GPU trials (a CUDA context does not survive "
+      .. "a fork); use the worker pool (the default) or isolate = false", 0)
+  end
   if i == "fork" then return core.tune_fork and "fork" or "none" end
   if i == nil or i == true or i == "exec" then
     if core.worker_available and core.worker_available() then return "exec" end
+    if target == "cuda" then return "none" end
     return core.tune_fork and "fork" or "none"
   end
   error("autotune: isolate must be true, false, \"exec\" or \"fork\", got " .. tostring(i), 0)
@@ -259,11 +270,13 @@ end
 -- devices; a kernel that cannot go through workers falls back to forked trials, logged.
 function Search:start_pool(opts)
   local P = require "helua.tune_pool"
-  local devices = P.devices(opts)
+  local devices = P.devices(opts, self.target)
   local setup, why = P.setup(self)
   if not setup then
-    self:log("Trials run in forked workers (the worker pool cannot take this kernel: %s)",
+    self:log("Trials run in %s (the worker pool cannot take this kernel: %s)",
+             self.target == "cuda" and "this process" or "forked workers",
              (tostring(why):gsub("\n.*", "")))
+    if self.target == "cuda" then self.isolate = false end
     return
   end
   self.setup, self.pool = setup, P.new(devices, self.timeout)
@@ -304,6 +317,7 @@ function Search:measure(key, cfg)
     collectgarbage("collect")
     local t0 = core.clock()
     local okt, e = pcall(bound.run, bound, cfg, table.unpack(args, 1, args.n))
+    if okt and self.target == "cuda" then okt, e = pcall(core.cuda_synchronize) end
     local dt = core.clock() - t0
     if not okt then
       r.status, r.message = "error", tostring(e):gsub("\n.*", "")
@@ -330,7 +344,9 @@ function Search:retime(n)
   for _, t in ipairs(leaders) do has_default = has_default or t == self.default end
   if not has_default and self.default.status == "ok" then leaders[#leaders + 1] = self.default end
   if #leaders < 2 then return end
+  if self.pool and self.target == "cuda" then return self:retime_in_worker(leaders, has_default) end
   local bound, args = self.bound, self.args
+  local sync = self.target == "cuda" and core.cuda_synchronize or function() end
   local rounds = {}
   for i, t in ipairs(leaders) do
     rounds[i] = {}
@@ -343,6 +359,7 @@ function Search:retime(n)
         collectgarbage("collect")
         local t0 = core.clock()
         bound:run(t.cfg, table.unpack(args, 1, args.n))
+        sync()
         xs[r] = core.clock() - t0
       end
       rounds[i][#rounds[i] + 1] = median(xs)
@@ -356,6 +373,40 @@ function Search:retime(n)
   self.best = best
   self:log("Re-timed the %d leaders and the default interleaved: best %.4f ms, default %.4f ms",
            #leaders - (has_default and 0 or 1), best.time * 1e3, self.default.time * 1e3)
+end
+
+-- The GPU leaders re-timed in a worker (the kernel alone, CUDA events, L2 flushed: as the search
+-- timed them; the tuner's process would time host code too). Keeps the search's times when the
+-- worker cannot.
+function Search:retime_in_worker(leaders, has_default)
+  local P = self.setup
+  local configs = {}
+  for i, t in ipairs(leaders) do
+    local ok, tbl = pcall(self.bound._config_table, self.bound, P.v, t.cfg)
+    if not ok then return end
+    configs[i] = tbl
+  end
+  local reply, why = self.pool:call(P, {op = "retime", sid = P.sid, configs = configs, rounds = 5,
+                                        repeats = self.repeats, threads = self.pool.threads},
+                                    self.timeout * (1 + #leaders))
+  if not reply or reply.status ~= "ok" then
+    self:log("Re-timing the leaders failed (%s); the search's times stand",
+             tostring(why or reply.message))
+    return
+  end
+  local best
+  for i, t in ipairs(leaders) do
+    local x = reply.times[i]
+    if x and x < math.huge then
+      t.search_time, t.time, t.retimed = t.time, x, true
+      if not best or t.time < best.time then best = t end
+    end
+  end
+  if not best then return end
+  self.best = best
+  self:log("Re-timed the %d leaders and the default interleaved on %s: best %.4f ms, default "
+           .. "%.4f ms", #leaders - (has_default and 0 or 1), tostring(reply.device),
+           best.time * 1e3, self.default.time * 1e3)
 end
 
 -- Logs a generation: ok/failed counts, the min and median times of this generation's trials.
@@ -414,15 +465,24 @@ function tune.autotune(bound, args, opts)
   local space = bound:config_spec()
   if effort == "none" then return Config.new(space:default()), {trials = {}, effort = "none"} end
   local p = profile(effort == "finite" and "quick" or effort)
+  -- the target of the trace the search runs (cuda: backend cuda, or device tensors)
+  local target = opts.target
+  if not target then
+    local okv, v = pcall(bound._variant, bound, bound:config())
+    target = okv and v and v.target or "cpu"
+  end
   local logger = opts.log
   if logger == nil then logger = default_logger end
   local self = setmetatable({
     bound = bound, args = args, space = space, trials = {}, seen = {}, ok = 0, failed = 0,
     t0 = core.clock(), budget = opts.budget_seconds or p.budget, repeats = opts.repeats or p.repeats,
     logger = logger or nil, isolate = opts.isolate ~= false and core.tune_fork ~= nil,
-    mode = tune.isolation(opts),
+    target = target, mode = tune.isolation(opts, target),
+    host_device = target == "cuda"
+      and ("cuda:" .. (core.cuda_current_device and core.cuda_current_device() or 0)) or "cpu",
     timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER,
   }, Search)
+  if self.mode == "none" then self.isolate = false end
   self.progress = require("helua.tune_progress").new({
     -- the bar only when the log goes to a terminal and no caller draws its own progress
     tty = logger == default_logger and not opts.on_progress
@@ -480,8 +540,9 @@ function Search:search(opts, p, algorithm, effort, seed, name)
     end
     self:generation(0, gen0)
   else
-    self:log("Starting %s (%s effort, population %d, %d generations) for %s",
-             ALGORITHM_TEXT[algorithm], effort, p.population, p.max_generations, name)
+    self:log("Starting %s (%s effort, population %d, %d generations) for %s on %s",
+             ALGORITHM_TEXT[algorithm], effort, p.population, p.max_generations, name,
+             table.concat(self.devices or {self.host_device}, ", "))
     -- the search itself is C (space:search: src/config/config_strategy.c); here: budget and log
     local q <close> = space:search({algorithm = algorithm, population = p.population,
       copies = p.copies, max_generations = p.max_generations, patience = p.patience, seed = seed})

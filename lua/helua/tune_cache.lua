@@ -4,8 +4,9 @@
 --
 -- Key (versioned): "tune-v1", the IR's fingerprint, the bound kernel's specialization key
 -- (dtypes, shapes, strides, scalar values), the target, the helua and LLVM versions and the
--- config space's fingerprint. The file name is the key's 64-bit FNV-1a hash; the file repeats
--- the whole key, so a collision is a miss. Written atomically (a temp file, then rename). An
+-- config space's fingerprint; for the cuda target also the GPU's name and the driver version.
+-- The file name is the key's 64-bit FNV-1a hash; the file repeats the whole key, so a collision
+-- is a miss. Written atomically (a temp file, then rename). An
 -- entry that cannot be read (truncated, edited, a config the space rejects) is ignored with a
 -- warning on stderr and tuned again.
 local core = require "helua.core"
@@ -30,6 +31,9 @@ function M.key(parts)
   local v = core.versions()
   local list = {M.VERSION, parts.fingerprint, parts.args, parts.target or "cpu",
                 "helua " .. tostring(v.helua), "llvm " .. tostring(v.llvm), "space " .. parts.space}
+  -- a GPU's results hold for that GPU and driver: "device NAME driver VERSION" (cuda only, so
+  -- the CPU keys stay as they were)
+  if parts.device then list[#list + 1] = "device " .. parts.device end
   return table.concat(list, "|")
 end
 

@@ -1,5 +1,5 @@
--- `helua tune FILE`: autotunes each kernel of a kernel file at one size on the CPU target and
--- prints the default and tuned times. Part of lua/helua (policy). The search is helua.tune.
+-- `helua tune FILE`: autotunes each kernel of a kernel file at one size (CPU, or GPU with
+-- --backend cuda) and prints the default and tuned times. Part of lua/helua; helua.tune searches.
 local run = require "helua.run"
 local tune = require "helua.tune"
 
@@ -9,8 +9,8 @@ M.USAGE = [[
 usage: helua tune FILE [options]
 
 Autotunes each kernel of a kernel file (share/doc/kernels.md) on the file's example inputs (CPU
-target): progress lines go to stderr, then a table of the default and the tuned times, and the
-line that hard-codes each best config. Results are cached (HELUA_CACHE_DIR); a second run
+target, or the GPU with --backend cuda): progress lines go to stderr, then a table of the
+default and the tuned times, and the line that hard-codes each best config. Results are cached (HELUA_CACHE_DIR); a second run
 loads them. See share/doc/tuning.md.
 
 options:
@@ -19,7 +19,10 @@ options:
   --size NAME|k=v,...   a size from the file's `sizes` (default: "default"), or overrides
   --budget SECONDS      wall-clock budget per kernel (default: the effort's)
   --algorithm NAME      pattern, de or random (default: HELUA_AUTOTUNE_ALGORITHM, else pattern)
-  --workers N           worker processes running trials at once (default 1, at most the cores)
+  --backend cpu|cuda    the target to tune for (default cpu); cuda moves the inputs to the GPU
+                        and runs the trials on one worker per GPU
+  --workers N           worker processes running trials at once (default 1, at most the cores;
+                        cuda: one per GPU, at most the GPUs)
   --seed N              seed for the example inputs and the random population (default 0)
   --export              write the tuned configs beside FILE (FILE's stem + .configs.lua), per
                         kernel, shape and target; helua uses them for kernels with no config
@@ -49,6 +52,11 @@ local function algorithm_option(v, flag)
   if v ~= "pattern" and v ~= "de" and v ~= "random" then
     fail("%s must be pattern, de or random, got %s", flag, v)
   end
+  return v
+end
+
+local function backend_option(v, flag)
+  if v ~= "cpu" and v ~= "cuda" then fail("%s must be cpu or cuda, got %s", flag, v) end
   return v
 end
 
@@ -86,6 +94,7 @@ function M.parse_command_args(argv)
               ["--size"] = "size", ["--budget"] = {"budget", budget_option},
               ["--algorithm"] = {"algorithm", algorithm_option},
               ["--workers"] = {"workers", run.int_option(1, "positive")},
+              ["--backend"] = {"backend", backend_option},
               ["--seed"] = {"seed", run.int_option(0, "non-negative")}},
   })
 end
@@ -94,9 +103,15 @@ local function tune_file(o, out)
   local d = run.load(o.file)
   local size = run.size(d, o.size)
   local rows = {}
+  local target = o.backend or "cpu"
   for _, e in ipairs(run.select(d, o.kernel)) do
     local args = run.inputs(e, size, o.seed)
-    local bk = e.kernel:bind(table.unpack(args, 1, args.n))
+    local k = e.kernel
+    if o.backend then -- as helua run --backend: the kernel's backend set, the inputs moved
+      k = run.kernel_for(e, {backend = o.backend})
+      if o.backend == "cuda" then args = run.move(args, "cuda") end
+    end
+    local bk = k:bind(table.unpack(args, 1, args.n))
     local ok, best, rep = pcall(bk.autotune, bk, {effort = o.effort, budget_seconds = o.budget,
                                                   seed = o.seed + 1, cache = not o.no_cache,
                                                   algorithm = o.algorithm, workers = o.workers})
@@ -110,7 +125,8 @@ local function tune_file(o, out)
                          time_ms = rep.cached and rep.best_ms or rep.best.time * 1e3}
     end
   end
-  out(string.format("%s  size %s  effort %s  (target cpu)\n", d.name, run.size_label(size), o.effort))
+  out(string.format("%s  size %s  effort %s  (target %s)\n", d.name, run.size_label(size), o.effort,
+                    target))
   out(string.format("%-22s %12s %12s %8s %9s %8s\n", "kernel", "default ms", "tuned ms", "speedup",
                     "tuning s", "configs"))
   local status = 0
@@ -139,7 +155,7 @@ local function tune_file(o, out)
     local results = {}
     for _, r in ipairs(rows) do
       if r.best and r.json and r.line then
-        results[#results + 1] = {line = r.line, name = r.name, target = "cpu", key = r.key,
+        results[#results + 1] = {line = r.line, name = r.name, target = target, key = r.key,
                                  config_json = r.json, time_ms = r.time_ms}
       end
     end
@@ -153,7 +169,7 @@ local function tune_file(o, out)
     local results = {}
     for _, r in ipairs(rows) do
       if r.best and r.json and r.line then
-        results[#results + 1] = {line = r.line, name = r.name, target = "cpu", key = r.key,
+        results[#results + 1] = {line = r.line, name = r.name, target = target, key = r.key,
                                  config_json = r.json, time_ms = r.time_ms}
       end
     end

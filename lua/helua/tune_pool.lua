@@ -11,27 +11,61 @@ local W = require "helua.tune_worker"
 
 local M = {}
 
--- The devices the pool runs on: opts.devices (a list such as {"cpu", "cpu"}), else opts.workers
--- "cpu" workers (default 1), at most the machine's cores for the CPU target.
-function M.devices(opts)
+-- The devices the pool runs on, for the search's target ("cpu" or "cuda"): opts.devices (a list
+-- such as {"cpu", "cpu"} or {"cuda:0", "cuda:1"}), else opts.workers workers: "cpu" ones
+-- (default 1, at most the machine's cores), or for cuda one per GPU ("cuda:0" ..; default: every
+-- visible GPU, core.cuda_device_count()). A cuda list needs a working driver ("cuda: unavailable
+-- (reason)" otherwise), names each GPU once (two workers on one GPU would time each other) and
+-- only GPUs the machine has.
+function M.devices(opts, target)
+  target = target or "cpu"
   local list = {}
+  local ngpu
+  local function gpus()
+    if ngpu then return ngpu end
+    local avail, why = false, "this build has no CUDA runtime"
+    if core.cuda_available then avail, why = core.cuda_available() end
+    if not avail then error("autotune: cuda: unavailable (" .. tostring(why) .. ")", 0) end
+    ngpu = core.cuda_device_count()
+    return ngpu
+  end
   if opts.devices then
     if type(opts.devices) ~= "table" or #opts.devices == 0 then
-      error("autotune: devices must be a non-empty list such as {\"cpu\"}", 0)
+      error("autotune: devices must be a non-empty list such as {\"cpu\"} or {\"cuda:0\"}", 0)
     end
+    local seen = {}
     for i, d in ipairs(opts.devices) do
-      if d ~= "cpu" then
-        error("autotune: device " .. tostring(d) .. " is not supported yet (the CPU target runs "
-          .. "on \"cpu\" workers; GPU workers come with the NVPTX backend)", 0)
+      local dev, why = W.parse_device(d)
+      if not dev then error("autotune: " .. why, 0) end
+      if dev.kind ~= target then
+        error("autotune: device " .. dev.name .. " cannot run this search: the kernel compiles for "
+          .. target .. " (give " .. (target == "cuda" and "\"cuda:N\"" or "\"cpu\"")
+          .. " devices)", 0)
       end
-      list[i] = d
+      if dev.kind == "cuda" then
+        if seen[dev.name] then
+          error("autotune: device " .. dev.name .. " is listed twice (one worker per GPU: two "
+            .. "would time each other)", 0)
+        end
+        seen[dev.name] = true
+        if dev.ordinal >= gpus() then
+          error(string.format("autotune: device %s does not exist (this machine has %d GPU%s)",
+                              dev.name, gpus(), gpus() == 1 and "" or "s"), 0)
+        end
+      end
+      list[i] = dev.name
     end
+    if target == "cuda" then return list end
   else
-    local n = opts.workers or 1
-    if math.type(n) ~= "integer" or n < 1 then
+    local n = opts.workers
+    if n ~= nil and (math.type(n) ~= "integer" or n < 1) then
       error("autotune: workers must be a positive integer, got " .. tostring(n), 0)
     end
-    for i = 1, n do list[i] = "cpu" end
+    if target == "cuda" then
+      for i = 1, math.min(n or gpus(), gpus()) do list[i] = "cuda:" .. (i - 1) end
+      return list
+    end
+    for i = 1, n or 1 do list[i] = "cpu" end
   end
   local cores = core.cpu_count and core.cpu_count() or nil
   if cores and #list > cores then
@@ -80,10 +114,15 @@ function M.setup(search)
   for i = 1, args.n do
     if helua.is_tensor(args[i]) then inputs[args[i]] = true end
   end
+  -- a device tensor travels as the bytes of its host copy (the worker puts it on its own GPU)
+  local function pack_host(t)
+    if t.device == "cuda" then t = core.to_device(t, "cpu") end
+    return core.tensor_pack(t)
+  end
   local packed, outputs = {}, {}
   for i, a in ipairs(captured.args) do
     if helua.is_tensor(a) then
-      local okp, bytes = pcall(core.tensor_pack, a)
+      local okp, bytes = pcall(pack_host, a)
       if not okp then return nil, tostring(bytes) end
       packed[i] = {tensor = bytes}
       if not inputs[a] then outputs[#outputs + 1] = i end
@@ -94,13 +133,13 @@ function M.setup(search)
   bound:_launch(captured.v, cfg, captured.args) -- the reference: it already ran here safely
   -- an input the kernel writes in place is an output too (fresh for every job, compared)
   for i, a in ipairs(captured.args) do
-    if helua.is_tensor(a) and inputs[a] and core.tensor_pack(a) ~= packed[i].tensor then
+    if helua.is_tensor(a) and inputs[a] and pack_host(a) ~= packed[i].tensor then
       outputs[#outputs + 1] = i
     end
   end
   table.sort(outputs)
   local want = {}
-  for k, i in ipairs(outputs) do want[k] = core.tensor_pack(captured.args[i]) end
+  for k, i in ipairs(outputs) do want[k] = pack_host(captured.args[i]) end
   return {sid = 1, v = captured.v, msg = {op = "setup", sid = 1,
     ir = core.ir_serialize(captured.v.func), args = packed, outputs = outputs, want = want}}
 end
@@ -167,6 +206,15 @@ local function fail_slot(self, s, result, done)
   for i = #jobs, 2, -1 do table.insert(self.requeue, 1, jobs[i]) end
 end
 
+-- A worker that exited with 3 could not use its device (its stderr says why, e.g. "cuda:
+-- unavailable"): its slot takes no more jobs; the other workers take its batch.
+local function broken_slot(self, s)
+  local jobs = s.jobs
+  drop(s)
+  s.broken = "the worker for " .. s.device .. " could not start on its device (see stderr)"
+  for i = #jobs, 1, -1 do table.insert(self.requeue, 1, jobs[i]) end
+end
+
 -- Runs jobs from next_job() (nil: no more) on free workers, in batches of up to `batch` per
 -- worker; done(job, result) per finished job, in completion order. result: {status, message,
 -- samples, cut, compile_s, device}. A worker that dies fails the job it was on; its other jobs
@@ -174,8 +222,20 @@ end
 function Pool:run(next_job, done)
   local more = true
   while true do
+    local broken = 0
     for _, s in ipairs(self.slots) do
-      while (more or #self.requeue > 0) and #s.jobs == 0 do
+      if s.broken then broken = broken + 1 end
+    end
+    if broken == #self.slots then -- no worker can start: every job left fails with the reason
+      local why = self.slots[1].broken
+      while true do
+        local job = take(self, next_job)
+        if not job then return end
+        done(job, {status = "error", message = why, device = self.slots[1].device})
+      end
+    end
+    for _, s in ipairs(self.slots) do
+      while not s.broken and (more or #self.requeue > 0) and #s.jobs == 0 do
         local batch = {}
         while #batch < self.batch do
           local job = take(self, next_job)
@@ -186,9 +246,18 @@ function Pool:run(next_job, done)
         local ok, err = dispatch(self, s, batch)
         if not ok then
           s.jobs = batch
-          fail_slot(self, s, {status = "crash", device = s.device,
-                              message = "the worker could not take the job: " .. tostring(err)},
-                    done)
+          local how, detail -- a worker that exited at start says why by its status
+          if s.w then
+            local w, frame, h, d = core.worker_wait({s.w}, 2)
+            if w and not frame then how, detail = h, d end
+          end
+          if how == "exit" and detail == 3 then
+            broken_slot(self, s)
+          else
+            fail_slot(self, s, {status = "crash", device = s.device,
+                                message = "the worker could not take the job: " .. tostring(err)},
+                      done)
+          end
         end
       end
     end
@@ -224,7 +293,13 @@ function Pool:run(next_job, done)
           end
           reply.device = reply.device or s.device
           done(job, reply)
+          if reply.fatal then -- its CUDA context died: it exits; a fresh one takes the rest
+            for i = #s.jobs, 1, -1 do table.insert(self.requeue, 1, s.jobs[i]) end
+            drop(s)
+          end
         end
+      elseif s and how == "exit" and detail == 3 then
+        broken_slot(self, s)
       elseif s then -- the worker ended: a crash for its current job; a fresh one takes the rest
         local msg = how == "signal" and ("the worker died of " .. tostring(detail))
           or ("the worker exited with " .. tostring(detail))
@@ -241,6 +316,36 @@ function Pool:run(next_job, done)
       end
     end
   end
+end
+
+-- One request outside the job stream (the leaders' re-timing): sent to the first worker with
+-- the setup (sent first when it lacks it); the reply table, or nil and why (the worker is then
+-- replaced on next use).
+function Pool:call(setup, msg, timeout)
+  local s = self.slots[1]
+  local ok, err = ensure(self, s)
+  if not ok then return nil, err end
+  local want = 1
+  if not s.setups[setup.sid] then
+    ok, err = send(s, setup.msg)
+    if not ok then drop(s) return nil, err end
+    s.setups[setup.sid] = true
+    want = 2
+  end
+  ok, err = send(s, msg)
+  if not ok then drop(s) return nil, err end
+  local deadline = core.clock() + (timeout or self.timeout)
+  local reply
+  for _ = 1, want do
+    local w, frame, how, detail = core.worker_wait({s.w}, math.max(0.001, deadline - core.clock()))
+    if not w then drop(s) return nil, "timed out" end
+    if not frame then
+      drop(s)
+      return nil, "the worker ended (" .. tostring(how) .. " " .. tostring(detail) .. ")"
+    end
+    reply = W.unpack(frame)
+  end
+  return reply
 end
 
 -- A generation through the pool (Search:evaluate_all): candidates of the setup's variant run as
@@ -265,10 +370,14 @@ function Pool:evaluate_all(search, cands)
                     cut_s = search.best and search.best.time * search.slower or nil}
           end
           search:record(trial, {status = "error", message = tostring(tbl):gsub("\n.*", ""),
-                                device = "cpu"})
+                                device = search.host_device})
         elseif not okv then
           search:record(trial, {status = "error", message = tostring(v):gsub("\n.*", ""),
-                                device = "cpu"})
+                                device = search.host_device})
+        elseif search.target == "cuda" then -- no fork after CUDA is initialized in this process
+          search:record(trial, {status = "error", device = search.host_device,
+            message = "this config changes what the host code traces; a GPU worker runs only the "
+              .. "default's trace"})
         else
           search:run_forked(trial)
         end

@@ -2,6 +2,10 @@
 -- /proc/self/exe) and the messages it exchanges with the tuner. Part of lua/helua (the worker
 -- side of the autotuner's worker pool; share/doc/tuning.md, "Worker pool").
 --
+-- DEVICE is "cpu" or "cuda:N": a cuda worker makes its own CUDA context on device N at start
+-- (core.cuda_select_device before the first CUDA call), keeps the inputs on the GPU, compiles
+-- for the cuda target and times with CUDA events, the L2 flushed before every timed launch.
+--
 -- The worker reads frames on stdin and answers each on stdout (core.worker_* frames: a u32
 -- length and the bytes; the body is M.encode of a Lua table):
 --   {op = "setup", sid, ir, args = {{tensor = bytes} | {number = x}, ...}, outputs = {i...},
@@ -12,8 +16,12 @@
 --                             then per job in order: launch once on fresh outputs, compare with
 --                             the reference, time `repeats` launches; one reply per job:
 --   -> {status = "ok"|"wrong"|"error", samples, cut, compile_s, message, device,
---       same_binary_as}    (a config whose binary this worker already ran: its measurement)
+--       same_binary_as,    (a config whose binary this worker already ran: its measurement)
+--       fatal}             (cuda: the context died with this job; the worker exits after it)
 --   {op = "job", sid, config, key, repeats, cut_s}: a batch of one
+--   {op = "retime", sid, threads, configs, rounds, repeats} -> {status, times = {s...}}: the
+--                             configs timed interleaved, `rounds` rounds of `repeats` launches
+--                             (the median of each round; times[i] = the median of the rounds)
 --   {op = "ping"} -> {status = "ok", device}
 -- End of input ends the worker (exit 0).
 local core = require "helua.core"
@@ -87,6 +95,19 @@ end
 
 -- ---- the worker --------------------------------------------------------------------------------
 
+-- A device name: "cpu" -> {kind = "cpu"}; "cuda" or "cuda:N" -> {kind = "cuda", ordinal = N};
+-- anything else -> nil and a message.
+function M.parse_device(d)
+  if d == "cpu" then return {kind = "cpu", name = "cpu"} end
+  if d == "cuda" then return {kind = "cuda", ordinal = 0, name = "cuda:0"} end
+  local n = type(d) == "string" and d:match("^cuda:(%d+)$")
+  if n and tonumber(n) < 16 then
+    return {kind = "cuda", ordinal = math.tointeger(tonumber(n)), name = "cuda:" .. tonumber(n)}
+  end
+  return nil, "unknown device " .. string.format("%q", tostring(d))
+    .. " (devices are \"cpu\" and \"cuda:N\", N = 0..15)"
+end
+
 local function median(xs)
   local s = {}
   for i, x in ipairs(xs) do s[i] = x end
@@ -112,8 +133,22 @@ local function write_frame(v)
   io.stdout:flush()
 end
 
+local function first_line(e) return (tostring(e):gsub("\n.*", "")) end
+
 local Worker = {}
 Worker.__index = Worker
+
+-- A tensor of the setup on this worker's device (cuda: a copy on the GPU).
+function Worker:place(t)
+  if self.cuda then return core.to_device(t, "cuda") end
+  return t
+end
+
+-- Back on the host for the comparison with the reference.
+function Worker:host(t)
+  if self.cuda then return core.to_device(t, "cpu") end
+  return t
+end
 
 function Worker:setup(msg)
   local s = {sid = msg.sid, func = core.ir_deserialize(msg.ir), packed = msg.args,
@@ -122,7 +157,7 @@ function Worker:setup(msg)
   for _, i in ipairs(msg.outputs) do s.is_out[i] = true end
   s.inputs = {}
   for i, a in ipairs(msg.args) do
-    if a.tensor and not s.is_out[i] then s.inputs[i] = core.tensor_unpack(a.tensor) end
+    if a.tensor and not s.is_out[i] then s.inputs[i] = self:place(core.tensor_unpack(a.tensor)) end
   end
   self.setups[msg.sid] = s
   self.order[#self.order + 1] = msg.sid
@@ -131,11 +166,11 @@ function Worker:setup(msg)
 end
 
 -- The launch arguments: the inputs as set up, every output fresh from its packed bytes.
-local function launch_args(s)
+function Worker:launch_args(s)
   local args = {}
   for i, a in ipairs(s.packed) do
     if a.tensor then
-      args[i] = s.inputs[i] or core.tensor_unpack(a.tensor)
+      args[i] = s.inputs[i] or self:place(core.tensor_unpack(a.tensor))
     else
       args[i] = a.number
     end
@@ -143,8 +178,76 @@ local function launch_args(s)
   return args
 end
 
--- A batch of jobs: every config compiled at once on `threads` threads (core.compile_many), then
--- each job checked and timed in order, one reply frame each (reply(result)).
+-- ---- timing ------------------------------------------------------------------------------------
+
+-- The L2 flush buffer of a cuda worker: twice the L2 (from the device info; at least 8 MiB),
+-- written (a memset) before every timed launch so that no candidate reads what the previous
+-- launch left in L2.
+function Worker:flush()
+  if not self.flush_buf then
+    local info = core.cuda_device_info(self.ordinal)
+    local bytes = math.max(2 * (info.l2_bytes or 0), 8 << 20)
+    self.flush_buf = require("helua").empty({bytes // 4}, {device = "cuda",
+                                                          dtype = require("helua").int32})
+    self.flush_n = 0
+  end
+  self.flush_n = self.flush_n + 1
+  self.flush_buf:fill_(self.flush_n % 2)
+end
+
+-- Seconds of one launch of ck on args: CUDA events around the launch alone (after an L2 flush)
+-- on a GPU, core.clock() around the launch on the CPU.
+function Worker:time_launch(ck, args)
+  if not self.cuda then
+    local t0 = core.clock()
+    ck:launch(args)
+    return core.clock() - t0
+  end
+  self:flush()
+  self.e0:record()
+  ck:launch(args)
+  self.e1:record()
+  self.e1:synchronize()
+  return self.e0:elapsed_ms(self.e1) / 1e3
+end
+
+-- After a failed cuda launch: whether the context still works. An illegal address, a misaligned
+-- access or an illegal instruction leave the context dead: every later call fails, so the
+-- worker answers this job and exits (the pool starts a fresh one for the rest).
+function Worker:context_dead()
+  if not self.cuda then return false end
+  return not pcall(core.cuda_synchronize)
+end
+
+-- ---- jobs --------------------------------------------------------------------------------------
+
+-- One job of a batch whose config compiled into ck (a kernel, or the compile's error text):
+-- checked, timed, answered. Returns true when the CUDA context died with it (the worker exits).
+function Worker:one(s, j, ck, compile_s, reply)
+  local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
+  if fault and fault ~= "" and j.key and j.key:find(fault, 1, true) then core.tune_fault() end
+  local r = {compile_s = compile_s, samples = {}, device = self.device}
+  if type(ck) ~= "userdata" then
+    r.status, r.message = "error", first_line(ck)
+    reply(r)
+    return false
+  end
+  local okr, res = pcall(self.run_compiled, self, s, ck, j, r)
+  if not okr then res = {status = "error", message = first_line(res)} end
+  if res.status ~= "ok" and self:context_dead() then
+    res.fatal = true
+    res.message = tostring(res.message) .. " (the CUDA context is dead: the worker restarts)"
+  end
+  reply(res)
+  return res.fatal
+end
+
+-- A batch of jobs, one reply frame each (reply(result)), in order. On the CPU every config
+-- compiles at once on `threads` threads (core.compile_many), then each job is checked and timed
+-- alone on the machine. On a GPU the batch compiles in chunks on background threads
+-- (core.compile_start, one core left to the launching thread): while chunk k + 1 compiles, chunk
+-- k's candidates are checked and timed on the device. Each cuda module loads (the driver's PTX
+-- JIT) on its candidate's first launch.
 function Worker:jobs(msg, reply)
   local s = self.setups[msg.sid]
   if not s then
@@ -153,31 +256,38 @@ function Worker:jobs(msg, reply)
     end
     return
   end
-  -- GPU workers go here once the NVPTX backend lands (another branch): this process creates its
-  -- own CUDA context on self.device at start (cuInit, cuDeviceGet, cuCtxCreate: a context never
-  -- crosses a fork or a process), compiles for "cuda" on host threads while the device times
-  -- the previous candidate, times each launch with CUDA events (cuEventRecord before and after,
-  -- cuEventElapsedTime) and flushes L2 between repeats (a write over a buffer larger than L2).
-  -- Until then only "cpu" workers run jobs.
-  local configs = {}
-  for i, j in ipairs(msg.jobs) do configs[i] = j.config end
-  local c0 = core.clock()
-  local okc, cks = pcall(core.compile_many, s.func, configs, msg.threads or 1)
-  local compile_s = (core.clock() - c0) / math.max(1, #msg.jobs)
-  for i, j in ipairs(msg.jobs) do
-    local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
-    if fault and fault ~= "" and j.key and j.key:find(fault, 1, true) then core.tune_fault() end
-    local ck = okc and cks[i] or (okc and "not compiled" or cks)
-    local r = {compile_s = compile_s, samples = {}, device = self.device}
-    if type(ck) ~= "userdata" then
-      r.status, r.message = "error", tostring(ck):gsub("\n.*", "")
-      reply(r)
+  local jobs, threads = msg.jobs, msg.threads or 1
+  if self.cuda then threads = math.max(1, threads - 1) end
+  local chunk = self.cuda and threads or #jobs
+  local function start(first)
+    if first > #jobs then return nil end
+    local configs = {}
+    for i = first, math.min(#jobs, first + chunk - 1) do configs[#configs + 1] = jobs[i].config end
+    local c = {first = first, n = #configs, t0 = core.clock()}
+    if self.cuda then
+      local ok, job = pcall(core.compile_start, s.func, configs, threads, "cuda")
+      if ok then c.job = job else c.err = job end
     else
-      local okr, res = pcall(self.run_compiled, self, s, ck, j, r)
-      if not okr then res = {status = "error", message = tostring(res):gsub("\n.*", "")} end
-      reply(res)
+      local ok, cks = pcall(core.compile_many, s.func, configs, threads, "cpu")
+      if ok then c.cks = cks else c.err = cks end
+      c.secs = core.clock() - c.t0
     end
-    if okc then cks[i] = nil end -- closed by the collector once measured
+    return c
+  end
+  local cur = start(1)
+  while cur do
+    if cur.job then
+      local ok, cks, secs = pcall(cur.job.wait, cur.job)
+      if ok then cur.cks, cur.secs = cks, secs else cur.err = cks end
+    end
+    local nxt = self.cuda and start(cur.first + cur.n) or nil -- compiles while this chunk is timed
+    local compile_s = (cur.secs or 0) / math.max(1, cur.n)
+    for k = 1, cur.n do
+      local ck = cur.cks and (cur.cks[k] or "not compiled") or cur.err
+      if self:one(s, jobs[cur.first + k - 1], ck, compile_s, reply) then return "fatal" end
+      if cur.cks then cur.cks[k] = nil end -- closed by the collector once measured
+    end
+    cur = nxt or (not self.cuda and start(cur.first + cur.n)) or nil
   end
 end
 
@@ -193,7 +303,7 @@ function Worker:run_compiled(s, ck, msg, r)
             compile_s = r.compile_s, device = self.device, same_binary_as = same.key}
   end
   local result = self:measure(s, ck, msg, r)
-  if bkey then
+  if bkey and result.status ~= "error" then
     result.key = msg.key
     self.binaries[bkey] = result
   end
@@ -201,23 +311,22 @@ function Worker:run_compiled(s, ck, msg, r)
 end
 
 function Worker:measure(s, ck, msg, r)
-  local args = launch_args(s)
+  local args = self:launch_args(s)
   local okl, err = pcall(ck.launch, ck, args)
+  if okl and self.cuda then okl, err = pcall(core.cuda_synchronize) end
   if not okl then
-    r.status, r.message = "error", tostring(err):gsub("\n.*", "")
+    r.status, r.message = "error", first_line(err)
     return r
   end
   local got = {n = #s.outputs}
-  for k, i in ipairs(s.outputs) do got[k] = args[i] end
+  for k, i in ipairs(s.outputs) do got[k] = self:host(args[i]) end
   local msg_wrong = require("helua.tune").compare(got, s.want)
   if msg_wrong then
     r.status, r.message = "wrong", msg_wrong
     return r
   end
   for _ = 1, msg.repeats or 3 do
-    local t0 = core.clock()
-    ck:launch(args)
-    local dt = core.clock() - t0
+    local dt = self:time_launch(ck, args)
     r.samples[#r.samples + 1] = dt
     if msg.cut_s and dt >= msg.cut_s then r.cut = true break end
   end
@@ -227,14 +336,71 @@ function Worker:measure(s, ck, msg, r)
   return r
 end
 
--- The worker's main loop; returns the exit code.
+-- The leaders of a search re-timed interleaved: every config compiled and launched once, then
+-- `rounds` rounds in which each config runs `repeats` timed launches (a round's median kept).
+function Worker:retime(msg)
+  local s = self.setups[msg.sid]
+  if not s then return {status = "error", message = "unknown setup " .. tostring(msg.sid)} end
+  local cks = core.compile_many(s.func, msg.configs, msg.threads or 1, self.target)
+  local args = self:launch_args(s)
+  local rounds = {}
+  for i, ck in ipairs(cks) do
+    if type(ck) ~= "userdata" then
+      return {status = "error", message = "config " .. i .. ": " .. first_line(ck)}
+    end
+    ck:launch(args)
+    rounds[i] = {}
+  end
+  for _ = 1, msg.rounds or 5 do
+    for i, ck in ipairs(cks) do
+      local xs = {}
+      for r = 1, msg.repeats or 3 do xs[r] = self:time_launch(ck, args) end
+      rounds[i][#rounds[i] + 1] = median(xs)
+    end
+  end
+  local times = {}
+  for i, ck in ipairs(cks) do
+    times[i] = median(rounds[i])
+    ck:close()
+  end
+  return {status = "ok", times = times}
+end
+
+-- A cuda worker's context on its device; nil and the reason when CUDA is unavailable.
+function Worker:start_cuda()
+  local ok, err = pcall(core.cuda_select_device, self.ordinal)
+  if not ok then return nil, first_line(err) end
+  local avail, why = core.cuda_available()
+  if not avail then return nil, "cuda: unavailable (" .. tostring(why) .. ")" end
+  local okn, n = pcall(core.cuda_device_count)
+  if not okn then return nil, first_line(n) end
+  if self.ordinal >= n then
+    return nil, string.format("cuda device %d does not exist (this machine has %d)", self.ordinal,
+                              n)
+  end
+  self.e0, self.e1 = core.cuda_event(), core.cuda_event()
+  return true
+end
+
+-- The worker's main loop; returns the exit code (3: the device cannot be used; 4: the CUDA
+-- context died).
 function M.main(device)
   core.worker_enter()
-  if device ~= "cpu" then
-    io.stderr:write("helua worker: device " .. device .. " is not supported yet (only cpu)\n")
+  local dev, why = M.parse_device(device)
+  if not dev then
+    io.stderr:write("helua worker: ", why, "\n")
     return 2
   end
-  local self = setmetatable({device = device, setups = {}, order = {}, binaries = {}}, Worker)
+  local self = setmetatable({device = dev.name, setups = {}, order = {}, binaries = {},
+                             cuda = dev.kind == "cuda", ordinal = dev.ordinal,
+                             target = dev.kind}, Worker)
+  if self.cuda then
+    local ok, err = self:start_cuda()
+    if not ok then
+      io.stderr:write("helua worker ", dev.name, ": ", err, "\n")
+      return 3
+    end
+  end
   while true do
     local body = read_frame()
     if not body then return 0 end
@@ -251,11 +417,14 @@ function M.main(device)
         return self:jobs({sid = msg.sid, jobs = msg.jobs, threads = msg.threads}, reply)
       end
       if msg.op == "job" then return self:jobs({sid = msg.sid, jobs = {msg}}, reply) end
+      if msg.op == "retime" then return reply(self:retime(msg)) end
       if msg.op == "ping" then return reply({status = "ok"}) end
       return reply({status = "error", message = "unknown request " .. tostring(msg.op)})
     end)
+    if ok and err == "fatal" then return 4 end
     if not ok and sent == 0 then
-      reply({status = "error", message = tostring(err):gsub("\n.*", "")})
+      reply({status = "error", message = first_line(err)})
+      if self:context_dead() then return 4 end
     elseif not ok then
       io.stderr:write("helua worker: ", tostring(err), "\n")
       return 1 -- part of a batch answered: the tuner sees the exit and re-runs the rest

@@ -50,6 +50,20 @@ static int core_cuda_device_count(lua_State *L) {
   return 1;
 }
 
+/* core.cuda_select_device(ordinal): the device this process's context is made on (before the
+ * first CUDA use; a tuning worker per GPU). Raises when a context exists on another device. */
+static int core_cuda_select_device(lua_State *L) {
+  Diag d;
+  if (rt_cuda_select_device((int)luaL_checkinteger(L, 1), &d)) return raise(L, &d);
+  return 0;
+}
+
+/* core.cuda_current_device() -> the ordinal the context is (or will be) on. */
+static int core_cuda_current_device(lua_State *L) {
+  lua_pushinteger(L, rt_cuda_current_device());
+  return 1;
+}
+
 static void set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
@@ -425,7 +439,9 @@ static const luaL_Reg cuda_funcs[] = {
     {"cuda_available", core_cuda_available}, {"cuda_device_count", core_cuda_device_count},
     {"cuda_device_info", core_cuda_device_info}, {"cuda_mem_info", core_cuda_mem_info},
     {"cuda_synchronize", core_cuda_synchronize}, {"to_device", core_to_device},
-    {"cuda_empty", core_cuda_empty}, {"cuda_pin", core_cuda_pin}, {NULL, NULL}};
+    {"cuda_empty", core_cuda_empty}, {"cuda_pin", core_cuda_pin},
+    {"cuda_select_device", core_cuda_select_device},
+    {"cuda_current_device", core_cuda_current_device}, {NULL, NULL}};
 
 void bind_cuda_register(lua_State *L) {
   int core = lua_gettop(L);

@@ -262,91 +262,174 @@ static int core_compile(lua_State *L) {
   return 1;
 }
 
-/* ---- core.compile_many: lowering on threads --------------------------------------------------- */
+/* ---- core.compile_many / core.compile_start: lowering on threads ---------------------------- */
 
-/* core.compile_many(irfunc, {config, ...}, threads) -> {kernel | error text, ...}: lowers every
- * config on up to `threads` threads at once (each lower_compile has its own LLVM context and
- * target machine and reads the function without changing it), then loads each object on this
- * thread (the JIT). The tuner's workers compile a batch of candidates this way. */
+/* core.compile_many(irfunc, {config, ...}, threads [, target]) -> {kernel | error text, ...}:
+ * lowers every config on up to `threads` threads at once (each lower_compile has its own LLVM
+ * context and target machine and reads the function without changing it), then, for the cpu
+ * target, loads each object on this thread (the JIT); a cuda kernel's module loads on its first
+ * launch, as core.compile's. The tuner's workers compile a batch of candidates this way.
+ * core.compile_start(same arguments) -> job: the same lowering on `threads` background threads
+ * while this thread goes on (a GPU worker times the previous candidates meanwhile);
+ * job:wait() -> the same table and the compile's wall seconds. A job collected unwaited is
+ * joined first. */
 #define MANY_MAX 256
+#define JOB_MT   "helua.CompileJob"
 
 typedef struct ManyJob {
   const IrFunc *f;
   LowerConfig *cfgs;
   LowerArtifact **arts;
   Diag *diags;
+  LKernel **ks;
+  LowerTarget target;
   int n;
   atomic_int next;
+  pthread_t tids[64];
+  int started;   /* background threads running */
+  bool joined;   /* the threads are done and the artifacts handed to their kernels */
+  int64_t t0_ns;
+  _Atomic int64_t end_ns;
 } ManyJob;
 
 static void *many_worker(void *arg) {
   ManyJob *j = arg;
   for (;;) {
     int i = atomic_fetch_add(&j->next, 1);
-    if (i >= j->n) return NULL;
-    if (lower_compile(j->f, &j->cfgs[i], LOWER_TARGET_CPU, &j->arts[i], &j->diags[i]) != HL_OK)
+    if (i >= j->n) break;
+    if (lower_compile(j->f, &j->cfgs[i], j->target, &j->arts[i], &j->diags[i]) != HL_OK)
       j->arts[i] = NULL;
   }
+  atomic_store(&j->end_ns, rt_now_ns());
+  return NULL;
 }
 
-static int core_compile_many(lua_State *L) {
+/* Joins the threads and hands every artifact to its kernel userdata (so that nothing leaks
+ * whatever raises later). Idempotent; never raises. */
+static void many_join(ManyJob *j) {
+  if (j->joined) return;
+  for (int t = 0; t < j->started; t++)
+    pthread_join(j->tids[t], NULL);
+  j->started = 0;
+  for (int i = 0; i < j->n; i++) {
+    j->ks[i]->art = j->arts[i];
+    j->arts[i] = NULL;
+  }
+  j->joined = true;
+}
+
+static int job_gc(lua_State *L) {
+  ManyJob *j = luaL_checkudata(L, 1, JOB_MT);
+  if (j->ks) many_join(j);
+  return 0;
+}
+
+/* Reads the arguments (func at 1, configs at 2, threads at 3, target at 4), pushes a job with
+ * its kernels in their safe empty state (uservalue 1: the function, 2: the result table), and
+ * starts `background` threads (0: none; the caller works). */
+static ManyJob *many_start(lua_State *L, bool background) {
   IrFunc *f = bind_ir_check_func(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer threads = luaL_optinteger(L, 3, 1);
+  const char *target = luaL_optstring(L, 4, "cpu");
+  bool cuda = strcmp(target, "cuda") == 0;
+  if (strcmp(target, "cpu") != 0 && !cuda)
+    luaL_error(L, "compile_many: unknown target \"%s\" (expected \"cpu\" or \"cuda\")", target);
+  lua_settop(L, 4);
   int n = (int)luaL_len(L, 2);
-  if (n > MANY_MAX) return luaL_error(L, "compile_many: at most %d configs", MANY_MAX);
+  if (n > MANY_MAX) luaL_error(L, "compile_many: at most %d configs", MANY_MAX);
   if (threads < 1) threads = 1;
   if (threads > n) threads = n ? n : 1;
   if (threads > 64) threads = 64;
-  /* every allocation below belongs to Lua (userdata): an error never leaks it */
-  LowerConfig *cfgs = lua_newuserdatauv(L, sizeof *cfgs * (size_t)(n ? n : 1), 0);
-  LowerArtifact **arts = lua_newuserdatauv(L, sizeof *arts * (size_t)(n ? n : 1), 0);
-  Diag *diags = lua_newuserdatauv(L, sizeof *diags * (size_t)(n ? n : 1), 0);
-  lua_createtable(L, n, 0);
-  int out = lua_gettop(L);
-  LKernel **ks = lua_newuserdatauv(L, sizeof *ks * (size_t)(n ? n : 1), 0);
+  ManyJob *j = lua_newuserdatauv(L, sizeof *j, 2); /* index 5 */
+  memset(j, 0, sizeof *j);
+  luaL_setmetatable(L, JOB_MT);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, 5, 1);
+  /* every array belongs to Lua (userdata in the result table's keys): an error never leaks it */
+  size_t m = (size_t)(n ? n : 1);
+  lua_createtable(L, n, 4); /* index 6: the result table */
+  j->cfgs = lua_newuserdatauv(L, sizeof *j->cfgs * m, 0);
+  lua_setfield(L, 6, "_cfgs");
+  j->arts = lua_newuserdatauv(L, sizeof *j->arts * m, 0);
+  lua_setfield(L, 6, "_arts");
+  j->diags = lua_newuserdatauv(L, sizeof *j->diags * m, 0);
+  lua_setfield(L, 6, "_diags");
+  LKernel **ks = lua_newuserdatauv(L, sizeof *ks * m, 0);
+  lua_setfield(L, 6, "_ks");
   for (int i = 0; i < n; i++) { /* a kernel userdata per config, in its safe empty state */
     ks[i] = lua_newuserdatauv(L, sizeof *ks[i], 0);
     memset(ks[i], 0, sizeof *ks[i]);
+    ks[i]->cuda = cuda;
     luaL_setmetatable(L, KERNEL_MT);
-    lua_rawseti(L, out, i + 1);
+    lua_rawseti(L, 6, i + 1);
     lua_geti(L, 2, i + 1);
-    read_config(L, lua_gettop(L), &cfgs[i], ks[i]);
+    read_config(L, lua_gettop(L), &j->cfgs[i], ks[i]);
     lua_pop(L, 1);
-    arts[i] = NULL;
-    diags[i] = (Diag){0};
+    j->arts[i] = NULL;
+    j->diags[i] = (Diag){0};
   }
-  ManyJob job = {.f = f, .cfgs = cfgs, .arts = arts, .diags = diags, .n = n};
-  atomic_init(&job.next, 0);
-  pthread_t tids[64];
-  int started = 0;
-  for (int t = 1; t < threads; t++)
-    if (pthread_create(&tids[started], NULL, many_worker, &job) == 0) started++;
-  many_worker(&job); /* this thread works too; nothing here may raise until the join */
-  for (int t = 0; t < started; t++)
-    pthread_join(tids[t], NULL);
-  for (int i = 0; i < n; i++) { /* hand every artifact to its userdata before anything raises */
-    ks[i]->art = arts[i];
-    arts[i] = NULL;
-  }
-  for (int i = 0; i < n; i++) {
+  lua_setiuservalue(L, 5, 2); /* pops the result table */
+  j->f = f;
+  j->n = n;
+  j->target = cuda ? LOWER_TARGET_CUDA : LOWER_TARGET_CPU;
+  atomic_init(&j->next, 0);
+  j->t0_ns = rt_now_ns();
+  atomic_init(&j->end_ns, j->t0_ns);
+  j->ks = ks; /* from here on __gc joins */
+  int want = background ? (int)threads : (int)threads - 1;
+  for (int t = 0; t < want; t++)
+    if (pthread_create(&j->tids[j->started], NULL, many_worker, j) == 0) j->started++;
+  return j;
+}
+
+/* Pushes the result table of job j (at index idx): joins, then loads the cpu objects. */
+static void many_finish(lua_State *L, int idx, ManyJob *j) {
+  bool first = !j->joined;
+  many_join(j);
+  lua_getiuservalue(L, idx, 2);
+  int out = lua_gettop(L);
+  if (!first) return;
+  for (int i = 0; i < j->n; i++) {
+    LKernel *k = j->ks[i];
     Diag d = {0};
-    if (!ks[i]->art) {
-      lua_pushstring(L, diags[i].msg[0] ? diags[i].msg : "compile failed");
+    if (!k->art) {
+      lua_pushstring(L, j->diags[i].msg[0] ? j->diags[i].msg : "compile failed");
       lua_rawseti(L, out, i + 1);
       continue;
     }
+    if (k->cuda) continue; /* the module loads on the first launch */
     int64_t t0 = rt_now_ns();
-    if (rt_cpu_load(ks[i]->art->object, ks[i]->art->object_len, ks[i]->art->program_sym,
-                    ks[i]->art->grid_sym, &ks[i]->rk, &d)) {
+    if (rt_cpu_load(k->art->object, k->art->object_len, k->art->program_sym, k->art->grid_sym,
+                    &k->rk, &d)) {
       lua_pushstring(L, d.msg);
       lua_rawseti(L, out, i + 1);
       continue;
     }
-    ks[i]->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
+    k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
   }
-  lua_pushvalue(L, out);
+}
+
+static int core_compile_many(lua_State *L) {
+  ManyJob *j = many_start(L, false);
+  many_worker(j); /* this thread works too */
+  many_finish(L, 5, j);
   return 1;
+}
+
+static int core_compile_start(lua_State *L) {
+  many_start(L, true);
+  return 1;
+}
+
+/* job:wait() -> the result table, the compile's wall seconds (start to the last thread's end). */
+static int job_wait(lua_State *L) {
+  ManyJob *j = luaL_checkudata(L, 1, JOB_MT);
+  if (!j->ks) return luaL_error(L, "wait: not a started compile");
+  if (j->started == 0 && !j->joined) many_worker(j); /* no thread could start: compile here */
+  many_finish(L, 1, j);
+  lua_pushnumber(L, (double)(atomic_load(&j->end_ns) - j->t0_ns) * 1e-9);
+  return 2;
 }
 
 /* ---- launch ---------------------------------------------------------------------------------- */
@@ -552,14 +635,20 @@ static int k_info(lua_State *L) {
   set_int(L, "threads", a->threads);
   set_int(L, "frame_bytes", (lua_Integer)a->frame_bytes);
   set_int(L, "object_bytes", (lua_Integer)a->object_len);
-  { /* what the launch runs: the object code and its launch shape (the tuner dedupes on it) */
+  { /* what the launch runs: the object code (cuda: the PTX) and its launch shape (the tuner
+     * dedupes on it) */
     uint64_t h = 0xcbf29ce484222325ull;
-    const unsigned char *o = (const unsigned char *)a->object;
-    for (size_t i = 0; i < a->object_len; i++)
+    const unsigned char *o = (const unsigned char *)(k->cuda ? a->ptx : a->object);
+    size_t len = k->cuda ? (a->ptx ? strlen(a->ptx) : 0) : a->object_len;
+    for (size_t i = 0; i < len; i++)
       h = (h ^ o[i]) * 0x100000001b3ull;
-    char hex[64];
-    snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h, lower_artifact_threads(a),
-             (size_t)a->frame_bytes);
+    char hex[96];
+    if (k->cuda)
+      snprintf(hex, sizeof hex, "%016llx:%ux%ux%u:%ux%ux%u:%u", (unsigned long long)h, a->grid3[0],
+               a->grid3[1], a->grid3[2], a->block[0], a->block[1], a->block[2], a->shared_bytes);
+    else
+      snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h,
+               lower_artifact_threads(a), (size_t)a->frame_bytes);
     lua_pushstring(L, hex);
     lua_setfield(L, -2, "binary_key");
   }
@@ -625,10 +714,18 @@ static const luaL_Reg kernel_meta[] = {
 static const luaL_Reg core_funcs[] = {
     {"compile", core_compile},
     {"compile_many", core_compile_many},
+    {"compile_start", core_compile_start},
     {NULL, NULL},
 };
 
 void bind_lower_register(lua_State *L) {
+  static const luaL_Reg job_meta[] = {{"__gc", job_gc}, {"__close", job_gc}, {NULL, NULL}};
+  static const luaL_Reg job_methods[] = {{"wait", job_wait}, {NULL, NULL}};
+  luaL_newmetatable(L, JOB_MT);
+  luaL_setfuncs(L, job_meta, 0);
+  luaL_newlib(L, job_methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
   luaL_newmetatable(L, KERNEL_MT);
   luaL_setfuncs(L, kernel_meta, 0);
   luaL_newlib(L, kernel_methods);

@@ -6,7 +6,11 @@
  * any PTX holding `.entry NAME` and fail with a ptxas-style error log when the text contains
  * the word BROKEN. Launching "vadd" or "vadd4" (a, b, c, n: c = a + b over float32, n elements
  * or float4s) runs on the host; other kernels do nothing. FAKE_CUDA_NO_DEVICE=1 makes cuInit fail
- * with CUDA_ERROR_NO_DEVICE. fake_cuda_live() counts live allocations (for leak checks). */
+ * with CUDA_ERROR_NO_DEVICE. FAKE_CUDA_DEVICES=N reports N devices (default 1).
+ * FAKE_CUDA_ILLEGAL_BLOCK=T makes a launch of T threads per block fail with
+ * CUDA_ERROR_ILLEGAL_ADDRESS, after which the context is dead as on a GPU: every launch, copy,
+ * synchronize and event call fails the same way. fake_cuda_live() counts live allocations (for
+ * leak checks). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,8 +71,18 @@ API CUresult cuInit(unsigned flags) {
   return v && *v == '1' ? 100 : 0;
 }
 API CUresult cuDriverGetVersion(int *v) { return *v = 13000, 0; }
-API CUresult cuDeviceGetCount(int *n) { return *n = 1, 0; }
-API CUresult cuDeviceGet(int *dev, int ordinal) { return ordinal == 0 ? (*dev = 0, 0) : 101; }
+static int device_count(void) {
+  const char *v = getenv("FAKE_CUDA_DEVICES");
+  int n = v ? atoi(v) : 1;
+  return n > 0 ? n : 1;
+}
+API CUresult cuDeviceGetCount(int *n) { return *n = device_count(), 0; }
+API CUresult cuDeviceGet(int *dev, int ordinal) {
+  return ordinal >= 0 && ordinal < device_count() ? (*dev = ordinal, 0) : 101;
+}
+
+/* 700 once a launch faulted (FAKE_CUDA_ILLEGAL_BLOCK): the context is dead for good. */
+static int dead;
 API CUresult cuDeviceGetName(char *name, int len, int dev) {
   snprintf(name, (size_t)len, "helua fake GPU");
   return 0;
@@ -99,7 +113,7 @@ API CUresult cuCtxCreate_v2(void **ctx, unsigned flags, int dev) { return *ctx =
 API CUresult cuCtxDestroy_v2(void *ctx) { return 0; }
 API CUresult cuCtxSetCurrent(void *ctx) { return 0; }
 API CUresult cuCtxGetCurrent(void **ctx) { return *ctx = &the_context, 0; }
-API CUresult cuCtxSynchronize(void) { return 0; }
+API CUresult cuCtxSynchronize(void) { return dead; }
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
@@ -123,9 +137,11 @@ API CUresult cuMemFree_v2(CUdeviceptr p) {
 API CUresult cuMemAllocHost_v2(void **p, size_t n) { return (*p = fake_alloc(n)) ? 0 : 2; }
 API CUresult cuMemFreeHost(void *p) { return fake_free(p), 0; }
 API CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void *s, size_t n) {
+  if (dead) return dead;
   return (d & TAG) ? (memcpy(host(d), s, n), 0) : 1;
 }
 API CUresult cuMemcpyDtoH_v2(void *d, CUdeviceptr s, size_t n) {
+  if (dead) return dead;
   return (s & TAG) ? (memcpy(d, host(s), n), 0) : 1;
 }
 API CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) {
@@ -217,6 +233,9 @@ API CUresult cuFuncSetAttribute(void *fn, int attr, int value) { return 0; }
 API CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, unsigned bx,
                             unsigned by, unsigned bz, unsigned shared, void *stream, void **params,
                             void **extra) {
+  if (dead) return dead;
+  const char *illegal = getenv("FAKE_CUDA_ILLEGAL_BLOCK");
+  if (illegal && atoi(illegal) > 0 && (unsigned)atoi(illegal) == bx * by * bz) return dead = 700;
   const char *name = ((FakeFunc *)fn)->name;
   int width = strcmp(name, "vadd") == 0 ? 1 : strcmp(name, "vadd4") == 0 ? 4 : 0;
   if (!width) return 0;
@@ -232,7 +251,7 @@ API CUresult cuLaunchKernel(void *fn, unsigned gx, unsigned gy, unsigned gz, uns
 
 /* ---- streams and events ------------------------------------------------------------------- */
 
-API CUresult cuStreamSynchronize(void *s) { return 0; }
+API CUresult cuStreamSynchronize(void *s) { return dead; }
 API CUresult cuEventCreate(void **e, unsigned flags) {
   *e = fake_alloc(sizeof(double));
   **(double **)e = 0;
@@ -240,12 +259,13 @@ API CUresult cuEventCreate(void **e, unsigned flags) {
 }
 API CUresult cuEventDestroy_v2(void *e) { return fake_free(e), 0; }
 API CUresult cuEventRecord(void *e, void *stream) {
+  if (dead) return dead;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   *(double *)e = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
   return 0;
 }
-API CUresult cuEventSynchronize(void *e) { return 0; }
+API CUresult cuEventSynchronize(void *e) { return dead; }
 API CUresult cuEventElapsedTime_v2(float *ms, void *a, void *b) {
   *ms = (float)(*(double *)b - *(double *)a);
   return 0;

@@ -9,7 +9,8 @@
  *   "cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory) [error 2, rt_cuda_alloc in
  *    src/rt/cuda/rt_cuda_mem.c]"
  * The runtime never sees IR: it takes PTX text, kernel names, launch dims and argument pointers.
- * One device (ordinal 0) carries the context for now; the device list is there for later. */
+ * One device carries the process's context: ordinal 0, or the one rt_cuda_select_device chose
+ * before the first initialization (a tuning worker per GPU: share/doc/tuning.md). */
 #ifndef HELUA_RT_CUDA_H
 #define HELUA_RT_CUDA_H
 
@@ -28,6 +29,11 @@ int rt_cuda_load(Diag *d);
 /* rt_cuda_load, then cuInit, the device list and a current context on device 0. Idempotent and
  * thread-safe; a failure is remembered and repeated (d gets the same reason every time). */
 int rt_cuda_init(Diag *d);
+/* The device the context is made on (default 0); call before anything initializes CUDA. After
+ * the initialization only the ordinal already in use is accepted (else an error saying so); an
+ * ordinal the machine lacks fails at initialization ("cuda device 3 does not exist ..."). */
+int rt_cuda_select_device(int ordinal, Diag *d);
+int rt_cuda_current_device(void); /* the selected (or in-use) ordinal */
 /* rt_cuda_init as a yes/no; *why (may be NULL) gets the reason when it is no. */
 bool rt_cuda_available(Diag *why);
 /* Releases the context and closes the library; device memory still held is lost. The next call
@@ -65,7 +71,7 @@ typedef struct RtCudaDeviceInfo {
 int rt_cuda_device_count(int *out, Diag *d);
 int rt_cuda_device_info(int ordinal, RtCudaDeviceInfo *out, Diag *d);
 
-/* ---- memory (device 0, default stream; copies are synchronous) ---------------------------- */
+/* ---- memory (the context's device, default stream; copies are synchronous) ---------------- */
 
 typedef uint64_t RtCudaPtr; /* a device address */
 

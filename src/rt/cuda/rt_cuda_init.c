@@ -171,10 +171,10 @@ static int rt_cuda_load_locked(Diag *d) {
   return HL_OK;
 }
 
-/* A context on devices[0]: the primary context (shared with any other CUDA user in the process),
- * else one of our own through cuCtxCreate_v4 / _v2. */
+/* A context on devices[ordinal] (rt_cuda_select_device): the primary context (shared with any
+ * other CUDA user in the process), else one of our own through cuCtxCreate_v4 / _v2. */
 static int rt_cuda_context_locked(Diag *d) {
-  CUdevice dev = rt_cuda_state.devices[0];
+  CUdevice dev = rt_cuda_state.devices[rt_cuda_state.ordinal];
   CUcontext ctx = NULL;
   Diag first;
   if (RT_CU(&first, cuDevicePrimaryCtxRetain, (&ctx, dev)) == HL_OK) {
@@ -209,6 +209,9 @@ static int rt_cuda_init_locked(Diag *d) {
   for (int i = 0; i < n; i++)
     if (RT_CU(d, cuDeviceGet, (&rt_cuda_state.devices[i], i))) return HL_ERR;
   rt_cuda_state.ndevices = n;
+  if (rt_cuda_state.ordinal >= n)
+    return diag_set(d, "cuda device %d does not exist (this machine has %d)", rt_cuda_state.ordinal,
+                    n);
   if (rt_cuda_context_locked(d)) return HL_ERR;
   rt_cuda_state.phase = RT_CUDA_READY;
   return HL_OK;
@@ -261,6 +264,24 @@ int rt_cuda_init(Diag *d) {
   return rc;
 }
 
+int rt_cuda_select_device(int ordinal, Diag *d) {
+  if (ordinal < 0 || ordinal >= RT_CUDA_MAX_DEVICES)
+    return diag_set(d, "cuda device %d: the ordinal must be 0..%d", ordinal,
+                    RT_CUDA_MAX_DEVICES - 1);
+  pthread_mutex_lock(&state_lock);
+  int rc = HL_OK;
+  if (rt_cuda_state.phase == RT_CUDA_READY && rt_cuda_state.ordinal != ordinal)
+    rc = diag_set(d, "cuda device %d: this process's context is on device %d already (a process "
+                  "uses one device; start another process for another GPU)", ordinal,
+                  rt_cuda_state.ordinal);
+  else
+    rt_cuda_state.ordinal = ordinal;
+  pthread_mutex_unlock(&state_lock);
+  return rc;
+}
+
+int rt_cuda_current_device(void) { return rt_cuda_state.ordinal; }
+
 bool rt_cuda_available(Diag *why) { return rt_cuda_init(why) == HL_OK; }
 
 int rt_cuda_enter(Diag *d) {
@@ -276,15 +297,17 @@ void rt_cuda_shutdown(void) {
   if (rt_cuda_state.phase == RT_CUDA_READY && rt_cuda_state.ctx) {
     if (rt_cuda_state.ctx_is_primary) {
       rt_cu.cuCtxSetCurrent(NULL);
-      rt_cu.cuDevicePrimaryCtxRelease_v2(rt_cuda_state.devices[0]);
+      rt_cu.cuDevicePrimaryCtxRelease_v2(rt_cuda_state.devices[rt_cuda_state.ordinal]);
     } else {
       rt_cu.cuCtxDestroy_v2(rt_cuda_state.ctx);
     }
   }
   close_library();
   unsigned gen = rt_cuda_state.generation;
+  int ordinal = rt_cuda_state.ordinal; /* the selection outlives a shutdown */
   memset(&rt_cuda_state, 0, sizeof rt_cuda_state);
   rt_cuda_state.generation = gen + 1;
+  rt_cuda_state.ordinal = ordinal;
   pthread_mutex_unlock(&state_lock);
 }
 

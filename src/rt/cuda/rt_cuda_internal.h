@@ -85,7 +85,8 @@ typedef struct RtCudaState {
   int driver_version;
   int ndevices;
   CUdevice devices[RT_CUDA_MAX_DEVICES];
-  CUcontext ctx;           /* on devices[0] */
+  int ordinal;             /* the device the context is on (rt_cuda_select_device; 0) */
+  CUcontext ctx;           /* on devices[ordinal] */
   bool ctx_is_primary;
 } RtCudaState;
 
