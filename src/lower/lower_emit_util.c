@@ -112,6 +112,12 @@ static LLVMValueRef f32_to_bf16(LEmit *E, LLVMValueRef x) {
 
 LLVMValueRef em_from_comp(LEmit *E, DType dt, LLVMValueRef v) {
   if (dt == DT_FLOAT16) return LLVMBuildFPTrunc(E->b, v, E->f16, "");
+  if (dt == DT_BFLOAT16 && E->gpu) {
+    /* sm_90 rounds in one instruction (cvt.rn.bf16.f32: nearest even, NaN stays NaN) where the
+     * integer rounding above takes seven */
+    LLVMValueRef h = LLVMBuildFPTrunc(E->b, v, LLVMBFloatTypeInContext(E->ctx), "");
+    return LLVMBuildBitCast(E->b, h, E->i16, "bf16");
+  }
   if (dt == DT_BFLOAT16) return f32_to_bf16(E, v);
   return v;
 }
