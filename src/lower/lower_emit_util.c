@@ -285,6 +285,7 @@ LLVMValueRef em_buf_load(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin)
 
 void em_buf_store(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin, LLVMValueRef v) {
   LLVMTypeRef t = em_mem_type(E, dt);
+  if (E->gpu && E->par == 0 && LLVMGetPointerAddressSpace(LLVMTypeOf(buf)) == 3) E->sread = true;
   LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, t, buf, &lin, 1, "");
   LLVMBuildStore(E->b, em_val_to_mem(E, dt, v), p);
 }
