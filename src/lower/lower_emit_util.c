@@ -87,6 +87,9 @@ LLVMValueRef em_zero(LEmit *E, DType dt) {
 
 LLVMValueRef em_to_comp(LEmit *E, DType dt, LLVMValueRef v) {
   if (dt == DT_FLOAT16) return LLVMBuildFPExt(E->b, v, E->f32, "");
+  if (dt == DT_BFLOAT16 && E->gpu) /* sm_90: cvt.f32.bf16, one instruction */
+    return LLVMBuildFPExt(E->b, LLVMBuildBitCast(E->b, v, LLVMBFloatTypeInContext(E->ctx), ""),
+                          E->f32, "");
   if (dt == DT_BFLOAT16) {
     LLVMValueRef w = LLVMBuildZExt(E->b, v, E->i32, "");
     w = LLVMBuildShl(E->b, w, LLVMConstInt(E->i32, 16, false), "");
