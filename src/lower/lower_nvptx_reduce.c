@@ -55,10 +55,10 @@ static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVM
   }
   if (!ir_dtype_is_float(dt))
     return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
-  /* v wins when it is further out or NaN; a NaN already in a stays */
-  LLVMValueRef out = LLVMBuildFCmp(b, k == IR_OP_AMAX ? LLVMRealOGT : LLVMRealOLT, v, a, "");
-  LLVMValueRef vnan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
-  return LLVMBuildSelect(b, LLVMBuildOr(b, out, vnan, ""), v, a, "");
+  /* NaN-propagating: llvm.maximum / minimum, one max.NaN.f32 / min.NaN.f32 on sm_80+ (it also
+   * orders -0 below +0, which no comparison can tell apart) */
+  LLVMValueRef args[2] = {a, v};
+  return em_call_intr(E, k == IR_OP_AMAX ? "llvm.maximum" : "llvm.minimum", LLVMTypeOf(a), args, 2);
 }
 
 /* argmax / argmin across partials: the better value, or the earlier position on a tie. */
