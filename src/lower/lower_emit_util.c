@@ -301,6 +301,11 @@ LLVMBasicBlockRef em_block(LEmit *E, const char *name) {
 
 void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef step,
                    const char *name) {
+  /* GPU, a sequential loop of the whole CTA (chunks, tiles, programs) after shared memory was
+   * touched outside a distributed loop: the barrier the first distributed loop inside would put
+   * at its start goes before the loop instead, so it runs once, not once per iteration (an
+   * iteration that touches it again ends with one: em_loop_end) */
+  if (E->gpu && E->par == 0 && E->sread) em_barrier(E);
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(E->b);
   l->hdr = em_block(E, name);
   l->body = em_block(E, "body");
@@ -317,6 +322,9 @@ void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMVal
 }
 
 void em_loop_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
+  /* GPU: this iteration touched shared memory outside a distributed loop; the next one may
+   * rewrite it before any other barrier */
+  if (E->gpu && E->par == 0 && E->sread) em_barrier(E);
   LLVMBuildBr(E->b, l->latch);
   LLVMPositionBuilderAtEnd(E->b, l->latch);
   LLVMValueRef next = LLVMBuildNSWAdd(E->b, l->iv, l->next ? l->next : em_i64(E, 1), "");
