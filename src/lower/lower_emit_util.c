@@ -87,7 +87,8 @@ LLVMValueRef em_zero(LEmit *E, DType dt) {
 
 LLVMValueRef em_to_comp(LEmit *E, DType dt, LLVMValueRef v) {
   if (dt == DT_FLOAT16) return LLVMBuildFPExt(E->b, v, E->f32, "");
-  if (dt == DT_BFLOAT16 && E->gpu) /* sm_90: cvt.f32.bf16, one instruction */
+  if (dt == DT_BFLOAT16 && E->gpu && LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMIntegerTypeKind)
+    /* sm_90: cvt.f32.bf16, one instruction */
     return LLVMBuildFPExt(E->b, LLVMBuildBitCast(E->b, v, LLVMBFloatTypeInContext(E->ctx), ""),
                           E->f32, "");
   if (dt == DT_BFLOAT16) {
@@ -115,7 +116,7 @@ static LLVMValueRef f32_to_bf16(LEmit *E, LLVMValueRef x) {
 
 LLVMValueRef em_from_comp(LEmit *E, DType dt, LLVMValueRef v) {
   if (dt == DT_FLOAT16) return LLVMBuildFPTrunc(E->b, v, E->f16, "");
-  if (dt == DT_BFLOAT16 && E->gpu) {
+  if (dt == DT_BFLOAT16 && E->gpu && LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMFloatTypeKind) {
     /* sm_90 rounds in one instruction (cvt.rn.bf16.f32: nearest even, NaN stays NaN) where the
      * integer rounding above takes seven */
     LLVMValueRef h = LLVMBuildFPTrunc(E->b, v, LLVMBFloatTypeInContext(E->ctx), "");
