@@ -8,8 +8,9 @@
  * threads take consecutive outputs (s = g * n + o), which are consecutive in memory. A thread
  * combines elements g, g + G, ... of its output's dim in order (the position order argmax needs);
  * partials live in shared memory across the chunks of a looped reduction; FINISH combines the G
- * partials of each output as a tree (log2 G distributed steps; argmax breaks ties by position,
- * so the order does not matter). amax / amin propagate NaN directly (no flag), as torch does. */
+ * partials of each output by warp shuffles when they are consecutive threads (shuffle_finish),
+ * else as a tree (log2 G distributed steps); argmax breaks ties by position, so the order does
+ * not matter. amax / amin propagate NaN directly (max.NaN / min.NaN), as torch does. */
 #include "lower/lower_internal.h"
 
 static const IrValue *val(LEmit *E, IrValueId id) {

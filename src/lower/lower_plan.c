@@ -7,7 +7,8 @@
  *           nest, so chains like `out = x * y + z` become one loop (fusion). Constants, aranges
  *           and tile indices are always lazy (recomputing them costs nothing), and so are loads
  *           (and casts / views of them) used several times (reading the tile again from cache
- *           costs what reading a copy would).
+ *           costs what reading a copy would). On the GPU also short elementwise chains used a
+ *           few times (gpu_redo_cheap: recomputing beats a shared-memory buffer).
  *   buffer  everything else: reductions, dots, loop-carried values, computed values used twice,
  *           values used inside a nested loop. A stack buffer of the full block.
  * Also: which values carry a looped reduction dim (reduction_loops[n] != none), checking the
