@@ -67,23 +67,38 @@ local function kernel_of(file, name)
   error(file .. ": no kernel " .. name)
 end
 
+-- The kernel on the GPU with its default cuda config (no autotuning: the tuner searches CPU
+-- configs).
+local function on_gpu(entry)
+  return run.with_settings(entry.kernel, {backend = "cuda", autotune_effort = "none"})
+end
+
+local function empty(shape, dtype) return helua.empty(shape, {dtype = dtype, device = "cuda"}) end
+
 -- Each bench: a kernel of a file, inputs on the GPU, bytes or flops, the target.
 local M, N, K = 4096, 4096, 4096
 local benches = {
   {name = "add", file = "kernels/add.lua", kernel = "add", what = "add f32 [8192, 8192] (2^26)",
    inputs = function() return randn({8192, 8192}, f32, 1), randn({8192, 8192}, f32, 2) end,
+   named = function(x, y) return {x = x, y = y, out = empty({8192, 8192}, f32)} end,
    bytes = 3 * 4 * 8192 * 8192, target_gbs = 2900},
   {name = "softmax", file = "kernels/softmax.lua", kernel = "softmax",
    what = "softmax bf16 [4096, 16384]", inputs = function() return randn({4096, 16384}, bf16, 3) end,
+   named = function(x) return {x = x, out = empty({4096, 16384}, bf16)} end,
    bytes = 2 * 2 * 4096 * 16384, target_gbs = 2500},
   {name = "rms_norm", file = "kernels/rms_norm.lua", kernel = "rms_norm",
    what = "rms_norm bf16 [4096, 16384]",
    inputs = function() return randn({4096, 16384}, bf16, 4), randn({16384}, bf16, 5), 1e-5 end,
+   named = function(x, w, eps) return {x = x, weight = w, eps = eps, out = empty({4096, 16384}, bf16)} end,
    bytes = 2 * (2 * 4096 * 16384 + 16384), target_gbs = 2400},
   {name = "layer_norm", file = "kernels/layer_norm.lua", kernel = "layer_norm",
    what = "layer_norm bf16 [4096, 16384]",
    inputs = function()
      return randn({4096, 16384}, bf16, 6), randn({16384}, bf16, 7), randn({16384}, bf16, 8), 1e-5
+   end,
+   named = function(x, w, b, eps)
+     return {x = x, weight = w, bias = b, eps = eps, out = empty({4096, 16384}, bf16),
+             mean = empty({4096}, f32), rstd = empty({4096}, f32)}
    end,
    bytes = 2 * (2 * 4096 * 16384 + 2 * 16384) + 8 * 4096, target_gbs = 2400},
   {name = "matmul", file = "kernels/matmul.lua", kernel = "matmul", what = "matmul bf16 4096^3",
@@ -131,9 +146,25 @@ for _, b in ipairs(benches) do
     local okb, err = pcall(function()
       local entry = kernel_of(b.file, b.kernel)
       local args = table.pack(b.inputs())
-      local k = entry.kernel
+      local k = on_gpu(entry)
       local function call() return k(table.unpack(args, 1, args.n)) end
-      local ms = time_ms(call)
+      call() -- traces and compiles; a kernel that cannot run fails here
+      local ms
+      if b.named then
+        -- the compiled kernel alone (as gpu_kernel_bench.lua): a full call also allocates its
+        -- outputs (cuMemAlloc / cuMemFree, which synchronizes) every time
+        local bk = k:bind(table.unpack(args, 1, args.n))
+        local cfg = bk:config()
+        local ck = bk:_compiled(bk:_variant(cfg), cfg)
+        local named, list = b.named(table.unpack(args, 1, args.n)), {}
+        for i, n in ipairs(ck:info().args) do
+          if named[n] == nil then error("no launch value for argument " .. n) end
+          list[i] = named[n]
+        end
+        ms = time_ms(function() ck:launch(list) end)
+      else
+        ms = time_ms(call)
+      end
       local ours, roof, ratio, target
       if b.bytes then
         ours = b.bytes / (ms * 1e6)
@@ -163,16 +194,16 @@ end
 
 -- First call of matmul (trace, compile, PTX JIT, run) in a fresh kernel object, and the host
 -- overhead of a cached call (a tiny add, launches back to back, wall clock).
-do
-  local entry = kernel_of("kernels/matmul.lua", "matmul")
+local okl, errl = pcall(function()
+  local mm = on_gpu(kernel_of("kernels/matmul.lua", "matmul"))
   local x, y = randn({1024, 1024}, bf16, 20), randn({1024, 1024}, bf16, 21)
   core.cuda_synchronize()
   local t0 = core.clock()
-  entry.kernel(x, y)
+  mm(x, y)
   core.cuda_synchronize()
   print(string.format("first call of matmul bf16 1024^3 (trace + compile + JIT + run): %.1f ms (target <= 200)",
     (core.clock() - t0) * 1e3))
-  local add = kernel_of("kernels/add.lua", "add").kernel
+  local add = on_gpu(kernel_of("kernels/add.lua", "add"))
   local a, b2 = randn({16, 16}, f32, 22), randn({16, 16}, f32, 23)
   for _ = 1, 100 do add(a, b2) end
   core.cuda_synchronize()
@@ -182,5 +213,9 @@ do
   local per = (core.clock() - t0) / n * 1e6
   core.cuda_synchronize()
   print(string.format("host overhead of a cached call (add 16x16, %d calls): %.1f us per call (target <= 10)", n, per))
+end)
+if not okl then
+  failed = true
+  print("latency checks FAILED: " .. tostring(errl):gsub("\n", " "))
 end
 os.exit(failed and 1 or 0)

@@ -79,8 +79,27 @@ static LLVMValueRef exp2_f32(LEmit *E, LLVMValueRef x) {
   return keep_nan(E, x, exp_core(E, r, n));
 }
 
+/* GPU: e^x = 2^hi (1 + lo ln2), hi = x log2(e) rounded and lo what that rounding dropped (an
+ * exact fma, plus the constant's own low part), 2^hi by ex2.approx.f32 (the SFU: about 2 ulp,
+ * subnormal results kept, 2^inf = inf, 2^-inf = 0, NaN stays NaN). 8 instructions where the
+ * polynomial takes 28; |error| about 3 ulp. lo is NaN only for infinite x (then 2^hi is exact). */
+static LLVMValueRef exp_nv(LEmit *E, LLVMValueRef x) {
+  LLVMBuilderRef b = E->b;
+  LLVMValueRef l2e = fconst(E, E->f32, 1.44269502162933349609375); /* log2(e) as a float */
+  LLVMValueRef hi = LLVMBuildFMul(b, x, l2e, "");
+  LLVMValueRef a1[3] = {x, l2e, LLVMBuildFNeg(b, hi, "")};
+  LLVMValueRef lo = em_call_intr(E, "llvm.fma", E->f32, a1, 3);
+  LLVMValueRef a2[3] = {x, fconst(E, E->f32, 1.925963033500011e-8), lo}; /* log2(e) - l2e */
+  lo = em_call_intr(E, "llvm.fma", E->f32, a2, 3);
+  lo = LLVMBuildSelect(b, LLVMBuildFCmp(b, LLVMRealORD, lo, lo, ""), lo, fconst(E, E->f32, 0), "");
+  LLVMValueRef a3[3] = {lo, fconst(E, E->f32, 0.693147180559945309), fconst(E, E->f32, 1.0)};
+  LLVMValueRef c = em_call_intr(E, "llvm.fma", E->f32, a3, 3);
+  return LLVMBuildFMul(b, em_call_intr(E, "llvm.nvvm.ex2.approx.f", NULL, &hi, 1), c, "");
+}
+
 static LLVMValueRef fexp(LEmit *E, LLVMValueRef x) {
-  return LLVMTypeOf(x) == E->f32 ? exp_f32(E, x) : intr1(E, "llvm.exp", x);
+  if (LLVMTypeOf(x) != E->f32) return intr1(E, "llvm.exp", x);
+  return E->gpu ? exp_nv(E, x) : exp_f32(E, x);
 }
 
 static LLVMValueRef sigmoid(LEmit *E, LLVMValueRef x) {
@@ -243,6 +262,7 @@ LLVMValueRef em_unary(LEmit *E, IrOpKind k, DType dt, LLVMValueRef x) {
   case IR_OP_EXP:
     return fexp(E, x);
   case IR_OP_EXP2:
+    if (t == E->f32 && E->gpu) return em_call_intr(E, "llvm.nvvm.ex2.approx.f", NULL, &x, 1);
     return t == E->f32 ? exp2_f32(E, x) : intr1(E, "llvm.exp2", x);
   case IR_OP_LOG:
     return intr1(E, "llvm.log", x);

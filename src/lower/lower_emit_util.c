@@ -87,6 +87,10 @@ LLVMValueRef em_zero(LEmit *E, DType dt) {
 
 LLVMValueRef em_to_comp(LEmit *E, DType dt, LLVMValueRef v) {
   if (dt == DT_FLOAT16) return LLVMBuildFPExt(E->b, v, E->f32, "");
+  if (dt == DT_BFLOAT16 && E->gpu && LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMIntegerTypeKind)
+    /* sm_90: cvt.f32.bf16, one instruction */
+    return LLVMBuildFPExt(E->b, LLVMBuildBitCast(E->b, v, LLVMBFloatTypeInContext(E->ctx), ""),
+                          E->f32, "");
   if (dt == DT_BFLOAT16) {
     LLVMValueRef w = LLVMBuildZExt(E->b, v, E->i32, "");
     w = LLVMBuildShl(E->b, w, LLVMConstInt(E->i32, 16, false), "");
@@ -112,6 +116,12 @@ static LLVMValueRef f32_to_bf16(LEmit *E, LLVMValueRef x) {
 
 LLVMValueRef em_from_comp(LEmit *E, DType dt, LLVMValueRef v) {
   if (dt == DT_FLOAT16) return LLVMBuildFPTrunc(E->b, v, E->f16, "");
+  if (dt == DT_BFLOAT16 && E->gpu && LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMFloatTypeKind) {
+    /* sm_90 rounds in one instruction (cvt.rn.bf16.f32: nearest even, NaN stays NaN) where the
+     * integer rounding above takes seven */
+    LLVMValueRef h = LLVMBuildFPTrunc(E->b, v, LLVMBFloatTypeInContext(E->ctx), "");
+    return LLVMBuildBitCast(E->b, h, E->i16, "bf16");
+  }
   if (dt == DT_BFLOAT16) return f32_to_bf16(E, v);
   return v;
 }
@@ -279,6 +289,7 @@ LLVMValueRef em_buf_load(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin)
 
 void em_buf_store(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin, LLVMValueRef v) {
   LLVMTypeRef t = em_mem_type(E, dt);
+  if (E->gpu && E->par == 0 && LLVMGetPointerAddressSpace(LLVMTypeOf(buf)) == 3) E->sread = true;
   LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, t, buf, &lin, 1, "");
   LLVMBuildStore(E->b, em_val_to_mem(E, dt, v), p);
 }
@@ -291,6 +302,11 @@ LLVMBasicBlockRef em_block(LEmit *E, const char *name) {
 
 void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef step,
                    const char *name) {
+  /* GPU, a sequential loop of the whole CTA (chunks, tiles, programs) after shared memory was
+   * touched outside a distributed loop: the barrier the first distributed loop inside would put
+   * at its start goes before the loop instead, so it runs once, not once per iteration (an
+   * iteration that touches it again ends with one: em_loop_end) */
+  if (E->gpu && E->par == 0 && E->sread) em_barrier(E);
   LLVMBasicBlockRef pre = LLVMGetInsertBlock(E->b);
   l->hdr = em_block(E, name);
   l->body = em_block(E, "body");
@@ -307,6 +323,9 @@ void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMVal
 }
 
 void em_loop_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
+  /* GPU: this iteration touched shared memory outside a distributed loop; the next one may
+   * rewrite it before any other barrier */
+  if (E->gpu && E->par == 0 && E->sread) em_barrier(E);
   LLVMBuildBr(E->b, l->latch);
   LLVMPositionBuilderAtEnd(E->b, l->latch);
   LLVMValueRef next = LLVMBuildNSWAdd(E->b, l->iv, l->next ? l->next : em_i64(E, 1), "");

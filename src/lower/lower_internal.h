@@ -168,7 +168,8 @@ typedef struct LEmit {
   /* GPU (lower_nvptx_emit.c): one program = one CTA of nthreads threads */
   bool gpu;
   int par;              /* > 0 inside a loop distributed over the threads */
-  bool sread;           /* shared memory was read outside one since the last barrier */
+  bool sread;           /* shared memory was read or written outside one since the last barrier */
+  bool rw_global;       /* some tensor may be both stored to and loaded from (lower_nvptx_emit.c) */
   int vec_esize;        /* element bytes of the next distributed block (0: 4) */
   LLVMValueRef tid;     /* i64 thread index in the CTA */
   int64_t nthreads;

@@ -6,8 +6,9 @@
  * block; on the GPU each becomes one flat loop whose iterations are dealt to the threads
  * (element tid, tid + T, ...: consecutive threads take consecutive elements of the innermost
  * dim, so global loads and stores coalesce). Buffers live in dynamic shared memory; the end of
- * every distributed loop is a barrier, so the next statement sees what it wrote and a loop
- * rewriting a buffer never overtakes its readers. Scalars are computed by every thread. */
+ * every distributed loop that touched shared memory is a barrier, so the next statement sees
+ * what it wrote and a loop rewriting a buffer never overtakes its readers (em_par_end says when
+ * one is left out). Scalars are computed by every thread. */
 #include <stdio.h>
 #include <string.h>
 
@@ -31,8 +32,8 @@ void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name) {
     em_loop_begin(E, l, em_i64(E, 0), n, NULL, name);
     return;
   }
-  /* every thread read shared memory outside a distributed loop (a scalar from a buffer): let
-   * them all finish before this loop may overwrite it */
+  /* every thread read shared memory outside a distributed loop (a scalar from a buffer), or
+   * some wrote it there: let them all finish before this loop may overwrite or read it */
   if (E->sread) em_barrier(E);
   E->par++;
   em_loop_begin(E, l, E->tid, n, em_i64(E, E->nthreads), name);
@@ -42,11 +43,75 @@ void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name) {
  * instruction count, bounds these loops). */
 #define PAR_UNROLL 4
 
+/* ---- which distributed loops need the barrier at their end ------------------------------------ */
+
+typedef struct MemUse {
+  bool shared; /* shared memory (or a pointer that may point there) read or written */
+  bool gstore; /* global memory (maybe) written */
+} MemUse;
+
+/* A pointer's meaning for a barrier: addrspace 3 (shared), 1 (global), or generic — a stack slot
+ * of the thread's own (an alloca under GEPs: nothing to order) or unknown (anything). */
+static void use_pointer(LLVMValueRef p, bool write, MemUse *u) {
+  unsigned as = LLVMGetPointerAddressSpace(LLVMTypeOf(p));
+  if (as == 3) {
+    u->shared = true;
+  } else if (as == 1) {
+    u->gstore |= write;
+  } else {
+    while (LLVMIsAGetElementPtrInst(p) || LLVMIsABitCastInst(p))
+      p = LLVMGetOperand(p, 0);
+    if (!LLVMIsAAllocaInst(p)) u->shared = u->gstore = true;
+  }
+}
+
+static void use_inst(LLVMValueRef in, MemUse *u) {
+  if (LLVMIsALoadInst(in)) {
+    use_pointer(LLVMGetOperand(in, 0), false, u);
+  } else if (LLVMIsAStoreInst(in)) {
+    use_pointer(LLVMGetOperand(in, 1), true, u);
+  } else if (LLVMIsAAtomicRMWInst(in) || LLVMIsAAtomicCmpXchgInst(in)) {
+    use_pointer(LLVMGetOperand(in, 0), true, u);
+  } else if (LLVMIsACallInst(in)) {
+    /* an intrinsic without pointer arguments (math, special registers, shuffles) touches no
+     * memory; anything else with a pointer (inline PTX loads, cp.async, ...) counts as a write
+     * through it */
+    int n = LLVMGetNumArgOperands(in);
+    for (int i = 0; i < n; i++) {
+      LLVMValueRef a = LLVMGetOperand(in, (unsigned)i);
+      if (LLVMGetTypeKind(LLVMTypeOf(a)) == LLVMPointerTypeKind) use_pointer(a, true, u);
+    }
+    LLVMValueRef callee = LLVMGetCalledValue(in);
+    size_t len = 0;
+    const char *name = LLVMIsAFunction(callee) ? LLVMGetValueName2(callee, &len) : "";
+    if (!LLVMIsAFunction(callee) && !LLVMIsAInlineAsm(callee)) u->shared = u->gstore = true;
+    if (strncmp(name, "llvm.", 5) != 0 && !LLVMIsAInlineAsm(callee)) u->shared = u->gstore = true;
+  }
+}
+
+/* What the code emitted since block `from` (a distributed loop's header: every block after it
+ * was made inside the loop) does to memory. */
+static MemUse scan_from(LEmit *E, LLVMBasicBlockRef from) {
+  MemUse u = {0};
+  (void)E;
+  for (LLVMBasicBlockRef bb = from; bb; bb = LLVMGetNextBasicBlock(bb))
+    for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in; in = LLVMGetNextInstruction(in))
+      use_inst(in, &u);
+  return u;
+}
+
+/* The barrier at a distributed loop's end orders its shared-memory accesses against the next
+ * statement's (a write before others' reads, a read before others' rewrite), and its global
+ * stores against later loads of the same tensor by other threads. A loop that touched no shared
+ * memory, and stored to no tensor the kernel also loads, needs none (a final `out = f(x, ...)`
+ * loop, add's only loop). */
 void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
+  LLVMBasicBlockRef hdr = l->hdr;
   em_loop_end(E, l, l->par ? em_loop_md(E, 0, PAR_UNROLL) : md);
   if (!l->par) return;
   E->par--;
-  em_barrier(E);
+  MemUse u = scan_from(E, hdr);
+  if (u.shared || (u.gstore && E->rw_global)) em_barrier(E);
 }
 
 void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, const int64_t *sizes,
@@ -204,6 +269,29 @@ static bool stored_to(const IrFunc *f, IrValueId t) {
   return n > LOWER_MAX_LIST * 4; /* too many to tell: assume written */
 }
 
+/* Whether a tensor may be stored to and loaded from in one kernel (so a loop's global stores
+ * must be visible to other threads' later loads): by IR value for the kernel's tensor arguments;
+ * a store or a load through a tensor made in the kernel (a view) may alias anything. */
+static bool rw_global(const IrFunc *f) {
+  IrMemOpInfo mems[LOWER_MAX_LIST * 4];
+  int n = ir_func_memops(f, mems, LOWER_MAX_LIST * 4);
+  if (n > LOWER_MAX_LIST * 4) return true;
+  bool any_load = false, any_store = false, load_view = false, store_view = false;
+  for (int i = 0; i < n; i++) {
+    IrValueId t = mems[i].op->args[0];
+    bool is_arg = ir_value(f, t)->def_kind == IR_DEF_ARG;
+    if (mems[i].kind == IR_OP_LOAD) {
+      any_load = true;
+      load_view |= !is_arg;
+      if (is_arg && stored_to(f, t)) return true;
+    } else {
+      any_store = true;
+      store_view |= !is_arg;
+    }
+  }
+  return (load_view && any_store) || (store_view && any_load);
+}
+
 static void add_attr(LEmit *E, LLVMValueRef fn, unsigned idx, const char *name) {
   unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
   LLVMAddAttributeAtIndex(fn, idx, LLVMCreateEnumAttribute(E->ctx, kind, 0));
@@ -310,6 +398,7 @@ int lower_nvptx_emit_kernel(LEmit *E, const char *name) {
     LLVMAddAttributeAtIndex(fn, (unsigned)i + 1, LLVMCreateEnumAttribute(E->ctx, align, 16));
     if (!stored_to(f, f->args[i])) add_attr(E, fn, (unsigned)i + 1, "readonly"); /* ld.global.nc */
   }
+  E->rw_global = rw_global(f);
   E->nthreads = 32 * (int64_t)bd->num_warps;
   E->c->art->block[0] = (unsigned)E->nthreads;
   E->c->art->block[1] = E->c->art->block[2] = 1;

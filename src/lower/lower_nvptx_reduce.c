@@ -8,8 +8,9 @@
  * threads take consecutive outputs (s = g * n + o), which are consecutive in memory. A thread
  * combines elements g, g + G, ... of its output's dim in order (the position order argmax needs);
  * partials live in shared memory across the chunks of a looped reduction; FINISH combines the G
- * partials of each output as a tree (log2 G distributed steps; argmax breaks ties by position,
- * so the order does not matter). amax / amin propagate NaN directly (no flag), as torch does. */
+ * partials of each output by warp shuffles when they are consecutive threads (shuffle_finish),
+ * else as a tree (log2 G distributed steps); argmax breaks ties by position, so the order does
+ * not matter. amax / amin propagate NaN directly (max.NaN / min.NaN), as torch does. */
 #include "lower/lower_internal.h"
 
 static const IrValue *val(LEmit *E, IrValueId id) {
@@ -55,10 +56,10 @@ static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVM
   }
   if (!ir_dtype_is_float(dt))
     return em_binary(E, k == IR_OP_AMAX ? IR_OP_MAXIMUM : IR_OP_MINIMUM, dt, a, v);
-  /* v wins when it is further out or NaN; a NaN already in a stays */
-  LLVMValueRef out = LLVMBuildFCmp(b, k == IR_OP_AMAX ? LLVMRealOGT : LLVMRealOLT, v, a, "");
-  LLVMValueRef vnan = LLVMBuildFCmp(b, LLVMRealUNO, v, v, "");
-  return LLVMBuildSelect(b, LLVMBuildOr(b, out, vnan, ""), v, a, "");
+  /* NaN-propagating: llvm.maximum / minimum, one max.NaN.f32 / min.NaN.f32 on sm_80+ (it also
+   * orders -0 below +0, which no comparison can tell apart) */
+  LLVMValueRef args[2] = {a, v};
+  return em_call_intr(E, k == IR_OP_AMAX ? "llvm.maximum" : "llvm.minimum", LLVMTypeOf(a), args, 2);
 }
 
 /* argmax / argmin across partials: the better value, or the earlier position on a tie. */
@@ -122,6 +123,134 @@ static void reduce_step(LEmit *E, const RStep *rs, LLVMValueRef l) {
   LLVMValueRef win = em_reduce_beats(E, k, adt, v, bv);
   set_slot(E, rs->best, at, LLVMBuildSelect(b, win, v, bv, ""));
   set_slot(E, rs->acc, pt, LLVMBuildSelect(b, win, pos, LLVMBuildLoad2(b, pt, rs->acc, ""), ""));
+}
+
+/* ---- the combine by warp shuffles ------------------------------------------------------------ */
+
+/* v from the lane whose id is this lane's xor m (shfl.sync.bfly over the full warp). Values of
+ * up to 32 bits travel in one shuffle, 64-bit ones in two. */
+static LLVMValueRef shfl_xor(LEmit *E, LLVMValueRef v, int m) {
+  LLVMBuilderRef b = E->b;
+  LLVMTypeRef t = LLVMTypeOf(v);
+  LLVMTypeKind tk = LLVMGetTypeKind(t);
+  unsigned bits = tk == LLVMIntegerTypeKind ? LLVMGetIntTypeWidth(t)
+                  : tk == LLVMDoubleTypeKind ? 64
+                  : tk == LLVMFloatTypeKind  ? 32
+                                             : 16;
+  LLVMTypeRef it = LLVMIntTypeInContext(E->ctx, bits);
+  LLVMValueRef x = tk == LLVMIntegerTypeKind ? v : LLVMBuildBitCast(b, v, it, "");
+  int nparts = bits > 32 ? 2 : 1;
+  LLVMValueRef out = NULL;
+  for (int i = 0; i < nparts; i++) {
+    LLVMValueRef part = x;
+    if (nparts == 2) {
+      part = LLVMBuildLShr(b, x, LLVMConstInt(it, 32u * (unsigned)i, false), "");
+      part = LLVMBuildTrunc(b, part, E->i32, "");
+    } else if (bits < 32) {
+      part = LLVMBuildZExt(b, x, E->i32, "");
+    }
+    LLVMValueRef args[4] = {LLVMConstInt(E->i32, 0xffffffffu, false), part,
+                            LLVMConstInt(E->i32, (unsigned)m, false),
+                            LLVMConstInt(E->i32, 0x1f, false)};
+    LLVMValueRef r = em_call_intr(E, "llvm.nvvm.shfl.sync.bfly.i32", NULL, args, 4);
+    if (nparts == 2) {
+      r = LLVMBuildShl(b, LLVMBuildZExt(b, r, it, ""), LLVMConstInt(it, 32u * (unsigned)i, false),
+                       "");
+      out = out ? LLVMBuildOr(b, out, r, "") : r;
+    } else {
+      out = bits < 32 ? LLVMBuildTrunc(b, r, it, "") : r;
+    }
+  }
+  return tk == LLVMIntegerTypeKind ? out : LLVMBuildBitCast(b, out, t, "");
+}
+
+/* Combines each lane's partial (*p, and *bv for argmax / argmin) with those of the lanes whose
+ * ids differ in the bits below w (a power of two <= 32): log2 w butterfly steps, after which
+ * every lane of the group holds the group's combination. */
+static void shfl_combine(LEmit *E, IrOpKind k, DType adt, int64_t w, LLVMValueRef *p,
+                         LLVMValueRef *bv) {
+  for (int m = (int)w / 2; m >= 1; m /= 2) {
+    LLVMValueRef q = shfl_xor(E, *p, m);
+    if (!is_arg(k)) {
+      *p = combine(E, k, adt, *p, q);
+      continue;
+    }
+    LLVMValueRef qv = shfl_xor(E, *bv, m);
+    LLVMValueRef win = arg_wins(E, k, adt, qv, q, *bv, *p);
+    *bv = LLVMBuildSelect(E->b, win, qv, *bv, "");
+    *p = LLVMBuildSelect(E->b, win, q, *p, "");
+  }
+}
+
+/* Lane s (s < nslots) reads partial slot s (slot `stride` * s when stride > 1); lanes past the
+ * slots read slot 0, a value no lane of a real output ever combines with theirs. */
+static void shfl_load(LEmit *E, const IrOp *op, SinkState *st, int64_t nslots, int64_t stride,
+                      LLVMValueRef *p, LLVMValueRef *bv) {
+  LLVMBuilderRef b = E->b;
+  DType adt = em_reduce_acc_dtype(op->kind, val(E, op->args[0])->dtype);
+  DType pdt = is_arg(op->kind) ? DT_INT64 : adt;
+  LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, E->tid, em_i64(E, nslots), "");
+  LLVMValueRef s = LLVMBuildSelect(b, in, E->tid, em_i64(E, 0), "");
+  if (stride > 1) s = LLVMBuildNSWMul(b, s, em_i64(E, stride), "");
+  *p = em_buf_load(E, pdt, st->acc, s);
+  *bv = is_arg(op->kind) ? em_buf_load(E, adt, st->best, s) : NULL;
+}
+
+/* if (tid < n * per && tid % per == 0): the block where that lane stores, and where all meet */
+static LLVMBasicBlockRef lead_lane(LEmit *E, int64_t n, int64_t per, LLVMBasicBlockRef *join) {
+  LLVMBuilderRef b = E->b;
+  LLVMValueRef in = LLVMBuildICmp(b, LLVMIntSLT, E->tid, em_i64(E, n * per), "");
+  LLVMValueRef first = LLVMBuildICmp(
+      b, LLVMIntEQ, LLVMBuildURem(b, E->tid, em_i64(E, per), ""), em_i64(E, 0), "");
+  LLVMBasicBlockRef then = em_block(E, "rlead");
+  *join = em_block(E, "rjoin");
+  LLVMBuildCondBr(b, LLVMBuildAnd(b, in, first, ""), then, *join);
+  LLVMPositionBuilderAtEnd(b, then);
+  return then;
+}
+
+/* FINISH with the G threads of an output consecutive (gfast) and every slot held by its own
+ * thread (n * G <= T): one warp-shuffle butterfly over the min(G, 32) lanes of a warp; when an
+ * output spans several warps, each warp's first lane parks its combination in its own slot and,
+ * after one barrier, the first G / 32 threads of each output combine those by shuffles again
+ * (G <= 1024, so they fit one warp). Straight-line code run by every thread of the CTA, so the
+ * full-warp mask is right; 1 or 2 barriers where the tree took log2 G + 1. */
+static int shuffle_finish(LEmit *E, const IrOp *op, SinkState *st, const RLayout *L) {
+  IrOpKind k = op->kind;
+  IrValueId res = op->results[0];
+  const IrValue *sv = val(E, op->args[0]), *rv = val(E, res);
+  DType adt = em_reduce_acc_dtype(k, sv->dtype), pdt = is_arg(k) ? DT_INT64 : adt;
+  LLVMBuilderRef b = E->b;
+  int64_t w = L->G < 32 ? L->G : 32, nslots = L->n * L->G;
+  if (E->sread) em_barrier(E);
+  LLVMValueRef p, bv, out = em_buffer(E, rv->dtype, &rv->shape, "red");
+  shfl_load(E, op, st, nslots, 1, &p, &bv);
+  shfl_combine(E, k, adt, w, &p, &bv);
+  LLVMBasicBlockRef join;
+  if (L->G > 32) {
+    /* the warp's first lane writes the slot it read itself: no other thread reads it yet */
+    lead_lane(E, nslots / 32, 32, &join);
+    em_buf_store(E, pdt, st->acc, E->tid, p);
+    if (bv) em_buf_store(E, adt, st->best, E->tid, bv);
+    LLVMBuildBr(b, join);
+    LLVMPositionBuilderAtEnd(b, join);
+    em_barrier(E);
+    w = L->G / 32;
+    shfl_load(E, op, st, L->n * w, 32, &p, &bv);
+    shfl_combine(E, k, adt, w, &p, &bv);
+  }
+  lead_lane(E, L->n, w, &join);
+  LLVMValueRef o = LLVMBuildUDiv(b, E->tid, em_i64(E, w), "o");
+  em_buf_store(E, rv->dtype, out, o, em_cast(E, pdt, rv->dtype, p));
+  LLVMBuildBr(b, join);
+  LLVMPositionBuilderAtEnd(b, join);
+  em_barrier(E);
+  LVal lv = {.kind = LV_BUF, .v = out};
+  if (E->plan->kind[res] == PLAN_SCALAR)
+    lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, rv->dtype, out, em_i64(E, 0))};
+  em_name(E, lv.v, E->f, res, "");
+  em_set(E, res, lv);
+  return E->failed ? HL_ERR : HL_OK;
 }
 
 int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
@@ -197,6 +326,7 @@ int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     em_par_end(E, &l, NULL);
     return E->failed ? HL_ERR : HL_OK;
   }
+  if (L.gfast && L.G > 1 && E->par == 0) return shuffle_finish(E, op, st, &L);
   /* finish: a tree over each output's G partials (log2 G steps, each a distributed loop and a
    * barrier), then the result buffer */
   for (int64_t stride = L.G / 2; stride >= 1; stride /= 2) {

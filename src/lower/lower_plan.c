@@ -7,7 +7,8 @@
  *           nest, so chains like `out = x * y + z` become one loop (fusion). Constants, aranges
  *           and tile indices are always lazy (recomputing them costs nothing), and so are loads
  *           (and casts / views of them) used several times (reading the tile again from cache
- *           costs what reading a copy would).
+ *           costs what reading a copy would). On the GPU also short elementwise chains used a
+ *           few times (gpu_redo_cheap: recomputing beats a shared-memory buffer).
  *   buffer  everything else: reductions, dots, loop-carried values, computed values used twice,
  *           values used inside a nested loop. A stack buffer of the full block.
  * Also: which values carry a looped reduction dim (reduction_loops[n] != none), checking the
@@ -136,12 +137,38 @@ static bool reload_cheap(PlanWalk *w, const IrOp *def, IrValueId v) {
   return false;
 }
 
+/* Ops a consumer evaluates per element for a lazy value (its own and the lazy ones under it);
+ * past `cap` the exact count does not matter. */
+static int lazy_cost(PlanWalk *w, IrValueId v, int cap) {
+  const IrValue *val = ir_value(w->f, v);
+  if (val->def_kind != IR_DEF_RESULT || w->p->kind[v] != PLAN_LAZY) return 0;
+  int n = 1;
+  for (int i = 0; i < val->def->nargs && n <= cap; i++)
+    n += lazy_cost(w, val->def->args[i], cap);
+  return n;
+}
+
+/* GPU: an elementwise chain used a few times is evaluated again by each consumer (its loads read
+ * again from L1 / L2) rather than kept in a shared-memory buffer: a buffer of a whole tile (a
+ * softmax row's exp) costs shared memory, so occupancy, plus a store, a load and two barriers
+ * per element. Chains of at most GPU_REDO_OPS ops, at most GPU_REDO_USES uses. */
+#define GPU_REDO_OPS 12
+#define GPU_REDO_USES 3
+
+static bool gpu_redo_cheap(PlanWalk *w, const IrOp *def, IrValueId v) {
+  if (w->c->target != LOWER_TARGET_CUDA || w->p->nuses[v] > GPU_REDO_USES) return false;
+  int n = 1;
+  for (int i = 0; i < def->nargs && n <= GPU_REDO_OPS; i++)
+    n += lazy_cost(w, def->args[i], GPU_REDO_OPS);
+  return n <= GPU_REDO_OPS;
+}
+
 /* Whether v (defined by def) may be evaluated in its consumers' loops: every use in def's
  * region with no store between def and the last use, and either one use or cheap to redo. */
 static bool lazy_ok(PlanWalk *w, const IrOp *def, IrValueId v) {
   const IrOp *user = w->use[v].user;
   if (!user || user->parent != def->parent || w->use[v].elsewhere) return false;
-  if (w->p->nuses[v] != 1 && !reload_cheap(w, def, v)) return false;
+  if (w->p->nuses[v] != 1 && !reload_cheap(w, def, v) && !gpu_redo_cheap(w, def, v)) return false;
   for (const IrOp *o = def->next; o && o != user; o = o->next)
     if (op_writes(o)) return false;
   return true;

@@ -151,6 +151,51 @@ T.test("each cuda knob changes the PTX of matmul", function()
   T.truthy(ptx({pid_type = "xyz"}):find("%ctaid.y", 1, true), "xyz reads ctaid.y")
 end)
 
+-- The memory-bound path (share/doc/lowering.md, "The CUDA target"): softmax over bfloat16 rows
+-- combines its partials by warp shuffles, keeps no shared buffer of a row (the exp is evaluated
+-- again by its second consumer), takes exp from ex2.approx, converts bfloat16 by cvt, puts
+-- barriers only where shared memory is shared, and ptxas gives it no stack frame. A regression to the shared-memory tree or a row buffer fails.
+T.test("softmax bf16: shuffles, no shared row buffer, fast exp, no stack frame", function()
+  local d = run.load("kernels/softmax.lua")
+  local k = run.with_settings(d.entries[1].kernel, {backend = "cuda"})
+  local n = 4096
+  local bk = k:bind(helua.randn({8, n}, {dtype = helua.bfloat16, seed = 1}))
+  local cfgs = {
+    {name = "default", bars = 12},
+    {name = "persistent row, 8 warps", bars = 12,
+     cfg = {block_sizes = {1}, num_warps = 8, reduction_loops = {helua.none}}},
+    {name = "chunks of 1024", cfg = {block_sizes = {1}, num_warps = 4, reduction_loops = {1024}}},
+    {name = "2 rows per program", cfg = {block_sizes = {2}, num_warps = 4}},
+  }
+  for _, c in ipairs(cfgs) do
+    local cfg = c.cfg and helua.Config(c.cfg) or nil
+    local ck = bk:_compiled(bk:_variant(cfg), cfg, "cuda")
+    local ptx = ck:code("ptx")
+    local function has(s) return ptx:find(s, 1, true) ~= nil end
+    T.truthy(has("shfl.sync.bfly.b32"), c.name .. ": warp shuffles")
+    T.truthy(has("ex2.approx.f32"), c.name .. ": exp by ex2.approx")
+    T.truthy(has("cvt.rn.bf16.f32") and has("cvt.f32.bf16"), c.name .. ": bfloat16 by cvt")
+    T.truthy(has("max.NaN.f32"), c.name .. ": amax by max.NaN")
+    if c.bars then
+      -- 10 today: one per chunk of each reduction, two per combine, none in the last loop
+      local _, bars = ptx:gsub("bar%.sync", "")
+      T.truthy(bars <= c.bars, c.name .. ": " .. bars .. " barriers")
+    end
+    T.truthy(not has(".local"), c.name .. ": no local memory")
+    -- partials and per-row results only: less than one bfloat16 row
+    local shared = ck:info().shared_bytes
+    T.truthy(shared < 2 * n, c.name .. ": " .. shared .. " bytes of shared memory")
+    local f = assert(io.open(tmp .. ".ptx", "w"))
+    f:write(ptx)
+    f:close()
+    local p = io.popen(ptxas .. " -arch=sm_90a -v " .. tmp .. ".ptx -o " .. tmp .. ".cubin 2>&1")
+    local out = p:read("a")
+    p:close()
+    T.truthy(out:find("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads", 1, true),
+      c.name .. ": ptxas -v: " .. out)
+  end
+end)
+
 os.remove(tmp)
 os.remove(tmp .. ".ptx")
 os.remove(tmp .. ".cubin")
