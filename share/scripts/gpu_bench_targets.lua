@@ -118,7 +118,8 @@ if emit_dir then
   for _, b in ipairs(benches) do
     if not only or only[b.name] then
       local args = table.pack(b.inputs())
-      local text = kernel_of(b.file, b.kernel).kernel:bind(table.unpack(args, 1, args.n)):code(nil, "triton")
+      local bk = on_gpu(kernel_of(b.file, b.kernel)):bind(table.unpack(args, 1, args.n))
+      local text = bk:code(nil, "triton")
       local f = assert(io.open(emit_dir .. "/" .. b.name .. ".py", "w"))
       f:write(text)
       f:close()
