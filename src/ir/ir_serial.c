@@ -25,17 +25,9 @@ typedef struct Out {
 
 static void put(Out *o, const void *src, size_t n) {
   if (o->oom) return;
-  if (o->len + n > o->cap) {
-    size_t ncap = o->cap ? o->cap * 2 : 1024;
-    while (ncap < o->len + n)
-      ncap *= 2;
-    unsigned char *np = mem_realloc(o->p, ncap);
-    if (!np) {
-      o->oom = true;
-      return;
-    }
-    o->p = np;
-    o->cap = ncap;
+  if (!mem_reserve((void **)&o->p, &o->cap, o->len + n, 1024)) {
+    o->oom = true;
+    return;
   }
   memcpy(o->p + o->len, src, n);
   o->len += n;
