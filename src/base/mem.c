@@ -44,15 +44,22 @@ void mem_free(void *p) {
   free(p);
 }
 
-bool mem_grow(void **p, int *cap, int need, size_t elem, int first) {
+bool mem_reserve(void **p, size_t *cap, size_t need, size_t first) {
   if (need <= *cap) return true;
-  int ncap = *cap ? *cap * 2 : first;
+  size_t ncap = *cap ? *cap * 2 : first;
   while (ncap < need)
     ncap *= 2;
-  void *q = mem_realloc(*p, (size_t)ncap * elem);
+  void *q = mem_realloc(*p, ncap);
   if (!q) return false;
   *p = q;
   *cap = ncap;
+  return true;
+}
+
+bool mem_grow(void **p, int *cap, int need, size_t elem, int first) {
+  size_t bytes = (size_t)*cap * elem;
+  if (!mem_reserve(p, &bytes, (size_t)need * elem, (size_t)first * elem)) return false;
+  *cap = (int)(bytes / elem);
   return true;
 }
 

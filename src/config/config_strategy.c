@@ -113,9 +113,13 @@ int cfg_strategy_generation(const CfgStrategy *q) {
   return q->gen;
 }
 
-/* Grows a parallel array to hold n items of size sz. */
-static int grow(void **arr, int *cap, int n, size_t sz, Diag *d) {
-  if (!mem_grow(arr, cap, n, sz, 16)) return diag_set(d, "search strategy: out of memory");
+/* Room for n items in the parallel arrays a (items of sa bytes) and b (sb bytes; NULL when
+ * there is one array), which share the capacity *cap. */
+static int grow(int *cap, int n, void **a, size_t sa, void **b, size_t sb, Diag *d) {
+  int ca = *cap, cb = *cap;
+  if (!mem_grow(a, &ca, n, sa, 16) || (b && !mem_grow(b, &cb, n, sb, 16)))
+    return diag_set(d, "search strategy: out of memory");
+  *cap = ca;
   return HL_OK;
 }
 
@@ -137,11 +141,10 @@ static bool is_new(const CfgStrategy *q, const int *cfg) {
 }
 
 static int batch_push(CfgStrategy *q, const int *cfg, int member, Diag *d) {
-  int n = q->batch.count + 1, cap = q->batch_cap;
-  if (grow((void **)&q->batch_t, &cap, n, sizeof(double), d)) return HL_ERR;
-  cap = q->batch_cap;
-  if (grow((void **)&q->batch_member, &cap, n, sizeof(int), d)) return HL_ERR;
-  q->batch_cap = cap;
+  int n = q->batch.count + 1;
+  if (grow(&q->batch_cap, n, (void **)&q->batch_t, sizeof(double), (void **)&q->batch_member,
+           sizeof(int), d))
+    return HL_ERR;
   if (cfglist_push(&q->batch, cfg, d)) return HL_ERR;
   q->batch_t[n - 1] = NAN;
   q->batch_member[n - 1] = member;
@@ -159,11 +162,10 @@ int cfg_strategy_tell(CfgStrategy *q, int i, double time, Diag *d) {
   if (a >= 0) {
     if (time < q->arch_t[a]) q->arch_t[a] = time;
   } else {
-    int n = q->arch.count + 1, cap = q->arch_cap;
-    if (grow((void **)&q->arch_t, &cap, n, sizeof(double), d)) return HL_ERR;
-    cap = q->arch_cap;
-    if (grow((void **)&q->arch_h, &cap, n, sizeof(uint64_t), d)) return HL_ERR;
-    q->arch_cap = cap;
+    int n = q->arch.count + 1;
+    if (grow(&q->arch_cap, n, (void **)&q->arch_t, sizeof(double), (void **)&q->arch_h,
+             sizeof(uint64_t), d))
+      return HL_ERR;
     if (cfglist_push(&q->arch, cfg, d)) return HL_ERR;
     q->arch_t[n - 1] = time;
     q->arch_h[n - 1] = cfgspace_hash(q->s, cfg);
@@ -271,9 +273,8 @@ static int absorb(CfgStrategy *q, Diag *d) {
       const int *cfg = cfglist_at(&q->batch, i);
       if (m < 0) { /* generation 0 (or a refill): joins the population */
         if (q->pop.count >= q->p.population || isnan(q->batch_t[i])) continue;
-        int cap = q->pop_cap;
-        if (grow((void **)&q->pop_t, &cap, q->pop.count + 1, sizeof(double), d)) return HL_ERR;
-        q->pop_cap = cap;
+        if (grow(&q->pop_cap, q->pop.count + 1, (void **)&q->pop_t, sizeof(double), NULL, 0, d))
+          return HL_ERR;
         if (cfglist_push(&q->pop, cfg, d)) return HL_ERR;
         q->pop_t[q->pop.count - 1] = t;
       } else if (t < q->pop_t[m]) { /* selection: the trial replaces its parent when faster */

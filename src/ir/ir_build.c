@@ -148,12 +148,7 @@ int ir_build_need_placement(IrBuilder *b, IrOpKind kind, int nargs, const IrValu
   if (info->cls == IR_CLASS_DECL && !top)
     return diag_set(d, "this is host code: call it before the device loops, not inside one");
   if (!top) return HL_OK;
-  bool host = ir_class_is_host(info->cls);
-  for (int i = 0; host && i < nargs; i++) {
-    const IrValue *v = ir_value(b->f, args[i]);
-    if (v && v->shape.rank != 0) host = false;
-  }
-  if (!host)
+  if (!ir_op_is_host(b->f, info->cls, nargs, args))
     return diag_set(d, "this is device code: it must be inside a device loop (hl.tile / hl.grid)");
   return HL_OK;
 }

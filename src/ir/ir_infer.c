@@ -24,9 +24,15 @@ bool ir_type_eq(const IrType *t, const IrValue *v) {
   return t->kind == v->kind && t->dtype == v->dtype && ir_shape_eq(&t->shape, &v->shape);
 }
 
-bool ir_class_is_host(IrOpClass cls) {
-  return cls == IR_CLASS_CONST || cls == IR_CLASS_DECL || cls == IR_CLASS_LOOP ||
-         ir_class_is_elementwise(cls);
+bool ir_op_is_host(const IrFunc *f, IrOpClass cls, int nargs, const IrValueId *args) {
+  if (cls != IR_CLASS_CONST && cls != IR_CLASS_DECL && cls != IR_CLASS_LOOP &&
+      !ir_class_is_elementwise(cls))
+    return false;
+  for (int i = 0; i < nargs; i++) {
+    const IrValue *v = ir_value(f, args[i]);
+    if (v && v->shape.rank != 0) return false;
+  }
+  return true;
 }
 
 bool ir_const_int(const IrFunc *f, IrValueId v, int64_t *out) {

@@ -67,8 +67,8 @@ bool ir_dim_eq(IrDim a, IrDim b);
 bool ir_shape_eq(const IrShape *a, const IrShape *b);
 bool ir_type_eq(const IrType *t, const IrValue *v);
 const char *ir_dim_str(IrDim dim, char *buf, size_t cap);
-/* Whether ops of this class may sit outside device loops in the traced phase (given rank-0
- * operands for the elementwise ones). */
-bool ir_class_is_host(IrOpClass cls);
+/* Whether an op of class cls on args may sit outside device loops in the traced phase: a host
+ * class (constants, declarations, loops, elementwise) with rank-0 operands. */
+bool ir_op_is_host(const IrFunc *f, IrOpClass cls, int nargs, const IrValueId *args);
 
 #endif

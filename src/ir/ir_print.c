@@ -37,17 +37,9 @@ static void out_write(Out *o, const char *s, size_t n) {
     return;
   }
   if (o->oom) return;
-  if (o->len + n + 1 > o->cap) {
-    size_t ncap = o->cap ? o->cap * 2 : 4096;
-    while (ncap < o->len + n + 1)
-      ncap *= 2;
-    char *nb = mem_realloc(o->buf, ncap);
-    if (!nb) {
-      o->oom = true;
-      return;
-    }
-    o->buf = nb;
-    o->cap = ncap;
+  if (!mem_reserve((void **)&o->buf, &o->cap, o->len + n + 1, 4096)) {
+    o->oom = true;
+    return;
   }
   memcpy(o->buf + o->len, s, n);
   o->len += n;

@@ -25,17 +25,9 @@ typedef struct Out {
 
 static void put(Out *o, const void *src, size_t n) {
   if (o->oom) return;
-  if (o->len + n > o->cap) {
-    size_t ncap = o->cap ? o->cap * 2 : 1024;
-    while (ncap < o->len + n)
-      ncap *= 2;
-    unsigned char *np = mem_realloc(o->p, ncap);
-    if (!np) {
-      o->oom = true;
-      return;
-    }
-    o->p = np;
-    o->cap = ncap;
+  if (!mem_reserve((void **)&o->p, &o->cap, o->len + n, 1024)) {
+    o->oom = true;
+    return;
   }
   memcpy(o->p + o->len, src, n);
   o->len += n;
@@ -55,6 +47,12 @@ static void put_i64(Out *o, int64_t v) {
 }
 static void put_u8(Out *o, unsigned v) {
   put_u64(o, v, 1);
+}
+/* A counted list of value ids (get_count and get_ids read it back). */
+static void put_ids(Out *o, int n, const IrValueId *ids) {
+  put_i32(o, n);
+  for (int k = 0; k < n; k++)
+    put_i32(o, ids[k]);
 }
 static void put_str(Out *o, const char *s) {
   if (!s) {
@@ -177,9 +175,7 @@ int ir_serialize(const IrFunc *f, unsigned char **out, size_t *len, Diag *d) {
   put_i32(&o, n.nregions);
   for (int i = 0; i < n.nregions; i++) {
     const IrRegion *r = n.regions[i];
-    put_i32(&o, r->nargs);
-    for (int k = 0; k < r->nargs; k++)
-      put_i32(&o, r->args[k]);
+    put_ids(&o, r->nargs, r->args);
     put_i32(&o, index_of(os, n.nops, r->owner));
     put_i32(&o, index_of(rs, n.nregions, r->parent));
     put_i32(&o, r->depth);
@@ -192,21 +188,15 @@ int ir_serialize(const IrFunc *f, unsigned char **out, size_t *len, Diag *d) {
   for (int i = 0; i < n.nops; i++) {
     const IrOp *op = n.ops[i];
     put_i32(&o, op->kind);
-    put_i32(&o, op->nargs);
-    for (int k = 0; k < op->nargs; k++)
-      put_i32(&o, op->args[k]);
-    put_i32(&o, op->nresults);
-    for (int k = 0; k < op->nresults; k++)
-      put_i32(&o, op->results[k]);
+    put_ids(&o, op->nargs, op->args);
+    put_ids(&o, op->nresults, op->results);
     put_u8(&o, op->attrs != NULL);
     if (op->attrs) put_attrs(&o, op->attrs);
     put_i32(&o, index_of(rs, n.nregions, op->body));
     put_i32(&o, index_of(rs, n.nregions, op->parent));
     put_loc(&o, op->loc);
   }
-  put_i32(&o, f->nargs);
-  for (int i = 0; i < f->nargs; i++)
-    put_i32(&o, f->args[i]);
+  put_ids(&o, f->nargs, f->args);
   put_i32(&o, f->nslots);
   for (int i = 0; i < f->nslots; i++) {
     const IrBlockSlot *s = &f->slots[i];

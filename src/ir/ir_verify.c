@@ -106,12 +106,7 @@ static int check_placement(Verifier *v, const IrOp *op, const IrRegion *r) {
   if (info->cls == IR_CLASS_DECL && !top)
     return fail(v, op, "`%s` is host code and must come before the device loops", info->name);
   if (!top) return HL_OK;
-  bool host = ir_class_is_host(info->cls);
-  for (int i = 0; host && i < op->nargs; i++) {
-    const IrValue *a = ir_value(v->f, op->args[i]);
-    if (a && a->shape.rank != 0) host = false;
-  }
-  if (!host)
+  if (!ir_op_is_host(v->f, info->cls, op->nargs, op->args))
     return fail(v, op, "`%s` is device code outside a device loop (hl.tile / hl.grid)", info->name);
   return HL_OK;
 }

@@ -24,15 +24,9 @@ static void put(Text *t, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (t->len + (size_t)n + 1 > t->cap) {
-    size_t cap = (t->cap ? t->cap * 2 : 1024) + (size_t)n;
-    char *s = mem_realloc(t->s, cap);
-    if (!s) {
-      t->oom = true;
-      return;
-    }
-    t->s = s;
-    t->cap = cap;
+  if (!mem_reserve((void **)&t->s, &t->cap, t->len + (size_t)n + 1, 1024)) {
+    t->oom = true;
+    return;
   }
   va_start(ap, fmt);
   vsnprintf(t->s + t->len, t->cap - t->len, fmt, ap);

@@ -13,20 +13,18 @@ typedef struct Region {
   char mask[E]; /* "" when nothing can be out of range */
 } Region;
 
+/* Appends s to the expression e (E bytes), after sep unless e is empty. */
+static void join(char *e, const char *sep, const char *s) {
+  size_t n = strlen(e);
+  snprintf(e + n, E - n, "%s%s", n ? sep : "", s);
+}
+
 static void and_mask(char *mask, const char *m) {
-  size_t n = strlen(mask);
-  if (n == 0)
-    snprintf(mask, E, "%s", m);
-  else
-    snprintf(mask + n, E - n, " & %s", m);
+  join(mask, " & ", m);
 }
 
 static void add_term(char *offs, const char *term) {
-  size_t n = strlen(offs);
-  if (n == 0)
-    snprintf(offs, E, "%s", term);
-  else
-    snprintf(offs + n, E - n, " + %s", term);
+  join(offs, " + ", term);
 }
 
 /* The offsets and mask of op's region: one term per tensor dim (index value x stride). */

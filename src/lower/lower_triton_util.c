@@ -12,17 +12,9 @@
 static void buf_add(Tt *t, const char *s, size_t n) {
   TtBuf *b = &t->out;
   if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = mem_realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
+  if (!mem_reserve((void **)&b->p, &b->cap, b->len + n + 1, 4096)) {
+    b->oom = true;
+    return;
   }
   memcpy(b->p + b->len, s, n);
   b->len += n;

@@ -21,16 +21,9 @@ typedef struct Buf {
 
 static void buf_add(Buf *b, const char *s, size_t n) {
   if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (b->len + n + 1 > cap) cap *= 2;
-    char *p = mem_realloc(b->s, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->s = p;
-    b->cap = cap;
+  if (!mem_reserve((void **)&b->s, &b->cap, b->len + n + 1, 256)) {
+    b->oom = true;
+    return;
   }
   memcpy(b->s + b->len, s, n);
   b->len += n;

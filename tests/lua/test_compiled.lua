@@ -40,11 +40,7 @@ local function interpreted(k) return variant(k, {backend = "interpret", interpre
 local function pack(...) return {n = select("#", ...), ...} end
 
 local function check(e, got, want, what)
-  local cmp = run.compare(got, want, e.tolerance)
-  if not cmp.ok then
-    error(string.format("%s: %s (max abs err %s, rel err %s)", what,
-      cmp.message or "not close to the reference", tostring(cmp.max_abs), tostring(cmp.rel)), 2)
-  end
+  T.close(run.compare(got, want, e.tolerance), what, 2)
 end
 
 -- The arguments with every 2-D+ float tensor replaced by a non-contiguous copy (a transposed

@@ -18,11 +18,7 @@ local only = os.getenv("HELUA_TEST_KERNELS") -- e.g. "add,softmax": those files 
 local function pack(...) return {n = select("#", ...), ...} end
 
 local function check(e, got, want, what)
-  local cmp = run.compare(run.move(got, "cpu"), want, e.tolerance)
-  if not cmp.ok then
-    error(string.format("%s: %s (max abs err %s, rel err %s)", what,
-      cmp.message or "not close to the reference", tostring(cmp.max_abs), tostring(cmp.rel)), 2)
-  end
+  T.close(run.compare(run.move(got, "cpu"), want, e.tolerance), what, 2)
 end
 
 for _, file in ipairs(T.kernel_files()) do

@@ -6,15 +6,6 @@ local T = require "testing"
 local run = require "helua.run"
 local helua = require "helua"
 
--- One line per failing result: what failed and why.
-local function expect_ok(r, what)
-  if not r.ok then
-    error(string.format("%s: %s (max abs err %s, rel err %s)", what,
-                        r.message or "not close to the reference",
-                        tostring(r.max_abs), tostring(r.rel)), 2)
-  end
-end
-
 local files = T.kernel_files()
 
 T.test("kernels/ has the example kernels", function()
@@ -39,13 +30,13 @@ for _, f in ipairs(files) do
   if ok then
     for _, e in ipairs(d.entries) do
       T.test(f .. " " .. e.name .. " small", function()
-        expect_ok(run.check(e, run.size(d, "small"), 0), "default block size")
+        T.close(run.check(e, run.size(d, "small"), 0), "default block size")
         for _, bs in ipairs({3, 16, "full"}) do
-          expect_ok(run.check(e, run.size(d, "small"), 1, {block_size = bs}), "block size " .. bs)
+          T.close(run.check(e, run.size(d, "small"), 1, {block_size = bs}), "block size " .. bs)
         end
       end)
       T.test(f .. " " .. e.name .. " tiny, block size 1", function()
-        expect_ok(run.check(e, run.size(d, "tiny"), 2, {block_size = 1}), "block size 1")
+        T.close(run.check(e, run.size(d, "tiny"), 2, {block_size = 1}), "block size 1")
       end)
       collectgarbage("collect")
     end

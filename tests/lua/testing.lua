@@ -32,6 +32,16 @@ function T.truthy(v, what)
   if not v then fail((what or "condition") .. " is false", 2) end
 end
 
+-- r is a helua.run result (run.check / run.compare): fails with what, its message and the errors
+-- unless r.ok. level as for error (1: where T.close is called).
+function T.close(r, what, level)
+  if not r.ok then
+    fail(string.format("%s: %s (max abs err %s, rel err %s)", what,
+                       r.message or "not close to the reference", tostring(r.max_abs),
+                       tostring(r.rel)), (level or 1) + 1)
+  end
+end
+
 -- Runs fn, which must raise an error whose text contains every given plain-text piece.
 -- Returns the error text so tests can print or check more.
 function T.raises(fn, ...)

@@ -190,7 +190,7 @@ static void test_long_names(void **state) {
   ir_func_free(f);
 }
 
-/* mem_grow (the growth of every realloc'ed array: IR serial numbering, config lists, ...):
+/* mem_grow / mem_reserve (the growth of every realloc'ed array and text buffer):
  * doubles from `first`, keeps the contents, and a failed grow leaves array and capacity alone. */
 static void test_mem_grow(void **state) {
   (void)state;
@@ -212,6 +212,11 @@ static void test_mem_grow(void **state) {
   assert_int_equal(cap, 32);
   assert_int_equal(a[3], 21);
   mem_free(a);
+  char *b = NULL;
+  size_t bcap = 0;
+  assert_true(mem_reserve((void **)&b, &bcap, 300, 256)); /* 256, 512 */
+  assert_int_equal(bcap, 512);
+  mem_free(b);
   assert_int_equal(mem_live_count(), live);
 }
 
