@@ -103,6 +103,7 @@ local benches = {
    bytes = 2 * (2 * 4096 * 16384 + 2 * 16384) + 8 * 4096, target_gbs = 2400},
   {name = "matmul", file = "kernels/matmul.lua", kernel = "matmul", what = "matmul bf16 4096^3",
    inputs = function() return randn({M, K}, bf16, 9), randn({K, N}, bf16, 10) end,
+   named = function(x, y) return {x = x, y = y, out = empty({M, N}, bf16)} end,
    flops = 2 * M * N * K, target_tflops = 450},
   {name = "attention", file = "kernels/attention.lua", kernel = "attention",
    what = "attention f16 [2, 32, 1024, 64]",
