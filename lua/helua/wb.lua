@@ -25,16 +25,18 @@ function wb.backend(k)
   return m == "cpu" and "llvm" or m
 end
 
--- Why the workbench cannot tune a kernel that runs on backend b (nil: it can). The tuning pane
--- drives the CPU tuner (bk:autotune searches CPU configs).
+-- Why the workbench cannot tune a kernel that runs on backend b (nil: it can). llvm kernels tune
+-- on the CPU, cuda kernels on the GPU (the GPU tuner: share/doc/tuning.md, "The GPU path").
 function wb.tune_refusal(name, b)
   if b == "llvm" then return nil end
   if b == "cuda" then
-    return string.format("%s runs on cuda, and the tuner searches CPU configs only (GPU tuning "
-      .. "is not built yet): give it backend = \"cpu\" to tune it here", name)
+    local ok, avail, why = pcall(require("helua").cuda.is_available)
+    if ok and avail then return nil end
+    return string.format("cannot tune %s on the GPU: cuda: unavailable (%s)", name,
+      tostring(ok and (why or "no CUDA device") or avail))
   end
   return string.format("%s runs in interpret mode, which has no config space to tune: give it "
-    .. "backend = \"cpu\" (and no block_size) to tune it", name)
+    .. "backend = \"cpu\" or \"cuda\" (and no block_size) to tune it", name)
 end
 
 -- {name=, device=, backend= (the first kernel's), backends={per kernel}, kernels={names}} for a

@@ -94,8 +94,8 @@ function actions.tune(o)
   local d = run.load(o.file)
   local refusal = wb.tune_refusal(o.kernel, wb.backend(run.select(d, o.kernel)[1].kernel))
   if refusal then error(refusal, 0) end
-  local _, entry, size, args = setup(o)
-  local bk = entry.kernel:bind(table.unpack(args, 1, args.n))
+  local _, entry, size, _, dargs = setup(o)
+  local bk = entry.kernel:bind(table.unpack(dargs, 1, dargs.n))
   emit("tune-start", o.effort or "quick", entry.name)
   local best, rep = bk:autotune({
     effort = o.effort or "quick", seed = (o.seed or 0) + 1, cache = false,
@@ -148,13 +148,14 @@ end
 -- export: path, kernel (the picked or best config, as helua tune --export writes it)
 function actions.export(o)
   local E = require "helua.tune_export"
-  local _, entry, _, args = setup(o)
-  local bk = entry.kernel:bind(table.unpack(args, 1, args.n))
+  local _, entry, _, _, dargs = setup(o)
+  local bk = entry.kernel:bind(table.unpack(dargs, 1, dargs.n))
   local space = bk:config_spec()
   local cfg = show.parse_config(o.config)
   local json = space:to_json(space:check(cfg:to_table()))
+  local target = wb.backend(entry.kernel) == "cuda" and "cuda" or "cpu"
   local path, err = E.write(E.path_for(o.file), {{line = entry.kernel.line, name = entry.name,
-    target = "cpu", key = bk.key, config_json = json, time_ms = tonumber(o.time_ms) or 0}},
+    target = target, key = bk.key, config_json = json, time_ms = tonumber(o.time_ms) or 0}},
     "Tuned configs for " .. o.file)
   if not path then error("cannot write the exported configs: " .. tostring(err), 0) end
   emit("export", path, entry.name)

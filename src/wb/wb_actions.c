@@ -118,14 +118,16 @@ int wb_tune_prompt_key(Wb *w, int key) {
 int wb_k_tune(Wb *w) {
   if (!w->info.nkernels || wb_action_busy(w)) return WB_REDRAW;
   const char *b = wb_cur_backend(w);
-  if (strcmp(b, "llvm") != 0) { /* the tuning pane drives the CPU tuner (lua/helua/wb.lua) */
+  /* llvm kernels tune on the CPU, cuda ones on the GPU (the worker says when CUDA is
+   * unavailable); interpret mode has no config space */
+  if (strcmp(b, "llvm") != 0 && strcmp(b, "cuda") != 0) {
     wb_tune_reset(&w->tune);
     snprintf(w->tune.final, sizeof w->tune.final,
-             "cannot tune %s here: it runs %s, and the tuner searches CPU configs only "
-             "(give the kernel backend = \"cpu\" to tune it)",
-             wb_cur_kernel(w), strcmp(b, "cuda") ? "in interpret mode" : "on cuda");
-    snprintf(w->msg, sizeof w->msg, "tuning needs the CPU target (%s runs %s)", wb_cur_kernel(w),
-             strcmp(b, "cuda") ? "in interpret mode" : "on cuda");
+             "cannot tune %s here: it runs in interpret mode, which has no config space "
+             "(give the kernel backend = \"cpu\" or \"cuda\" to tune it)",
+             wb_cur_kernel(w));
+    snprintf(w->msg, sizeof w->msg, "tuning needs a compiled kernel (%s runs in interpret mode)",
+             wb_cur_kernel(w));
     wb_set_view(w, V_TUNE);
     return WB_REDRAW;
   }

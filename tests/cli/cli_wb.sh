@@ -357,9 +357,10 @@ check cuda-run "FAIL  add" 300
 if command -v nvidia-smi >/dev/null 2>&1; then check cuda-run-why "run " 10
 else check cuda-run-why "cuda: unavailable" 100; fi
 t send-keys -t wb5 t
-check cuda-tune-refused "cannot tune add here: it runs on cuda" 100
-check cuda-tune-msg "tuning needs the CPU target (add runs on cuda)" 100
-absent cuda-tune-no-prompt "tune effort:"
+check cuda-tune-prompt "tune effort:" 100
+t send-keys -t wb5 q
+if command -v nvidia-smi >/dev/null 2>&1; then check cuda-tune-runs "Generation" 600
+else check cuda-tune-why "cannot tune add on the GPU: cuda: unavailable" 100; fi
 t send-keys -t wb5 k
 check cuda-next-kernel "| llvm | add_broadcast" 100
 t send-keys -t wb5 q
