@@ -3,8 +3,10 @@
 # pseudo-terminal, types keys, and checks what the program drew. Part of share/scripts.
 #   [WB_EXPECT_DEVICE=cuda] python3 share/scripts/wb-session.py [HELUA] [KERNEL_FILE]
 # Checks: the workbench starts and names the device in its status bar ("cuda: ..." on a GPU
-# machine, "cpu" elsewhere), `r` runs the kernel and reports PASS, `p` steps three lines, `q`
+# machine, "cpu" elsewhere), `r` runs the kernel and reports PASS, `p` steps three lines, `t` `q`
+# tunes with quick effort to the end, `e` exports the best config, `i` evaluates a Lua cell, `q`
 # quits with status 0. Prints one line per check; exits 1 on the first failure.
+# WB_TUNE=0 skips the tuning and export steps (they take a minute or so).
 import os
 import pty
 import re
@@ -18,6 +20,14 @@ import termios
 helua = sys.argv[1] if len(sys.argv) > 1 else "build/helua"
 kernel = sys.argv[2] if len(sys.argv) > 2 else "kernels/add.lua"
 COLS, ROWS = 120, 40
+
+# a copy of the kernel file in a temporary folder: the export writes beside it
+import shutil
+import tempfile
+work = tempfile.mkdtemp(prefix="helua-wb-session-")
+shutil.copy(kernel, work)
+kernel = os.path.join(work, os.path.basename(kernel))
+helua = os.path.abspath(helua)
 
 pid, fd = pty.fork()
 if pid == 0:
@@ -89,6 +99,19 @@ for i in range(3):
     key("n", 0.8)
     print(f"ok   n (step {i + 1})")
 key("x", 0.5)
+if os.environ.get("WB_TUNE", "1") != "0":
+    key("t", 0.5)
+    key("q", 0.5)
+    expect("t q tunes with quick effort to the end", r"done: best", 300)
+    key("e", 0.5)
+    expect("e exports the best config", r"exported|to \S*\.configs\.lua", 30)
+key("i", 0.5)
+expect("i opens the notebook", r"Lua cells", 30)
+for ch in "6 * 7":
+    key(ch, 0.05)
+key("\r", 0.5)
+expect("a cell evaluates (6 * 7)", r"42", 30)
+key("\x1b", 0.5)  # Esc gives the keys back
 key("q", 0.5)
 _, status = os.waitpid(pid, 0)
 code = os.waitstatus_to_exitcode(status)
