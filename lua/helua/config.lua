@@ -1,6 +1,5 @@
 -- helua.Config: one point of a kernel's config space, with Helion's field names; validation,
--- Lua-literal and Helion-JSON forms (the typed fragments for user tunables: config_fragment.lua).
--- Part of lua/helua.
+-- Lua-literal and Helion-JSON forms; tunable fragments are config_fragment.lua. Part of lua/helua.
 --
 -- Decisions (see share/doc/config.md):
 -- * Lua is 1-based, so loop_orders are permutations of 1..n here; JSON (Helion's format) keeps

@@ -1,6 +1,5 @@
--- Compiled bound kernels: variants (traces), config tables, compiles, launches, cached calls and
--- code stages (bk:code, config_spec, default_config). Part of lua/helua (policy, kernel.lua's
--- compiled half).
+-- Compiled bound kernels: variants, config tables, compiles, launches, cached calls, code stages
+-- (bk:code, config_spec, default_config). Part of lua/helua (policy; kernel.lua's compiled half).
 --
 -- kernel.lua calls this module's function once with its module table M, the BoundKernel class
 -- and its private helpers; the function adds the compiled half's fields and methods to them.
