@@ -2,9 +2,10 @@
 -- and the hand-written PTX vector add (one float or one float4 per thread), timed with CUDA
 -- events, median of repeats. Part of share/scripts; run by gpu-check.sh from the repo root:
 --   helua share/scripts/gpu_bench.lua [--repeat N] [--mib N]
-package.path = "tests/lua/?.lua;" .. package.path
+package.path = "tests/lua/?.lua;share/scripts/?.lua;" .. package.path
 local helua = require "helua"
 local PTX = require "cuda_ptx"
+local bench = require "bench_util"
 local core = helua.core
 
 local repeats, mib = 20, 256
@@ -26,20 +27,8 @@ print(string.format("helua GPU bench — %s (%s, %d SMs, %.0f GiB), driver %d, %
   info.name, info.arch, info.sm_count, info.total_bytes / 2^30, info.driver_version, os.date("%Y-%m-%d")))
 print(string.format("median of %d runs after 3 warm-ups, CUDA events; peak HBM from clocks: %.0f GB/s", repeats, peak))
 
--- Median milliseconds of fn() between two events.
-local function time_ms(fn)
-  local e0, e1 = core.cuda_event(), core.cuda_event()
-  for _ = 1, 3 do fn() end
-  local t = {}
-  for i = 1, repeats do
-    e0:record()
-    fn()
-    e1:record()
-    t[i] = e0:elapsed_ms(e1)
-  end
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+-- Median milliseconds of fn() between two events (bench_util.lua).
+local function time_ms(fn) return bench.time_ms(fn, repeats) end
 
 local FMT = "| %-40s | %10s | %9s | %8s | %7s |"
 local rows = {}

@@ -8,10 +8,11 @@
 -- writes the peers file; --peers reads it (a Lua file returning {[name] = {triton_ms =}}) and
 -- adds the column. gpu-check.sh runs the three steps in one go.
 -- Times are CUDA-event medians after warm-up; inputs are seeded random data, never zeros.
-package.path = "tests/lua/?.lua;" .. package.path
+package.path = "tests/lua/?.lua;share/scripts/?.lua;" .. package.path
 local helua = require "helua"
 local run = require "helua.run"
 local core = helua.core
+local bench = require "bench_util"
 
 local repeats, only, peers_file, emit_dir = 30, nil, nil, nil
 for i = 1, #arg do
@@ -39,33 +40,15 @@ local info = helua.cuda.device_info()
 print(string.format("helua GPU kernel bench — %s (%d SMs), driver %d, %s UTC", info.name,
   info.sm_count, info.driver_version, os.date("!%Y-%m-%d %H:%M")))
 
--- Median milliseconds of fn() between two events, after warm-up runs.
-local function time_ms(fn, n)
-  local e0, e1 = core.cuda_event(), core.cuda_event()
-  for _ = 1, 3 do fn() end
-  local t = {}
-  for i = 1, n or repeats do
-    e0:record()
-    fn()
-    e1:record()
-    t[i] = e0:elapsed_ms(e1)
-  end
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+-- Median milliseconds of fn() between two events, after warm-up runs (bench_util.lua).
+local function time_ms(fn, n) return bench.time_ms(fn, n or repeats) end
 
 local bf16, f16, f32 = helua.bfloat16, helua.float16, helua.float32
 local function randn(shape, dtype, seed)
   return helua.randn(shape, {dtype = dtype, seed = seed, device = "cuda"})
 end
 
-local function kernel_of(file, name)
-  local d = run.load(file)
-  for _, e in ipairs(d.entries) do
-    if e.name == name then return e end
-  end
-  error(file .. ": no kernel " .. name)
-end
+local kernel_of = bench.entry
 
 -- The kernel on the GPU with its default cuda config (no autotuning: the tuner searches CPU
 -- configs).

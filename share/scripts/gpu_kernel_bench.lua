@@ -4,29 +4,14 @@
 -- bytes read + written / time. Then the tensor-core rows: matmul bfloat16 4096^3 (default config
 -- and a few others), bmm and attention, in TFLOP/s. Part of share/scripts; run by gpu-check.sh
 -- from the repo root. `helua share/scripts/gpu_kernel_bench.lua dot` runs the dot rows only.
+package.path = "share/scripts/?.lua;" .. package.path
 local helua = require "helua"
-local core = require "helua.core"
 local run = require "helua.run"
+local bench = require "bench_util"
 
 local repeats = tonumber(os.getenv("HELUA_BENCH_REPEATS") or "") or 20
-local function time_ms(fn)
-  local e0, e1 = core.cuda_event(), core.cuda_event()
-  for _ = 1, 3 do fn() end
-  local t = {}
-  for i = 1, repeats do
-    e0:record()
-    fn()
-    e1:record()
-    t[i] = e0:elapsed_ms(e1)
-  end
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
-
-local function entry(file, name)
-  for _, e in ipairs(run.load(file).entries) do if e.name == name then return e end end
-  error("no kernel " .. name .. " in " .. file)
-end
+local function time_ms(fn) return bench.time_ms(fn, repeats) end
+local entry = bench.entry
 
 -- The compiled kernel of entry e for cfg (a table or nil) on args (device tensors), launched
 -- with tensors by argument name.

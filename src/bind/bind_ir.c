@@ -1,5 +1,5 @@
-/* Lua binding of the tile IR: a builder userdata the tracer drives, and the finished function
- * (text, fingerprint, verify, config-space records). Part of src/bind (the Lua boundary).
+/* Lua binding of the tile IR: a builder userdata the tracer drives (the finished function it
+ * makes is bind_ir_func.c), and core.ir_ops. Part of src/bind (the Lua boundary).
  *
  * Conventions: values are small integer handles (the IR's value ids). Op dims given as `dim`
  * and `perm` are Lua's 1-based (or negative) dims, converted here to the IR's 0-based ones;
@@ -7,6 +7,7 @@
  * strings "B<n>" (block-size slot n) and "R<n>" (reduction dim n), as the text form prints them.
  * Errors raise "file:line: message" with the kernel location the builder was given. */
 #include "bind/bind_ir.h"
+#include "bind/bind_ir_internal.h"
 
 #include <lauxlib.h>
 #include <stdio.h>
@@ -16,17 +17,12 @@
 #include "ir/ir.h"
 
 #define BUILDER_MT "helua.IrBuilder"
-#define FUNC_MT    "helua.IrFunc"
 
 typedef struct LBuilder {
   IrBuilder *b; /* NULL before it is made and after finish */
 } LBuilder;
 
-typedef struct LFunc {
-  IrFunc *f;
-} LFunc;
-
-static int raise(lua_State *L, const Diag *d) {
+int bind_ir_raise(lua_State *L, const Diag *d) {
   if (d->file[0] && d->line > 0) return luaL_error(L, "%s:%d: %s", d->file, d->line, d->msg);
   return luaL_error(L, "%s", d->msg);
 }
@@ -37,29 +33,12 @@ static IrBuilder *check_builder(lua_State *L) {
   return lb->b;
 }
 
-IrFunc **bind_ir_push_func(lua_State *L) {
-  LFunc *lf = lua_newuserdatauv(L, sizeof *lf, 0);
-  lf->f = NULL;
-  luaL_setmetatable(L, FUNC_MT);
-  return &lf->f;
-}
-
-IrFunc *bind_ir_check_func(lua_State *L, int idx) {
-  LFunc *lf = luaL_checkudata(L, idx, FUNC_MT);
-  if (!lf->f) luaL_error(L, "the IR function was closed");
-  return lf->f;
-}
-
-static IrFunc *check_func(lua_State *L) {
-  return bind_ir_check_func(L, 1);
-}
-
 /* ---- argument conversion --------------------------------------------------------------------- */
 
 static DType check_dtype(lua_State *L, int idx) {
   Diag d = {0};
   DType dt;
-  if (ir_dtype_from_name(luaL_checkstring(L, idx), &dt, &d)) raise(L, &d);
+  if (ir_dtype_from_name(luaL_checkstring(L, idx), &dt, &d)) bind_ir_raise(L, &d);
   return dt;
 }
 
@@ -121,7 +100,7 @@ static void push_dim(lua_State *L, IrDim dim) {
     lua_pushfstring(L, "%c%I", dim.kind == IR_DIM_BLOCK ? 'B' : 'R', (lua_Integer)dim.v);
 }
 
-static void push_shape(lua_State *L, const IrShape *s) {
+void bind_ir_push_shape(lua_State *L, const IrShape *s) {
   lua_createtable(L, s->rank, 0);
   for (int i = 0; i < s->rank; i++) {
     push_dim(L, s->dims[i]);
@@ -208,17 +187,17 @@ static void push_ids(lua_State *L, const IrValueId *ids, int n) {
   }
 }
 
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
+void bind_ir_set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
 }
 
-static void set_bool(lua_State *L, const char *k, bool v) {
+void bind_ir_set_bool(lua_State *L, const char *k, bool v) {
   lua_pushboolean(L, v);
   lua_setfield(L, -2, k);
 }
 
-static void set_str(lua_State *L, const char *k, const char *v) {
+void bind_ir_set_str(lua_State *L, const char *k, const char *v) {
   lua_pushstring(L, v);
   lua_setfield(L, -2, k);
 }
@@ -232,7 +211,7 @@ static int core_ir_builder(lua_State *L) {
   lb->b = NULL; /* safe to collect before the builder exists */
   luaL_setmetatable(L, BUILDER_MT);
   Diag d = {0};
-  if (ir_builder_new(name, &lb->b, &d)) return raise(L, &d);
+  if (ir_builder_new(name, &lb->b, &d)) return bind_ir_raise(L, &d);
   return 1;
 }
 
@@ -247,7 +226,7 @@ static int b_file(lua_State *L) {
   IrBuilder *b = check_builder(L);
   Diag d = {0};
   int file;
-  if (ir_build_file(b, luaL_checkstring(L, 2), &file, &d)) return raise(L, &d);
+  if (ir_build_file(b, luaL_checkstring(L, 2), &file, &d)) return bind_ir_raise(L, &d);
   lua_pushinteger(L, file);
   return 1;
 }
@@ -258,7 +237,7 @@ static int b_loc(lua_State *L) {
   int file = -1;
   if (lua_type(L, 2) == LUA_TSTRING) {
     Diag d = {0};
-    if (ir_build_file(b, lua_tostring(L, 2), &file, &d)) return raise(L, &d);
+    if (ir_build_file(b, lua_tostring(L, 2), &file, &d)) return bind_ir_raise(L, &d);
   } else if (!lua_isnil(L, 2)) {
     file = (int)luaL_checkinteger(L, 2);
   }
@@ -270,7 +249,7 @@ static int b_name(lua_State *L) {
   IrBuilder *b = check_builder(L);
   IrValueId v = check_value(L, b, 2);
   Diag d = {0};
-  if (ir_build_name(b, v, luaL_checkstring(L, 3), &d)) return raise(L, &d);
+  if (ir_build_name(b, v, luaL_checkstring(L, 3), &d)) return bind_ir_raise(L, &d);
   lua_pushstring(L, ir_value(ir_builder_func(b), v)->name);
   return 1;
 }
@@ -300,7 +279,7 @@ static int b_arg_tensor(lua_State *L) {
   Diag d = {0};
   IrValueId v;
   if (ir_build_arg_tensor(b, name, dt, s.rank, sizes, has_strides ? strides : NULL, &v, &d))
-    return raise(L, &d);
+    return bind_ir_raise(L, &d);
   return push_result(L, v);
 }
 
@@ -310,7 +289,7 @@ static int b_arg_scalar(lua_State *L) {
   DType dt = check_dtype(L, 3);
   Diag d = {0};
   IrValueId v;
-  if (ir_build_arg_scalar(b, name, dt, &v, &d)) return raise(L, &d);
+  if (ir_build_arg_scalar(b, name, dt, &v, &d)) return bind_ir_raise(L, &d);
   return push_result(L, v);
 }
 
@@ -322,7 +301,7 @@ static int b_const(lua_State *L) {
   a.value = check_scalar(L, 2, "the value");
   Diag d = {0};
   IrValueId v;
-  if (ir_build_op(b, IR_OP_CONST, 0, NULL, &a, &v, &d)) return raise(L, &d);
+  if (ir_build_op(b, IR_OP_CONST, 0, NULL, &a, &v, &d)) return bind_ir_raise(L, &d);
   return push_result(L, v);
 }
 
@@ -338,7 +317,7 @@ static int b_op(lua_State *L) {
   check_attrs(L, 4, &a);
   Diag d = {0};
   IrValueId v = IR_NONE;
-  if (ir_build_op(b, (IrOpKind)kind, nargs, args, &a, &v, &d)) return raise(L, &d);
+  if (ir_build_op(b, (IrOpKind)kind, nargs, args, &a, &v, &d)) return bind_ir_raise(L, &d);
   return v == IR_NONE ? 0 : push_result(L, v);
 }
 
@@ -353,7 +332,7 @@ static int b_register_block_size(lua_State *L) {
   Diag d = {0};
   IrValueId v;
   int slot;
-  if (ir_build_register_block_size(b, lo, hi, &slot, &v, &d)) return raise(L, &d);
+  if (ir_build_register_block_size(b, lo, hi, &slot, &v, &d)) return bind_ir_raise(L, &d);
   lua_pushinteger(L, v);
   lua_pushinteger(L, slot);
   return 2;
@@ -366,7 +345,7 @@ static int b_tunable(lua_State *L) {
   DType dt = lua_isnoneornil(L, 4) ? DT_INT64 : check_dtype(L, 4);
   Diag d = {0};
   IrValueId v;
-  if (ir_build_tunable(b, name, frag, dt, &v, &d)) return raise(L, &d);
+  if (ir_build_tunable(b, name, frag, dt, &v, &d)) return bind_ir_raise(L, &d);
   return push_result(L, v);
 }
 
@@ -377,7 +356,7 @@ static int b_specialize(lua_State *L) {
   IrScalar s = check_scalar(L, 3, "the value");
   Diag d = {0};
   IrValueId v;
-  if (ir_build_specialize(b, arg, s, &v, &d)) return raise(L, &d);
+  if (ir_build_specialize(b, arg, s, &v, &d)) return bind_ir_raise(L, &d);
   return push_result(L, v);
 }
 
@@ -409,7 +388,7 @@ static int loop_begin(lua_State *L, IrOpKind kind) {
   int nc = check_handles(L, b, 3, inits, 256, "carried values");
   Diag d = {0};
   if (ir_build_loop_begin(b, kind, (int)nd, dims, nc, inits, iters, carried, &d))
-    return raise(L, &d);
+    return bind_ir_raise(L, &d);
   push_ids(L, iters, (int)nd);
   push_ids(L, carried, nc);
   return 2;
@@ -428,7 +407,7 @@ static int b_end_loop(lua_State *L) {
   IrValueId ys[256], res[256];
   int n = check_handles(L, b, 2, ys, 256, "yielded values");
   Diag d = {0};
-  if (ir_build_loop_end(b, n, ys, res, &d)) return raise(L, &d);
+  if (ir_build_loop_end(b, n, ys, res, &d)) return bind_ir_raise(L, &d);
   push_ids(L, res, n);
   return 1;
 }
@@ -492,7 +471,7 @@ static int b_load(lua_State *L) {
   }
   Diag d = {0};
   IrValueId v;
-  if (ir_build_load(b, t, n, idx, mask, ev, &v, &d)) return raise(L, &d);
+  if (ir_build_load(b, t, n, idx, mask, ev, &v, &d)) return bind_ir_raise(L, &d);
   return push_result(L, v);
 }
 
@@ -516,10 +495,10 @@ static int store_like(lua_State *L, bool atomic) {
   Diag d = {0};
   IrValueId out;
   if (atomic) {
-    if (ir_build_atomic_add(b, t, n, idx, v, mask, sem, &out, &d)) return raise(L, &d);
+    if (ir_build_atomic_add(b, t, n, idx, v, mask, sem, &out, &d)) return bind_ir_raise(L, &d);
     return push_result(L, out);
   }
-  if (ir_build_store(b, t, n, idx, v, mask, &d)) return raise(L, &d);
+  if (ir_build_store(b, t, n, idx, v, mask, &d)) return bind_ir_raise(L, &d);
   return 0;
 }
 
@@ -532,15 +511,15 @@ static int b_atomic_add(lua_State *L) {
 
 static const char *const kind_names[] = {"data", "tensor", "tile"};
 
-static void push_value_info(lua_State *L, const IrFunc *f, IrValueId id) {
+void bind_ir_push_value_info(lua_State *L, const IrFunc *f, IrValueId id) {
   const IrValue *v = ir_value(f, id);
   lua_createtable(L, 0, 6);
-  set_str(L, "kind", kind_names[v->kind]);
-  set_str(L, "dtype", ir_dtype_name(v->dtype));
-  push_shape(L, &v->shape);
+  bind_ir_set_str(L, "kind", kind_names[v->kind]);
+  bind_ir_set_str(L, "dtype", ir_dtype_name(v->dtype));
+  bind_ir_push_shape(L, &v->shape);
   lua_setfield(L, -2, "shape");
-  if (v->name) set_str(L, "name", v->name);
-  if (v->loc.line > 0) set_int(L, "line", v->loc.line);
+  if (v->name) bind_ir_set_str(L, "name", v->name);
+  if (v->loc.line > 0) bind_ir_set_int(L, "line", v->loc.line);
   if (v->kind == IR_VAL_TENSOR && v->strides) {
     lua_createtable(L, v->shape.rank, 0);
     for (int i = 0; i < v->shape.rank; i++) {
@@ -554,11 +533,11 @@ static void push_value_info(lua_State *L, const IrFunc *f, IrValueId id) {
 /* b:value(h) -> {kind=, dtype=, shape=, name=, line=} */
 static int b_value(lua_State *L) {
   IrBuilder *b = check_builder(L);
-  push_value_info(L, ir_builder_func(b), check_value(L, b, 2));
+  bind_ir_push_value_info(L, ir_builder_func(b), check_value(L, b, 2));
   return 1;
 }
 
-static int push_text(lua_State *L, const IrFunc *f, int opts) {
+int bind_ir_push_text(lua_State *L, const IrFunc *f, int opts) {
   unsigned flags = 0;
   if (!lua_isnoneornil(L, opts)) {
     luaL_checktype(L, opts, LUA_TTABLE);
@@ -571,7 +550,7 @@ static int push_text(lua_State *L, const IrFunc *f, int opts) {
   Diag d = {0};
   char *text;
   size_t len;
-  if (ir_print(f, flags, &text, &len, &d)) return raise(L, &d);
+  if (ir_print(f, flags, &text, &len, &d)) return bind_ir_raise(L, &d);
   lua_pushlstring(L, text, len); /* only a Lua out-of-memory error could skip the free */
   mem_free(text);
   return 1;
@@ -579,175 +558,18 @@ static int push_text(lua_State *L, const IrFunc *f, int opts) {
 
 /* b:text(opts?) -> the text of the function so far (loops may still be open) */
 static int b_text(lua_State *L) {
-  return push_text(L, ir_builder_func(check_builder(L)), 2);
+  return bind_ir_push_text(L, ir_builder_func(check_builder(L)), 2);
 }
 
 /* b:finish() -> IrFunc (verified for the traced phase); the builder is spent */
 static int b_finish(lua_State *L) {
   LBuilder *lb = luaL_checkudata(L, 1, BUILDER_MT);
   check_builder(L);
-  LFunc *lf = lua_newuserdatauv(L, sizeof *lf, 0);
-  lf->f = NULL;
-  luaL_setmetatable(L, FUNC_MT);
+  IrFunc **slot = bind_ir_push_func(L);
   Diag d = {0};
-  if (ir_builder_finish(lb->b, &lf->f, &d)) return raise(L, &d);
+  if (ir_builder_finish(lb->b, slot, &d)) return bind_ir_raise(L, &d);
   ir_builder_free(lb->b);
   lb->b = NULL;
-  return 1;
-}
-
-/* ---- the finished function ------------------------------------------------------------------- */
-
-static int f_gc(lua_State *L) {
-  LFunc *lf = luaL_checkudata(L, 1, FUNC_MT);
-  ir_func_free(lf->f);
-  lf->f = NULL;
-  return 0;
-}
-
-static int f_text(lua_State *L) {
-  return push_text(L, check_func(L), 2);
-}
-
-static int f_fingerprint(lua_State *L) {
-  IrFunc *f = check_func(L);
-  Diag d = {0};
-  uint64_t h;
-  if (ir_fingerprint(f, &h, &d)) return raise(L, &d);
-  char hex[17];
-  snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
-  lua_pushstring(L, hex);
-  return 1;
-}
-
-/* f:verify(phase?) -> true | false, message */
-static int f_verify(lua_State *L) {
-  IrFunc *f = check_func(L);
-  Diag d = {0};
-  IrPhase phase = IR_PHASE_TRACED;
-  if (!lua_isnoneornil(L, 2) && ir_phase_from_name(luaL_checkstring(L, 2), &phase, &d))
-    return raise(L, &d);
-  diag_clear(&d);
-  if (ir_verify(f, phase, &d) == HL_OK) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushboolean(L, 0);
-  lua_pushstring(L, d.msg);
-  return 2;
-}
-
-static int f_name(lua_State *L) {
-  lua_pushstring(L, check_func(L)->name);
-  return 1;
-}
-
-/* f:args() -> {{name=, kind=, dtype=, shape=, strides=}, ...} */
-static int f_args(lua_State *L) {
-  IrFunc *f = check_func(L);
-  lua_createtable(L, f->nargs, 0);
-  for (int i = 0; i < f->nargs; i++) {
-    push_value_info(L, f, f->args[i]);
-    set_int(L, "handle", f->args[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-/* f:block_slots() -> {{id=0, kind="tile"|"registered", extent=, min=, max=, line=}, ...} */
-static int f_block_slots(lua_State *L) {
-  IrFunc *f = check_func(L);
-  lua_createtable(L, f->nslots, 0);
-  for (int i = 0; i < f->nslots; i++) {
-    const IrBlockSlot *s = &f->slots[i];
-    lua_createtable(L, 0, 6);
-    set_int(L, "id", i);
-    set_str(L, "kind", s->kind == IR_SLOT_TILE ? "tile" : "registered");
-    set_int(L, "extent", s->extent);
-    set_int(L, "min", s->min);
-    set_int(L, "max", s->max);
-    set_int(L, "line", s->loc.line);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-/* f:reduction_dims() -> {{id=0, extent=, line=}, ...} */
-static int f_reduction_dims(lua_State *L) {
-  IrFunc *f = check_func(L);
-  lua_createtable(L, f->nrdims, 0);
-  for (int i = 0; i < f->nrdims; i++) {
-    lua_createtable(L, 0, 3);
-    set_int(L, "id", i);
-    set_int(L, "extent", f->rdims[i].extent);
-    set_int(L, "line", f->rdims[i].loc.line);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-/* f:tunables() -> {{id=0, name=, fragment=, dtype=, line=}, ...} */
-static int f_tunables(lua_State *L) {
-  IrFunc *f = check_func(L);
-  lua_createtable(L, f->ntunables, 0);
-  for (int i = 0; i < f->ntunables; i++) {
-    const IrTunable *t = &f->tunables[i];
-    lua_createtable(L, 0, 5);
-    set_int(L, "id", i);
-    set_str(L, "name", t->name);
-    set_str(L, "fragment", t->fragment);
-    set_str(L, "dtype", ir_dtype_name(t->dtype));
-    set_int(L, "line", t->loc.line);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-/* f:loops() -> {{kind=, ndims=, block={...}, extent={...}, depth=, parent=, nest=, line=}, ...}
- * parent: position of the enclosing loop in this list (nil at top level); nest: 1-based. */
-static int f_loops(lua_State *L) {
-  IrFunc *f = check_func(L);
-  int n = ir_func_loops(f, NULL, 0);
-  IrLoopInfo *li = lua_newuserdatauv(L, sizeof *li * (size_t)(n ? n : 1), 0);
-  ir_func_loops(f, li, n);
-  lua_createtable(L, n, 0);
-  for (int i = 0; i < n; i++) {
-    lua_createtable(L, 0, 8);
-    set_str(L, "kind", ir_op_info(li[i].kind)->name);
-    set_int(L, "ndims", li[i].ndims);
-    IrShape block = {.rank = li[i].ndims}, extent = {.rank = li[i].ndims};
-    for (int k = 0; k < li[i].ndims; k++) {
-      block.dims[k] = li[i].block[k];
-      extent.dims[k] = (IrDim){IR_DIM_CONST, li[i].extent[k]};
-    }
-    push_shape(L, &block);
-    lua_setfield(L, -2, "block");
-    push_shape(L, &extent);
-    lua_setfield(L, -2, "extent");
-    set_int(L, "depth", li[i].depth);
-    if (li[i].parent >= 0) set_int(L, "parent", li[i].parent + 1);
-    set_int(L, "nest", li[i].nest + 1);
-    set_int(L, "line", li[i].op->loc.line);
-    lua_rawseti(L, -2, i + 1);
-  }
-  return 1;
-}
-
-/* f:memops() -> {{kind="load"|"store"|"atomic_add", explicit_eviction=, loop=, line=}, ...} */
-static int f_memops(lua_State *L) {
-  IrFunc *f = check_func(L);
-  int n = ir_func_memops(f, NULL, 0);
-  IrMemOpInfo *m = lua_newuserdatauv(L, sizeof *m * (size_t)(n ? n : 1), 0);
-  ir_func_memops(f, m, n);
-  lua_createtable(L, n, 0);
-  for (int i = 0; i < n; i++) {
-    lua_createtable(L, 0, 4);
-    set_str(L, "kind", ir_op_info(m[i].kind)->name);
-    set_bool(L, "explicit_eviction", m[i].explicit_eviction);
-    if (m[i].loop >= 0) set_int(L, "loop", m[i].loop + 1);
-    set_int(L, "line", m[i].op->loc.line);
-    lua_rawseti(L, -2, i + 1);
-  }
   return 1;
 }
 
@@ -759,11 +581,11 @@ static int core_ir_ops(lua_State *L) {
   for (int i = 0; i < IR_OP_COUNT; i++) {
     const IrOpInfo *info = ir_op_info((IrOpKind)i);
     lua_createtable(L, 0, 5);
-    set_str(L, "name", info->name);
-    set_int(L, "arity", info->arity);
-    set_bool(L, "traced", (info->phases & IR_PHASE_TRACED) != 0);
-    set_bool(L, "lowered", (info->phases & IR_PHASE_LOWERED) != 0);
-    set_str(L, "doc", info->doc);
+    bind_ir_set_str(L, "name", info->name);
+    bind_ir_set_int(L, "arity", info->arity);
+    bind_ir_set_bool(L, "traced", (info->phases & IR_PHASE_TRACED) != 0);
+    bind_ir_set_bool(L, "lowered", (info->phases & IR_PHASE_LOWERED) != 0);
+    bind_ir_set_str(L, "doc", info->doc);
     lua_rawseti(L, -2, i + 1);
   }
   return 1;
@@ -773,15 +595,6 @@ static int b_tostring(lua_State *L) {
   LBuilder *lb = luaL_checkudata(L, 1, BUILDER_MT);
   lua_pushfstring(L, "IrBuilder(%s)", lb->b ? ir_builder_func(lb->b)->name : "finished");
   return 1;
-}
-
-static int f_tostring(lua_State *L) {
-  LFunc *lf = luaL_checkudata(L, 1, FUNC_MT);
-  if (!lf->f) {
-    lua_pushstring(L, "IrFunc(closed)");
-    return 1;
-  }
-  return push_text(L, lf->f, 2);
 }
 
 static const luaL_Reg builder_methods[] = {{"file", b_file},
@@ -806,21 +619,8 @@ static const luaL_Reg builder_methods[] = {{"file", b_file},
                                            {"close", b_gc},
                                            {NULL, NULL}};
 
-static const luaL_Reg func_methods[] = {{"text", f_text},
-                                        {"fingerprint", f_fingerprint},
-                                        {"verify", f_verify},
-                                        {"name", f_name},
-                                        {"args", f_args},
-                                        {"block_slots", f_block_slots},
-                                        {"reduction_dims", f_reduction_dims},
-                                        {"tunables", f_tunables},
-                                        {"loops", f_loops},
-                                        {"memops", f_memops},
-                                        {"close", f_gc},
-                                        {NULL, NULL}};
-
-static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc,
-                      lua_CFunction tostring) {
+void bind_ir_new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc,
+                       lua_CFunction tostring) {
   luaL_newmetatable(L, mt);
   const luaL_Reg meta[] = {{"__gc", gc}, {"__close", gc}, {"__tostring", tostring}, {NULL, NULL}};
   luaL_setfuncs(L, meta, 0);
@@ -831,8 +631,8 @@ static void new_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua
 }
 
 void bind_ir_register(lua_State *L) {
-  new_class(L, BUILDER_MT, builder_methods, b_gc, b_tostring);
-  new_class(L, FUNC_MT, func_methods, f_gc, f_tostring);
+  bind_ir_new_class(L, BUILDER_MT, builder_methods, b_gc, b_tostring);
+  bind_ir_func_register(L);
   lua_pushcfunction(L, core_ir_builder);
   lua_setfield(L, -2, "ir_builder");
   lua_pushcfunction(L, core_ir_ops);
