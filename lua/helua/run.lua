@@ -377,12 +377,18 @@ end
 
 -- ---- timing --------------------------------------------------------------------------------
 
+-- The median of a list of numbers (xs is not changed; an empty list gives math.huge). The
+-- tuner's parent and workers use it too.
 local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  if n % 2 == 1 then return xs[(n + 1) // 2] end
-  return (xs[n // 2] + xs[n // 2 + 1]) / 2
+  local s = {}
+  for i, x in ipairs(xs) do s[i] = x end
+  table.sort(s)
+  local n = #s
+  if n == 0 then return math.huge end
+  if n % 2 == 1 then return s[(n + 1) // 2] end
+  return (s[n // 2] + s[n // 2 + 1]) / 2
 end
+run.median = median
 
 -- Median wall time of fn() over `repeats` calls, in milliseconds. Garbage (big temporaries that
 -- Lua does not see the size of) is collected between calls, outside the timed region.

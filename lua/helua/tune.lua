@@ -81,15 +81,7 @@ local function profile(effort)
           budget = p.budget}
 end
 
-local function median(xs)
-  local s = {}
-  for i, x in ipairs(xs) do s[i] = x end
-  table.sort(s)
-  local n = #s
-  if n == 0 then return math.huge end
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = require("helua.run").median
 tune.median = median
 
 local function pack(...) return {n = select("#", ...), ...} end

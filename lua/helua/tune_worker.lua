@@ -108,15 +108,7 @@ function M.parse_device(d)
     .. " (devices are \"cpu\" and \"cuda:N\", N = 0..15)"
 end
 
-local function median(xs)
-  local s = {}
-  for i, x in ipairs(xs) do s[i] = x end
-  table.sort(s)
-  local n = #s
-  if n == 0 then return math.huge end
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = require("helua.run").median
 
 local function read_frame()
   local hdr = io.stdin:read(4)

@@ -73,7 +73,7 @@ static void child_run(lua_State *L, int fd) {
   _exit(0);
 }
 
-static const char *signal_name(int sig) {
+const char *bind_tune_signal_name(int sig) {
   switch (sig) {
   case SIGSEGV: return "SIGSEGV";
   case SIGBUS: return "SIGBUS";
@@ -145,7 +145,7 @@ static int tune_fork(lua_State *L) {
   }
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
-    const char *name = signal_name(sig);
+    const char *name = bind_tune_signal_name(sig);
     lua_pushstring(L, "signal");
     if (name) lua_pushstring(L, name);
     else lua_pushfstring(L, "signal %d", sig);

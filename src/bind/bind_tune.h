@@ -14,5 +14,7 @@ void bind_tune_mark_worker(void);
 void bind_worker_register(lua_State *L);
 /* Called by the helua executable (src/cli): /proc/self/exe is helua, so workers can start. */
 void bind_worker_enable(void);
+/* "SIGSEGV" for the signals a worker dies of (SEGV, BUS, FPE, ILL, ABRT, KILL, TERM), else NULL. */
+const char *bind_tune_signal_name(int sig);
 
 #endif

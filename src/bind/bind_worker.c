@@ -156,26 +156,13 @@ static bool pop_frame(lua_State *L, LWorker *w) {
   return true;
 }
 
-static const char *sig_name(int sig) {
-  switch (sig) {
-  case SIGSEGV: return "SIGSEGV";
-  case SIGBUS: return "SIGBUS";
-  case SIGFPE: return "SIGFPE";
-  case SIGILL: return "SIGILL";
-  case SIGABRT: return "SIGABRT";
-  case SIGKILL: return "SIGKILL";
-  case SIGTERM: return "SIGTERM";
-  default: return NULL;
-  }
-}
-
 /* The worker at stack index idx ended (EOF): reaps it, pushes w, nil, how, detail. */
 static int push_end(lua_State *L, int idx, LWorker *w) {
   reap(w, false);
   lua_pushvalue(L, idx);
   lua_pushnil(L);
   if (WIFSIGNALED(w->status)) {
-    const char *name = sig_name(WTERMSIG(w->status));
+    const char *name = bind_tune_signal_name(WTERMSIG(w->status));
     lua_pushstring(L, "signal");
     if (name)
       lua_pushstring(L, name);
