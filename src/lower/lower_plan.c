@@ -39,15 +39,9 @@ int64_t lower_numel(const LowerBinding *bind, const IrFunc *f, const IrShape *s)
 }
 
 bool lower_op_fusible(IrOpKind k) {
-  switch (ir_op_info(k)->cls) {
-  case IR_CLASS_UNARY:
-  case IR_CLASS_UNARY_FLOAT:
-  case IR_CLASS_LOGICAL:
-  case IR_CLASS_BINARY:
-  case IR_CLASS_BINARY_FLOAT:
-  case IR_CLASS_COMPARE:
-  case IR_CLASS_WHERE:
-  case IR_CLASS_CAST:
+  IrOpClass cls = ir_op_info(k)->cls;
+  if (ir_class_is_elementwise(cls)) return true;
+  switch (cls) {
   case IR_CLASS_LOAD:
   case IR_CLASS_RESHAPE:
   case IR_CLASS_PERMUTE:
