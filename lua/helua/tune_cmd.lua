@@ -150,15 +150,16 @@ local function tune_file(o, out)
   for _, r in ipairs(rows) do
     if r.best then out(string.format("%s: helua.kernel(fn, {config = %s})\n", r.name, r.best:to_lua())) end
   end
+  -- the tuned kernels as export entries (the Lua and the JSON exports write the same list)
+  local results = {}
+  for _, r in ipairs(rows) do
+    if r.best and r.json and r.line then
+      results[#results + 1] = {line = r.line, name = r.name, target = target, key = r.key,
+                               config_json = r.json, time_ms = r.time_ms}
+    end
+  end
   if o.export then
     local E = require "helua.tune_export"
-    local results = {}
-    for _, r in ipairs(rows) do
-      if r.best and r.json and r.line then
-        results[#results + 1] = {line = r.line, name = r.name, target = target, key = r.key,
-                                 config_json = r.json, time_ms = r.time_ms}
-      end
-    end
     local path, err = E.write(E.path_for(o.file), results, "Tuned configs for " .. o.file)
     if not path then fail("cannot write the exported configs: %s", tostring(err)) end
     out(string.format("exported %d config(s) to %s\n", #results, path))
@@ -166,13 +167,6 @@ local function tune_file(o, out)
   if o.export_json then
     local J = require "helua.tune_json"
     local path = o.export_json == true and J.path_for(o.file) or o.export_json
-    local results = {}
-    for _, r in ipairs(rows) do
-      if r.best and r.json and r.line then
-        results[#results + 1] = {line = r.line, name = r.name, target = target, key = r.key,
-                                 config_json = r.json, time_ms = r.time_ms}
-      end
-    end
     local written, err = J.write(path, results, o.file)
     if not written then fail("cannot write the JSON configs: %s", tostring(err)) end
     out(string.format("exported %d config(s) as JSON to %s\n", #results, written))
