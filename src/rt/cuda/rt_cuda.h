@@ -76,7 +76,9 @@ int rt_cuda_device_info(int ordinal, RtCudaDeviceInfo *out, Diag *d);
 typedef uint64_t RtCudaPtr; /* a device address */
 
 int rt_cuda_alloc(size_t nbytes, RtCudaPtr *out, Diag *d);
-int rt_cuda_free(RtCudaPtr p, Diag *d); /* 0 is fine; after rt_cuda_shutdown a no-op */
+/* 0 is fine; after rt_cuda_shutdown a no-op; an address rt_cuda_alloc did not give out in this
+ * context is refused (an error, nothing freed). */
+int rt_cuda_free(RtCudaPtr p, Diag *d);
 
 /* The caching allocator behind rt_cuda_alloc / rt_cuda_free (rt_cuda_cache.c has the rules):
  * sizes rounded to a class, freed blocks reused by the next request of their class, the cache
