@@ -8,6 +8,7 @@
  *             caching allocator (reuse, size classes, out-of-memory retry, the cap, shutdown).
  * Part of tests/unit. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -538,6 +539,42 @@ static void test_fake_cache_cap(void **state) {
   assert_int_equal(mem_live_count(), live);
 }
 
+/* Four threads allocating and freeing over three classes: the counters add up, nothing leaks. */
+enum { THREAD_ROUNDS = 2000 };
+static void *churn(void *arg) {
+  Diag d;
+  size_t base = (size_t)(uintptr_t)arg;
+  for (int i = 0; i < THREAD_ROUNDS; i++) {
+    RtCudaPtr p = 0;
+    if (rt_cuda_alloc(base + (size_t)(i % 3) * 512, &p, &d) || rt_cuda_free(p, &d))
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void test_fake_cache_threads(void **state) {
+  long live = mem_live_count();
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)100), 0);
+  for (int i = 0; i < 4; i++) {
+    void *rc = NULL;
+    pthread_join(t[i], &rc);
+    assert_null(rc);
+  }
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.hits + st.misses, 4 * THREAD_ROUNDS);
+  assert_true(st.misses <= 12); /* at most one block per class per thread */
+  assert_int_equal(st.allocated, 0);
+  assert_int_equal(st.releases, 0);
+  assert_int_equal(st.cached, fake_counter("fake_cuda_device_bytes")); /* every block cached */
+  assert_true(st.cached >= 512 + 1024 + 1536);
+  empty_cache();
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), 0);
+  assert_int_equal(mem_live_count(), live);
+}
+
 /* Shutdown gives the cached blocks back and frees all the bookkeeping. */
 static void test_fake_cache_shutdown(void **state) {
   Diag d;
@@ -593,6 +630,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_fake_cache_reuse, fake_setup),
       cmocka_unit_test_setup(test_fake_cache_oom, fake_setup),
       cmocka_unit_test_setup(test_fake_cache_cap, fake_setup),
+      cmocka_unit_test_setup(test_fake_cache_threads, fake_setup),
       cmocka_unit_test_setup(test_fake_cache_shutdown, fake_setup)};
   return cmocka_run_group_tests_name("cuda_fake", tests, NULL, NULL);
 }
