@@ -193,11 +193,16 @@ local okl, errl = pcall(function()
   for _ = 1, 100 do add(a, b2) end
   core.cuda_synchronize()
   local n = 2000
+  local s0 = core.cuda_mem_stats()
   t0 = core.clock()
   for _ = 1, n do add(a, b2) end
   local per = (core.clock() - t0) / n * 1e6
   core.cuda_synchronize()
+  local s1 = core.cuda_mem_stats()
   print(string.format("host overhead of a cached call (add 16x16, %d calls): %.1f us per call (target <= 10)", n, per))
+  print(string.format("  device allocator over those calls: %d hits, %d misses, %d cuMemAlloc, %d cuMemFree "
+    .. "(rt_cuda_cache.c; HELUA_CUDA_CACHE_MB=0 turns it off)", s1.hits - s0.hits, s1.misses - s0.misses,
+    s1.driver_allocs - s0.driver_allocs, s1.releases - s0.releases))
 end)
 if not okl then
   failed = true

@@ -118,6 +118,32 @@ static int core_cuda_synchronize(lua_State *L) {
   return 0;
 }
 
+/* core.cuda_mem_stats() -> {allocated=, cached=, hits=, misses=, driver_allocs=, releases=,
+ * oom_retries=}: the caching allocator's counters (bytes and counts; zeros before any use). */
+static int core_cuda_mem_stats(lua_State *L) {
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  const struct {
+    const char *name;
+    lua_Integer v;
+  } fields[] = {{"allocated", (lua_Integer)st.allocated}, {"cached", (lua_Integer)st.cached},
+                {"hits", st.hits}, {"misses", st.misses}, {"driver_allocs", st.driver_allocs},
+                {"releases", st.releases}, {"oom_retries", st.oom_retries}};
+  lua_createtable(L, 0, (int)(sizeof fields / sizeof fields[0]));
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    lua_pushinteger(L, fields[i].v);
+    lua_setfield(L, -2, fields[i].name);
+  }
+  return 1;
+}
+
+/* core.cuda_empty_cache(): every cached device block back to the driver. */
+static int core_cuda_empty_cache(lua_State *L) {
+  Diag d;
+  if (rt_cuda_empty_cache(&d)) return raise(L, &d);
+  return 0;
+}
+
 /* ---- device tensors ----------------------------------------------------------------------- */
 
 /* "cuda", "cuda:0" -> true; "cpu" -> false; anything else raises. */
@@ -441,7 +467,9 @@ static const luaL_Reg cuda_funcs[] = {
     {"cuda_synchronize", core_cuda_synchronize}, {"to_device", core_to_device},
     {"cuda_empty", core_cuda_empty}, {"cuda_pin", core_cuda_pin},
     {"cuda_select_device", core_cuda_select_device},
-    {"cuda_current_device", core_cuda_current_device}, {NULL, NULL}};
+    {"cuda_current_device", core_cuda_current_device},
+    {"cuda_mem_stats", core_cuda_mem_stats}, {"cuda_empty_cache", core_cuda_empty_cache},
+    {NULL, NULL}};
 
 void bind_cuda_register(lua_State *L) {
   int core = lua_gettop(L);

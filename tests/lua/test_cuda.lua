@@ -199,6 +199,36 @@ T.test("a hand-written PTX vector add: load, launch, check, time", function()
   T.raises(function() f:launch(1, 32, {a, b, c, n}) end, "unloaded")
 end)
 
+T.test("the caching allocator: a freed output is reused, empty_cache gives it back", function()
+  collectgarbage()
+  collectgarbage()
+  core.cuda_empty_cache()
+  local s0 = core.cuda_mem_stats()
+  T.eq(s0.cached, 0, "nothing cached after empty_cache")
+  for _, k in ipairs({"allocated", "hits", "misses", "driver_allocs", "releases", "oom_retries"}) do
+    T.eq(math.type(s0[k]), "integer", k)
+  end
+  local x = helua.empty({1000, 3}, {device = "cuda"}) -- 12000 bytes: the 12288-byte class
+  local s1 = core.cuda_mem_stats()
+  T.eq(s1.allocated - s0.allocated, 12288, "rounded to 512 bytes")
+  T.eq(s1.driver_allocs - s0.driver_allocs, 1, "one driver allocation")
+  x = nil
+  collectgarbage()
+  collectgarbage()
+  local s2 = core.cuda_mem_stats()
+  T.eq(s2.cached, 12288, "the freed block is cached")
+  for _ = 1, 10 do
+    local y = helua.empty({3000}, {device = "cuda"}) -- 12000 bytes again
+    y = nil
+    collectgarbage()
+  end
+  local s3 = core.cuda_mem_stats()
+  T.eq(s3.driver_allocs, s2.driver_allocs, "reused: no driver allocation")
+  T.eq(s3.hits - s2.hits, 10, "ten hits")
+  core.cuda_empty_cache()
+  T.eq(core.cuda_mem_stats().cached, 0, "empty_cache")
+end)
+
 T.test("a broken PTX: the error names the call and shows ptxas' log", function()
   local err = T.raises(function() return core.cuda_module(PTX.broken) end,
     "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX", "the PTX JIT (ptxas) said:", "error")

@@ -9,8 +9,10 @@
  * with CUDA_ERROR_NO_DEVICE. FAKE_CUDA_DEVICES=N reports N devices (default 1).
  * FAKE_CUDA_ILLEGAL_BLOCK=T makes a launch of T threads per block fail with
  * CUDA_ERROR_ILLEGAL_ADDRESS, after which the context is dead as on a GPU: every launch, copy,
- * synchronize and event call fails the same way. fake_cuda_live() counts live allocations (for
- * leak checks). */
+ * synchronize and event call fails the same way. FAKE_CUDA_MEM_LIMIT=B makes cuMemAlloc_v2 fail
+ * with CUDA_ERROR_OUT_OF_MEMORY when the device bytes in use would pass B. fake_cuda_live()
+ * counts live allocations (for leak checks), fake_cuda_device_allocs() the cuMemAlloc_v2 calls
+ * that succeeded and fake_cuda_device_bytes() the device bytes in use. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,16 +124,31 @@ API CUresult cuMemGetInfo_v2(size_t *f, size_t *t) {
   *f = *t / 2;
   return 0;
 }
+/* A device block is a host block with its size in a header in front of what the caller sees. */
+#define HEADER 64
+static long device_allocs;
+static size_t device_bytes;
+API long fake_cuda_device_allocs(void) { return device_allocs; }
+API size_t fake_cuda_device_bytes(void) { return device_bytes; }
 API CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t n) {
   if (n > ((size_t)1 << 40)) return 2;
-  void *h = fake_alloc(n);
+  const char *limit = getenv("FAKE_CUDA_MEM_LIMIT");
+  if (limit && *limit && device_bytes + n > strtoull(limit, NULL, 10)) return 2;
+  char *h = fake_alloc(n + HEADER);
   if (!h) return 2;
-  *p = (CUdeviceptr)(uintptr_t)h | TAG;
+  memcpy(h, &n, sizeof n);
+  device_allocs++;
+  device_bytes += n;
+  *p = (CUdeviceptr)(uintptr_t)(h + HEADER) | TAG;
   return 0;
 }
 API CUresult cuMemFree_v2(CUdeviceptr p) {
   if (!(p & TAG)) return 1;
-  fake_free(host(p));
+  char *h = (char *)host(p) - HEADER;
+  size_t n;
+  memcpy(&n, h, sizeof n);
+  device_bytes -= n;
+  fake_free(h);
   return 0;
 }
 API CUresult cuMemAllocHost_v2(void **p, size_t n) { return (*p = fake_alloc(n)) ? 0 : 2; }

@@ -4,9 +4,11 @@
  *             fails with error 34 as a clean Diag naming the call, nothing leaks;
  *   fake    — tests/unit/test_cuda_fake_driver.c (host memory behind device addresses): device
  *             info, round trips of every dtype, strided views, fills, copies, PTX modules with
- *             their JIT logs, a vector-add launch, events, and leak checks on both sides.
+ *             their JIT logs, a vector-add launch, events, and leak checks on both sides; the
+ *             caching allocator (reuse, size classes, out-of-memory retry, the cap, shutdown).
  * Part of tests/unit. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,13 +138,20 @@ static void test_stub_init_fails(void **state) {
 
 /* ---- fake --------------------------------------------------------------------------------- */
 
-static long fake_live(void) {
+/* One of the fake driver's counters (fake_cuda_live, fake_cuda_device_allocs, ...). */
+static long fake_counter(const char *name) {
   void *h = dlopen(fake_path(), RTLD_NOW | RTLD_NOLOAD);
   if (!h) return -1;
-  long (*live)(void) = (long (*)(void))dlsym(h, "fake_cuda_live");
-  long n = live ? live() : -1;
+  long (*get)(void) = (long (*)(void))dlsym(h, name);
+  long n = get ? get() : -1;
   dlclose(h);
   return n;
+}
+static long fake_live(void) { return fake_counter("fake_cuda_live"); }
+
+static void empty_cache(void) {
+  Diag d;
+  if (rt_cuda_empty_cache(&d)) fail_msg("rt_cuda_empty_cache: %s", d.msg);
 }
 
 static int fake_setup(void **state) {
@@ -200,6 +209,7 @@ static void test_fake_round_trip_every_dtype(void **state) {
     tensor_free(dev);
     tensor_free(back);
   }
+  empty_cache(); /* freed blocks stay cached until then */
   assert_int_equal(mem_live_count(), live);
   assert_int_equal(fake_live(), dlive);
 }
@@ -320,6 +330,7 @@ static void test_fake_module_and_launch(void **state) {
   Tensor *all[] = {ha, hb, a, b, c, hc};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
   OK(rt_cuda_module_unload(m, &d));
+  empty_cache(); /* freed blocks stay cached until then */
   assert_int_equal(mem_live_count(), live);
   assert_int_equal(fake_live(), dlive);
 }
@@ -356,6 +367,7 @@ static void test_fake_kernel(void **state) {
   rt_cuda_kernel_free(NULL);
   Tensor *all[] = {ha, a, c, hc};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) tensor_free(all[i]);
+  empty_cache(); /* freed blocks stay cached until then */
   assert_int_equal(mem_live_count(), live);
   assert_int_equal(fake_live(), dlive);
 }
@@ -399,6 +411,193 @@ static void test_fake_shutdown_releases(void **state) {
   assert_true(rt_cuda_available(&d));
 }
 
+/* ---- the caching allocator ---------------------------------------------------------------- */
+
+static void test_cache_round(void **state) {
+  assert_int_equal(rt_cuda_cache_round(0), 512);
+  assert_int_equal(rt_cuda_cache_round(1), 512);
+  assert_int_equal(rt_cuda_cache_round(512), 512);
+  assert_int_equal(rt_cuda_cache_round(513), 1024);
+  assert_int_equal(rt_cuda_cache_round((1u << 20) - 1), 1u << 20);
+  assert_int_equal(rt_cuda_cache_round(1u << 20), 2u << 20);
+  assert_int_equal(rt_cuda_cache_round((2u << 20) + 1), 4u << 20);
+  assert_int_equal(rt_cuda_cache_round(SIZE_MAX), 0);
+}
+
+/* allocate, free, allocate the same class: one cuMemAlloc_v2, the same block back. */
+static void test_fake_cache_reuse(void **state) {
+  long live = mem_live_count(), drv = fake_counter("fake_cuda_device_allocs");
+  Diag d;
+  RtCudaPtr a = 0, b = 0, c = 0;
+  OK(rt_cuda_alloc(1000, &a, &d));
+  OK(rt_cuda_free(a, &d));
+  OK(rt_cuda_alloc(600, &b, &d)); /* 600 and 1000 both round to 1024 */
+  assert_true(b == a);
+  assert_int_equal(fake_counter("fake_cuda_device_allocs"), drv + 1);
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.hits, 1);
+  assert_int_equal(st.misses, 1);
+  assert_int_equal(st.allocated, 1024);
+  assert_int_equal(st.cached, 0);
+  OK(rt_cuda_free(b, &d));
+  OK(rt_cuda_alloc(2000, &c, &d)); /* another class: the cached 1024 is not used */
+  assert_true(c != a);
+  assert_int_equal(fake_counter("fake_cuda_device_allocs"), drv + 2);
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.allocated, 2048);
+  assert_int_equal(st.cached, 1024);
+  assert_int_equal(st.misses, 2);
+  OK(rt_cuda_free(c, &d));
+  /* a pointer the allocator never gave out is refused, not freed */
+  assert_int_equal(rt_cuda_free(c, &d), HL_ERR);
+  assert_contains(d.msg, "not a live device allocation");
+  /* tensors go through it too */
+  Tensor *t = NULL;
+  OK(rt_cuda_tensor_empty((int64_t[]){256}, 1, DT_FLOAT32, &t, &d)); /* 1024 bytes: a hit */
+  assert_true(rt_cuda_tensor_ptr(t) == a);
+  tensor_free(t);
+  empty_cache();
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.cached, 0);
+  assert_int_equal(st.allocated, 0);
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), 0);
+  assert_int_equal(mem_live_count(), live);
+}
+
+/* The driver out of memory: the cache is emptied and the allocation retried once. */
+static void test_fake_cache_oom(void **state) {
+  Diag d;
+  RtCudaPtr a = 0, b = 0, c = 0;
+  setenv("FAKE_CUDA_MEM_LIMIT", "4096", 1);
+  OK(rt_cuda_alloc(2048, &a, &d));
+  OK(rt_cuda_free(a, &d)); /* cached: the driver still holds 2048 */
+  OK(rt_cuda_alloc(3072, &b, &d)); /* 2048 + 3072 > 4096: refused, cache emptied, retried */
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.oom_retries, 1);
+  assert_int_equal(st.cached, 0);
+  assert_int_equal(st.releases, 1);
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), 3072);
+  /* nothing cached to give back: the error is the driver's */
+  assert_int_equal(rt_cuda_alloc(3072, &c, &d), HL_ERR);
+  assert_contains(d.msg, "allocating 3072 bytes of device memory");
+  assert_contains(d.msg, "CUDA_ERROR_OUT_OF_MEMORY");
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.oom_retries, 1);
+  unsetenv("FAKE_CUDA_MEM_LIMIT");
+  OK(rt_cuda_free(b, &d));
+  empty_cache();
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), 0);
+}
+
+/* A fresh start on the fake driver (its counters start again from 0: shutdown unloads it). */
+static void restart(void) {
+  Diag d;
+  use_library(fake_path());
+  if (rt_cuda_init(&d)) fail_msg("the fake driver does not load: %s", d.msg);
+}
+
+/* HELUA_CUDA_CACHE_MB: past the cap the oldest freed block goes; 0 caches nothing. */
+static void test_fake_cache_cap(void **state) {
+  Diag d;
+  long live = mem_live_count();
+  setenv("HELUA_CUDA_CACHE_MB", "1", 1);
+  restart(); /* the cap is read at the first allocation after a (re)start */
+  enum { HALF = 512 * 1024 };
+  RtCudaPtr p[3], q = 0;
+  for (int i = 0; i < 3; i++) OK(rt_cuda_alloc(HALF, &p[i], &d));
+  for (int i = 0; i < 3; i++) OK(rt_cuda_free(p[i], &d));
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.cached, 2 * HALF); /* 1 MiB: p[0], the oldest, went back */
+  assert_int_equal(st.releases, 1);
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), 2 * HALF);
+  OK(rt_cuda_alloc(HALF, &q, &d));
+  assert_true(q == p[2]); /* the most recently freed comes back first */
+  OK(rt_cuda_free(q, &d));
+
+  setenv("HELUA_CUDA_CACHE_MB", "0", 1);
+  restart();
+  long drv = fake_counter("fake_cuda_device_allocs"), bytes = fake_counter("fake_cuda_device_bytes");
+  for (int i = 0; i < 2; i++) {
+    OK(rt_cuda_alloc(HALF, &q, &d));
+    OK(rt_cuda_free(q, &d));
+  }
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.cached, 0);
+  assert_int_equal(st.hits, 0);
+  assert_int_equal(fake_counter("fake_cuda_device_allocs"), drv + 2);
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), bytes);
+
+  setenv("HELUA_CUDA_CACHE_MB", "lots", 1);
+  restart();
+  assert_int_equal(rt_cuda_alloc(16, &q, &d), HL_ERR);
+  assert_contains(d.msg, "HELUA_CUDA_CACHE_MB is 'lots'");
+  unsetenv("HELUA_CUDA_CACHE_MB");
+  restart();
+  assert_int_equal(mem_live_count(), live);
+}
+
+/* Four threads allocating and freeing over three classes: the counters add up, nothing leaks. */
+enum { THREAD_ROUNDS = 2000 };
+static void *churn(void *arg) {
+  Diag d;
+  size_t base = (size_t)(uintptr_t)arg;
+  for (int i = 0; i < THREAD_ROUNDS; i++) {
+    RtCudaPtr p = 0;
+    if (rt_cuda_alloc(base + (size_t)(i % 3) * 512, &p, &d) || rt_cuda_free(p, &d))
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void test_fake_cache_threads(void **state) {
+  long live = mem_live_count();
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)(uintptr_t)100), 0);
+  for (int i = 0; i < 4; i++) {
+    void *rc = NULL;
+    pthread_join(t[i], &rc);
+    assert_null(rc);
+  }
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.hits + st.misses, 4 * THREAD_ROUNDS);
+  assert_true(st.misses <= 12); /* at most one block per class per thread */
+  assert_int_equal(st.allocated, 0);
+  assert_int_equal(st.releases, 0);
+  assert_int_equal(st.cached, fake_counter("fake_cuda_device_bytes")); /* every block cached */
+  assert_true(st.cached >= 512 + 1024 + 1536);
+  empty_cache();
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), 0);
+  assert_int_equal(mem_live_count(), live);
+}
+
+/* Shutdown gives the cached blocks back and frees all the bookkeeping. */
+static void test_fake_cache_shutdown(void **state) {
+  Diag d;
+  long live = mem_live_count(), bytes = fake_counter("fake_cuda_device_bytes");
+  RtCudaPtr a = 0, b = 0;
+  OK(rt_cuda_alloc(4096, &a, &d));
+  OK(rt_cuda_alloc(3u << 20, &b, &d)); /* a 4 MiB class */
+  OK(rt_cuda_free(b, &d));
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), bytes + 4096 + (4 << 20));
+  void *keep = dlopen(fake_path(), RTLD_NOW); /* so its counters outlive the shutdown */
+  rt_cuda_shutdown();
+  /* the cached block went back; the one in use went with the context (the fake keeps it) */
+  assert_int_equal(fake_counter("fake_cuda_device_bytes"), bytes + 4096);
+  dlclose(keep);
+  assert_int_equal(mem_live_count(), live);
+  OK(rt_cuda_free(a, &d)); /* after the shutdown: a no-op */
+  RtCudaMemStats st;
+  rt_cuda_mem_stats(&st);
+  assert_int_equal(st.allocated + st.cached, 0);
+  use_library(fake_path());
+  assert_true(rt_cuda_available(&d));
+}
+
 int main(int argc, char **argv) {
   const char *group = argc > 1 ? argv[1] : "missing";
   if (strcmp(group, "missing") == 0) {
@@ -426,6 +625,12 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup(test_fake_kernel, fake_setup),
       cmocka_unit_test_setup(test_fake_broken_ptx, fake_setup),
       cmocka_unit_test_setup(test_fake_pinned, fake_setup),
-      cmocka_unit_test_setup(test_fake_shutdown_releases, fake_setup)};
+      cmocka_unit_test_setup(test_fake_shutdown_releases, fake_setup),
+      cmocka_unit_test(test_cache_round),
+      cmocka_unit_test_setup(test_fake_cache_reuse, fake_setup),
+      cmocka_unit_test_setup(test_fake_cache_oom, fake_setup),
+      cmocka_unit_test_setup(test_fake_cache_cap, fake_setup),
+      cmocka_unit_test_setup(test_fake_cache_threads, fake_setup),
+      cmocka_unit_test_setup(test_fake_cache_shutdown, fake_setup)};
   return cmocka_run_group_tests_name("cuda_fake", tests, NULL, NULL);
 }

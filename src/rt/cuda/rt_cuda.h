@@ -7,7 +7,7 @@
  * same reason at once. Every driver call is checked; a failure fills the Diag with the call's
  * (versioned) name, the driver's error name and string, the error number and where it was made:
  *   "cuMemAlloc_v2 failed: CUDA_ERROR_OUT_OF_MEMORY (out of memory) [error 2, rt_cuda_alloc in
- *    src/rt/cuda/rt_cuda_mem.c]"
+ *    src/rt/cuda/rt_cuda_cache.c]"
  * The runtime never sees IR: it takes PTX text, kernel names, launch dims and argument pointers.
  * One device carries the process's context: ordinal 0, or the one rt_cuda_select_device chose
  * before the first initialization (a tuning worker per GPU: share/doc/tuning.md). */
@@ -76,7 +76,24 @@ int rt_cuda_device_info(int ordinal, RtCudaDeviceInfo *out, Diag *d);
 typedef uint64_t RtCudaPtr; /* a device address */
 
 int rt_cuda_alloc(size_t nbytes, RtCudaPtr *out, Diag *d);
-int rt_cuda_free(RtCudaPtr p, Diag *d); /* 0 is fine; after rt_cuda_shutdown a no-op */
+/* 0 is fine; after rt_cuda_shutdown a no-op; an address rt_cuda_alloc did not give out in this
+ * context is refused (an error, nothing freed). */
+int rt_cuda_free(RtCudaPtr p, Diag *d);
+
+/* The caching allocator behind rt_cuda_alloc / rt_cuda_free (rt_cuda_cache.c has the rules):
+ * sizes rounded to a class, freed blocks reused by the next request of their class, the cache
+ * emptied and the allocation retried once on out-of-memory, HELUA_CUDA_CACHE_MB the cap. */
+typedef struct RtCudaMemStats {
+  size_t allocated;        /* bytes in blocks handed out (rounded to their class) */
+  size_t cached;           /* bytes in freed blocks kept for reuse */
+  long hits, misses;       /* allocations served from the cache / by the driver */
+  long driver_allocs;      /* cuMemAlloc_v2 calls (a retry after out-of-memory counts twice) */
+  long releases;           /* cached blocks given back with cuMemFree_v2 */
+  long oom_retries;        /* out-of-memory answers that emptied the cache and retried */
+} RtCudaMemStats;
+void rt_cuda_mem_stats(RtCudaMemStats *out); /* zeros before the first allocation */
+int rt_cuda_empty_cache(Diag *d);            /* every cached block back to the driver */
+size_t rt_cuda_cache_round(size_t nbytes);   /* the size class of a request; 0: too large */
 /* Sets count elements of elem_bytes (1, 2 or 4) to the low bits of pattern. */
 int rt_cuda_memset(RtCudaPtr p, int elem_bytes, uint32_t pattern, size_t count, Diag *d);
 int rt_cuda_copy_htod(RtCudaPtr dst, const void *src, size_t nbytes, Diag *d);

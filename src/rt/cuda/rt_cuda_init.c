@@ -293,6 +293,7 @@ int rt_cuda_enter(Diag *d) {
 }
 
 void rt_cuda_shutdown(void) {
+  rt_cuda_cache_shutdown(); /* needs the context still current */
   pthread_mutex_lock(&state_lock);
   if (rt_cuda_state.phase == RT_CUDA_READY && rt_cuda_state.ctx) {
     if (rt_cuda_state.ctx_is_primary) {

@@ -102,4 +102,8 @@ int rt_cuda_check(CUresult rc, const char *call, const char *func, const char *f
  * public entry point that talks to the device starts with it. */
 int rt_cuda_enter(Diag *d);
 
+/* Called by rt_cuda_shutdown before the context goes: cached blocks back to the driver, the
+ * bookkeeping of blocks in use forgotten, the statistics and the cap reset. */
+void rt_cuda_cache_shutdown(void);
+
 #endif

@@ -1,24 +1,8 @@
-/* Device memory: allocation, memset and synchronous copies between host and device, and
- * page-locked host buffers. Part of src/rt/cuda (the CUDA runtime). */
+/* Device memory: memset and synchronous copies between host and device, and
+ * page-locked host buffers (allocation and free are rt_cuda_cache.c's). Part of src/rt/cuda (the CUDA runtime). */
 #include <string.h>
 
 #include "rt/cuda/rt_cuda_internal.h"
-
-int rt_cuda_alloc(size_t nbytes, RtCudaPtr *out, Diag *d) {
-  if (rt_cuda_enter(d)) return HL_ERR;
-  CUdeviceptr p = 0;
-  if (RT_CU(d, cuMemAlloc_v2, (&p, nbytes ? nbytes : 1)))
-    return diag_prefix(d, "allocating %zu bytes of device memory: ", nbytes);
-  *out = (RtCudaPtr)p;
-  return HL_OK;
-}
-
-int rt_cuda_free(RtCudaPtr p, Diag *d) {
-  /* After a shutdown the context (and every allocation in it) is gone already. */
-  if (!p || rt_cuda_state.phase != RT_CUDA_READY) return HL_OK;
-  if (rt_cuda_enter(d)) return HL_ERR;
-  return RT_CU(d, cuMemFree_v2, ((CUdeviceptr)p));
-}
 
 int rt_cuda_memset(RtCudaPtr p, int elem_bytes, uint32_t pattern, size_t count, Diag *d) {
   if (rt_cuda_enter(d)) return HL_ERR;
