@@ -7,15 +7,16 @@
 package.path = "share/scripts/?.lua;" .. package.path
 local helua = require "helua"
 local run = require "helua.run"
-local bench = require "bench_util"
+local util = require "bench_util"
 
 local repeats = tonumber(os.getenv("HELUA_BENCH_REPEATS") or "") or 20
-local function time_ms(fn) return bench.time_ms(fn, repeats) end
-local entry = bench.entry
+local function time_ms(fn) return util.time_ms(fn, repeats) end
+local entry = util.entry
 
--- The compiled kernel of entry e for cfg (a table or nil) on args (device tensors), launched
--- with tensors by argument name.
-local function bench(label, e, args, named, bytes, cfg)
+-- Times the compiled kernel of entry e for cfg (a table or nil) on args (device tensors),
+-- launched with tensors by argument name, and prints a row: amount / ms / scale in the last
+-- column (bytes and 1e6: GB/s; flops and 1e9: TFLOP/s), with `decimals` digits.
+local function measure(label, e, args, named, amount, scale, decimals, cfg)
   local k = run.with_settings(e.kernel, {backend = "cuda"})
   local bk = k:bind(table.unpack(args))
   local c = cfg and helua.Config(cfg) or nil
@@ -25,10 +26,15 @@ local function bench(label, e, args, named, bytes, cfg)
     local list = {}
     for i, n in ipairs(info.args) do list[i] = named[n] end
     local ms = time_ms(function() ck:launch(list) end)
-    print(string.format("| %-24s | %-58s | %8.3f | %7.0f |", label, c and c:to_lua() or "default",
-      ms, bytes / ms / 1e6))
+    print(string.format("| %-24s | %-58s | %8.3f | %7." .. decimals .. "f |", label,
+      c and c:to_lua() or "default", ms, amount / ms / scale))
   end)
   if not ok then print(string.format("| %-24s | %-58s | error: %s", label, c and c:to_lua() or "default", tostring(err))) end
+end
+
+-- GB/s of the compiled kernel (bytes read + written).
+local function bench(label, e, args, named, bytes, cfg)
+  measure(label, e, args, named, bytes, 1e6, 0, cfg)
 end
 
 local dot_only = arg[1] == "dot"
@@ -75,21 +81,9 @@ end
 
 -- ---- tensor cores: TFLOP/s ----------------------------------------------------------------
 
--- Like bench, in TFLOP/s; returns the config's compiled kernel's output check hook.
+-- TFLOP/s of the compiled kernel.
 local function bench_flops(label, e, args, named, flops, cfg)
-  local k = run.with_settings(e.kernel, {backend = "cuda"})
-  local bk = k:bind(table.unpack(args))
-  local c = cfg and helua.Config(cfg) or nil
-  local ok, err = pcall(function()
-    local ck = bk:_compiled(bk:_variant(c), c)
-    local info = ck:info()
-    local list = {}
-    for i, n in ipairs(info.args) do list[i] = named[n] end
-    local ms = time_ms(function() ck:launch(list) end)
-    print(string.format("| %-24s | %-58s | %8.3f | %7.1f |", label, c and c:to_lua() or "default",
-      ms, flops / ms / 1e9))
-  end)
-  if not ok then print(string.format("| %-24s | %-58s | error: %s", label, c and c:to_lua() or "default", tostring(err))) end
+  measure(label, e, args, named, flops, 1e9, 1, cfg)
 end
 
 print(string.format("| %-24s | %-58s | %8s | %7s |", "kernel", "config", "ms", "TFLOP/s"))
