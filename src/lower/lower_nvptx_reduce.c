@@ -209,6 +209,17 @@ static LLVMBasicBlockRef lead_lane(LEmit *E, int64_t n, int64_t per, LLVMBasicBl
   return then;
 }
 
+/* The reduction's result res, written to its shared buffer out: held as that buffer, or as one
+ * loaded element when the plan makes it a scalar. */
+static int publish(LEmit *E, IrValueId res, DType dt, LLVMValueRef out) {
+  LVal lv = {.kind = LV_BUF, .v = out};
+  if (E->plan->kind[res] == PLAN_SCALAR)
+    lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, dt, out, em_i64(E, 0))};
+  em_name(E, lv.v, E->f, res, "");
+  em_set(E, res, lv);
+  return E->failed ? HL_ERR : HL_OK;
+}
+
 /* FINISH with the G threads of an output consecutive (gfast) and every slot held by its own
  * thread (n * G <= T): one warp-shuffle butterfly over the min(G, 32) lanes of a warp; when an
  * output spans several warps, each warp's first lane parks its combination in its own slot and,
@@ -245,12 +256,7 @@ static int shuffle_finish(LEmit *E, const IrOp *op, SinkState *st, const RLayout
   LLVMBuildBr(b, join);
   LLVMPositionBuilderAtEnd(b, join);
   em_barrier(E);
-  LVal lv = {.kind = LV_BUF, .v = out};
-  if (E->plan->kind[res] == PLAN_SCALAR)
-    lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, rv->dtype, out, em_i64(E, 0))};
-  em_name(E, lv.v, E->f, res, "");
-  em_set(E, res, lv);
-  return E->failed ? HL_ERR : HL_OK;
+  return publish(E, res, rv->dtype, out);
 }
 
 int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
@@ -359,10 +365,5 @@ int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
   LLVMValueRef s0 = slot_of(E, &L, l.iv, em_i64(E, 0));
   em_buf_store(E, rv->dtype, out, l.iv, em_cast(E, pdt, rv->dtype, em_buf_load(E, pdt, st->acc, s0)));
   em_par_end(E, &l, NULL);
-  LVal lv = {.kind = LV_BUF, .v = out};
-  if (E->plan->kind[res] == PLAN_SCALAR)
-    lv = (LVal){.kind = LV_SCALAR, .v = em_buf_load(E, rv->dtype, out, em_i64(E, 0))};
-  em_name(E, lv.v, E->f, res, "");
-  em_set(E, res, lv);
-  return E->failed ? HL_ERR : HL_OK;
+  return publish(E, res, rv->dtype, out);
 }
