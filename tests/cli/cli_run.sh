@@ -4,13 +4,7 @@
 # Part of tests/cli. Usage: cli_run.sh HELUA [MODULE_DIR]
 set -u
 helua=$1
-pass=0; fail=0
-check() { # name, expected-substring, actual
-  case "$3" in
-    *"$2"*) pass=$((pass + 1)); echo "ok   $1" ;;
-    *) fail=$((fail + 1)); printf 'FAIL %s: expected to find %s in:\n%s\n' "$1" "$2" "$3" ;;
-  esac
-}
+. "$(dirname "$0")/check.sh"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 # kernel files at their small size: a PASS per kernel, the table, exit 0
