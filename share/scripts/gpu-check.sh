@@ -65,6 +65,12 @@ fi
 section "workbench session (share/scripts/wb-session.py)"
 if command -v python3 >/dev/null 2>&1; then
   run wb_session env WB_EXPECT_DEVICE=cuda python3 share/scripts/wb-session.py "$helua" kernels/add.lua
+  # the same file with add on the cuda backend: run, tune and export on the GPU (add_broadcast
+  # stays on auto); its timing row must say the kernel ran in cuda mode
+  wbdir=$(mktemp -d)
+  sed '0,/^end)$/s//end, {backend = "cuda"})/' kernels/add.lua >"$wbdir/add.lua"
+  run wb_session_cuda env WB_EXPECT_DEVICE=cuda WB_EXPECT_RUN_DEVICE='add +cuda' \
+    python3 share/scripts/wb-session.py "$helua" "$wbdir/add.lua"
 else
   echo "-- wb_session: skipped (no python3)"
 fi

@@ -94,11 +94,17 @@ shown = re.findall(r"c?uda: [^|\r\n]{0,40}", text()) or re.findall(r"cpu[^|\r\n]
 print("     device: " + (shown[0].strip() if shown else "?"))
 key("r")
 expect("r runs the kernel: check + timing", r"PASS|max abs err", 120)
+if os.environ.get("WB_EXPECT_RUN_DEVICE"):
+    # the run report names where it ran ("cuda" for a kernel on the cuda backend)
+    expect("the run was on " + os.environ["WB_EXPECT_RUN_DEVICE"], os.environ["WB_EXPECT_RUN_DEVICE"], 5)
 key("p")
-expect("p starts step mode", r"stepping|line \d+|paused", 30)
+# (curses redraws only what changed, so the status message is what is matched)
+expect("p starts step mode", r"paused at line \d+", 30)
+first = int(re.findall(r"paused at line (\d+)", text())[-1])
 for i in range(3):
-    key("n", 0.8)
-    print(f"ok   n (step {i + 1})")
+    key("n", 0.3)
+    # each n moves the step pane's line on (the add kernels' lines 8, 9, 10, 11 are one apart)
+    expect(f"n (step {i + 1}) reaches line {first + i + 1}", rf"paused at line {first + i + 1}\b", 30)
 key("x", 0.5)
 if os.environ.get("WB_TUNE", "1") != "0":
     key("t", 0.5)
