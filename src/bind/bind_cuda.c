@@ -326,7 +326,11 @@ static int dev_tostring(lua_State *L) {
 
 /* ---- the device guard ---------------------------------------------------------------------- */
 
-typedef enum GuardMode { GUARD_REFUSE, GUARD_VIA_HOST } GuardMode;
+/* REFUSE: an error naming the call. VIA_HOST: device arguments are read back and the host
+ * function's results (numbers, tables) returned. ROUND_TRIP: the same, and every tensor result
+ * is moved back to the GPU (a tensor method on a device tensor gives a device tensor, as in
+ * PyTorch; correct but slow: two copies and a host computation). */
+typedef enum GuardMode { GUARD_REFUSE, GUARD_VIA_HOST, GUARD_ROUND_TRIP } GuardMode;
 
 static const char *const device_safe[] = { /* read sizes and strides only */
     "size", "shape", "stride", "dim", "numel", "is_contiguous", "element_size", "transpose",
@@ -338,6 +342,11 @@ static const char *const device_safe[] = { /* read sizes and strides only */
 
 static const char *const via_host[] = {"item", "get", "totable", "allclose", "rel_err",
                                        "max_abs_err", NULL};
+/* tensor methods that write into a tensor: a host copy would lose the write, so they are refused */
+static const char *const writes[] = {"set", "store_tile", "atomic_add_tile", NULL};
+/* core functions that compute a tensor from tensors (the others refuse device tensors) */
+static const char *const pure_core[] = {"matmul", "softmax", "log_softmax", "layer_norm", "rms_norm",
+                                        "attention", "cross_entropy", "where", NULL};
 
 static const struct {
   const char *name;
@@ -381,7 +390,8 @@ static int guard_call(lua_State *L) {
     lua_call(L, n, LUA_MULTRET);
     return lua_gettop(L);
   }
-  if (dev && lua_tointeger(L, lua_upvalueindex(3)) == GUARD_VIA_HOST) {
+  GuardMode mode = (GuardMode)lua_tointeger(L, lua_upvalueindex(3));
+  if (dev && mode != GUARD_REFUSE) {
     for (int i = 1; i <= n; i++) {
       if (!is_device_tensor(L, i)) continue;
       Tensor *h = NULL;
@@ -391,6 +401,22 @@ static int guard_call(lua_State *L) {
       lua_replace(L, i);
     }
     dev = device_arg(L, n); /* device tensors inside tables are still refused */
+    if (!dev && mode == GUARD_ROUND_TRIP) {
+      lua_pushvalue(L, lua_upvalueindex(1));
+      lua_insert(L, 1);
+      lua_call(L, n, LUA_MULTRET);
+      int top = lua_gettop(L);
+      for (int i = 1; i <= top; i++) {
+        Tensor *h = lua_type(L, i) == LUA_TUSERDATA ? bind_tensor_test(L, i) : NULL;
+        if (!h || is_device_tensor(L, i)) continue;
+        Tensor *r = NULL;
+        Diag d;
+        if (rt_cuda_tensor_to_device(h, &r, &d)) return raise(L, &d);
+        bind_tensor_push(L, r);
+        lua_replace(L, i);
+      }
+      return top;
+    }
   }
   if (dev)
     return luaL_error(L, "%s: this tensor is on cuda, and host operations need cpu tensors; "
@@ -401,8 +427,9 @@ static int guard_call(lua_State *L) {
   return lua_gettop(L);
 }
 
-/* Wraps every C function of the table at idx in guard_call, except the device-safe ones. */
-static void guard_table(lua_State *L, int idx) {
+/* Wraps every C function of the table at idx in guard_call, except the device-safe ones;
+ * methods (tensor methods and metamethods, not core functions) make the round trip. */
+static void guard_table(lua_State *L, int idx, bool methods) {
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) == LUA_TSTRING && lua_iscfunction(L, -1)) {
@@ -410,7 +437,11 @@ static void guard_table(lua_State *L, int idx) {
       if (!listed(device_safe, name)) {
         lua_pushvalue(L, -1);    /* 1: the original */
         lua_pushvalue(L, -3);    /* 2: the name */
-        lua_pushinteger(L, listed(via_host, name) ? GUARD_VIA_HOST : GUARD_REFUSE);
+        GuardMode mode = listed(via_host, name) ? GUARD_VIA_HOST
+                         : (methods && !listed(writes, name)) || (!methods && listed(pure_core, name))
+                             ? GUARD_ROUND_TRIP
+                             : GUARD_REFUSE;
+        lua_pushinteger(L, mode);
         lua_pushnil(L);          /* 4: the device implementation */
         for (int i = 0; device_impl[i].name; i++)
           if (strcmp(device_impl[i].name, name) == 0) {
@@ -445,12 +476,12 @@ static int index_with_device(lua_State *L) {
 
 static void install_guard(lua_State *L, int core) {
   lua_getfield(L, core, "Tensor");
-  if (lua_istable(L, -1)) guard_table(L, lua_gettop(L));
+  if (lua_istable(L, -1)) guard_table(L, lua_gettop(L), true);
   lua_pop(L, 1);
-  guard_table(L, core);
+  guard_table(L, core, false);
   if (luaL_getmetatable(L, TENSOR_METATABLE) == LUA_TTABLE) {
     int mt = lua_gettop(L);
-    guard_table(L, mt);
+    guard_table(L, mt, true);
     lua_getfield(L, mt, "__index");
     lua_pushliteral(L, "device");
     lua_pushcclosure(L, index_with_device, 2);
