@@ -4,16 +4,19 @@
 # LLVM or Lua). Part of share/scripts; see share/doc/gpu.md.
 #   Build here:  make static              (build-static/helua, about 44 MB)
 #   Run there:   sh share/scripts/gpu-check.sh [path/to/helua]   (from the repo root)
-# Exit status: 0 when every check passed, 1 otherwise. Sections print "== name" headers.
+# Exit status: 0 when every check passed, 1 otherwise. Sections print "== name  [seconds so far]"
+# headers. GPU_CHECK_SKIP=name,name skips checks by their "-- name" (e.g. triton_check,gpu_bench).
 set -u
 cd "$(dirname "$0")/../.."
 helua=${1:-build-static/helua}
 status=0
 
-section() { printf '\n== %s\n' "$1"; }
-run() { # name, command...: runs it, remembers a failure
+start=$(date +%s)
+section() { printf '\n== %s  [%ds]\n' "$1" "$(( $(date +%s) - start ))"; }
+run() { # name, command...: runs it, remembers a failure; names in GPU_CHECK_SKIP are skipped
   name=$1
   shift
+  case ",${GPU_CHECK_SKIP:-}," in *",$name,"*) echo "-- $name: skipped (GPU_CHECK_SKIP)"; return ;; esac
   if "$@"; then echo "-- $name: ok"; else echo "-- $name: FAILED (exit $?)"; status=1; fi
 }
 
