@@ -571,6 +571,17 @@ static int k_code(lua_State *L) {
   } else {
     return luaL_error(L, "code: unknown stage \"%s\" (ir, lowered, llvm, asm, ptx)", stage);
   }
+  bool llvm = strcmp(stage, "llvm") == 0, ptx = strcmp(stage, "ptx") == 0;
+  if (text && (llvm || ptx || strcmp(stage, "asm") == 0)) {
+    /* each line ends with the kernel-file line it came from, as the ir stage's do */
+    LowerTextKind kind = llvm ? LOWER_TEXT_LLVM : ptx || k->cuda ? LOWER_TEXT_PTX : LOWER_TEXT_X86;
+    char *noted = NULL;
+    Diag d = {0};
+    if (lower_annotate_lines(text, kind, &noted, &d)) return raise(L, &d);
+    lua_pushstring(L, noted);
+    mem_free(noted);
+    return 1;
+  }
   lua_pushstring(L, text ? text : "");
   return 1;
 }

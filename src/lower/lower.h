@@ -169,6 +169,13 @@ int lower_artifact_threads(const LowerArtifact *a);
 int lower_artifact_asm(LowerArtifact *a, const char **out, Diag *d);
 void lower_artifact_free(LowerArtifact *a); /* NULL is fine */
 
+/* The llvm, asm or ptx text with each line that has a source location ending in a comment naming
+ * it, as the ir stage does: "; add.lua:11" (LLVM IR, from its !DILocation), "# add.lua:11" (x86
+ * assembly) and "// add.lua:11" (PTX), both from the .file / .loc directives before the line
+ * (lower_dbg_text.c). *out is a new string for mem_free. */
+typedef enum LowerTextKind { LOWER_TEXT_LLVM, LOWER_TEXT_X86, LOWER_TEXT_PTX } LowerTextKind;
+int lower_annotate_lines(const char *text, LowerTextKind kind, char **out, Diag *d);
+
 /* Tests only: emit an LLVM function the verifier rejects (to check that path gives a Diag). */
 extern bool lower_test_break_llvm;
 

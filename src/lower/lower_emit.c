@@ -149,7 +149,10 @@ int em_prepare(LEmit *E, IrValueId id) {
   const IrOp *op = v->op;
   for (int i = 0; i < op->nargs; i++)
     if (em_prepare(E, op->args[i])) return HL_ERR;
-  return lower_op_fusible(op->kind) ? make_value(E, op) : run_sink(E, op);
+  LLVMMetadataRef prev = em_dbg_at(E, op);
+  int rc = lower_op_fusible(op->kind) ? make_value(E, op) : run_sink(E, op);
+  em_dbg_restore(E, prev);
+  return rc;
 }
 
 /* The looped reduction dim a sink consumes, or -1. */
@@ -380,7 +383,16 @@ static int emit_tile_field(LEmit *E, const IrOp *op) {
   return HL_OK;
 }
 
+static int emit_op_at(LEmit *E, const IrOp *op);
+
 static int emit_op(LEmit *E, const IrOp *op) {
+  LLVMMetadataRef prev = em_dbg_at(E, op);
+  int rc = emit_op_at(E, op);
+  em_dbg_restore(E, prev);
+  return rc;
+}
+
+static int emit_op_at(LEmit *E, const IrOp *op) {
   switch (ir_op_info(op->kind)->cls) {
   case IR_CLASS_CONST:
     E->vals[op->results[0]] = (LVal){
@@ -430,6 +442,7 @@ void em_function_begin(LEmit *E, LLVMValueRef fn) {
   E->alloca_bb = LLVMAppendBasicBlockInContext(E->ctx, fn, "entry");
   LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(E->ctx, fn, "start");
   LLVMPositionBuilderAtEnd(E->b, start);
+  em_dbg_function(E, fn);
   memset(E->vals, 0, sizeof *E->vals * (size_t)(E->f->nvalues > 0 ? E->f->nvalues : 1));
   memset(E->done, 0, sizeof *E->done * (size_t)(E->f->nvalues > 0 ? E->f->nvalues : 1));
   memset(E->active, 0, sizeof E->active);
@@ -604,6 +617,8 @@ int lower_pass_emit_llvm(LowerCtx *c, Diag *d) {
   E.ctx = c->llctx;
   E.mod = c->mod;
   E.b = LLVMCreateBuilderInContext(E.ctx);
+  E.gpu = c->target == LOWER_TARGET_CUDA;
+  em_dbg_init(&E);
   em_init_types(&E);
   size_t n = (size_t)(f->nvalues > 0 ? f->nvalues : 1);
   E.vals = mem_calloc(n, sizeof *E.vals);
@@ -644,6 +659,7 @@ int lower_pass_emit_llvm(LowerCtx *c, Diag *d) {
     goto out;
   }
   if (lower_test_break_llvm) LLVMAppendBasicBlockInContext(E.ctx, E.fn, "unterminated");
+  em_dbg_finish(&E);
   char *msg = NULL;
   if (LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg)) {
     diag_set(d, "internal: the generated LLVM IR does not verify: %.800s", msg ? msg : "");
@@ -654,6 +670,7 @@ int lower_pass_emit_llvm(LowerCtx *c, Diag *d) {
   rc = HL_OK;
 out:
   if (E.failed) rc = HL_ERR;
+  em_dbg_dispose(&E);
   LLVMDisposeBuilder(E.b);
   mem_free(E.vals);
   mem_free(E.svals);

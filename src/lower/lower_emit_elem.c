@@ -167,7 +167,17 @@ static LLVMValueRef eval_elementwise(LEmit *E, const IrOp *op, LLVMValueRef *idx
   }
 }
 
+static LLVMValueRef eval_op_at(LEmit *E, const IrOp *op, LLVMValueRef *idx);
+
+/* The element of op's result at idx, its instructions carrying op's source line. */
 LLVMValueRef em_eval_op(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
+  LLVMMetadataRef prev = em_dbg_at(E, op);
+  LLVMValueRef v = eval_op_at(E, op, idx);
+  em_dbg_restore(E, prev);
+  return v;
+}
+
+static LLVMValueRef eval_op_at(LEmit *E, const IrOp *op, LLVMValueRef *idx) {
   const IrValue *res = val(E, op->results[0]);
   switch (ir_op_info(op->kind)->cls) {
   case IR_CLASS_FULL:

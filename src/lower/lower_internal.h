@@ -11,6 +11,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Core.h>
+#include <llvm-c/DebugInfo.h>
 #include <llvm-c/TargetMachine.h>
 
 #include "lower/lower.h"
@@ -180,7 +181,19 @@ typedef struct LEmit {
   int load_evict[LOWER_MAX_LIST * 4]; /* IrEviction per load */
   Diag *d;
   bool failed;
+  /* source lines (lower_dbg.c): NULL when not recorded */
+  LLVMDIBuilderRef dib;
+  LLVMMetadataRef difile;
 } LEmit;
+
+/* lower_dbg.c: each instruction's kernel-file line as a DILocation. em_dbg_at sets the builder's
+ * location to op's line and returns the previous one for em_dbg_restore. */
+void em_dbg_init(LEmit *E);
+void em_dbg_function(LEmit *E, LLVMValueRef fn);
+LLVMMetadataRef em_dbg_at(LEmit *E, const IrOp *op);
+void em_dbg_restore(LEmit *E, LLVMMetadataRef prev);
+void em_dbg_finish(LEmit *E);
+void em_dbg_dispose(LEmit *E);
 
 /* lower_emit_util.c: types, constants, loops, buffers, conversions, intrinsics. */
 void em_init_types(LEmit *E);

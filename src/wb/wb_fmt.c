@@ -2,6 +2,7 @@
  * line origins. Part of src/wb. */
 #include "wb/wb_fmt.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,9 +308,10 @@ int wb_breaks_toggle(int *lines, int *n, int max, int line) {
 
 int wb_line_origin(const char *s, size_t len, const char *base) {
   size_t bl = strlen(base);
-  /* the last "# " comment of the line */
+  /* the last "# ", "; " or "// " comment of the line (ir, triton and x86 asm; LLVM IR; PTX) */
   for (size_t i = len; i-- > 0;) {
-    if (s[i] != '#' || i + 2 + bl + 1 > len || s[i + 1] != ' ') continue;
+    bool mark = s[i] == '#' || s[i] == ';' || (s[i] == '/' && i > 0 && s[i - 1] == '/');
+    if (!mark || i + 2 + bl + 1 > len || s[i + 1] != ' ') continue;
     const char *p = s + i + 2;
     if (memcmp(p, base, bl) != 0 || p[bl] != ':') return 0;
     int v = 0;

@@ -70,8 +70,9 @@ void wb_elapsed(char *out, size_t cap, double seconds);
 int wb_breaks_toggle(int *lines, int *n, int max, int line);
 int wb_breaks_has(const int *lines, int n, int line);
 
-/* The source lines (1-based) named by a code line's trailing "# FILE:N" comment (the ir stage's
- * and the Triton stage's); 0 when the line has none. base is the kernel file's basename. */
+/* The source line (1-based) named by a code line's trailing "# FILE:N" comment (the ir, triton
+ * and asm stages), "; FILE:N" (llvm) or "// FILE:N" (ptx); 0 when the line has none. base is
+ * the kernel file's basename. */
 int wb_line_origin(const char *s, size_t len, const char *base);
 
 #endif

@@ -118,6 +118,9 @@ keys 5
 check ptx-tab "[5 ptx]"
 check ptx-target ".target sm_90a" 300
 check ptx-entry ".entry helua_add(" 300
+# its lines carry "// add.lua:N" from the lowering's line locations: linked the same way
+linked link-src-to-ptx "@%p1 bra" 1
+linked link-src-to-ptx-other "mov.u32" 0
 keys 1
 check ir-back "[1 ir]"
 # code -> source: the code cursor on a line of source line 10 highlights that source line

@@ -187,6 +187,14 @@ static void origins(void **state) {
   const char *d = "x  # add.lua:";
   assert_int_equal(wb_line_origin(d, strlen(d), "add.lua"), 0);
   assert_int_equal(wb_line_origin(a, 20, "add.lua"), 0); /* only within len */
+  const char *ll = "  %x = load ptr, ptr %args, align 8, !dbg !9  ; add.lua:10";
+  assert_int_equal(wb_line_origin(ll, strlen(ll), "add.lua"), 10);
+  const char *preds = "body:                                   ; preds = %entry";
+  assert_int_equal(wb_line_origin(preds, strlen(preds), "add.lua"), 0);
+  const char *ptx = "\tadd.rn.f32 \t%f9, %f1, %f5;  // add.lua:11";
+  assert_int_equal(wb_line_origin(ptx, strlen(ptx), "add.lua"), 11);
+  const char *half = "\tmov.u32 %r1, %tid.x; / add.lua:3"; /* one slash is no comment */
+  assert_int_equal(wb_line_origin(half, strlen(half), "add.lua"), 0);
 }
 
 int main(void) {
