@@ -123,6 +123,7 @@ typedef struct Derive {
   bool dot_other;   /* a dot that is not `acc = dot(load, load, acc)` in a loop */
   int ndots;
   char dot_mn[8][32]; /* per dot (the first 8): its "M,N" tile for the dot_warps constraint */
+  char dot_wg[32];    /* the first bfloat16 / float16 K-loop dot of loads: "M,N,K" (wgmma) */
 } Derive;
 
 static long long next_pow2(long long n) {
@@ -216,6 +217,21 @@ static void note_dot(Derive *x, const IrOp *op, int depth) {
   bool loads = a->def_kind == IR_DEF_RESULT && a->def->kind == IR_OP_LOAD &&
                b->def_kind == IR_DEF_RESULT && b->def->kind == IR_OP_LOAD;
   if (depth < 2 || op->nargs != 3 || !loads) x->dot_other = true;
+  IrDim dk = a->shape.dims[a->shape.rank - 1];
+  if (depth >= 2 && op->nargs == 3 && loads && !x->dot_wg[0] &&
+      (a->dtype == DT_BFLOAT16 || a->dtype == DT_FLOAT16) && a->dtype == b->dtype) {
+    IrDim dm = a->shape.dims[a->shape.rank - 2], dn = b->shape.dims[b->shape.rank - 1];
+    bool ok = true;
+    for (int i = 0; i < 3; i++) {
+      IrDim dd = i == 0 ? dm : i == 1 ? dn : dk;
+      ok = ok && (dd.kind == IR_DIM_BLOCK || dd.kind == IR_DIM_CONST);
+    }
+    if (ok) /* a candidate for wgmma (the lowering decides per config, config_dot.c) */
+      snprintf(x->dot_wg, sizeof x->dot_wg, "%s%lld,%s%lld,%s%lld",
+               dm.kind == IR_DIM_BLOCK ? "B" : "", (long long)dm.v,
+               dn.kind == IR_DIM_BLOCK ? "B" : "", (long long)dn.v,
+               dk.kind == IR_DIM_BLOCK ? "B" : "", (long long)dk.v);
+  }
   if (x->ndots < 8) {
     IrDim dm = a->shape.dims[a->shape.rank - 2], dn = b->shape.dims[b->shape.rank - 1];
     char *o = x->dot_mn[x->ndots++];
@@ -535,6 +551,7 @@ static int add_cuda_knobs(Derive *x, Diag *d) {
       cfgspace_add(s, "pid_type", &pid, d) || cfgspace_add_known(s, "num_sm_multiplier", 0, d) ||
       cfgspace_add_known(s, "maxnreg", 0, d))
     return HL_ERR;
+  if (x->dot_wg[0] && cfgspace_add_known(s, "wgmma", 0, d)) return HL_ERR;
   return HL_OK;
 }
 
@@ -618,6 +635,8 @@ static int build(Derive *x, const CfgDeriveOptions *o, Diag *d) {
     return HL_ERR;
   for (int i = 0; x->target == CFG_TARGET_CUDA && i < x->ndots; i++)
     if (cfgspace_constrain_dot_warps(s, x->dot_mn[i], d)) return HL_ERR;
+  if (x->target == CFG_TARGET_CUDA && x->dot_wg[0] && cfgspace_constrain_dot_wgmma(s, x->dot_wg, d))
+    return HL_ERR;
   return HL_OK;
 }
 

@@ -65,10 +65,20 @@ static void test_desc(void **state) {
   assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
   assert_int_equal(s.warps_m, 8); /* the accumulator formula with 16-row warp tiles */
   assert_int_equal(nvmma_acc_count(&s), 128);
-  s.num_warps = 4;
+  s.num_warps = 4; /* two 64-row blocks per warpgroup: 256 accumulators */
+  check_error(s, "more than 128");
+  s.bn = 128, s.warps_m = s.warps_n = 0; /* 128x128 with one warpgroup: 2 blocks, 128 */
+  assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
+  assert_int_equal(nvmma_acc_count(&s), 128);
+  s.num_warps = 16, s.warps_m = s.warps_n = 0; /* 128 rows, 16 warps: 32 rows per warpgroup */
   check_error(s, "4 warps (a warpgroup) per 64 rows");
-  s.num_warps = 8, s.warps_m = s.warps_n = 0, s.b_trans = false;
-  check_error(s, "B as [N,K] (b_trans)");
+  s = desc(128, 256, 64, 8, 3);
+  s.wgmma = true; /* B as [K,N]: MN-major descriptors */
+  assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
+  s.bn = 32, s.warps_m = s.warps_n = 0;
+  check_error(s, "block_n a multiple of 64");
+  s.bn = 64, s.bk = 32, s.warps_m = s.warps_n = 0;
+  check_error(s, "block_k 64");
   s = desc(64, 64, 32, 4, 2);
   s.warps_m = 1, s.warps_n = 4; /* 64x16 */
   assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
@@ -109,12 +119,16 @@ static void test_swizzle(void **state) {
   }
 }
 
-/* row = warp_m*wm + lane/4 + row_c, col = warp_n*wn + 2*(lane%4) + col_c covers the tile once. */
+/* row = warp_m*wm + lane/4 + row_c, col = warp_n*wn + 2*(lane%4) + col_c covers the tile once
+ * (wgmma: the warp part of row is (warp/4)*4*wm + (warp%4)*16, wm = 16 * row blocks). */
 static void test_acc_layout(void **state) {
   (void)state;
-  const int shapes[][3] = {{128, 256, 8}, {128, 128, 4}, {64, 128, 4}, {64, 64, 8}, {16, 64, 1}};
+  const int shapes[][4] = {{128, 256, 8, 0}, {128, 128, 4, 0}, {64, 128, 4, 0}, {64, 64, 8, 0},
+                           {16, 64, 1, 0},   {128, 256, 8, 1}, {128, 128, 4, 1}, {256, 128, 8, 1},
+                           {256, 64, 4, 1}};
   for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
-    NvmmaDesc s = desc(shapes[t][0], shapes[t][1], 32, shapes[t][2], 2);
+    NvmmaDesc s = desc(shapes[t][0], shapes[t][1], shapes[t][3] ? 64 : 32, shapes[t][2], 2);
+    s.wgmma = shapes[t][3];
     Diag d;
     assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
     int wm = s.bm / s.warps_m, wn = s.bn / s.warps_n, n = nvmma_acc_count(&s);
@@ -124,7 +138,8 @@ static void test_acc_layout(void **state) {
       for (int i = 0; i < n; i++) {
         int rc, cc;
         nvmma_acc_coord_const(&s, i, &rc, &cc);
-        int row = w_m * wm + lane / 4 + rc, col = w_n * wn + 2 * (lane % 4) + cc;
+        int wrow = s.wgmma ? (w_m / 4) * 4 * wm + (w_m % 4) * 16 : w_m * wm;
+        int row = wrow + lane / 4 + rc, col = w_n * wn + 2 * (lane % 4) + cc;
         assert_true(row < s.bm && col < s.bn);
         assert_int_equal(seen[row * s.bn + col], 0);
         seen[row * s.bn + col] = 1;
@@ -239,6 +254,12 @@ static void test_gemm_ptx(void **state) {
       {128, 256, 64, 8, 3, false, true, true, false, NVMMA_BF16, true},
       {64, 128, 64, 4, 4, false, true, true, true, NVMMA_F16, true},
       {128, 64, 64, 8, 1, false, true, true, false, NVMMA_BF16, true},
+      /* B as [K,N] (MN-major, imm-trans-b 1); two 64-row blocks per warpgroup */
+      {128, 256, 64, 8, 3, false, false, true, false, NVMMA_BF16, true},
+      {128, 128, 64, 4, 4, false, false, true, false, NVMMA_BF16, true},
+      {64, 64, 64, 4, 2, false, false, true, true, NVMMA_F16, true},
+      {256, 128, 64, 8, 3, false, true, true, false, NVMMA_BF16, true},
+      {64, 128, 64, 4, 2, false, false, false, false, NVMMA_BF16, true}, /* element loads */
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
 }
