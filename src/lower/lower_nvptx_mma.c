@@ -415,7 +415,7 @@ static LLVMValueRef wg_desc(NvmmaCtx *x, LLVMValueRef addr32, int lbo) {
  * blocks of 64 (rows 64·(R·g + r)), 4 k steps each; all 4·R are issued, committed and waited
  * for inside one asm (so LLVM never sees accumulators in flight). A k step adds 32 bytes to a
  * K-major descriptor (inside the 128-byte atom) and 16 rows (2048 bytes) to an MN-major one. */
-static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
+static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc, bool wait) {
   const NvmmaDesc *s = &x->desc;
   int n = nvmma_acc_count(s), R = s->bm / (16 * s->num_warps), per = n / R, nd = 4 * R + 4;
   bool bmn = !s->b_trans; /* B as [K,N]: MN-major, imm-trans-b 1 */
@@ -445,8 +445,8 @@ static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
                     "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {%s}, $%d, $%d, p, 1, 1, 0, %d;\n",
                     s->bn, ty, ty, regs, n + 4 * r + kk, n + 4 * R + kk, bmn ? 1 : 0);
   }
-  snprintf(text + p, sizeof text - (size_t)p,
-           "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}");
+  snprintf(text + p, sizeof text - (size_t)p, "wgmma.commit_group.sync.aligned;\n%s}",
+           wait ? "wgmma.wait_group.sync.aligned 0;\n" : "");
   p = 0;
   for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "=f,");
   for (int i = 0; i < nd; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "l,");
@@ -460,9 +460,25 @@ static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
   for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(x->b, r, (unsigned)i, "");
 }
 
+/* Waits for the wgmma group in flight: the accumulators go in and come out of the asm (tied),
+ * so nothing reads them in between (wg_overlap). */
+static void wgmma_wait(NvmmaCtx *x, LLVMValueRef *acc) {
+  int n = nvmma_acc_count(&x->desc);
+  char cons[2048];
+  int p = 0;
+  for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "=f,");
+  for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "%d,", i);
+  snprintf(cons + p, sizeof cons - (size_t)p, "~{memory}");
+  LLVMTypeRef el[128];
+  for (int i = 0; i < n; i++) el[i] = x->f32;
+  LLVMValueRef r = call_asm(x, LLVMStructTypeInContext(x->c, el, (unsigned)n, 0),
+                            "wgmma.wait_group.sync.aligned 0;", cons, acc, n);
+  for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(x->b, r, (unsigned)i, "");
+}
+
 void nvmma_emit_compute(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
   if (x->desc.wgmma) {
-    wgmma_slice(x, stage, acc);
+    wgmma_slice(x, stage, acc, true);
     return;
   }
   LLVMValueRef fr[128];
@@ -558,7 +574,9 @@ static void mainloop_1(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, 
 }
 
 /* wgmma, num_stages >= 2: per slice t wait for it, sync (everyone is also done with slice
- * t-1: its wgmma were waited for), issue slice t+S-1 into t-1's stage, run the wgmma. */
+ * t-1: its wgmma were waited for), issue slice t+S-1 into t-1's stage, run the wgmma. With
+ * wg_overlap the wgmma of slice t are issued first and waited for after the loads, so the
+ * copies' issue overlaps the tensor cores (the stages differ: t%S is read, (t-1)%S written). */
 static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef kt,
                         LLVMValueRef *acc) {
   int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc);
@@ -570,8 +588,14 @@ static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
   for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
   nvmma_emit_wait(x, S - 2);
   nvmma_emit_barrier(x);
-  load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
-  nvmma_emit_compute(x, rs, cur);
+  if (x->desc.wg_overlap) {
+    wgmma_slice(x, rs, cur, false);
+    load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
+    wgmma_wait(x, cur);
+  } else {
+    load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
+    nvmma_emit_compute(x, rs, cur);
+  }
   LLVMValueRef t1 = add(x, l.t, ci(x, 1)), rs1 = wrap_inc(x, rs), ws1 = wrap_inc(x, ws);
   kloop_latch(x, &l, t1);
   kloop_carry(&l, rs, ci(x, 0), rs1);

@@ -28,6 +28,8 @@ typedef struct NvmmaDesc {
                              bk = 64 (one 128-byte swizzle atom per row), A as [M,K], B either
                              way (as [K,N]: bn a multiple of 64), at most 128 accumulators per
                              thread; the accumulator layout: nvmma_acc_coord_const */
+  bool wg_overlap;        /* wgmma, num_stages >= 2: issue a slice's wgmma, then the next
+                             slice's loads, then wait (else loads first, wgmma waited at once) */
 } NvmmaDesc;
 
 /* Checks the description (fills warps_m/warps_n when both are 0). */

@@ -4,7 +4,8 @@
 -- without a GPU. With the argument "bench" it times bf16 4096³ for a sweep of tile shapes ×
 -- num_warps × num_stages instead (CUDA events, median of 30 runs after warm-up, random data) and
 -- prints a table (also written to $OUT/nvmma-bench.txt when OUT is set):
---   helua tests/unit/test_nvptx_mma_gpu.lua [bench [N [mma]]]   (mma: no wgmma rows)
+--   helua tests/unit/test_nvptx_mma_gpu.lua [bench [N [mma|wg]]]
+-- (mma: no wgmma rows; wg: only wgmma rows, B as [N,K] and [K,N], with and without wg_overlap)
 local helua = require "helua"
 local core = helua.core
 
@@ -47,7 +48,7 @@ local function name(cfg)
   return string.format("%dx%dx%d w%d s%d%s%s%s%s%s%s", cfg.bm, cfg.bn, cfg.bk, cfg.num_warps,
     cfg.num_stages, cfg.a_trans and " aT" or "", cfg.b_trans and " bT" or "",
     cfg.vec16 == false and " scalar" or "", cfg.out == "bfloat16" and " ->bf16" or "",
-    cfg.dtype == "float16" and " f16" or "", cfg.wgmma and " wgmma" or "")
+    cfg.dtype == "float16" and " f16" or "", cfg.wgmma and " wgmma" or "") .. (cfg.wg_overlap and " ovl" or "")
 end
 
 if arg[1] ~= "bench" then
@@ -74,6 +75,12 @@ if arg[1] ~= "bench" then
      out = "bfloat16"},
     {bm = 256, bn = 128, bk = 64, num_warps = 8, num_stages = 3, b_trans = true, wgmma = true},
     {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 2, wgmma = true, vec16 = false},
+    -- the slice's copies issued while its wgmma run (wg_overlap)
+    {bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = 3, wgmma = true, wg_overlap = true},
+    {bm = 128, bn = 128, bk = 64, num_warps = 4, num_stages = 4, b_trans = true, wgmma = true,
+     wg_overlap = true, dtype = "float16", out = "bfloat16"},
+    {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 2, wgmma = true, vec16 = false,
+     wg_overlap = true},
   }
   -- vec16 needs rows 16-byte aligned (every dim a multiple of 8); the scalar mode takes any
   local shapes16 = {{328, 200, 136}, {512, 512, 512}, {8, 16, 8}}
@@ -213,7 +220,8 @@ local function bench(cfg)
   out(string.format("%-26s %5d %5d %8.3f %9.1f %9.2e%s", label, attrs.num_regs, attrs.local_bytes,
     med, tf, err, err < 1e-3 and "" or " WRONG"))
 end
-for _, t in ipairs(tiles) do
+local wg_only = arg[3] == "wg"
+for _, t in ipairs(wg_only and {} or tiles) do
   for _, w in ipairs({4, 8}) do
     for _, st in ipairs({3, 4, 5}) do -- 2 stages never won (2026-11-25, H100)
       -- 4 warps cannot hold a 256-wide tile's 256 accumulators per thread without spilling
@@ -223,20 +231,24 @@ for _, t in ipairs(tiles) do
     end
   end
 end
-local wgmma_tiles = arg[3] == "mma" and {} or {{128, 256, 8}, {128, 128, 8}, {64, 256, 4},
-  {256, 128, 16}, {64, 128, 4}, {128, 128, 4}, {256, 128, 8}}
+local wgmma_tiles = arg[3] == "mma" and {} or wg_only
+  and {{128, 256, 8}, {128, 128, 8}, {128, 128, 4}, {256, 128, 8}, {256, 128, 16}}
+  or {{128, 256, 8}, {128, 128, 8}, {64, 256, 4}, {256, 128, 16}, {64, 128, 4}, {128, 128, 4},
+      {256, 128, 8}}
 for _, t in ipairs(wgmma_tiles) do
-  for _, st in ipairs({3, 4, 5}) do
+  for _, st in ipairs(wg_only and {3} or {3, 4, 5}) do
     for _, bt in ipairs({true, false}) do -- B as [N,K] and as [K,N]
-      bench({bm = t[1], bn = t[2], bk = 64, num_warps = t[3], num_stages = st, b_trans = bt,
-        wgmma = true})
+      for _, ov in ipairs({false, true}) do
+        bench({bm = t[1], bn = t[2], bk = 64, num_warps = t[3], num_stages = st, b_trans = bt,
+          wgmma = true, wg_overlap = ov})
+      end
     end
   end
 end
-for _, st in ipairs({3, 4}) do -- mma.sync on the same [N,K] B, for comparison
+for _, st in ipairs(wg_only and {} or {3, 4}) do -- mma.sync on the same [N,K] B, for comparison
   bench({bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = st, b_trans = true})
 end
-local top = best.cfg
+local top = not wg_only and best.cfg
 if top then -- the program order: L2 reuse of the operand tiles
   for _, gm in ipairs({1, 4, 16}) do
     local cfg = {group_m = gm}
