@@ -221,10 +221,11 @@ static void note_dot(Derive *x, const IrOp *op, int depth) {
   if (depth >= 2 && op->nargs == 3 && loads && !x->dot_wg[0] &&
       (a->dtype == DT_BFLOAT16 || a->dtype == DT_FLOAT16) && a->dtype == b->dtype) {
     IrDim dm = a->shape.dims[a->shape.rank - 2], dn = b->shape.dims[b->shape.rank - 1];
-    bool ok = true;
+    bool ok = true; /* a constant dim must fit wgmma (M, N multiples of 64, K 64) */
     for (int i = 0; i < 3; i++) {
       IrDim dd = i == 0 ? dm : i == 1 ? dn : dk;
-      ok = ok && (dd.kind == IR_DIM_BLOCK || dd.kind == IR_DIM_CONST);
+      ok = ok && (dd.kind == IR_DIM_BLOCK ||
+                  (dd.kind == IR_DIM_CONST && (i == 2 ? dd.v == 64 : dd.v % 64 == 0 && dd.v > 0)));
     }
     if (ok) /* a candidate for wgmma (the lowering decides per config, config_dot.c) */
       snprintf(x->dot_wg, sizeof x->dot_wg, "%s%lld,%s%lld,%s%lld",
