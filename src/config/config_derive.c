@@ -124,6 +124,7 @@ typedef struct Derive {
   int ndots;
   char dot_mn[8][32]; /* per dot (the first 8): its "M,N" tile for the dot_warps constraint */
   char dot_wg[32];    /* the first bfloat16 / float16 K-loop dot of loads: "M,N,K" (wgmma) */
+  bool wg_default;    /* the default config runs it on wgmma (wgmma_default) */
 } Derive;
 
 static long long next_pow2(long long n) {
@@ -470,6 +471,24 @@ static void fill_grid(Derive *x) {
   }
 }
 
+/* The big K-loop tile (128x256, 8 warps, block_k 32 on mma.sync: 454 TFLOP/s for matmul bf16
+ * 4096^3 on the H100) becomes 128x128x64 on wgmma with 4 warps (a warpgroup with two 64-row
+ * blocks) when the dot can take wgmma: 615 TFLOP/s on the same card and call, the best of the
+ * tiles measured (gpu.md, "wgmma and TF32"). A smaller N block keeps more programs, so the grid
+ * rule still holds. num_warps then defaults to 4 (the tile is no longer "big"). */
+static void wgmma_default(Derive *x) {
+  int sm, sn, sk;
+  if (x->target != CFG_TARGET_CUDA || !x->dot_wg[0] || x->h->dot_big_warps <= 0 ||
+      sscanf(x->dot_wg, "B%d,B%d,B%d", &sm, &sn, &sk) != 3)
+    return;
+  Slot *m = &x->slots[sm], *n = &x->slots[sn], *k = &x->slots[sk];
+  if ((long long)m->def * n->def < (long long)x->h->dot_big_m * x->h->dot_big_n) return;
+  if (m->def != 128 || n->lo > 128 || k->lo > 64 || k->hi < 64) return;
+  n->def = 128;
+  k->def = 64;
+  x->wg_default = true;
+}
+
 /* The default vector width: 512 bits of the widest float element computed, at most the widest
  * contiguous tile dim (a wider vector only adds masked lanes). */
 static int default_vector_width(const Derive *x) {
@@ -552,7 +571,8 @@ static int add_cuda_knobs(Derive *x, Diag *d) {
       cfgspace_add(s, "pid_type", &pid, d) || cfgspace_add_known(s, "num_sm_multiplier", 0, d) ||
       cfgspace_add_known(s, "maxnreg", 0, d))
     return HL_ERR;
-  if (x->dot_wg[0] && cfgspace_add_known(s, "wgmma", 0, d)) return HL_ERR;
+  CfgFragment wg = cfg_bool(x->wg_default);
+  if (x->dot_wg[0] && cfgspace_add(s, "wgmma", &wg, d)) return HL_ERR;
   return HL_OK;
 }
 
@@ -624,6 +644,7 @@ static int build(Derive *x, const CfgDeriveOptions *o, Diag *d) {
   init_slots(x);
   fit_budget(x);
   fill_grid(x);
+  wgmma_default(x);
   for (int i = 0; i < x->f->nslots; i++) {
     const Slot *sl = &x->slots[i];
     if (cfgspace_add_block_size(s, "block_sizes", i, sl->lo, sl->hi, sl->def, d)) return HL_ERR;

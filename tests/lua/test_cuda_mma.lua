@@ -95,7 +95,7 @@ T.test("matmul bf16: wgmma = true runs the K loop on wgmma (B as [K,N]), false o
   local y = helua.randn({384, 512}, {dtype = helua.bfloat16, seed = 2})
   local bk = run.with_settings(e.kernel, {backend = "cuda"}):bind(x, y)
   local space = bk:config_spec()
-  T.eq(space:default().wgmma, false, "mma.sync is the default")
+  T.eq(space:default().wgmma, false, "mma.sync is the default of this size (not the big tile)")
   local cases = {
     {{128, 256, 64}, 8, 3, 256, 4}, -- one 64-row block per warpgroup
     {{128, 128, 64}, 4, 4, 128, 8}, -- two per warpgroup
@@ -113,6 +113,9 @@ T.test("matmul bf16: wgmma = true runs the K loop on wgmma (B as [K,N]), false o
     T.eq(count(ptx, "mma%.sync%.aligned%.m16n8k16"), 0, what .. ": no mma.sync")
     T.truthy(ptx:find("fence.proxy.async.shared::cta", 1, true), what .. ": proxy fence")
     T.truthy(ptx:find(".align 1024", 1, true), what .. ": 1024-byte aligned shared memory")
+    -- 128x256 and larger: the next slice's copies issued while the wgmma run (wg_overlap)
+    local joined = ptx:find("wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;", 1, true)
+    T.eq(not joined, c[1][1] * c[1][2] >= 128 * 256, what .. ": wg_overlap")
     T.truthy(not ptx:find(".local", 1, true), what .. ": no local memory")
     T.truthy(mma:find("mma.sync.aligned.m16n8k16", 1, true) and not mma:find("wgmma", 1, true),
       what .. ": wgmma = false is mma.sync")
