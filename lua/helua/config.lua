@@ -267,7 +267,8 @@ local FIELDS = {
     end), doc = "PTXAS advanced controls file (Helion); accepted for compatibility"},
   {"epilogue_subtile", one_of({2, 4}, "2 or 4"),
    doc = "epilogue split factor along N (Helion, Blackwell); accepted for compatibility"},
-  -- helua's CPU-target knobs (not in Helion): printed after Helion's fields.
+  -- helua's knobs (not in Helion): printed after Helion's fields.
+  {"wgmma", bool, doc = "cuda: a bfloat16/float16 K-loop dot on Hopper's wgmma instead of mma.sync"},
   {"vector_width", int_check("a power of two from 1 to 64", function(n)
       return n <= 64 and is_pow2(n) end), doc = "CPU target: SIMD lanes per vector operation"},
   {"cpu_threads", nonneg_int, doc = "CPU target: worker threads for the program grid (0 = all cores)"},

@@ -186,6 +186,10 @@ return function(M, Bound, priv)
       end
       tbl = full
     end
+    -- the dot_precision setting travels with the config to the lowering (not a tuned knob)
+    if self.kernel.settings and self.kernel.settings.dot_precision == "tf32" then
+      tbl.dot_precision = "tf32"
+    end
     return tbl
   end
 

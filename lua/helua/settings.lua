@@ -42,6 +42,9 @@ settings.list = {
    doc = "interpret mode: block size for tiles the config does not fix (a positive integer or \"full\")"},
   {name = "config_file", type = "path", default = nil,
    doc = "tuned configs to use when the kernel has no config: a Helion Config JSON, or a file of `helua tune --export-json`"},
+  {name = "dot_precision", type = "enum", choices = {"ieee", "tf32"}, default = "ieee",
+   env = "HELUA_DOT_PRECISION",
+   doc = "float32 dots on the GPU: ieee = exact FMA, tf32 = tensor cores with TF32 operands (float32 sums); the CPU is always exact"},
   {name = "static_shapes", type = "bool", default = true,
    doc = "specialize (and tune) per exact shape and strides; false shares one config across shapes"},
 }

@@ -5,7 +5,8 @@
  * The config is a plain table with Helion's field names (lists 1-based, loop orders 1-based,
  * helua.none for none): block_sizes, reduction_loops, loop_orders, range_unroll_factors,
  * vector_width, cpu_threads (cpu); num_warps, num_stages, pid_type, l2_groupings,
- * num_sm_multiplier, maxnreg, load_eviction_policies (cuda); and user tunables by name. Known
+ * num_sm_multiplier, maxnreg, load_eviction_policies (cuda); dot_precision ("ieee" | "tf32",
+ * the kernel setting, which kernel_compile.lua adds; cuda only); and user tunables by name. Known
  * fields the target does not read are ignored, as Helion ignores other backends' knobs;
  * :info().ignored lists them. Launch arguments come in IR argument order: tensors (checked
  * against the dtype, sizes and strides the kernel was specialized on; device tensors for cuda)
@@ -165,6 +166,9 @@ static bool read_cuda_knob(lua_State *L, int v, const char *name, LowerConfig *c
   } else if (strcmp(name, "num_sm_multiplier") == 0) {
     cfg->num_sm_multiplier = (int)field_int(L, v, name, 0);
     if (cfg->num_sm_multiplier == 0) cfg->num_sm_multiplier = -1;
+  } else if (strcmp(name, "wgmma") == 0) {
+    if (!lua_isboolean(L, v)) luaL_error(L, "config field wgmma must be true or false");
+    cfg->wgmma = lua_toboolean(L, v) ? 2 : 1;
   } else if (strcmp(name, "maxnreg") == 0) {
     cfg->maxnreg = is_none(L, v) ? 0 : (int)field_int(L, v, name, 0);
   } else if (strcmp(name, "l2_groupings") == 0) {
@@ -212,6 +216,9 @@ static void read_config(lua_State *L, int idx, LowerConfig *cfg, LKernel *k) {
       cfg->nrange_unroll_factors = n;
       for (int i = 0; i < n; i++)
         cfg->range_unroll_factors[i] = (int)tmp[i];
+    } else if (strcmp(name, "dot_precision") == 0) { /* the kernel setting; the CPU is exact */
+      int p = read_choice(L, v, name, 0, lower_dot_precision_names, 2);
+      if (k->cuda) cfg->dot_precision = p;
     } else if (k->cuda && read_cuda_knob(L, v, name, cfg)) {
       /* read */
     } else if (k->cuda && (strcmp(name, "vector_width") == 0 || strcmp(name, "cpu_threads") == 0)) {
@@ -611,6 +618,10 @@ static int k_info(lua_State *L) {
     lua_pushstring(L, lower_pid_type_names[b->pid_type]);
     lua_setfield(L, -2, "pid_type");
     set_int(L, "maxnreg", b->maxnreg);
+    lua_pushboolean(L, b->wgmma);
+    lua_setfield(L, -2, "wgmma");
+    lua_pushstring(L, lower_dot_precision_names[b->dot_precision]);
+    lua_setfield(L, -2, "dot_precision");
     set_int(L, "shared_bytes", a->shared_bytes);
     set_int(L, "ptx_bytes", a->ptx ? (lua_Integer)strlen(a->ptx) : 0);
     lua_createtable(L, 3, 0);

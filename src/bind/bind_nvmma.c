@@ -45,7 +45,7 @@ static void set_int(lua_State *L, const char *k, lua_Integer v) {
 }
 
 /* core.nvmma_gemm{bm=, bn=, bk=, num_warps=, num_stages=, warps_m=, warps_n=, a_trans=,
- * b_trans=, wgmma=false, dtype="bfloat16"|"float16", out="float32"|"bfloat16", vec16=true, group_m=8}
+ * b_trans=, wgmma=false, wg_overlap=false, dtype="bfloat16"|"float16", out="float32"|"bfloat16", vec16=true, group_m=8}
  * -> ptx, {threads=, smem_bytes=, warps_m=, warps_n=, acc_count=} */
 static int core_nvmma_gemm(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -56,6 +56,7 @@ static int core_nvmma_gemm(lua_State *L) {
   g.desc.a_trans = opt_bool(L, "a_trans", false), g.desc.b_trans = opt_bool(L, "b_trans", false);
   g.desc.vec16 = opt_bool(L, "vec16", true);
   g.desc.wgmma = opt_bool(L, "wgmma", false);
+  g.desc.wg_overlap = opt_bool(L, "wg_overlap", false);
   g.desc.dtype = opt_bf16(L, "dtype", "float16", "bfloat16") ? NVMMA_BF16 : NVMMA_F16;
   g.out_bf16 = opt_bf16(L, "out", "float32", "float32");
   g.group_m = opt_int(L, "group_m", 8);

@@ -189,6 +189,9 @@ int cfgspace_constrain_persistent_only(ConfigSpace *s, Diag *d);
  * or a constant): the tensor cores' warp split. A repair only (fix halves num_warps; a checked
  * config over it stays valid: the lowering falls back). config_dot.c. */
 int cfgspace_constrain_dot_warps(ConfigSpace *s, const char *mn, Diag *d);
+/* wgmma = true repaired into a tile the lowering runs on wgmma (config_dot.c), else false.
+ * mnk: "M,N,K" of the dot, each a block slot ("B2") or a constant. */
+int cfgspace_constrain_dot_wgmma(ConfigSpace *s, const char *mnk, Diag *d);
 
 /* Introspection. */
 int cfgspace_slots(const ConfigSpace *s);

@@ -123,6 +123,8 @@ typedef struct Derive {
   bool dot_other;   /* a dot that is not `acc = dot(load, load, acc)` in a loop */
   int ndots;
   char dot_mn[8][32]; /* per dot (the first 8): its "M,N" tile for the dot_warps constraint */
+  char dot_wg[48];    /* the first bfloat16 / float16 K-loop dot of loads: "M,N,K" (wgmma) */
+  bool wg_default;    /* the default config runs it on wgmma (wgmma_default) */
 } Derive;
 
 static long long next_pow2(long long n) {
@@ -205,6 +207,12 @@ static void note_dot_dim(Derive *x, IrDim dim, int role) {
     x->slots[dim.v].role = role;
 }
 
+/* A dot dim as a constraint names it: "B3" (block slot 3) or "16"; false for any other dim. */
+static bool dim_spec(IrDim d, char *o, size_t cap) {
+  snprintf(o, cap, "%s%lld", d.kind == IR_DIM_BLOCK ? "B" : "", (long long)d.v);
+  return d.kind == IR_DIM_BLOCK || d.kind == IR_DIM_CONST;
+}
+
 static void note_dot(Derive *x, const IrOp *op, int depth) {
   const IrValue *a = op->nargs > 1 ? ir_value(x->f, op->args[0]) : NULL;
   const IrValue *b = op->nargs > 1 ? ir_value(x->f, op->args[1]) : NULL;
@@ -216,15 +224,17 @@ static void note_dot(Derive *x, const IrOp *op, int depth) {
   bool loads = a->def_kind == IR_DEF_RESULT && a->def->kind == IR_OP_LOAD &&
                b->def_kind == IR_DEF_RESULT && b->def->kind == IR_OP_LOAD;
   if (depth < 2 || op->nargs != 3 || !loads) x->dot_other = true;
-  if (x->ndots < 8) {
-    IrDim dm = a->shape.dims[a->shape.rank - 2], dn = b->shape.dims[b->shape.rank - 1];
-    char *o = x->dot_mn[x->ndots++];
-    snprintf(o, 32, "%s%lld,%s%lld", dm.kind == IR_DIM_BLOCK ? "B" : "", (long long)dm.v,
-             dn.kind == IR_DIM_BLOCK ? "B" : "", (long long)dn.v);
-    if ((dm.kind != IR_DIM_BLOCK && dm.kind != IR_DIM_CONST) ||
-        (dn.kind != IR_DIM_BLOCK && dn.kind != IR_DIM_CONST))
-      x->ndots--; /* a reduction dim: no constraint */
-  }
+  IrDim dm = a->shape.dims[a->shape.rank - 2], dn = b->shape.dims[b->shape.rank - 1],
+        dk = a->shape.dims[a->shape.rank - 1];
+  char sm[16], sn[16], sk[16];
+  bool ok = dim_spec(dm, sm, sizeof sm) & dim_spec(dn, sn, sizeof sn); /* not a reduction dim */
+  if (x->ndots < 8 && ok) snprintf(x->dot_mn[x->ndots++], 32, "%s,%s", sm, sn);
+  /* the wgmma knob: the first bf16 / f16 K-loop dot of loads whose constant dims fit wgmma */
+  bool wg = dim_spec(dk, sk, sizeof sk) && ok && depth >= 2 && op->nargs == 3 && loads &&
+            (a->dtype == DT_BFLOAT16 || a->dtype == DT_FLOAT16) && a->dtype == b->dtype &&
+            (dm.kind == IR_DIM_BLOCK || dm.v % 64 == 0) &&
+            (dn.kind == IR_DIM_BLOCK || dn.v % 64 == 0) && (dk.kind == IR_DIM_BLOCK || dk.v == 64);
+  if (wg && !x->dot_wg[0]) snprintf(x->dot_wg, sizeof x->dot_wg, "%s,%s,%s", sm, sn, sk);
 }
 
 static void walk_ops(Derive *x, const IrRegion *r) {
@@ -453,6 +463,19 @@ static void fill_grid(Derive *x) {
   }
 }
 
+/* The big K-loop tile (128x256x32 w8 on mma.sync: 454 TFLOP/s, matmul bf16 4096^3, H100) becomes
+ * 128x128x64 on wgmma, 4 warps (no longer "big"), when the dot takes wgmma: 615 TFLOP/s, the best
+ * tile measured (gpu.md, "wgmma and TF32"). More programs: the grid rule still holds. */
+static void wgmma_default(Derive *x) {
+  int sm, sn, sk;
+  if (x->target != CFG_TARGET_CUDA || x->h->dot_big_warps <= 0 ||
+      sscanf(x->dot_wg, "B%d,B%d,B%d", &sm, &sn, &sk) != 3)
+    return;
+  Slot *m = &x->slots[sm], *n = &x->slots[sn], *k = &x->slots[sk];
+  if (m->def == 128 && n->def >= 256 && n->lo <= 128 && k->lo <= 64 && k->hi >= 64)
+    n->def = 128, k->def = 64, x->wg_default = true;
+}
+
 /* The default vector width: 512 bits of the widest float element computed, at most the widest
  * contiguous tile dim (a wider vector only adds masked lanes). */
 static int default_vector_width(const Derive *x) {
@@ -535,6 +558,8 @@ static int add_cuda_knobs(Derive *x, Diag *d) {
       cfgspace_add(s, "pid_type", &pid, d) || cfgspace_add_known(s, "num_sm_multiplier", 0, d) ||
       cfgspace_add_known(s, "maxnreg", 0, d))
     return HL_ERR;
+  CfgFragment wg = cfg_bool(x->wg_default);
+  if (x->dot_wg[0] && cfgspace_add(s, "wgmma", &wg, d)) return HL_ERR;
   return HL_OK;
 }
 
@@ -606,6 +631,7 @@ static int build(Derive *x, const CfgDeriveOptions *o, Diag *d) {
   init_slots(x);
   fit_budget(x);
   fill_grid(x);
+  wgmma_default(x);
   for (int i = 0; i < x->f->nslots; i++) {
     const Slot *sl = &x->slots[i];
     if (cfgspace_add_block_size(s, "block_sizes", i, sl->lo, sl->hi, sl->def, d)) return HL_ERR;
@@ -618,6 +644,8 @@ static int build(Derive *x, const CfgDeriveOptions *o, Diag *d) {
     return HL_ERR;
   for (int i = 0; x->target == CFG_TARGET_CUDA && i < x->ndots; i++)
     if (cfgspace_constrain_dot_warps(s, x->dot_mn[i], d)) return HL_ERR;
+  if (x->target == CFG_TARGET_CUDA && x->dot_wg[0] && cfgspace_constrain_dot_wgmma(s, x->dot_wg, d))
+    return HL_ERR;
   return HL_OK;
 }
 

@@ -31,6 +31,12 @@ typedef enum LowerPidType {
 } LowerPidType;
 extern const char *const lower_pid_type_names[4];
 
+/* How float32 dots multiply on the cuda target (the kernel setting dot_precision): exactly
+ * (FMA), or on tensor cores with operands rounded to TF32 (10-bit mantissa, float32
+ * accumulation; share/doc/lowering.md). The CPU always computes exactly. */
+typedef enum LowerDotPrecision { LOWER_DOT_IEEE, LOWER_DOT_TF32 } LowerDotPrecision;
+extern const char *const lower_dot_precision_names[2];
+
 /* One user tunable's value, by name (hl.register_tunable). */
 typedef struct LowerTunable {
   char name[LOWER_NAME_MAX];
@@ -66,6 +72,8 @@ typedef struct LowerConfig {
   int nload_eviction_policies;
   int load_eviction_policies[LOWER_MAX_LIST]; /* per load without its own policy: IrEviction */
   int sm_count; /* SMs of the target GPU for persistent grids; 0 = 132 (H100 SXM) */
+  int dot_precision; /* LowerDotPrecision (a kernel setting, not a tuned knob) */
+  int wgmma;         /* 0 unset (the space's default), 1 false, 2 true: K-loop dots on wgmma */
   int ntunables;
   LowerTunable tunables[LOWER_MAX_TUNABLES];
   int base; /* 1 when the values came from Lua: messages print list positions and loop orders
@@ -90,6 +98,8 @@ typedef struct LowerBinding {
   /* CUDA */
   LowerTarget target;
   int num_warps, num_stages, pid_type, num_sm_multiplier, maxnreg, sm_count;
+  int dot_precision; /* LowerDotPrecision */
+  bool wgmma;        /* bfloat16 / float16 K-loop dots on wgmma where nvmma takes the tile */
   int l2[LOWER_MAX_LIST]; /* per loop (ir_func_loops order): group size, 1 = none */
   int nevict;
   int evict[LOWER_MAX_LIST]; /* per load without its own policy, in program order */

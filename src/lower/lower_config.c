@@ -182,6 +182,7 @@ static int bind_fields(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo
 
 const char *const lower_pid_type_names[4] = {"flat", "xyz", "persistent_blocked",
                                              "persistent_interleaved"};
+const char *const lower_dot_precision_names[2] = {"ieee", "tf32"};
 
 static int bind_cuda(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *loops, int nloops,
                      const Defaults *dflt, LowerBinding *out, Diag *d);
@@ -373,6 +374,11 @@ static int bind_cuda(const IrFunc *f, const LowerConfig *cfg, const IrLoopInfo *
   if (cfg->maxnreg != 0 && (cfg->maxnreg < 16 || cfg->maxnreg > 256))
     return diag_set(d, "config field maxnreg = %d must be 16 to 256 (or none)", cfg->maxnreg);
   out->maxnreg = cfg->maxnreg;
+  if (cfg->dot_precision != LOWER_DOT_IEEE && cfg->dot_precision != LOWER_DOT_TF32)
+    return diag_set(d, "dot_precision = %d is not \"ieee\" or \"tf32\"", cfg->dot_precision);
+  out->dot_precision = cfg->dot_precision;
+  out->wgmma = cfg->wgmma ? cfg->wgmma == 2
+                          : dflt->space && cfgspace_get(dflt->space, dflt->cfg, "wgmma", 0, 0);
   out->sm_count = cfg->sm_count > 0 ? cfg->sm_count : 132;
   int n2 = 0;
   for (int i = 0; i < nloops; i++) {

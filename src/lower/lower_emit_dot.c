@@ -219,7 +219,9 @@ int em_dot(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     pack(E, B, cdt, b, r - 2, klen, full);
     /* GPU: the portable path (operands staged in shared memory, FMA per output element) for
      * the dots tensor cores do not take (float32, int8, float64, shapes nvmma refuses). */
-    if (E->gpu)
+    if (em_nvptx_dot_tf32_ok(E, av->dtype, M, N, K) && bv->dtype == DT_FLOAT32)
+      em_nvptx_dot_tf32(E, A, B, st->acc, batch, M, N, K); /* dot_precision "tf32" */
+    else if (E->gpu)
       em_gpu_gemm(E, cdt, A, B, st->acc, batch, M, N, K);
     else if (!gemm_blocked(E, cdt, A, B, st->acc, batch, M, N, K))
       gemm_loops(E, cdt, A, B, st->acc, batch, M, N, K);

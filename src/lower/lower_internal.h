@@ -334,5 +334,11 @@ bool em_nvptx_dot_loop_match(LEmit *E, const IrOp *lop);
 int em_nvptx_dot_loop(LEmit *E, const IrOp *lop, const LoopDims *ld);
 bool em_nvptx_dot_tc_ok(LEmit *E, const IrOp *dot);
 int em_nvptx_dot_tc(LEmit *E, const IrOp *dot, LLVMValueRef acc, LLVMValueRef klen);
+/* float32 dots with dot_precision "tf32": mma.sync m16n8k8 .tf32 over em_dot's packed float32
+ * operands (A [batch][M][K], B [batch][K][N]) into C [batch][M][N] (all shared memory) in place
+ * of em_gpu_gemm, when em_nvptx_dot_tf32_ok (in: the operands' dtype; M, N, K the blocks). */
+bool em_nvptx_dot_tf32_ok(LEmit *E, DType in, int64_t M, int64_t N, int64_t K);
+void em_nvptx_dot_tf32(LEmit *E, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C, int64_t batch,
+                       int64_t M, int64_t N, int64_t K);
 
 #endif

@@ -137,6 +137,17 @@ static bool describe(LEmit *E, const IrOp *lop, int64_t k0, const IrOp *dot, con
   }
   desc.vec16 = v16;
   Diag scratch = {0};
+  if (E->bind->wgmma) { /* the wgmma knob: where wgmma takes the tile, else mma.sync */
+    NvmmaDesc wg = desc;
+    wg.wgmma = true;
+    /* the copies issued while the slice's wgmma run: +6..11% for the 128x256 / 256x128 tiles
+     * of the proof GEMM on the H100, -1..2% for 128x128 (lowering.md) */
+    wg.wg_overlap = (long)desc.bm * desc.bn >= 128 * 256;
+    if (!nvmma_desc_check(&wg, &scratch)) {
+      *out = wg;
+      return true;
+    }
+  }
   if (nvmma_desc_check(&desc, &scratch)) return false;
   *out = desc;
   return true;
@@ -192,12 +203,16 @@ static bool is_zero_fill(LEmit *E, IrValueId v) {
   return s.is_float ? s.f == 0.0 && !signbit(s.f) : s.i == 0;
 }
 
-/* A 128-byte aligned piece of the dynamic shared memory (the swizzle is bank-conflict free
- * relative to 128-byte lines). */
-static LLVMValueRef shared128(LEmit *E, int64_t bytes) {
-  E->shared = (E->shared + 127) & ~(size_t)127;
-  LLVMSetAlignment(E->smem, 128);
+/* An aligned piece of the dynamic shared memory: 128 bytes (the swizzle is bank-conflict free
+ * relative to 128-byte lines), 1024 for wgmma (its 128-byte swizzle atoms: 8 rows). */
+static LLVMValueRef shared_aligned(LEmit *E, int64_t bytes, unsigned align) {
+  E->shared = (E->shared + align - 1) & ~(size_t)(align - 1);
+  if (LLVMGetAlignment(E->smem) < align) LLVMSetAlignment(E->smem, align);
   return em_shared_buffer(E, E->i8, bytes);
+}
+
+static LLVMValueRef shared128(LEmit *E, int64_t bytes) {
+  return shared_aligned(E, bytes, 128);
 }
 
 /* acc[i] = buf[row * ld + col] for this thread's fragment elements. */
@@ -230,12 +245,13 @@ int em_nvptx_dot_loop(LEmit *E, const IrOp *lop, const LoopDims *ld) {
    * it before the loop's end, so the stages share its memory (the main loop ends with wait 0
    * and a barrier). */
   LLVMValueRef slot, stages;
+  unsigned align = desc.wgmma ? 1024 : 128;
   if (zero && nelem == tile_elems) {
-    slot = stages = shared128(E, nelem * 4 > stage_bytes ? nelem * 4 : stage_bytes);
+    slot = stages = shared_aligned(E, nelem * 4 > stage_bytes ? nelem * 4 : stage_bytes, align);
   } else {
     slot = shared128(E, nelem * 4);
     em_fill(E, slot, DT_FLOAT32, &rv->shape, init);
-    stages = shared128(E, stage_bytes);
+    stages = shared_aligned(E, stage_bytes, align);
   }
   NvmmaCtx x;
   if (nvmma_ctx_init(&x, &desc, E->mod, E->b, NULL, stages, E->d)) {
@@ -389,4 +405,87 @@ int em_nvptx_dot_tc(LEmit *E, const IrOp *dot, LLVMValueRef accbuf, LLVMValueRef
   em_barrier(E); /* the accumulator is written; the next packing may overwrite the stage */
   if (r == 3) em_loop_end(E, &bl, NULL);
   return E->failed ? HL_ERR : HL_OK;
+}
+
+/* ---- float32 dots on tensor cores: TF32 (the dot_precision setting) -------------------------- */
+
+bool em_nvptx_dot_tf32_ok(LEmit *E, DType in, int64_t M, int64_t N, int64_t K) {
+  return E->gpu && E->bind->dot_precision == LOWER_DOT_TF32 && in == DT_FLOAT32 && M % 16 == 0 &&
+         N % 8 == 0 && K % 8 == 0 && E->nthreads % 32 == 0;
+}
+
+/* One operand element of the packed float32 buffer, rounded to TF32 (cvt.rna: to nearest, ties
+ * away from zero): the 32-bit register mma.sync .tf32 takes. */
+static LLVMValueRef tf32_at(LEmit *E, LLVMValueRef buf, LLVMValueRef lin) {
+  LLVMValueRef v = em_buf_load(E, DT_FLOAT32, buf, lin);
+  return em_call_intr(E, "llvm.nvvm.f2tf32.rna", NULL, &v, 1);
+}
+
+/* C[b] += A[b]·B[b] from the packed float32 operands (A [batch][M][K], B [batch][K][N], C
+ * [batch][M][N], all in shared memory) with mma.sync m16n8k8 .tf32 and float32 accumulation.
+ * The output is cut into units of 16 rows × 8·NB columns; warp w takes units w, w + warps, ...
+ * (the loop is uniform across each warp, as mma.sync needs). Fragments follow the PTX layout
+ * of m16n8k8 (g = lane/4, t = lane%4): a0 (g, t), a1 (g+8, t), a2 (g, t+4), a3 (g+8, t+4);
+ * b0 (k t, n g), b1 (k t+4, n g); c as m16n8k16's. Ends with a barrier. */
+void em_nvptx_dot_tf32(LEmit *E, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C, int64_t batch,
+                       int64_t M, int64_t N, int64_t K) {
+  LLVMBuilderRef b = E->b;
+  int NB = (N / 8) % 4 == 0 ? 4 : (N / 8) % 2 == 0 ? 2 : 1;
+  int64_t nu = N / (8 * NB), mu = M / 16, units = batch * mu * nu, warps = E->nthreads / 32;
+  LLVMValueRef lane = LLVMBuildURem(b, E->tid, em_i64(E, 32), "lane");
+  LLVMValueRef g = LLVMBuildUDiv(b, lane, em_i64(E, 4), "g");
+  LLVMValueRef t = LLVMBuildURem(b, lane, em_i64(E, 4), "t");
+  LLVMValueRef slot[4][4];
+  for (int q = 0; q < NB; q++)
+    for (int e = 0; e < 4; e++) slot[q][e] = em_alloca(E, E->f32, 1, "tf32.c");
+  LLoop lu, lk;
+  E->par++; /* warp-uniform, not CTA-uniform loops: no barrier may go inside them */
+  em_loop_begin(E, &lu, LLVMBuildUDiv(b, E->tid, em_i64(E, 32), ""), em_i64(E, units),
+                em_i64(E, warps), "tf32.u");
+  LLVMValueRef u = lu.iv;
+  LLVMValueRef bt = LLVMBuildUDiv(b, u, em_i64(E, mu * nu), "");
+  LLVMValueRef rest = LLVMBuildURem(b, u, em_i64(E, mu * nu), "");
+  LLVMValueRef m0 = LLVMBuildMul(b, LLVMBuildUDiv(b, rest, em_i64(E, nu), ""), em_i64(E, 16), "");
+  LLVMValueRef n0 = LLVMBuildMul(b, LLVMBuildURem(b, rest, em_i64(E, nu), ""), em_i64(E, 8 * NB), "");
+  LLVMValueRef row[2], abase[2], cidx[4][4];
+  for (int h = 0; h < 2; h++) { /* rows g and g + 8 of the unit */
+    row[h] = LLVMBuildAdd(b, LLVMBuildAdd(b, m0, g, ""), em_i64(E, 8 * h), "");
+    LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildMul(b, bt, em_i64(E, M), ""), row[h], "");
+    abase[h] = LLVMBuildMul(b, r, em_i64(E, K), "");
+  }
+  for (int q = 0; q < NB; q++)
+    for (int e = 0; e < 4; e++) {
+      LLVMValueRef col = LLVMBuildAdd(
+          b, n0, LLVMBuildAdd(b, LLVMBuildMul(b, t, em_i64(E, 2), ""), em_i64(E, 8 * q + e % 2), ""),
+          "");
+      LLVMValueRef r = LLVMBuildAdd(b, LLVMBuildMul(b, bt, em_i64(E, M), ""), row[e / 2], "");
+      cidx[q][e] = LLVMBuildAdd(b, LLVMBuildMul(b, r, em_i64(E, N), ""), col, "");
+      LLVMBuildStore(b, em_buf_load(E, DT_FLOAT32, C, cidx[q][e]), slot[q][e]);
+    }
+  LLVMValueRef bbase = LLVMBuildMul(b, bt, em_i64(E, K * N), "");
+  em_loop_begin(E, &lk, em_i64(E, 0), em_i64(E, K), em_i64(E, 8), "tf32.k");
+  LLVMValueRef k0 = LLVMBuildAdd(b, lk.iv, t, ""), k4 = LLVMBuildAdd(b, k0, em_i64(E, 4), "");
+  LLVMValueRef args[10];
+  args[0] = tf32_at(E, A, LLVMBuildAdd(b, abase[0], k0, ""));
+  args[1] = tf32_at(E, A, LLVMBuildAdd(b, abase[1], k0, ""));
+  args[2] = tf32_at(E, A, LLVMBuildAdd(b, abase[0], k4, ""));
+  args[3] = tf32_at(E, A, LLVMBuildAdd(b, abase[1], k4, ""));
+  LLVMValueRef brow0 = LLVMBuildAdd(b, bbase, LLVMBuildMul(b, k0, em_i64(E, N), ""), "");
+  LLVMValueRef brow4 = LLVMBuildAdd(b, bbase, LLVMBuildMul(b, k4, em_i64(E, N), ""), "");
+  for (int q = 0; q < NB; q++) {
+    LLVMValueRef col = LLVMBuildAdd(b, LLVMBuildAdd(b, n0, g, ""), em_i64(E, 8 * q), "");
+    args[4] = tf32_at(E, B, LLVMBuildAdd(b, brow0, col, ""));
+    args[5] = tf32_at(E, B, LLVMBuildAdd(b, brow4, col, ""));
+    for (int e = 0; e < 4; e++) args[6 + e] = LLVMBuildLoad2(b, E->f32, slot[q][e], "");
+    LLVMValueRef r = em_call_intr(E, "llvm.nvvm.mma.m16n8k8.row.col.tf32", NULL, args, 10);
+    for (int e = 0; e < 4; e++)
+      LLVMBuildStore(b, LLVMBuildExtractValue(b, r, (unsigned)e, ""), slot[q][e]);
+  }
+  em_loop_end(E, &lk, NULL);
+  for (int q = 0; q < NB; q++)
+    for (int e = 0; e < 4; e++)
+      em_buf_store(E, DT_FLOAT32, C, cidx[q][e], LLVMBuildLoad2(b, E->f32, slot[q][e], ""));
+  em_loop_end(E, &lu, NULL);
+  E->par--;
+  em_barrier(E); /* C is written for everyone; the next packing may overwrite A and B */
 }

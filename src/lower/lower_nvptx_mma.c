@@ -34,12 +34,18 @@ int nvmma_desc_check(NvmmaDesc *desc, Diag *d) {
   if (s->dtype != NVMMA_BF16 && s->dtype != NVMMA_F16)
     return diag_set(d, "nvmma: the operand dtype must be bfloat16 or float16");
   if (s->wgmma) {
-    if (s->num_warps % 4 || s->bm != 16 * s->num_warps)
-      return diag_set(d, "nvmma: wgmma needs 4 warps (a warpgroup) per 64 rows: block_m %d with "
-                         "%d warps", s->bm, s->num_warps);
-    if (s->bk != 64 || s->a_trans || !s->b_trans || !s->vec16)
-      return diag_set(d, "nvmma: wgmma takes block_k 64, A as [M,K] and B as [N,K] (b_trans), "
-                         "16-byte aligned rows");
+    if (s->num_warps % 4 || s->bm % (16 * s->num_warps))
+      return diag_set(d, "nvmma: wgmma needs 4 warps (a warpgroup) per 64 rows or a multiple of "
+                         "them: block_m %d with %d warps", s->bm, s->num_warps);
+    if (s->bk != 64 || s->a_trans)
+      return diag_set(d, "nvmma: wgmma takes block_k 64 and A as [M,K]");
+    if (!s->b_trans && s->bn % 64)
+      return diag_set(d, "nvmma: wgmma with B as [K,N] needs block_n a multiple of 64 (the "
+                         "128-byte swizzle atom), not %d", s->bn);
+    if ((s->bm / (16 * s->num_warps)) * s->bn / 2 > 128)
+      return diag_set(d, "nvmma: wgmma %dx%d with %d warps holds %d accumulators per thread "
+                         "(more than 128)", s->bm, s->bn, s->num_warps,
+                      (s->bm / (16 * s->num_warps)) * s->bn / 2);
     s->warps_m = s->num_warps, s->warps_n = 1;
   }
   if (s->warps_m == 0 && s->warps_n == 0) {
@@ -188,7 +194,7 @@ static LLVMValueRef smem32_at(NvmmaCtx *x, LLVMValueRef stage, int op_off, LLVMV
 
 /* One operand's slice: outer rows × inner elements; k_outer says K runs along the rows. */
 static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner, bool k_outer,
-                         int op_off, LLVMValueRef k0, LLVMValueRef stage, bool full) {
+                         int op_off, LLVMValueRef k0, LLVMValueRef stage, bool full, bool atoms) {
   int chunks = inner / 8, total = outer * chunks, threads = 32 * x->desc.num_warps;
   LLVMTypeRef i16 = LLVMInt16TypeInContext(x->c);
   /* The row stride as an opaque copy made here (a side-effecting asm is not hoisted): LLVM's
@@ -227,7 +233,11 @@ static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner
     LLVMValueRef off = add(x, LLVMBuildMul(x->b, LLVMBuildSExt(x->b, lane_outer, x->i64, ""), g->stride, ""),
                            LLVMBuildSExt(x->b, inner_g, x->i64, ""));
     if (row_c) off = add(x, off, LLVMBuildMul(x->b, stride_o, LLVMConstInt(x->i64, (unsigned)row_c, 0), ""));
-    LLVMValueRef sw = swz_c(x, inner, row_l, row_c, ch, 0);
+    /* atoms: the slice as inner/64 column blocks of outer rows x 128 bytes (wgmma's MN-major
+     * B: 64-element swizzle atoms along N, 1024-byte 8-row groups along K) */
+    LLVMValueRef sw = atoms ? add(x, swz_c(x, 64, row_l, row_c, and_(x, ch, 7), 0),
+                                  shl(x, shr(x, ch, 3), log2i(outer * 128)))
+                            : swz_c(x, inner, row_l, row_c, ch, 0);
     if (x->desc.vec16) {
       LLVMValueRef src = LLVMBuildInBoundsGEP2(x->b, i16, g->ptr, &off, 1, "");
       LLVMValueRef dst = smem32_at(x, stage, op_off, sw);
@@ -268,10 +278,10 @@ static void load_operand(NvmmaCtx *x, const NvmmaGlobal *g, int outer, int inner
 static void load_both(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef k0,
                       LLVMValueRef stage, bool full) {
   const NvmmaDesc *s = &x->desc;
-  if (s->a_trans) load_operand(x, a, s->bk, s->bm, true, 0, k0, stage, full);
-  else load_operand(x, a, s->bm, s->bk, false, 0, k0, stage, full);
-  if (s->b_trans) load_operand(x, b, s->bn, s->bk, false, a_bytes(s), k0, stage, full);
-  else load_operand(x, b, s->bk, s->bn, true, a_bytes(s), k0, stage, full);
+  if (s->a_trans) load_operand(x, a, s->bk, s->bm, true, 0, k0, stage, full, false);
+  else load_operand(x, a, s->bm, s->bk, false, 0, k0, stage, full, false);
+  if (s->b_trans) load_operand(x, b, s->bn, s->bk, false, a_bytes(s), k0, stage, full, false);
+  else load_operand(x, b, s->bk, s->bn, true, a_bytes(s), k0, stage, full, s->wgmma);
 }
 
 void nvmma_emit_load(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef k0,
@@ -390,55 +400,85 @@ static void mma_frags(NvmmaCtx *x, LLVMValueRef *fr, LLVMValueRef *acc) {
     }
 }
 
-/* A shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart
- * (the slice's rows are exactly one 128-byte atom wide: bk = 64). */
-static LLVMValueRef wg_desc(NvmmaCtx *x, LLVMValueRef addr32) {
+/* A shared-memory matrix descriptor with the 128-byte swizzle: start address >> 4, leading
+ * byte offset (bits 16-29) and stride byte offset (bits 32-45), both >> 4. K-major (A, and B
+ * as [N,K]): the rows are exactly one 128-byte atom wide (bk = 64), LBO unused (1), SBO 1024
+ * between 8-row groups. MN-major (B as [K,N], imm-trans-b 1): LBO = the distance between
+ * 64-element atoms along N (bk * 128 bytes), SBO = 1024 between 8-row groups along K. */
+static LLVMValueRef wg_desc(NvmmaCtx *x, LLVMValueRef addr32, int lbo) {
   LLVMValueRef a = LLVMBuildZExt(x->b, LLVMBuildLShr(x->b, and_(x, addr32, 0x3ffff), ci(x, 4), ""), x->i64, "");
-  unsigned long long hi = (1ull << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
+  unsigned long long hi = ((unsigned long long)(lbo >> 4) << 16) | ((1024ull >> 4) << 32) | (1ull << 62);
   return LLVMBuildOr(x->b, a, LLVMConstInt(x->i64, hi, 0), "");
 }
 
-/* acc += A_stage · B_stage with 4 wgmma m64nBNk16 per warpgroup, waited for inside the same
- * asm (so LLVM never sees accumulators in flight). */
-static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
+/* acc += A_stage · B_stage with wgmma m64nBNk16: warpgroup g owns R = bm / (16·num_warps) row
+ * blocks of 64 (rows 64·(R·g + r)), 4 k steps each; all 4·R are issued, committed and waited
+ * for inside one asm (so LLVM never sees accumulators in flight). A k step adds 32 bytes to a
+ * K-major descriptor (inside the 128-byte atom) and 16 rows (2048 bytes) to an MN-major one. */
+static void wgmma_slice(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc, bool wait) {
   const NvmmaDesc *s = &x->desc;
-  int n = nvmma_acc_count(s);
+  int n = nvmma_acc_count(s), R = s->bm / (16 * s->num_warps), per = n / R, nd = 4 * R + 4;
+  bool bmn = !s->b_trans; /* B as [K,N]: MN-major, imm-trans-b 1 */
   LLVMValueRef wg = shr(x, x->warp_m, 2);
-  LLVMValueRef a0 = smem32_at(x, stage, 0, shl(x, wg, 13)); /* 64 rows x 128 B per warpgroup */
-  LLVMValueRef b0 = smem32_at(x, stage, a_bytes(s), ci(x, 0));
-  LLVMValueRef args[2 * 128 + 9];
-  for (int kk = 0; kk < 4; kk++) { /* k step kk: 32 bytes into the atom */
-    LLVMValueRef step = LLVMConstInt(x->i64, (unsigned)(2 * kk), 0);
-    args[kk] = LLVMBuildAdd(x->b, wg_desc(x, a0), step, "");
-    args[4 + kk] = LLVMBuildAdd(x->b, wg_desc(x, b0), step, "");
+  LLVMValueRef b0 = wg_desc(x, smem32_at(x, stage, a_bytes(s), ci(x, 0)), bmn ? s->bk * 128 : 16);
+  LLVMValueRef args[128 * 2 + 21];
+  for (int r = 0; r < R; r++) { /* 64 rows x 128 B per row block */
+    LLVMValueRef a0 = wg_desc(x, smem32_at(x, stage, 0, shl(x, add(x, mul(x, wg, ci(x, R)), ci(x, r)), 13)), 16);
+    for (int kk = 0; kk < 4; kk++)
+      args[n + 4 * r + kk] = LLVMBuildAdd(x->b, a0, LLVMConstInt(x->i64, (unsigned)(2 * kk), 0), "");
   }
-  args[8] = ci(x, 1);
-  for (int i = 0; i < n; i++) args[9 + i] = acc[i];
-  char text[8192], cons[2048], regs[2048];
-  int p = 0;
-  for (int i = 0; i < n; i++) p += snprintf(regs + p, sizeof regs - (size_t)p, "%s$%d", i ? ", " : "", i);
-  const char *ty = s->dtype == NVMMA_BF16 ? "bf16" : "f16";
-  p = snprintf(text, sizeof text, "{\n.reg .pred p;\nsetp.ne.b32 p, $%d, 0;\nwgmma.fence.sync.aligned;\n", n + 8);
   for (int kk = 0; kk < 4; kk++)
-    p += snprintf(text + p, sizeof text - (size_t)p,
-                  "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {%s}, $%d, $%d, p, 1, 1, 0, 0;\n",
-                  s->bn, ty, ty, regs, n + kk, n + 4 + kk);
-  snprintf(text + p, sizeof text - (size_t)p,
-           "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;\n}");
+    args[n + 4 * R + kk] = LLVMBuildAdd(x->b, b0, LLVMConstInt(x->i64, (unsigned)(bmn ? 128 * kk : 2 * kk), 0), "");
+  args[n + nd] = ci(x, 1);
+  for (int i = 0; i < n; i++) args[n + nd + 1 + i] = acc[i];
+  /* the asm's operands: n outputs, nd descriptors, the scale-d flag, n tied inputs */
+  char text[16384], cons[4096], regs[2048];
+  const char *ty = s->dtype == NVMMA_BF16 ? "bf16" : "f16";
+  int p = snprintf(text, sizeof text, "{\n.reg .pred p;\nsetp.ne.b32 p, $%d, 0;\nwgmma.fence.sync.aligned;\n",
+                   n + nd);
+  for (int r = 0; r < R; r++) {
+    int q = 0;
+    for (int i = 0; i < per; i++)
+      q += snprintf(regs + q, sizeof regs - (size_t)q, "%s$%d", i ? ", " : "", r * per + i);
+    for (int kk = 0; kk < 4; kk++)
+      p += snprintf(text + p, sizeof text - (size_t)p,
+                    "wgmma.mma_async.sync.aligned.m64n%dk16.f32.%s.%s {%s}, $%d, $%d, p, 1, 1, 0, %d;\n",
+                    s->bn, ty, ty, regs, n + 4 * r + kk, n + 4 * R + kk, bmn ? 1 : 0);
+  }
+  snprintf(text + p, sizeof text - (size_t)p, "wgmma.commit_group.sync.aligned;\n%s}",
+           wait ? "wgmma.wait_group.sync.aligned 0;\n" : "");
   p = 0;
   for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "=f,");
-  p += snprintf(cons + p, sizeof cons - (size_t)p, "l,l,l,l,l,l,l,l,r");
+  for (int i = 0; i < nd; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "l,");
+  p += snprintf(cons + p, sizeof cons - (size_t)p, "r");
   for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, ",%d", i);
   snprintf(cons + p, sizeof cons - (size_t)p, ",~{memory}");
   LLVMTypeRef el[128];
   for (int i = 0; i < n; i++) el[i] = x->f32;
-  LLVMValueRef r = call_asm(x, LLVMStructTypeInContext(x->c, el, (unsigned)n, 0), text, cons, args, n + 9);
+  LLVMValueRef r = call_asm(x, LLVMStructTypeInContext(x->c, el, (unsigned)n, 0), text, cons,
+                            args + n, nd + 1 + n);
+  for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(x->b, r, (unsigned)i, "");
+}
+
+/* Waits for the wgmma group in flight: the accumulators go in and come out of the asm (tied),
+ * so nothing reads them in between (wg_overlap). */
+static void wgmma_wait(NvmmaCtx *x, LLVMValueRef *acc) {
+  int n = nvmma_acc_count(&x->desc);
+  char cons[2048];
+  int p = 0;
+  for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "=f,");
+  for (int i = 0; i < n; i++) p += snprintf(cons + p, sizeof cons - (size_t)p, "%d,", i);
+  snprintf(cons + p, sizeof cons - (size_t)p, "~{memory}");
+  LLVMTypeRef el[128];
+  for (int i = 0; i < n; i++) el[i] = x->f32;
+  LLVMValueRef r = call_asm(x, LLVMStructTypeInContext(x->c, el, (unsigned)n, 0),
+                            "wgmma.wait_group.sync.aligned 0;", cons, acc, n);
   for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(x->b, r, (unsigned)i, "");
 }
 
 void nvmma_emit_compute(NvmmaCtx *x, LLVMValueRef stage, LLVMValueRef *acc) {
   if (x->desc.wgmma) {
-    wgmma_slice(x, stage, acc);
+    wgmma_slice(x, stage, acc, true);
     return;
   }
   LLVMValueRef fr[128];
@@ -534,7 +574,9 @@ static void mainloop_1(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, 
 }
 
 /* wgmma, num_stages >= 2: per slice t wait for it, sync (everyone is also done with slice
- * t-1: its wgmma were waited for), issue slice t+S-1 into t-1's stage, run the wgmma. */
+ * t-1: its wgmma were waited for), issue slice t+S-1 into t-1's stage, run the wgmma. With
+ * wg_overlap the wgmma of slice t are issued first and waited for after the loads, so the
+ * copies' issue overlaps the tensor cores (the stages differ: t%S is read, (t-1)%S written). */
 static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b, LLVMValueRef kt,
                         LLVMValueRef *acc) {
   int S = x->desc.num_stages, n = nvmma_acc_count(&x->desc);
@@ -546,8 +588,14 @@ static void mainloop_wg(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b,
   for (int i = 0; i < n; i++) cur[i] = phis[i] = LLVMBuildPhi(x->b, x->f32, "acc");
   nvmma_emit_wait(x, S - 2);
   nvmma_emit_barrier(x);
-  load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
-  nvmma_emit_compute(x, rs, cur);
+  if (x->desc.wg_overlap) {
+    wgmma_slice(x, rs, cur, false);
+    load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
+    wgmma_wait(x, cur);
+  } else {
+    load_if(x, a, b, add(x, l.t, ci(x, S - 1)), kt, ws);
+    nvmma_emit_compute(x, rs, cur);
+  }
   LLVMValueRef t1 = add(x, l.t, ci(x, 1)), rs1 = wrap_inc(x, rs), ws1 = wrap_inc(x, ws);
   kloop_latch(x, &l, t1);
   kloop_carry(&l, rs, ci(x, 0), rs1);
@@ -613,14 +661,17 @@ void nvmma_emit_mainloop(NvmmaCtx *x, const NvmmaGlobal *a, const NvmmaGlobal *b
 
 void nvmma_acc_coord_const(const NvmmaDesc *s, int i, int *row_c, int *col_c) {
   int nt = wn_of(s) / 8, tile = i / 4, e = i % 4;
-  *row_c = (tile / nt) * 16 + (e / 2) * 8;
+  *row_c = (tile / nt) * (s->wgmma ? 64 : 16) + (e / 2) * 8;
   *col_c = (tile % nt) * 8 + (e % 2);
 }
 
 void nvmma_emit_acc_coord(NvmmaCtx *x, int i, LLVMValueRef *row, LLVMValueRef *col) {
   int rc, cc;
   nvmma_acc_coord_const(&x->desc, i, &rc, &cc);
-  *row = add(x, add(x, mul(x, x->warp_m, ci(x, wm_of(&x->desc))), shr(x, x->lane, 2)), ci(x, rc));
+  LLVMValueRef wrow = mul(x, x->warp_m, ci(x, wm_of(&x->desc)));
+  if (x->desc.wgmma) /* warp w: row block w/4 of its warpgroup's R, 16 rows per warp inside */
+    wrow = add(x, mul(x, shr(x, x->warp_m, 2), ci(x, 4 * wm_of(&x->desc))), shl(x, and_(x, x->warp_m, 3), 4));
+  *row = add(x, add(x, wrow, shr(x, x->lane, 2)), ci(x, rc));
   *col = add(x, add(x, mul(x, x->warp_n, ci(x, wn_of(&x->desc))), shl(x, and_(x, x->lane, 3), 1)),
              ci(x, cc));
 }

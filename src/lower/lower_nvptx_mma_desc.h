@@ -24,10 +24,12 @@ typedef struct NvmmaDesc {
                              multiple of 8 elements): loads are cp.async 16-byte copies with
                              zero fill; false: synchronous element loads, any stride */
   bool wgmma;             /* Hopper's warpgroup MMA (inline PTX, sm_90a) instead of mma.sync:
-                             one warpgroup (4 warps) per 64 rows (bm = 16*num_warps), bk = 64
-                             (one 128-byte swizzle atom per row), K-major operands (A [M,K],
-                             b_trans), vec16; the accumulator layout is the same formula with
-                             warps_m = num_warps, warps_n = 1 */
+                             a warpgroup (4 warps) per R blocks of 64 rows (bm = 16*num_warps*R),
+                             bk = 64 (one 128-byte swizzle atom per row), A as [M,K], B either
+                             way (as [K,N]: bn a multiple of 64), at most 128 accumulators per
+                             thread; the accumulator layout: nvmma_acc_coord_const */
+  bool wg_overlap;        /* wgmma, num_stages >= 2: issue a slice's wgmma, then the next
+                             slice's loads, then wait (else loads first, wgmma waited at once) */
 } NvmmaDesc;
 
 /* Checks the description (fills warps_m/warps_n when both are 0). */

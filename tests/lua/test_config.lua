@@ -89,6 +89,7 @@ local FIELD_CASES = {
   {"maxnreg", 256, 100, "expected 32, 64, 128 or 256"},
   {"advanced_controls_file", "a.acf", 1, "expected a string"},
   {"epilogue_subtile", 4, 3, "expected 2 or 4"},
+  {"wgmma", true, 1, "wgmma = 1 is invalid"},
   {"vector_width", 16, 3, "vector_width = 3 is invalid: expected a power of two from 1 to 64"},
   {"cpu_threads", 0, -2, "cpu_threads = -2 is invalid: expected a non-negative integer"},
 }

@@ -53,4 +53,46 @@ for _, file in ipairs(T.kernel_files()) do
   end
   ::next::
 end
+
+-- float32 dots on TF32 tensor cores (dot_precision = "tf32", lowering.md): the result is within
+-- TF32's rounding of the float64 reference (operands keep 10 of 23 mantissa bits: ~1e-3
+-- relative), and visibly not exact (so the tensor cores did run), where "ieee" is exact. Ragged
+-- sizes, a batch dim, the default and two other configs. (HELUA_TEST_KERNELS: with "matmul".)
+if not only or ("," .. only .. ","):find(",matmul,", 1, true) then
+  T.test("float32 matmul and bmm with dot_precision tf32 on the GPU", function()
+    local cases = {
+      {"kernels/matmul.lua", "matmul", {{200, 136}, {136, 176}}},
+      {"kernels/bmm.lua", "bmm", {{3, 96, 72}, {3, 72, 80}}},
+    }
+    local cfgs = {{name = "default"},
+      {name = "32x64x16 w2", cfg = {block_sizes = {32, 64, 16}, num_warps = 2}},
+      {name = "128x128x32 w8", cfg = {block_sizes = {128, 128, 32}, num_warps = 8}}}
+    for _, c in ipairs(cases) do
+      local d = run.load(c[1])
+      local e
+      for _, x in ipairs(d.entries) do if x.name == c[2] then e = x end end
+      local x = helua.randn(c[3][1], {dtype = helua.float32, seed = 11})
+      local y = helua.randn(c[3][2], {dtype = helua.float32, seed = 12})
+      local want = e.reference(x, y):to("float64")
+      for _, prec in ipairs({"ieee", "tf32"}) do
+        local k = run.with_settings(e.kernel, {backend = "cuda", autotune_effort = "none",
+                                                dot_precision = prec})
+        local bk = k:bind(x:cuda(), y:cuda())
+        for _, cf in ipairs(cfgs) do
+          if c[2] == "bmm" and cf.cfg then goto skip end -- bmm's slots differ; its default only
+          local got = bk:run(cf.cfg and helua.Config(cf.cfg) or nil, x:cuda(), y:cuda())
+          local err = helua.rel_err(got:cpu():to("float64"), want)
+          local what = string.format("%s %s %s: rel_err %.3g", c[2], prec, cf.name, err)
+          print("  " .. what)
+          if prec == "ieee" then
+            T.truthy(err < 1e-5, what)
+          else
+            T.truthy(err < 4e-3 and err > 1e-5, what .. " (want TF32's 1e-5 .. 4e-3)")
+          end
+          ::skip::
+        end
+      end
+    end
+  end)
+end
 T.done()

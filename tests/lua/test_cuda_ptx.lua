@@ -68,13 +68,14 @@ for _, file in ipairs(T.kernel_files()) do
   end
 end
 
--- Tensor cores: every float16 / bfloat16 dot kernel's PTX at its default config uses mma.sync
--- (a silent fall back to the portable FMA path fails here), keeps the accumulator out of local
+-- Tensor cores: every float16 / bfloat16 dot kernel's PTX at its default config uses mma.sync,
+-- or wgmma where the default says so (the big K-loop tile: 128x128x64, 4 warps; a silent fall
+-- back to the portable FMA path fails here), keeps the accumulator out of local
 -- memory, and ptxas -v reports no spills. The K loops of matmul / bmm also use cp.async.
 -- attention (unpipelined dots, its online softmax recomputed per consumer) may spill a few bytes:
 -- at most 16 (t[5]); a bigger spill fails.
 local TC = {
-  {"kernels/matmul.lua", "matmul", true, "m=4096,n=4096,k=4096"}, -- 128x256x32, 8 warps
+  {"kernels/matmul.lua", "matmul", true, "m=4096,n=4096,k=4096"}, -- 128x128x64, 4 warps, wgmma
   {"kernels/matmul.lua", "matmul_bias", true},
   {"kernels/matmul.lua", "matmul_bias_relu", true}, {"kernels/bmm.lua", "bmm", true},
   {"kernels/matmul_split_k.lua", "matmul_split_k", false}, {"kernels/attention.lua", "attention", false, nil, 16},
@@ -91,13 +92,18 @@ for _, t in ipairs(TC) do
         local bk = k:bind(table.unpack(args, 1, args.n))
         local ptx = bk:code(nil, "ptx")
         local what = t[2] .. " (" .. size .. ")"
-        if size == t[4] then -- the big-matmul default (config-space.md; 457 TFLOP/s measured)
-          local def = helua.Config(bk:config_spec():default()):to_lua()
-          T.truthy(def:find("block_sizes = {128, 256, 32}", 1, true) and def:find("num_warps = 8", 1, true)
-            and def:find("num_stages = 3", 1, true), what .. ": default " .. def)
+        local def = bk:config_spec():default()
+        if size == t[4] then -- the big-matmul default on wgmma (config-space.md; gpu.md: 615 TFLOP/s)
+          local txt = helua.Config(def):to_lua()
+          T.truthy(txt:find("block_sizes = {128, 128, 64}", 1, true) and def.num_warps == 4
+            and def.num_stages == 3 and def.wgmma == true, what .. ": default " .. txt)
         end
-        T.truthy(ptx:find("mma.sync.aligned.m16n8k16.row.col.f32", 1, true), what .. ": no mma.sync")
-        T.truthy(ptx:find("ldmatrix", 1, true), what .. ": no ldmatrix")
+        if def.wgmma then
+          T.truthy(ptx:find("wgmma.mma_async.sync.aligned.m64n", 1, true), what .. ": no wgmma")
+        else
+          T.truthy(ptx:find("mma.sync.aligned.m16n8k16.row.col.f32", 1, true), what .. ": no mma.sync")
+          T.truthy(ptx:find("ldmatrix", 1, true), what .. ": no ldmatrix")
+        end
         if t[3] then T.truthy(ptx:find("cp.async", 1, true), what .. ": no cp.async") end
         T.truthy(not ptx:find(".local", 1, true), what .. ": local memory in the PTX")
         local f = assert(io.open(tmp .. ".ptx", "w"))

@@ -133,7 +133,7 @@ static void test_matmul(void **state) {
   char buf[4096];
   cfgspace_describe(s, buf, sizeof buf);
   assert_string_equal(
-      buf, "config space for cuda: 10 fields, 13 units, 14 slots, 4.838e+08 configs\n"
+      buf, "config space for cuda: 11 fields, 14 units, 15 slots, 9.677e+08 configs\n"
            "  block_sizes[1]: a power of two from 16 to 256; default 64\n"
            "  block_sizes[2]: a power of two from 16 to 256; default 64\n"
            "  block_sizes[3]: a power of two from 16 to 128; default 32\n"
@@ -148,12 +148,14 @@ static void test_matmul(void **state) {
            "\"persistent_interleaved\"; default \"flat\"\n"
            "  num_sm_multiplier: a power of two from 1 to 128; default 1\n"
            "  maxnreg: a power of two from 32 to 256, or none; default helua.none\n"
+           "  wgmma: true or false; default false\n"
            "  constraint tile_numel(B0*B1, 1048576)\n"
            "  constraint tile_numel(B0*B2, 1048576)\n"
            "  constraint tile_numel(B1*B2, 1048576)\n"
            "  constraint max_threads(num_warps, 1024)\n"
            "  constraint persistent_only(pid_type, 0)\n"
-           "  constraint dot_warps(B0,B1, 0)\n");
+           "  constraint dot_warps(B0,B1, 0)\n"
+           "  constraint dot_wgmma(B0,B1,B2, 0)\n");
   /* nvmma's caps: M, N blocks <= 256, K <= 128; the 128x128 matmul default halves to 64x64
    * for enough programs (1024x256 has 16 tiles of 128x128) */
   int cfg[64];

@@ -376,7 +376,7 @@ static void test_space_builder_errors(void **state) {
 static void test_known_fields_table(void **state) {
   int n;
   const CfgKnownField *k = cfg_known_fields(&n);
-  assert_int_equal(n, 21);
+  assert_int_equal(n, 22);
   /* helion.Config's order (lua/helua/config.lua prints the same) */
   const char *order[] = {"block_sizes",
                          "loop_orders",
@@ -397,6 +397,7 @@ static void test_known_fields_table(void **state) {
                          "pid_type",
                          "num_sm_multiplier",
                          "maxnreg",
+                         "wgmma",
                          "vector_width",
                          "cpu_threads"};
   for (int i = 0; i < n; i++)

@@ -65,10 +65,20 @@ static void test_desc(void **state) {
   assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
   assert_int_equal(s.warps_m, 8); /* the accumulator formula with 16-row warp tiles */
   assert_int_equal(nvmma_acc_count(&s), 128);
-  s.num_warps = 4;
+  s.num_warps = 4; /* two 64-row blocks per warpgroup: 256 accumulators */
+  check_error(s, "more than 128");
+  s.bn = 128, s.warps_m = s.warps_n = 0; /* 128x128 with one warpgroup: 2 blocks, 128 */
+  assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
+  assert_int_equal(nvmma_acc_count(&s), 128);
+  s.num_warps = 16, s.warps_m = s.warps_n = 0; /* 128 rows, 16 warps: 32 rows per warpgroup */
   check_error(s, "4 warps (a warpgroup) per 64 rows");
-  s.num_warps = 8, s.warps_m = s.warps_n = 0, s.b_trans = false;
-  check_error(s, "B as [N,K] (b_trans)");
+  s = desc(128, 256, 64, 8, 3);
+  s.wgmma = true; /* B as [K,N]: MN-major descriptors */
+  assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
+  s.bn = 32, s.warps_m = s.warps_n = 0;
+  check_error(s, "block_n a multiple of 64");
+  s.bn = 64, s.bk = 32, s.warps_m = s.warps_n = 0;
+  check_error(s, "block_k 64");
   s = desc(64, 64, 32, 4, 2);
   s.warps_m = 1, s.warps_n = 4; /* 64x16 */
   assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
@@ -109,12 +119,16 @@ static void test_swizzle(void **state) {
   }
 }
 
-/* row = warp_m*wm + lane/4 + row_c, col = warp_n*wn + 2*(lane%4) + col_c covers the tile once. */
+/* row = warp_m*wm + lane/4 + row_c, col = warp_n*wn + 2*(lane%4) + col_c covers the tile once
+ * (wgmma: the warp part of row is (warp/4)*4*wm + (warp%4)*16, wm = 16 * row blocks). */
 static void test_acc_layout(void **state) {
   (void)state;
-  const int shapes[][3] = {{128, 256, 8}, {128, 128, 4}, {64, 128, 4}, {64, 64, 8}, {16, 64, 1}};
+  const int shapes[][4] = {{128, 256, 8, 0}, {128, 128, 4, 0}, {64, 128, 4, 0}, {64, 64, 8, 0},
+                           {16, 64, 1, 0},   {128, 256, 8, 1}, {128, 128, 4, 1}, {256, 128, 8, 1},
+                           {256, 64, 4, 1}};
   for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
-    NvmmaDesc s = desc(shapes[t][0], shapes[t][1], 32, shapes[t][2], 2);
+    NvmmaDesc s = desc(shapes[t][0], shapes[t][1], shapes[t][3] ? 64 : 32, shapes[t][2], 2);
+    s.wgmma = shapes[t][3];
     Diag d;
     assert_int_equal(nvmma_desc_check(&s, &d), HL_OK);
     int wm = s.bm / s.warps_m, wn = s.bn / s.warps_n, n = nvmma_acc_count(&s);
@@ -124,7 +138,8 @@ static void test_acc_layout(void **state) {
       for (int i = 0; i < n; i++) {
         int rc, cc;
         nvmma_acc_coord_const(&s, i, &rc, &cc);
-        int row = w_m * wm + lane / 4 + rc, col = w_n * wn + 2 * (lane % 4) + cc;
+        int wrow = s.wgmma ? (w_m / 4) * 4 * wm + (w_m % 4) * 16 : w_m * wm;
+        int row = wrow + lane / 4 + rc, col = w_n * wn + 2 * (lane % 4) + cc;
         assert_true(row < s.bm && col < s.bn);
         assert_int_equal(seen[row * s.bn + col], 0);
         seen[row * s.bn + col] = 1;
@@ -171,7 +186,7 @@ typedef struct Case {
   int bm, bn, bk, warps, stages;
   bool a_trans, b_trans, vec16, out_bf16;
   NvmmaDtype dt;
-  bool wgmma;
+  bool wgmma, overlap;
 } Case;
 
 static void check_case(const Case *k) {
@@ -180,14 +195,16 @@ static void check_case(const Case *k) {
   g.desc.a_trans = k->a_trans, g.desc.b_trans = k->b_trans, g.desc.vec16 = k->vec16;
   g.desc.dtype = k->dt;
   g.desc.wgmma = k->wgmma;
+  g.desc.wg_overlap = k->overlap;
   char *ptx = NULL, *ir = NULL;
   Diag d;
   diag_clear(&d);
   if (nvmma_gemm_ptx(&g, &ptx, &ir, &d)) fail_msg("%dx%dx%d w%d s%d: %s", k->bm, k->bn, k->bk, k->warps, k->stages, d.msg);
   char what[128];
-  snprintf(what, sizeof what, "%dx%dx%d w%d s%d%s%s%s%s%s%s", k->bm, k->bn, k->bk, k->warps,
+  snprintf(what, sizeof what, "%dx%dx%d w%d s%d%s%s%s%s%s%s%s", k->bm, k->bn, k->bk, k->warps,
            k->stages, k->a_trans ? " aT" : "", k->b_trans ? " bT" : "", k->vec16 ? "" : " scalar",
-           k->out_bf16 ? " ->bf16" : "", k->dt == NVMMA_F16 ? " f16" : "", k->wgmma ? " wgmma" : "");
+           k->out_bf16 ? " ->bf16" : "", k->dt == NVMMA_F16 ? " f16" : "", k->wgmma ? " wgmma" : "",
+           k->overlap ? " ovl" : "");
   int mmas = count(ptx, "mma.sync.aligned.m16n8k16.row.col.f32"), per_slice = nvmma_acc_count(&g.desc) / 4 * (k->bk / 16);
   if (k->wgmma) {
     char want[64];
@@ -197,6 +214,10 @@ static void check_case(const Case *k) {
     if (mmas < per_slice) fail_msg("%s: %d \"%s\" in the PTX", what, mmas, want);
     if (!strstr(ptx, "fence.proxy.async.shared::cta") || !strstr(ptx, "wgmma.wait_group.sync.aligned 0"))
       fail_msg("%s: no proxy fence or wgmma wait", what);
+    /* overlap: the wait is its own asm (after the slice's copies), not the end of the mma's */
+    bool joined = strstr(ptx, "wgmma.commit_group.sync.aligned;\nwgmma.wait_group.sync.aligned 0;");
+    if (k->stages > 1 && joined == k->overlap)
+      fail_msg("%s: the wgmma wait is %s the issuing asm", what, joined ? "in" : "not in");
   } else {
     if (mmas < per_slice) fail_msg("%s: %d mma in the PTX, expected at least %d", what, mmas, per_slice);
     if (!strstr(ptx, k->dt == NVMMA_F16 ? ".f16.f16.f32" : ".bf16.bf16.f32")) fail_msg("%s: mma dtype", what);
@@ -227,18 +248,28 @@ static void test_gemm_ptx(void **state) {
   (void)state;
   if (access(PTXAS, X_OK)) printf("     (no %s: the PTX is not assembled)\n", PTXAS);
   const Case cases[] = {
-      {128, 256, 32, 8, 3, false, false, true, false, NVMMA_BF16, false},
-      {128, 128, 32, 4, 4, false, false, true, false, NVMMA_BF16, false},
-      {64, 128, 64, 4, 2, false, false, true, true, NVMMA_BF16, false},
-      {128, 128, 64, 8, 1, false, false, true, false, NVMMA_BF16, false},
-      {64, 64, 32, 4, 3, false, true, true, false, NVMMA_BF16, false},
-      {64, 64, 32, 4, 2, true, false, true, false, NVMMA_F16, false},
-      {32, 64, 16, 2, 2, true, true, true, true, NVMMA_BF16, false},
-      {64, 64, 32, 4, 2, false, false, false, false, NVMMA_BF16, false},
-      {16, 32, 32, 1, 2, false, true, false, true, NVMMA_F16, false},
-      {128, 256, 64, 8, 3, false, true, true, false, NVMMA_BF16, true},
-      {64, 128, 64, 4, 4, false, true, true, true, NVMMA_F16, true},
-      {128, 64, 64, 8, 1, false, true, true, false, NVMMA_BF16, true},
+      {128, 256, 32, 8, 3, false, false, true, false, NVMMA_BF16, false, false},
+      {128, 128, 32, 4, 4, false, false, true, false, NVMMA_BF16, false, false},
+      {64, 128, 64, 4, 2, false, false, true, true, NVMMA_BF16, false, false},
+      {128, 128, 64, 8, 1, false, false, true, false, NVMMA_BF16, false, false},
+      {64, 64, 32, 4, 3, false, true, true, false, NVMMA_BF16, false, false},
+      {64, 64, 32, 4, 2, true, false, true, false, NVMMA_F16, false, false},
+      {32, 64, 16, 2, 2, true, true, true, true, NVMMA_BF16, false, false},
+      {64, 64, 32, 4, 2, false, false, false, false, NVMMA_BF16, false, false},
+      {16, 32, 32, 1, 2, false, true, false, true, NVMMA_F16, false, false},
+      {128, 256, 64, 8, 3, false, true, true, false, NVMMA_BF16, true, false},
+      {64, 128, 64, 4, 4, false, true, true, true, NVMMA_F16, true, false},
+      {128, 64, 64, 8, 1, false, true, true, false, NVMMA_BF16, true, false},
+      /* B as [K,N] (MN-major, imm-trans-b 1); two 64-row blocks per warpgroup */
+      {128, 256, 64, 8, 3, false, false, true, false, NVMMA_BF16, true, false},
+      {128, 128, 64, 4, 4, false, false, true, false, NVMMA_BF16, true, false},
+      {64, 64, 64, 4, 2, false, false, true, true, NVMMA_F16, true, false},
+      {256, 128, 64, 8, 3, false, true, true, false, NVMMA_BF16, true, false},
+      {64, 128, 64, 4, 2, false, false, false, false, NVMMA_BF16, true, false}, /* element loads */
+      /* the slice's copies issued while its wgmma run */
+      {128, 256, 64, 8, 3, false, false, true, false, NVMMA_BF16, true, true},
+      {128, 128, 64, 4, 4, false, true, true, true, NVMMA_F16, true, true},
+      {64, 128, 64, 4, 2, false, false, false, false, NVMMA_BF16, true, true},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_case(&cases[i]);
 }

@@ -4,7 +4,8 @@
 -- without a GPU. With the argument "bench" it times bf16 4096³ for a sweep of tile shapes ×
 -- num_warps × num_stages instead (CUDA events, median of 30 runs after warm-up, random data) and
 -- prints a table (also written to $OUT/nvmma-bench.txt when OUT is set):
---   helua tests/unit/test_nvptx_mma_gpu.lua [bench [N [mma]]]   (mma: no wgmma rows)
+--   helua tests/unit/test_nvptx_mma_gpu.lua [bench [N [mma|wg]]]
+-- (mma: no wgmma rows; wg: only wgmma rows, B as [N,K] and [K,N], with and without wg_overlap)
 local helua = require "helua"
 local core = helua.core
 
@@ -47,7 +48,7 @@ local function name(cfg)
   return string.format("%dx%dx%d w%d s%d%s%s%s%s%s%s", cfg.bm, cfg.bn, cfg.bk, cfg.num_warps,
     cfg.num_stages, cfg.a_trans and " aT" or "", cfg.b_trans and " bT" or "",
     cfg.vec16 == false and " scalar" or "", cfg.out == "bfloat16" and " ->bf16" or "",
-    cfg.dtype == "float16" and " f16" or "", cfg.wgmma and " wgmma" or "")
+    cfg.dtype == "float16" and " f16" or "", cfg.wgmma and " wgmma" or "") .. (cfg.wg_overlap and " ovl" or "")
 end
 
 if arg[1] ~= "bench" then
@@ -67,6 +68,19 @@ if arg[1] ~= "bench" then
     {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 4, b_trans = true, wgmma = true,
      dtype = "float16", out = "bfloat16"},
     {bm = 128, bn = 64, bk = 64, num_warps = 8, num_stages = 1, b_trans = true, wgmma = true},
+    -- B as [K,N] (MN-major descriptors), and two 64-row blocks per warpgroup
+    {bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = 3, wgmma = true},
+    {bm = 128, bn = 128, bk = 64, num_warps = 4, num_stages = 4, wgmma = true},
+    {bm = 64, bn = 64, bk = 64, num_warps = 4, num_stages = 2, wgmma = true, dtype = "float16",
+     out = "bfloat16"},
+    {bm = 256, bn = 128, bk = 64, num_warps = 8, num_stages = 3, b_trans = true, wgmma = true},
+    {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 2, wgmma = true, vec16 = false},
+    -- the slice's copies issued while its wgmma run (wg_overlap)
+    {bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = 3, wgmma = true, wg_overlap = true},
+    {bm = 128, bn = 128, bk = 64, num_warps = 4, num_stages = 4, b_trans = true, wgmma = true,
+     wg_overlap = true, dtype = "float16", out = "bfloat16"},
+    {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 2, wgmma = true, vec16 = false,
+     wg_overlap = true},
   }
   -- vec16 needs rows 16-byte aligned (every dim a multiple of 8); the scalar mode takes any
   local shapes16 = {{328, 200, 136}, {512, 512, 512}, {8, 16, 8}}
@@ -93,37 +107,56 @@ if arg[1] ~= "bench" then
         name(cfg), m, n, k, err, nan and " (unwritten / NaN elements)" or ""))
     end
   end
-  -- A layout probe for wgmma, kept as a file for offline reading when OUT is set: A = I, so
-  -- C[m][n] = B[n][m]; with B[n][k] = n, then = k, each C element names the B element it got.
+  -- A layout probe for wgmma, B as [N,K] and as [K,N]: A = I, so C = B (as [M=K, N]); with
+  -- B's elements set to their n index, then to their k index, each C element names the B
+  -- element it got. Checked here; written to $OUT/wgmma-probe*.txt when OUT is set.
   local dir = os.getenv("OUT")
-  if dir then
-    local cfg = {bm = 64, bn = 64, bk = 64, num_warps = 4, num_stages = 2, b_trans = true, wgmma = true}
-    local okc, f, info = pcall(compile, cfg)
-    local fh = io.open(dir .. "/wgmma-probe.txt", "w")
-    if okc and fh then
-      local eye, bn_, bk_ = {}, {}, {}
-      for i = 1, 64 do
-        eye[i], bn_[i], bk_[i] = {}, {}, {}
-        for j = 1, 64 do eye[i][j], bn_[i][j], bk_[i][j] = i == j and 1 or 0, i - 1, j - 1 end
+  for _, bt in ipairs({true, false}) do
+    local cfg = {bm = 64, bn = 128, bk = 64, num_warps = 4, num_stages = 2, b_trans = bt, wgmma = true}
+    local f, info = compile(cfg)
+    local eye, bn_, bk_ = {}, {}, {}
+    for i = 1, 64 do
+      eye[i] = {}
+      for j = 1, 64 do eye[i][j] = i == j and 1 or 0 end
+    end
+    -- B stored [N=128][K=64] (bT) or [K=64][N=128]; value = its n or its k index
+    local rows, cols = bt and 128 or 64, bt and 64 or 128
+    for i = 1, rows do
+      bn_[i], bk_[i] = {}, {}
+      for j = 1, cols do
+        local nn, kk = bt and i - 1 or j - 1, bt and j - 1 or i - 1
+        bn_[i][j], bk_[i][j] = nn, kk
       end
-      local da = helua.tensor(eye, {dtype = bf16}):cuda()
-      for _, src in ipairs({{"n", bn_}, {"k", bk_}}) do
-        local dc = helua.full({64, 64}, -1, {dtype = f32, device = "cuda"})
-        launch(f, info, cfg, da, helua.tensor(src[2], {dtype = bf16}):cuda(), dc, 64, 64, 64)
-        core.cuda_synchronize()
-        local t = dc:cpu():totable()
-        fh:write("C[m][n] with B[n][k] = ", src[1], " (want ", src[1] == "n" and "n" or "m", ")\n")
-        for m = 1, 64 do
-          local row = {}
-          for n = 1, 64 do row[n] = string.format("%d", math.floor(t[m][n])) end
-          fh:write(table.concat(row, " "), "\n")
+    end
+    local da = helua.tensor(eye, {dtype = bf16}):cuda()
+    local fh = dir and io.open(dir .. "/wgmma-probe" .. (bt and "" or "-kn") .. ".txt", "w")
+    local bad, sample = 0, {}
+    for _, src in ipairs({{"n", bn_}, {"k", bk_}}) do
+      local dc = helua.full({64, 128}, -1, {dtype = f32, device = "cuda"})
+      launch(f, info, cfg, da, helua.tensor(src[2], {dtype = bf16}):cuda(), dc, 64, 128, 64)
+      core.cuda_synchronize()
+      local t = dc:cpu():totable()
+      if fh then fh:write("C[m][n] with B = its ", src[1], " index (want ", src[1] == "n" and "n" or "m", ")\n") end
+      for m = 1, 64 do
+        local row = {}
+        for n = 1, 128 do
+          local v = math.floor(t[m][n])
+          local want = src[1] == "n" and n - 1 or m - 1
+          if v ~= want then bad = bad + 1 end
+          row[n] = string.format("%d", v)
+        end
+        if fh then fh:write(table.concat(row, " "), "\n") end
+        if m == 1 or m == 2 or m == 9 or m == 17 or m == 64 then -- shown when the probe fails
+          sample[#sample + 1] = string.format("  B=%s m=%d: %s", src[1], m - 1,
+            table.concat(row, " ", 1, 12) .. " .. " .. table.concat(row, " ", 63, 68))
         end
       end
-      fh:close()
-    elseif fh then
-      fh:write("compile failed: ", tostring(f), "\n")
-      fh:close()
     end
+    if fh then fh:close() end
+    if bad > 0 then failed = failed + 1 end
+    print(string.format("%-4s wgmma layout probe, B as %s: %d wrong elements", bad == 0 and "ok" or "FAIL",
+      bt and "[N,K]" or "[K,N]", bad))
+    if bad > 0 then print(table.concat(sample, "\n")) end
   end
   if failed > 0 then
     print(failed .. " nvmma GEMM checks failed")
@@ -140,7 +173,7 @@ local a, b = operands({}, N, N, N, 11)
 local da, db = a:cuda(), b:cuda()
 local rows = 64 -- the reference is checked on the first `rows` rows (a float64 host GEMM)
 local ref = helua.matmul(a:narrow(1, 1, rows):to(f64), b:to(f64))
--- B as [N,K] for b_trans configs (wgmma takes only that): the same flops
+-- B as [N,K] for b_trans configs: the same flops
 local bT = helua.randn({N, N}, {seed = 12, dtype = bf16})
 local dbT = bT:cuda()
 local refT = helua.matmul(a:narrow(1, 1, rows):to(f64), bT:to(f64):transpose())
@@ -187,7 +220,8 @@ local function bench(cfg)
   out(string.format("%-26s %5d %5d %8.3f %9.1f %9.2e%s", label, attrs.num_regs, attrs.local_bytes,
     med, tf, err, err < 1e-3 and "" or " WRONG"))
 end
-for _, t in ipairs(tiles) do
+local wg_only = arg[3] == "wg"
+for _, t in ipairs(wg_only and {} or tiles) do
   for _, w in ipairs({4, 8}) do
     for _, st in ipairs({3, 4, 5}) do -- 2 stages never won (2026-11-25, H100)
       -- 4 warps cannot hold a 256-wide tile's 256 accumulators per thread without spilling
@@ -197,18 +231,24 @@ for _, t in ipairs(tiles) do
     end
   end
 end
-local wgmma_tiles = arg[3] == "mma" and {} or {{128, 256, 8}, {128, 128, 8}, {64, 256, 4},
-  {256, 128, 16}, {64, 128, 4}}
+local wgmma_tiles = arg[3] == "mma" and {} or wg_only
+  and {{128, 256, 8}, {128, 128, 8}, {128, 128, 4}, {256, 128, 8}, {256, 128, 16}}
+  or {{128, 256, 8}, {128, 128, 8}, {64, 256, 4}, {256, 128, 16}, {64, 128, 4}, {128, 128, 4},
+      {256, 128, 8}}
 for _, t in ipairs(wgmma_tiles) do
-  for _, st in ipairs({3, 4, 5}) do
-    bench({bm = t[1], bn = t[2], bk = 64, num_warps = t[3], num_stages = st, b_trans = true,
-      wgmma = true})
+  for _, st in ipairs(wg_only and {3} or {3, 4, 5}) do
+    for _, bt in ipairs({true, false}) do -- B as [N,K] and as [K,N]
+      for _, ov in ipairs({false, true}) do
+        bench({bm = t[1], bn = t[2], bk = 64, num_warps = t[3], num_stages = st, b_trans = bt,
+          wgmma = true, wg_overlap = ov})
+      end
+    end
   end
 end
-for _, st in ipairs({3, 4}) do -- mma.sync on the same [N,K] B, for comparison
+for _, st in ipairs(wg_only and {} or {3, 4}) do -- mma.sync on the same [N,K] B, for comparison
   bench({bm = 128, bn = 256, bk = 64, num_warps = 8, num_stages = st, b_trans = true})
 end
-local top = best.cfg
+local top = not wg_only and best.cfg
 if top then -- the program order: L2 reuse of the operand tiles
   for _, gm in ipairs({1, 4, 16}) do
     local cfg = {group_m = gm}
