@@ -343,7 +343,8 @@ return function(M, Bound, priv)
     local v = self:_variant(cfg)
     if not v.func then return "" end
     if stage == "triton" then
-      local ok, text = pcall(core.triton, v.func, triton_table(v, cfg))
+      local prec = self.kernel.settings and self.kernel.settings.dot_precision
+      local ok, text = pcall(core.triton, v.func, triton_table(v, cfg), prec)
       if not ok then
         if diag.is_error(text) then error(text, 0) end
         diag.raise("cannot render " .. self.kernel.name .. " as Triton: " .. clean(text))

@@ -380,13 +380,13 @@ int tt_emit_region(Tt *t, const IrRegion *r) {
   return HL_OK;
 }
 
-int lower_triton_render(const IrFunc *f, const ConfigSpace *s, const int *cfg, char **out,
+int lower_triton_render(const IrFunc *f, const ConfigSpace *s, const int *cfg, bool tf32, char **out,
                         size_t *len, Diag *d) {
   *out = NULL;
   *len = 0;
   if (cfgspace_target(s) != CFG_TARGET_CUDA)
     return diag_set(d, "triton stage: the config space must be the cuda target's");
-  Tt t = {.f = f, .s = s, .cfg = cfg, .d = d};
+  Tt t = {.f = f, .s = s, .cfg = cfg, .tf32 = tf32, .d = d};
   size_t nv = (size_t)(f->nvalues > 0 ? f->nvalues : 1);
   size_t ns = (size_t)(f->nslots > 0 ? f->nslots : 1), nr = (size_t)(f->nrdims > 0 ? f->nrdims : 1);
   t.name = mem_calloc(nv, sizeof *t.name);

@@ -4,6 +4,7 @@
 #ifndef HELUA_LOWER_LOWER_TRITON_H
 #define HELUA_LOWER_LOWER_TRITON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/diag.h"
@@ -15,8 +16,9 @@
  * `<name>(args...)` taking the kernel's arguments in IR order (outputs included: the caller
  * allocates them) that computes the grid and launches. Every statement from the kernel ends with
  * `  # file:line`. *out is mem_alloc'ed and NUL-terminated (mem_free it); *len is its length.
- * An op or form the renderer cannot express is an error naming the op and the kernel line. */
-int lower_triton_render(const IrFunc *f, const ConfigSpace *s, const int *cfg, char **out,
+ * An op or form the renderer cannot express is an error naming the op and the kernel line.
+ * tf32: float32 dots take input_precision="tf32" (the kernel setting dot_precision), else "ieee". */
+int lower_triton_render(const IrFunc *f, const ConfigSpace *s, const int *cfg, bool tf32, char **out,
                         size_t *len, Diag *d);
 
 #endif

@@ -28,6 +28,7 @@ typedef struct Tt {
   const IrFunc *f;
   const ConfigSpace *s;
   const int *cfg;
+  bool tf32; /* float32 dots: input_precision="tf32" */
   Diag *d;
   bool failed;
   TtBuf out;

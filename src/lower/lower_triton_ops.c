@@ -520,8 +520,9 @@ static int dot(Tt *t, const IrOp *op) {
       return tt_fail(t, op, "a dot operand is too long to render");
     snprintf(xb, sizeof xb, "%s", tmp);
   }
-  const char *prec =
-      a->dtype == DT_FLOAT32 || a->dtype == DT_FLOAT64 ? ", input_precision=\"ieee\"" : "";
+  const char *prec = a->dtype == DT_FLOAT32 && t->tf32                 ? ", input_precision=\"tf32\""
+                     : a->dtype == DT_FLOAT32 || a->dtype == DT_FLOAT64 ? ", input_precision=\"ieee\""
+                                                                        : "";
   const char *name = t->name[op->results[0]];
   if (op->nargs == 3) {
     const IrValue *acc = tt_val(t, op->args[2]);

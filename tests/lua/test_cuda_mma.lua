@@ -74,6 +74,18 @@ T.test("dot_precision: bf16 dots and the CPU do not change; bad values are error
   T.raises(function() run.with_settings(e.kernel, {dot_precision = "tf64"}) end, "dot_precision")
 end)
 
+T.test("the triton stage follows dot_precision for float32 dots", function()
+  local _, e = entry("kernels/matmul.lua", "matmul")
+  local x = helua.randn({64, 64}, {dtype = helua.float32, seed = 1})
+  local y = helua.randn({64, 64}, {dtype = helua.float32, seed = 2})
+  local ieee = run.with_settings(e.kernel, {backend = "cuda"}):bind(x, y):code(nil, "triton")
+  local tf32 = run.with_settings(e.kernel, {backend = "cuda", dot_precision = "tf32"}):bind(x, y)
+    :code(nil, "triton")
+  T.truthy(ieee:find('input_precision="ieee"', 1, true), "ieee by default")
+  T.truthy(tf32:find('input_precision="tf32"', 1, true) and not tf32:find('input_precision="ieee"', 1, true),
+    "tf32 with the setting")
+end)
+
 T.test("float32 bmm and attention-like dots take tf32 too", function()
   local _, e = entry("kernels/bmm.lua", "bmm")
   local a = helua.randn({2, 64, 32}, {dtype = helua.float32, seed = 1})

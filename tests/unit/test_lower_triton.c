@@ -26,7 +26,7 @@ static char *render(const IrFunc *f, ConfigSpace *s, const int *cfg) {
   Diag d = {0};
   char *text = NULL;
   size_t len = 0;
-  if (lower_triton_render(f, s, cfg, &text, &len, &d) != HL_OK) fail_msg("render: %s", d.msg);
+  if (lower_triton_render(f, s, cfg, false, &text, &len, &d) != HL_OK) fail_msg("render: %s", d.msg);
   assert_int_equal(strlen(text), len);
   return text;
 }
@@ -119,7 +119,7 @@ static void test_errors(void **state) {
   assert_int_equal(cfgspace_default(cpu, cfg, &d), HL_OK);
   char *text = (char *)1;
   size_t len = 1;
-  assert_int_equal(lower_triton_render(f, cpu, cfg, &text, &len, &d), HL_ERR);
+  assert_int_equal(lower_triton_render(f, cpu, cfg, false, &text, &len, &d), HL_ERR);
   assert_null(text);
   assert_non_null(strstr(d.msg, "cuda"));
   cfgspace_free(cpu);
@@ -132,7 +132,7 @@ static bool render_with_failure(const IrFunc *f, const ConfigSpace *s, const int
   size_t len = 0;
   long before = mem_live_count();
   mem_fail_after(n);
-  int rc = lower_triton_render(f, s, cfg, &text, &len, &d);
+  int rc = lower_triton_render(f, s, cfg, false, &text, &len, &d);
   mem_fail_after(0);
   if (rc != HL_OK) {
     assert_null(text);
