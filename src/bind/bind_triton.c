@@ -36,6 +36,8 @@ static int raise(lua_State *L, const Diag *d) {
 /* core.triton(irfunc [, config [, dot_precision]]) -> text ("tf32": float32 dots on TF32) */
 static int core_triton(lua_State *L) {
   IrFunc *f = bind_ir_check_func(L, 1);
+  bool tf32 = strcmp(luaL_optstring(L, 3, "ieee"), "tf32") == 0;
+  lua_settop(L, 2);
   if (lua_isnoneornil(L, 2)) {
     lua_settop(L, 1);
     lua_newtable(L);
@@ -49,7 +51,6 @@ static int core_triton(lua_State *L) {
   bind_config_read(L, b->s, 2, cfg);
   char *text = NULL;
   size_t len = 0;
-  bool tf32 = strcmp(luaL_optstring(L, 3, "ieee"), "tf32") == 0;
   if (lower_triton_render(f, b->s, cfg, tf32, &text, &len, &d)) return raise(L, &d);
   lua_pushlstring(L, text, len);
   mem_free(text);
