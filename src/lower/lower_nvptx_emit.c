@@ -574,6 +574,9 @@ int lower_nvptx_emit_kernel(LEmit *E, const char *name) {
       LLVMPositionBuilderAtEnd(E->b, done);
     }
   }
+  /* one program per CTA (flat, xyz): no next iteration can rewrite what this one read, so the
+   * barrier em_loop_end owes a shared access outside distributed loops is not needed */
+  if (pid == LOWER_PID_FLAT || pid == LOWER_PID_XYZ) E->sread = false;
   em_loop_end(E, &pl, NULL);
   LLVMBuildRetVoid(E->b);
   em_function_close(E);

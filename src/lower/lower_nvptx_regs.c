@@ -44,6 +44,7 @@ int em_regs_fill(LEmit *E, const IrOp *op) {
   const IrValue *rv = val(E, r);
   int V = E->plan->regv[r];
   int64_t K = lower_regs_slots(row_of(E, &rv->shape), V, E->nthreads);
+  if (E->par != 0) return em_fail(E, op, "internal: a register row made inside a distributed loop");
   LLVMTypeRef t = em_val_type(E, rv->dtype);
   LLVMValueRef arr = em_alloca(E, t, K * V, "row");
   LNest n;
@@ -75,6 +76,7 @@ int em_regs_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
   LLVMTypeRef at = em_val_type(E, adt);
   int V = E->plan->regv[src], dim = op->attrs->dim;
   LLVMBuilderRef b = E->b;
+  if (E->par != 0) return em_fail(E, op, "internal: a register row reduced inside a distributed loop");
   if (ph == SINK_INIT) {
     /* V partials: the unrolled loop combines V independent chains */
     st->acc = em_alloca(E, at, V, "racc");
