@@ -56,7 +56,7 @@ local kernels = {
    bytes = function(m, n) return 2 * (2 * m * n + 2 * n) + 8 * m end},
 }
 
--- nil: the default config; the rest name the row knobs (two_pass has its own block sizes)
+-- nil: the default config; the rest name the row knobs (two_pass: its row and column tiles)
 local configs = {
   {"default", nil},
   {"chunks of 4096, 16 warps", {block_sizes = {1}, num_warps = 16, reduction_loops = {4096}}},
@@ -71,7 +71,9 @@ for _, kd in ipairs(kernels) do
   if only and not only[kd.name] then goto next end
   local e = bench.entry(kd.file, kd.name)
   local k = run.with_settings(e.kernel, {backend = "cuda", autotune_effort = "none"})
-  local cfgs = kd.name == "softmax_two_pass" and {configs[1]} or configs
+  local cfgs = kd.name ~= "softmax_two_pass" and configs or {configs[1],
+    {"column tiles 1024, 4 warps", {block_sizes = {1, 1024}, num_warps = 4}},
+    {"column tiles 4096, 16 warps", {block_sizes = {1, 4096}, num_warps = 16}}}
   -- correctness: every config at every check size
   for _, c in ipairs(cfgs) do
     local cfg = c[2] and helua.Config(c[2]) or nil
