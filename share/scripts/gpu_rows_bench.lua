@@ -3,6 +3,7 @@
 -- rows, chunked rows), then timed at [4096, 16384] (the issue-4 benchmark shape). Part of
 -- share/scripts; run from the repo root on the GPU machine:
 --   helua share/scripts/gpu_rows_bench.lua [--only softmax,rms_norm] [--repeat N]
+--                                          [--time-only | --check-only]
 -- Times: CUDA-event medians of the compiled kernel's launch (bench_util.lua); GB/s = bytes read +
 -- written / time. Exit status 1 when a check fails.
 package.path = "tests/lua/?.lua;share/scripts/?.lua;" .. package.path
@@ -10,8 +11,10 @@ local helua = require "helua"
 local run = require "helua.run"
 local bench = require "bench_util"
 
-local repeats, only = 20, nil
+local repeats, only, do_check, do_time = 20, nil, true, true
 for i = 1, #arg do
+  if arg[i] == "--time-only" then do_check = false end
+  if arg[i] == "--check-only" then do_time = false end
   if arg[i] == "--repeat" then repeats = math.tointeger(tonumber(arg[i + 1])) or repeats end
   if arg[i] == "--only" then
     only = {}
@@ -75,7 +78,7 @@ for _, kd in ipairs(kernels) do
     {"column tiles 1024, 4 warps", {block_sizes = {1, 1024}, num_warps = 4}},
     {"column tiles 4096, 16 warps", {block_sizes = {1, 4096}, num_warps = 16}}}
   -- correctness: every config at every check size
-  for _, c in ipairs(cfgs) do
+  for _, c in ipairs(do_check and cfgs or {}) do
     local cfg = c[2] and helua.Config(c[2]) or nil
     for _, s in ipairs(checks) do
       local host = table.pack(kd.inputs(s[1], s[2], "cpu"))
@@ -97,7 +100,8 @@ for _, kd in ipairs(kernels) do
       collectgarbage("collect")
     end
   end
-  print(string.format("%s: checked %d configs x %d sizes", kd.name, #cfgs, #checks))
+  if do_check then print(string.format("%s: checked %d configs x %d sizes", kd.name, #cfgs, #checks)) end
+  if not do_time then goto next end
   -- speed at the benchmark shape
   local m, n = 4096, 16384
   local args = table.pack(kd.inputs(m, n, "cuda"))
