@@ -108,7 +108,8 @@ static MemUse scan_from(LEmit *E, LLVMBasicBlockRef from) {
  * loop, add's only loop). */
 void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
   LLVMBasicBlockRef hdr = l->hdr;
-  LLVMMetadataRef pmd = l->full ? em_loop_md_ex(E, 0, 0, MD_UNROLL_FULL) : em_loop_md(E, 0, PAR_UNROLL);
+  LLVMMetadataRef pmd =
+      l->full ? em_loop_md_ex(E, 0, 0, MD_UNROLL_FULL) : em_loop_md(E, 0, PAR_UNROLL);
   em_loop_end(E, l, l->par ? pmd : md);
   if (!l->par) return;
   E->par--;
@@ -146,8 +147,8 @@ static void regs_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, con
   E->par++;
   em_loop_begin(E, outer, em_i64(E, 0), em_i64(E, K), NULL, "rk");
   outer->par = outer->full = true;
-  LLVMValueRef s = LLVMBuildNSWAdd(E->b, E->tid, LLVMBuildNSWMul(E->b, outer->iv,
-                                                                  em_i64(E, E->nthreads), ""), "");
+  LLVMValueRef s = LLVMBuildNSWAdd(
+      E->b, E->tid, LLVMBuildNSWMul(E->b, outer->iv, em_i64(E, E->nthreads), ""), "");
   E->reg.skip = NULL;
   if (slots % E->nthreads != 0) {
     LLVMBasicBlockRef go = em_block(E, "rk.lane");

@@ -33,8 +33,8 @@ LLVMValueRef em_regs_elem(LEmit *E, IrValueId id, const LVal *v) {
     return LLVMGetUndef(em_val_type(E, iv->dtype));
   }
   LLVMTypeRef t = em_val_type(E, iv->dtype);
-  LLVMValueRef lin = LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, E->reg.k, em_i64(E, V), ""),
-                                     E->reg.v, "");
+  LLVMValueRef lin =
+      LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, E->reg.k, em_i64(E, V), ""), E->reg.v, "");
   LLVMValueRef p = LLVMBuildInBoundsGEP2(E->b, t, v->v, &lin, 1, "");
   return LLVMBuildLoad2(E->b, t, p, "");
 }
@@ -51,8 +51,8 @@ int em_regs_fill(LEmit *E, const IrOp *op) {
   E->reg_form = V;
   em_nest_begin(E, &n, &rv->shape, NULL);
   LLVMValueRef x = em_eval_op(E, op, n.idx);
-  LLVMValueRef lin = LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, E->reg.k, em_i64(E, V), ""),
-                                     E->reg.v, "");
+  LLVMValueRef lin =
+      LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, E->reg.k, em_i64(E, V), ""), E->reg.v, "");
   LLVMBuildStore(E->b, x, LLVMBuildInBoundsGEP2(E->b, t, arr, &lin, 1, ""));
   em_nest_end(E, &n);
   em_name(E, arr, E->f, r, ".regs");
@@ -76,7 +76,8 @@ int em_regs_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
   LLVMTypeRef at = em_val_type(E, adt);
   int V = E->plan->regv[src], dim = op->attrs->dim;
   LLVMBuilderRef b = E->b;
-  if (E->par != 0) return em_fail(E, op, "internal: a register row reduced inside a distributed loop");
+  if (E->par != 0)
+    return em_fail(E, op, "internal: a register row reduced inside a distributed loop");
   if (ph == SINK_INIT) {
     /* V partials: the unrolled loop combines V independent chains */
     st->acc = em_alloca(E, at, V, "racc");

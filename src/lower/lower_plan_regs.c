@@ -22,7 +22,7 @@
 /* per thread: at most 64 elements of one row, 64 elements of register rows in all (with 16 warps
  * a bfloat16 row of 16384 is 32 per thread: softmax keeps the row and its exp) */
 #define REGS_MAX_PER_VALUE 64
-#define REGS_BUDGET 64
+#define REGS_BUDGET        64
 
 int64_t lower_regs_slots(int64_t len, int V, int64_t T) {
   int64_t slots = (len + V - 1) / V;
@@ -144,8 +144,7 @@ static bool store_ok(RegWalk *w, const IrOp *op, IrValueId a) {
 static bool use_ok(RegWalk *w, const IrOp *op, IrValueId a) {
   const IrValue *av = ir_value(w->f, a);
   if (op->parent != av->region || op->body) return false;
-  if (op->nresults == 1 && w->parent[op->results[0]] >= 0 &&
-      find(w, op->results[0]) == find(w, a))
+  if (op->nresults == 1 && w->parent[op->results[0]] >= 0 && find(w, op->results[0]) == find(w, a))
     return true;
   if (ir_op_info(op->kind)->cls == IR_CLASS_REDUCE)
     return (op->kind == IR_OP_SUM || op->kind == IR_OP_AMAX || op->kind == IR_OP_AMIN) &&
