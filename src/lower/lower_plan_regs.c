@@ -33,8 +33,9 @@ typedef struct RegWalk {
   LowerCtx *c;
   const IrFunc *f;
   LowerPlan *p;
-  int *parent; /* union-find over candidate values; -1: not a candidate */
-  bool *bad;   /* per group root: some use is not in register form */
+  int *parent;  /* union-find over candidate values; -1: not a candidate */
+  bool *bad;    /* per group root: some use is not in register form */
+  bool *chosen; /* per value: kept in registers (PLAN_REGS) if its group qualifies */
 } RegWalk;
 
 static int find(RegWalk *w, int v) {
@@ -208,25 +209,22 @@ static void plan_group(RegWalk *w, int g) {
   /* two rounds: loads (the row is read once), then computed values used twice or more */
   for (int round = 0; round < 2; round++) {
     for (int v = 0; v < f->nvalues; v++) {
-      if (w->parent[v] < 0 || find(w, v) != g || p->kind[v] == PLAN_REGS) continue;
+      if (w->parent[v] < 0 || find(w, v) != g || w->chosen[v]) continue;
       bool load = ir_value(f, v)->def->kind == IR_OP_LOAD;
       if (load != (round == 0) || p->nuses[v] < 2 || used + per > REGS_BUDGET) continue;
-      p->kind[v] = PLAN_REGS;
+      w->chosen[v] = true;
       used += per;
       any = true;
     }
   }
+  /* a buffer that becomes lazy is read again at its last use: no store may come between */
   for (int v = 0; v < f->nvalues; v++) {
-    if (w->parent[v] < 0 || find(w, v) != g || p->kind[v] == PLAN_REGS) continue;
+    if (w->parent[v] < 0 || find(w, v) != g || w->chosen[v]) continue;
     if (p->kind[v] == PLAN_BUFFER && store_before_last_use(ir_value(f, v)->def, v)) any = false;
   }
-  for (int v = 0; v < f->nvalues; v++) {
+  for (int v = 0; any && v < f->nvalues; v++) {
     if (w->parent[v] < 0 || find(w, v) != g) continue;
-    if (!any) {
-      if (p->kind[v] == PLAN_REGS) p->kind[v] = PLAN_BUFFER;
-      continue;
-    }
-    if (p->kind[v] == PLAN_BUFFER) p->kind[v] = PLAN_LAZY;
+    p->kind[v] = w->chosen[v] ? PLAN_REGS : PLAN_LAZY;
     p->regv[v] = (uint8_t)V;
   }
 }
@@ -240,9 +238,11 @@ int lower_plan_regs(LowerCtx *c, LowerPlan *p, Diag *d) {
   RegWalk w = {.c = c, .f = f, .p = p};
   w.parent = mem_alloc((size_t)n * sizeof *w.parent);
   w.bad = mem_calloc((size_t)n, sizeof *w.bad);
-  if (!w.parent || !w.bad) {
+  w.chosen = mem_calloc((size_t)n, sizeof *w.chosen);
+  if (!w.parent || !w.bad || !w.chosen) {
     mem_free(w.parent);
     mem_free(w.bad);
+    mem_free(w.chosen);
     return diag_set(d, "out of memory while planning the lowering");
   }
   for (int i = 0; i < n; i++)
@@ -253,5 +253,6 @@ int lower_plan_regs(LowerCtx *c, LowerPlan *p, Diag *d) {
     if (w.parent[v] == v && !w.bad[v]) plan_group(&w, v);
   mem_free(w.parent);
   mem_free(w.bad);
+  mem_free(w.chosen);
   return HL_OK;
 }
