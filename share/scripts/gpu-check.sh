@@ -51,6 +51,9 @@ run gpu_bench "$helua" share/scripts/gpu_bench.lua
 section "compiled kernels' bandwidth (share/scripts/gpu_kernel_bench.lua)"
 run gpu_kernel_bench "$helua" share/scripts/gpu_kernel_bench.lua
 
+section "row kernels per config (share/scripts/gpu_rows_bench.lua)"
+run gpu_rows_bench "$helua" share/scripts/gpu_rows_bench.lua
+
 section "tensor-core module (tests/unit/test_nvptx_mma_gpu.lua)"
 run nvmma_gpu "$helua" tests/unit/test_nvptx_mma_gpu.lua
 

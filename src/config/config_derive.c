@@ -64,7 +64,9 @@ static const Heuristic heuristics[CFG_TARGET_COUNT] = {
      * dot tiles with tensor cores' minimum of 16; 128x256x32 with 8 warps for matmul-like
      * kernels (the pipelined nvmma loop: 457 TFLOP/s, 3 stages, bf16 4096^3 on the H100; 4 warps
      * once halved to 128x128: 432), halved down to 64 for enough programs; nvmma's limits 256
-     * (M, N) and 128 (K); two programs per H100 SM (132). */
+     * (M, N) and 128 (K); two programs per H100 SM (132). Rows up to 16384 stay whole (no
+     * reduction loop): with the long-row warps below that is at most 64 elements per thread, so
+     * the register-row path of the lowering (lower_plan_regs.c) holds them in registers. */
     [CFG_TARGET_CUDA] = {.tile_cap = 1 << 20,
                          .budget = 1024,
                          .contig_max = 1024,
@@ -81,7 +83,7 @@ static const Heuristic heuristics[CFG_TARGET_COUNT] = {
                          .dot_max_mn = 256,
                          .dot_max_k = 128,
                          .dot_grid_min = 64,
-                         .persistent_max = 4096,
+                         .persistent_max = 16384,
                          .unknown_max = 4096},
 };
 

@@ -118,6 +118,8 @@ static int make_value(LEmit *E, const IrOp *op) {
     }
     break;
   }
+  case PLAN_REGS:
+    return em_regs_fill(E, op);
   default:
     em_set(E, r, (LVal){.kind = LV_LAZY, .op = op});
   }

@@ -211,6 +211,8 @@ LLVMValueRef em_eval(LEmit *E, IrValueId id, LLVMValueRef *idx) {
     return em_buf_load(E, iv->dtype, v->v, em_buf_index(E, &iv->shape, idx));
   case LV_LAZY:
     return em_eval_op(E, v->op, idx);
+  case LV_REGS:
+    return em_regs_elem(E, id, v);
   default: {
     char n[96];
     em_fail(E, iv->def_kind == IR_DEF_RESULT ? iv->def : NULL,

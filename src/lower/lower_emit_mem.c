@@ -384,6 +384,7 @@ static void store_par(LEmit *E, const StoreCtx *c, LLVMValueRef *lo, LLVMValueRe
   LLoop l, vl;
   int vec;
   E->vec_esize = (int)tensor_dtype_size(c->t->dtype);
+  E->reg_form = E->plan->regv[c->value]; /* a register row: its layout (lower_plan_regs.c) */
   int64_t sizes[IR_MAX_RANK];
   for (int r = 0; r < rank; r++)
     sizes[r] = em_dim(E, c->region.dims[r]);

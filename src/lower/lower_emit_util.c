@@ -356,7 +356,9 @@ LLVMMetadataRef em_loop_md_ex(LEmit *E, int vector_width, int unroll, unsigned f
   }
   if (flags & MD_TAIL_FOLD)
     ops[n++] = md_pair(E, "llvm.loop.vectorize.predicate.enable", LLVMConstInt(E->i1, 1, false));
-  if (unroll > 0)
+  if (flags & MD_UNROLL_FULL)
+    ops[n++] = md_pair(E, "llvm.loop.unroll.full", NULL);
+  else if (unroll > 0)
     ops[n++] = md_pair(E, "llvm.loop.unroll.count", LLVMConstInt(E->i32, (unsigned)unroll, false));
   else if (flags & MD_NO_UNROLL)
     ops[n++] = md_pair(E, "llvm.loop.unroll.disable", NULL);

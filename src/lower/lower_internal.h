@@ -79,7 +79,8 @@ typedef enum PlanKind {
   PLAN_NONE,   /* tensors, tiles, loop-index values handled by their definer */
   PLAN_SCALAR, /* one element: an LLVM value */
   PLAN_LAZY,   /* evaluated in its consumer's loops */
-  PLAN_BUFFER  /* a stack buffer of the full block */
+  PLAN_BUFFER, /* a stack buffer of the full block */
+  PLAN_REGS    /* GPU: a row held in each thread's registers (lower_plan_regs.c) */
 } PlanKind;
 
 struct LowerPlan {
@@ -88,6 +89,7 @@ struct LowerPlan {
   int *nuses;         /* uses per value */
   int8_t *rloop;      /* per value: the looped reduction dim in its shape, -1 none */
   IrValueId *inplace; /* per value: the carried block argument a dot result accumulates into */
+  uint8_t *regv;      /* GPU, per value: V of its register-resident row group, 0 none */
   const IrOp **loops; /* ir_func_loops order */
   int nloops;
 };
@@ -96,6 +98,10 @@ void lower_plan_free(LowerPlan *p);
 int64_t lower_dim_size(const LowerBinding *bind, const IrFunc *f, IrDim dim);
 int64_t lower_numel(const LowerBinding *bind, const IrFunc *f, const IrShape *s);
 bool lower_op_fusible(IrOpKind k); /* evaluated element by element (elementwise, loads, views) */
+/* lower_plan_regs.c: the cuda target's register-resident rows (after the kinds are planned). */
+int lower_plan_regs(LowerCtx *c, LowerPlan *p, Diag *d);
+/* Per-thread elements of a register row of `len` elements: K slots of V, T threads. */
+int64_t lower_regs_slots(int64_t len, int V, int64_t T);
 
 /* ---- the emitter (lower_emit*.c) ------------------------------------------------------------ */
 
@@ -106,7 +112,8 @@ typedef enum LValKind {
   LV_LAZY,   /* op: evaluated on demand */
   LV_TENSOR, /* v: the data pointer */
   LV_TILE,   /* tile: the tile's fields */
-  LV_DEFER   /* has a looped reduction dim: made per chunk, see LEmit.svals */
+  LV_DEFER,  /* has a looped reduction dim: made per chunk, see LEmit.svals */
+  LV_REGS    /* GPU: v: a per-thread array of K * V elements (a register row, see LEmit.reg) */
 } LValKind;
 
 typedef struct LTile {
@@ -127,7 +134,8 @@ typedef struct LVal {
 typedef struct LLoop {
   LLVMBasicBlockRef hdr, body, latch, exit;
   LLVMValueRef iv, next;
-  bool par; /* GPU: distributed over the CTA's threads (em_par_begin) */
+  bool par;  /* GPU: distributed over the CTA's threads (em_par_begin) */
+  bool full; /* GPU: a register-row loop (constant trip count, fully unrolled) */
 } LLoop;
 
 /* A loop nest over a shape (dims of size 1 get no loop unless bounds are given). */
@@ -172,6 +180,17 @@ typedef struct LEmit {
   bool sread;           /* shared memory was read or written outside one since the last barrier */
   bool rw_global;       /* some tensor may be both stored to and loaded from (lower_nvptx_emit.c) */
   int vec_esize;        /* element bytes of the next distributed block (0: 4) */
+  /* register rows (lower_nvptx_regs.c): reg_form asks the next distributed block for the
+   * register layout with V = reg_form; inside one, k and v index each thread's array */
+  int reg_form;
+  struct {
+    bool on;
+    int V;
+    int64_t K;
+    LLVMValueRef k, v;
+    LLVMBasicBlockRef skip, pre;
+    bool sread;
+  } reg;
   LLVMValueRef tid;     /* i64 thread index in the CTA */
   int64_t nthreads;
   LLVMValueRef smem;    /* the dynamic shared memory (addrspace 3) */
@@ -224,7 +243,7 @@ void em_buf_store(LEmit *E, DType dt, LLVMValueRef buf, LLVMValueRef lin, LLVMVa
 void em_loop_begin(LEmit *E, LLoop *l, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef step,
                    const char *name);
 void em_loop_end(LEmit *E, LLoop *l, LLVMMetadataRef md);
-enum { MD_NO_UNROLL = 1, MD_TAIL_FOLD = 2 };
+enum { MD_NO_UNROLL = 1, MD_TAIL_FOLD = 2, MD_UNROLL_FULL = 4 };
 LLVMMetadataRef em_loop_md(LEmit *E, int vector_width, int unroll); /* NULL when nothing to say */
 LLVMMetadataRef em_loop_md_ex(LEmit *E, int vector_width, int unroll, unsigned flags);
 LLVMMetadataRef em_inner_md(LEmit *E); /* innermost loops of tile nests */
@@ -322,6 +341,16 @@ int em_load_policy(LEmit *E, const IrOp *op); /* IrEviction for a load (GPU) */
 /* GPU math the CPU sends to libm: NULL when the op is not one of them. */
 LLVMValueRef em_nvptx_math(LEmit *E, IrOpKind k, LLVMValueRef x, LLVMValueRef y);
 int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
+/* lower_nvptx_regs.c: register rows. A PLAN_REGS value's fill; a reduction over a register
+ * row (per-thread partial, warp shuffles, one shared exchange across warps); an element of an
+ * LV_REGS value inside a register-layout block. */
+int em_regs_fill(LEmit *E, const IrOp *op);
+int em_regs_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st);
+LLVMValueRef em_regs_elem(LEmit *E, IrValueId id, const LVal *v);
+/* shfl.sync.bfly combine helpers shared with lower_nvptx_reduce.c */
+LLVMValueRef em_shfl_xor(LEmit *E, LLVMValueRef v, int m);
+/* sum / amax / amin (NaN-propagating) / integer max, min of two partials */
+LLVMValueRef em_gpu_combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef v);
 void em_gpu_gemm(LEmit *E, DType dt, LLVMValueRef A, LLVMValueRef B, LLVMValueRef C,
                  int64_t batch, int64_t M, int64_t N, int64_t K);
 int lower_nvptx_emit_kernel(LEmit *E, const char *name);

@@ -28,6 +28,7 @@ void em_barrier(LEmit *E) {
 
 void em_par_begin(LEmit *E, LLoop *l, LLVMValueRef n, const char *name) {
   l->par = E->gpu && E->par == 0;
+  l->full = false;
   if (!l->par) {
     em_loop_begin(E, l, em_i64(E, 0), n, NULL, name);
     return;
@@ -107,15 +108,87 @@ static MemUse scan_from(LEmit *E, LLVMBasicBlockRef from) {
  * loop, add's only loop). */
 void em_par_end(LEmit *E, LLoop *l, LLVMMetadataRef md) {
   LLVMBasicBlockRef hdr = l->hdr;
-  em_loop_end(E, l, l->par ? em_loop_md(E, 0, PAR_UNROLL) : md);
+  LLVMMetadataRef pmd =
+      l->full ? em_loop_md_ex(E, 0, 0, MD_UNROLL_FULL) : em_loop_md(E, 0, PAR_UNROLL);
+  em_loop_end(E, l, l->par ? pmd : md);
   if (!l->par) return;
   E->par--;
   MemUse u = scan_from(E, hdr);
+  if (l->full && u.shared && E->reg.sread) {
+    /* a register-row loop leaves the barrier owed to an earlier shared access out unless it
+     * touches shared memory itself: then it goes before the loop after all */
+    LLVMBasicBlockRef here = LLVMGetInsertBlock(E->b);
+    LLVMPositionBuilderBefore(E->b, LLVMGetBasicBlockTerminator(E->reg.pre));
+    lower_nvptx_barrier(E->mod, E->b);
+    LLVMPositionBuilderAtEnd(E->b, here);
+    E->sread = false;
+  }
   if (u.shared || (u.gstore && E->rw_global)) em_barrier(E);
+}
+
+/* The register layout (lower_plan_regs.c): thread t takes slots t + k * T (k < K, a constant,
+ * so the loop unrolls fully and each thread's array index k * V + v is a constant: its
+ * elements live in registers). Only for rows (every dim 1 but the last). The barrier an
+ * earlier shared access owes is put before the loop only if the loop touches shared memory
+ * (em_par_end). */
+static void regs_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, const int64_t *sizes,
+                             int rank, LLVMValueRef *idx) {
+  int V = E->reg_form;
+  E->reg_form = 0;
+  E->vec_esize = 0;
+  int64_t last = rank > 0 ? sizes[rank - 1] : 1;
+  bool row = E->gpu && E->par == 0 && rank > 0 && last % V == 0;
+  for (int i = 0; i + 1 < rank; i++)
+    row = row && sizes[i] == 1;
+  if (!row) em_fail(E, NULL, "internal: a register row's loop over a block that is not a row");
+  int64_t slots = last / V, K = lower_regs_slots(last, V, E->nthreads);
+  E->reg.sread = E->sread;
+  E->reg.pre = LLVMGetInsertBlock(E->b);
+  E->par++;
+  em_loop_begin(E, outer, em_i64(E, 0), em_i64(E, K), NULL, "rk");
+  outer->par = outer->full = true;
+  LLVMValueRef s = LLVMBuildNSWAdd(
+      E->b, E->tid, LLVMBuildNSWMul(E->b, outer->iv, em_i64(E, E->nthreads), ""), "");
+  E->reg.skip = NULL;
+  if (slots % E->nthreads != 0) {
+    LLVMBasicBlockRef go = em_block(E, "rk.lane");
+    E->reg.skip = em_block(E, "rk.skip");
+    LLVMBuildCondBr(E->b, LLVMBuildICmp(E->b, LLVMIntSLT, s, em_i64(E, slots), ""), go,
+                    E->reg.skip);
+    LLVMPositionBuilderAtEnd(E->b, go);
+  }
+  LLVMValueRef v = em_i64(E, 0);
+  if (V > 1) {
+    em_loop_begin(E, inner, em_i64(E, 0), em_i64(E, V), NULL, "rv");
+    v = inner->iv;
+  }
+  for (int i = 0; i + 1 < rank; i++)
+    idx[i] = em_i64(E, 0);
+  idx[rank - 1] = LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, s, em_i64(E, V), ""), v, "");
+  E->reg.on = true;
+  E->reg.V = V;
+  E->reg.K = K;
+  E->reg.k = outer->iv;
+  E->reg.v = v;
+  *vec = V > 1 ? V : 0;
+}
+
+static void regs_block_end(LEmit *E, LLoop *outer, LLoop *inner, int vec) {
+  if (vec) em_loop_end(E, inner, em_loop_md_ex(E, 0, 0, MD_UNROLL_FULL));
+  if (E->reg.skip) {
+    LLVMBuildBr(E->b, E->reg.skip);
+    LLVMPositionBuilderAtEnd(E->b, E->reg.skip);
+  }
+  E->reg.on = false;
+  em_par_end(E, outer, NULL);
 }
 
 void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, const int64_t *sizes,
                         int rank, LLVMValueRef *idx) {
+  if (E->reg_form > 0) {
+    regs_block_begin(E, outer, inner, vec, sizes, rank, idx);
+    return;
+  }
   int64_t numel = 1;
   for (int i = 0; i < rank; i++)
     numel *= sizes[i];
@@ -146,6 +219,10 @@ void em_par_block_begin(LEmit *E, LLoop *outer, LLoop *inner, int *vec, const in
 }
 
 void em_par_block_end(LEmit *E, LLoop *outer, LLoop *inner, int vec) {
+  if (outer->full) {
+    regs_block_end(E, outer, inner, vec);
+    return;
+  }
   if (vec) em_loop_end(E, inner, em_loop_md(E, 0, vec)); /* unrolled: V accesses side by side */
   em_par_end(E, outer, NULL);
 }
@@ -498,6 +575,9 @@ int lower_nvptx_emit_kernel(LEmit *E, const char *name) {
       LLVMPositionBuilderAtEnd(E->b, done);
     }
   }
+  /* one program per CTA (flat, xyz): no next iteration can rewrite what this one read, so the
+   * barrier em_loop_end owes a shared access outside distributed loops is not needed */
+  if (pid == LOWER_PID_FLAT || pid == LOWER_PID_XYZ) E->sread = false;
   em_loop_end(E, &pl, NULL);
   LLVMBuildRetVoid(E->b);
   em_function_close(E);

@@ -46,7 +46,7 @@ static LLVMValueRef slot_of(LEmit *E, const RLayout *L, LLVMValueRef o, LLVMValu
   return LLVMBuildNSWAdd(E->b, LLVMBuildNSWMul(E->b, g, em_i64(E, L->n), ""), o, "");
 }
 
-static LLVMValueRef combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef v) {
+LLVMValueRef em_gpu_combine(LEmit *E, IrOpKind k, DType dt, LLVMValueRef a, LLVMValueRef v) {
   LLVMBuilderRef b = E->b;
   if (k == IR_OP_SUM) {
     if (!ir_dtype_is_float(dt)) return LLVMBuildAdd(b, a, v, "");
@@ -113,7 +113,7 @@ static void reduce_step(LEmit *E, const RStep *rs, LLVMValueRef l) {
   rs->idx[dim] = l;
   LLVMValueRef v = em_cast(E, sv->dtype, adt, em_eval(E, op->args[0], rs->idx));
   if (!is_arg(k)) {
-    set_slot(E, rs->acc, pt, combine(E, k, adt, LLVMBuildLoad2(b, pt, rs->acc, ""), v));
+    set_slot(E, rs->acc, pt, em_gpu_combine(E, k, adt, LLVMBuildLoad2(b, pt, rs->acc, ""), v));
     return;
   }
   LLVMValueRef pos = l;
@@ -129,7 +129,7 @@ static void reduce_step(LEmit *E, const RStep *rs, LLVMValueRef l) {
 
 /* v from the lane whose id is this lane's xor m (shfl.sync.bfly over the full warp). Values of
  * up to 32 bits travel in one shuffle, 64-bit ones in two. */
-static LLVMValueRef shfl_xor(LEmit *E, LLVMValueRef v, int m) {
+LLVMValueRef em_shfl_xor(LEmit *E, LLVMValueRef v, int m) {
   LLVMBuilderRef b = E->b;
   LLVMTypeRef t = LLVMTypeOf(v);
   LLVMTypeKind tk = LLVMGetTypeKind(t);
@@ -170,12 +170,12 @@ static LLVMValueRef shfl_xor(LEmit *E, LLVMValueRef v, int m) {
 static void shfl_combine(LEmit *E, IrOpKind k, DType adt, int64_t w, LLVMValueRef *p,
                          LLVMValueRef *bv) {
   for (int m = (int)w / 2; m >= 1; m /= 2) {
-    LLVMValueRef q = shfl_xor(E, *p, m);
+    LLVMValueRef q = em_shfl_xor(E, *p, m);
     if (!is_arg(k)) {
-      *p = combine(E, k, adt, *p, q);
+      *p = em_gpu_combine(E, k, adt, *p, q);
       continue;
     }
-    LLVMValueRef qv = shfl_xor(E, *bv, m);
+    LLVMValueRef qv = em_shfl_xor(E, *bv, m);
     LLVMValueRef win = arg_wins(E, k, adt, qv, q, *bv, *p);
     *bv = LLVMBuildSelect(E->b, win, qv, *bv, "");
     *p = LLVMBuildSelect(E->b, win, q, *p, "");
@@ -260,6 +260,7 @@ static int shuffle_finish(LEmit *E, const IrOp *op, SinkState *st, const RLayout
 }
 
 int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
+  if (E->plan->regv[op->args[0]] > 0) return em_regs_reduce(E, op, ph, st); /* a register row */
   IrOpKind k = op->kind;
   IrValueId src = op->args[0], res = op->results[0];
   const IrValue *sv = val(E, src), *rv = val(E, res);
@@ -350,7 +351,7 @@ int em_gpu_reduce(LEmit *E, const IrOp *op, SinkPhase ph, SinkState *st) {
     LLVMValueRef sb = slot_of(E, &L, o, LLVMBuildNSWAdd(b, g, em_i64(E, stride), ""));
     LLVMValueRef pa = em_buf_load(E, pdt, st->acc, sa), pb = em_buf_load(E, pdt, st->acc, sb);
     if (!is_arg(k)) {
-      em_buf_store(E, pdt, st->acc, sa, combine(E, k, adt, pa, pb));
+      em_buf_store(E, pdt, st->acc, sa, em_gpu_combine(E, k, adt, pa, pb));
     } else {
       LLVMValueRef va = em_buf_load(E, adt, st->best, sa), vb = em_buf_load(E, adt, st->best, sb);
       LLVMValueRef win = arg_wins(E, k, adt, vb, pb, va, pa);

@@ -50,8 +50,8 @@ static bool dump_wanted(const char *pass) {
 }
 
 static const char *plan_kind_name(int k) {
-  static const char *names[] = {"-", "scalar", "lazy", "buffer"};
-  return k >= 0 && k < 4 ? names[k] : "?";
+  static const char *names[] = {"-", "scalar", "lazy", "buffer", "registers"};
+  return k >= 0 && k < 5 ? names[k] : "?";
 }
 
 static void dump_plan(const LowerCtx *c) {
@@ -64,6 +64,7 @@ static void dump_plan(const LowerCtx *c) {
             ir_type_str(v, t, sizeof t), plan_kind_name(c->plan->kind[i]),
             c->plan->rloop[i] >= 0           ? " (chunked)"
             : c->plan->inplace[i] != IR_NONE ? " (in place)"
+            : c->plan->regv[i] > 0           ? " (register row)"
                                              : "");
   }
 }

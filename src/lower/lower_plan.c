@@ -11,6 +11,7 @@
  *           few times (gpu_redo_cheap: recomputing beats a shared-memory buffer).
  *   buffer  everything else: reductions, dots, loop-carried values, computed values used twice,
  *           values used inside a nested loop. A stack buffer of the full block.
+ *   regs    cuda only: a row kept in each thread's registers (lower_plan_regs.c).
  * Also: which values carry a looped reduction dim (reduction_loops[n] != none), checking the
  * forms the chunked emission supports, and which dots may accumulate straight into a carried
  * buffer (acc = hl.dot(a, b, acc): no copy per iteration). */
@@ -66,6 +67,7 @@ void lower_plan_free(LowerPlan *p) {
   mem_free(p->nuses);
   mem_free(p->rloop);
   mem_free(p->inplace);
+  mem_free(p->regv);
   mem_free(p->loops);
   mem_free(p);
 }
@@ -326,5 +328,6 @@ int lower_pass_plan(LowerCtx *c, Diag *d) {
   if (rc == HL_OK) rc = check_rloops(&w, f->body);
   if (rc == HL_OK) plan_inplace(&w, f->body);
   mem_free(w.use);
+  if (rc == HL_OK) rc = lower_plan_regs(c, p, d); /* cuda: register-resident rows */
   return rc;
 }

@@ -206,6 +206,69 @@ T.test("softmax bf16: shuffles, no shared row buffer, fast exp, no stack frame",
   end
 end)
 
+-- Register rows (share/doc/lowering.md, "Memory-bound kernels"): at the benchmark shape, bfloat16
+-- [4096, 16384], the default config keeps the row whole (no reduction loop, 16 warps) and the
+-- row kernels read each input element once: one 16-byte ld.global per 8 elements per thread
+-- (16384 / 512 threads = 32 elements: 4 loads per input row), none in a loop, no second pass;
+-- the reductions by shfl.sync with a few bytes of shared memory (no buffer of the row); softmax
+-- computes exp once per element; 16-byte stores; ptxas: no stack frame, no spills, at most 128
+-- registers. A regression to the chunked or shared-memory path fails here.
+local function ptxas_v(ptx)
+  local f = assert(io.open(tmp .. ".ptx", "w"))
+  f:write(ptx)
+  f:close()
+  local p = io.popen(ptxas .. " -arch=sm_90a -v " .. tmp .. ".ptx -o " .. tmp .. ".cubin 2>&1")
+  local out = p:read("a")
+  p:close()
+  return out
+end
+local function count(s, pat) local _, n = s:gsub(pat, "") return n end
+local ROWS = {
+  -- kernel, file, inputs: 16-byte loads per thread (4 per input row), exp per thread
+  {"kernels/softmax.lua", "softmax", 4, 32},
+  {"kernels/softmax.lua", "softmax_decomposed", 4, 32},
+  {"kernels/rms_norm.lua", "rms_norm", 8, 0},   -- x and weight
+  {"kernels/layer_norm.lua", "layer_norm", 12, 0}, -- x, weight, bias
+}
+for _, r in ipairs(ROWS) do
+  T.test(r[2] .. " bf16 [4096, 16384]: register row at the default config (one read, shuffles)",
+    function()
+      local e
+      for _, x in ipairs(run.load(r[1]).entries) do if x.name == r[2] then e = x end end
+      local k = run.with_settings(e.kernel, {backend = "cuda"})
+      -- the inputs' structure at m = 2, n = 3, then empty bfloat16 tensors of the benchmark's
+      -- shape (the values do not matter for the code; no 64 M random numbers)
+      local args = table.pack(e.inputs({m = 2, n = 3}, 0))
+      for i = 1, args.n do
+        if helua.is_tensor(args[i]) then
+          local shape = {}
+          for j, s in ipairs(args[i]:shape()) do shape[j] = s == 2 and 4096 or 16384 end
+          args[i] = helua.empty(shape, {dtype = helua.bfloat16})
+        end
+      end
+      local bk = k:bind(table.unpack(args, 1, args.n))
+      local def = helua.Config(bk:config_spec():default()):to_lua()
+      T.truthy(def:find("reduction_loops = {helua.none}", 1, true) and def:find("num_warps = 16", 1, true),
+        r[2] .. ": default " .. def)
+      local ck = bk:_compiled(bk:_variant(nil), nil, "cuda")
+      local ptx = ck:code("ptx")
+      T.eq(count(ptx, "ld%.global[%.%w]*%.v4%."), r[3], r[2] .. ": 16-byte loads")
+      T.eq(count(ptx, "ld%.global"), r[3], r[2] .. ": every global load a 16-byte one, each once")
+      T.eq(count(ptx, "st%.global[%.%w]*%.v4%."), 4, r[2] .. ": 16-byte stores of the row")
+      T.truthy(count(ptx, "shfl%.sync%.bfly") >= 5, r[2] .. ": warp shuffles")
+      if r[4] > 0 then T.eq(count(ptx, "ex2%.approx"), r[4], r[2] .. ": one exp per element") end
+      -- straight-line rows: the only branches are the warp leaders' stores of their partials
+      T.truthy(count(ptx, "bar%.sync") <= 4, r[2] .. ": " .. count(ptx, "bar%.sync") .. " barriers")
+      T.truthy(ck:info().shared_bytes <= 256, r[2] .. ": " .. ck:info().shared_bytes .. " bytes of shared memory")
+      T.truthy(not ptx:find(".local", 1, true), r[2] .. ": local memory")
+      local out = ptxas_v(ptx)
+      T.truthy(out:find("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads", 1, true),
+        r[2] .. ": ptxas -v: " .. out)
+      local regs = tonumber(out:match("Used (%d+) registers"))
+      T.truthy(regs and regs <= 128, r[2] .. ": registers " .. tostring(regs))
+    end)
+end
+
 os.remove(tmp)
 os.remove(tmp .. ".ptx")
 os.remove(tmp .. ".cubin")
