@@ -11,8 +11,9 @@ return function(M, Bound, priv)
   local config_module, needs_compiler = priv.config_module, priv.needs_compiler
   local to_config = M.to_config
 
-  -- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches.
-  M.stats = {traces = 0, compiles = 0, launches = 0}
+  -- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches (and of
+  -- those, the ones that took the cached call's fast path, ck:launch_frame).
+  M.stats = {traces = 0, compiles = 0, launches = 0, fast_launches = 0}
 
   M.STAGES = {"ir", "lowered", "llvm", "asm", "ptx", "triton"}
   local CUDA_STAGES = {}
@@ -229,14 +230,48 @@ return function(M, Bound, priv)
   end
 
   -- Launches variant v compiled for cfg on args (host tensors in IR argument order).
-  function Bound:_launch(v, cfg, args)
-    local ck = self:_compiled(v, cfg)
-    local ok, err = pcall(ck.launch, ck, args)
-    if not ok then
-      if diag.is_error(err) then error(err, 0) end
-      diag.raise("launching " .. self.kernel.name .. " failed: " .. clean(err))
+  -- (The compiled kernel per config object is remembered on the variant: this runs every call.)
+  local NO_CONFIG = {}
+  local function launch_ck(self, v, cfg)
+    local by_cfg = v.launch_ck
+    if not by_cfg then
+      by_cfg = setmetatable({}, {__mode = "k"})
+      v.launch_ck = by_cfg
     end
+    local ck = by_cfg[cfg or NO_CONFIG]
+    if not ck then
+      ck = self:_compiled(v, cfg)
+      by_cfg[cfg or NO_CONFIG] = ck
+    end
+    return ck
+  end
+
+  local function launch_failed(self, err)
+    if diag.is_error(err) then error(err, 0) end
+    diag.raise("launching " .. self.kernel.name .. " failed: " .. clean(err))
+  end
+
+  function Bound:_launch(v, cfg, args)
+    local ck = launch_ck(self, v, cfg)
+    local ok, err = pcall(ck.launch, ck, args)
+    if not ok then launch_failed(self, err) end
     M.stats.launches = M.stats.launches + 1
+  end
+
+  -- Launches variant v compiled for cfg with the arguments found in the running kernel
+  -- function fn's frame (ck:launch_frame; plan from trace_launch.lua). False when they do not
+  -- fit, or the compiled kernel has no launch_frame: nothing was launched.
+  function Bound:_launch_frame(v, cfg, fn, plan)
+    local ck = launch_ck(self, v, cfg)
+    local launch_frame = ck.launch_frame
+    if not launch_frame then return false end
+    local ok, launched = pcall(launch_frame, ck, fn, plan)
+    if not ok then launch_failed(self, launched) end
+    if launched then
+      M.stats.launches = M.stats.launches + 1
+      M.stats.fast_launches = M.stats.fast_launches + 1
+    end
+    return launched
   end
 
   -- A call that traces (the first of a key, or one no trace fits).
@@ -274,7 +309,11 @@ return function(M, Bound, priv)
     local passed = self.passed or {}
     self.passed = nil
     local n = select("#", ...)
-    for i = 1, n do passed[i] = select(i, ...) end
+    if n <= 3 then
+      passed[1], passed[2], passed[3] = ...
+    else
+      for i = 1, n do passed[i] = select(i, ...) end
+    end
     local run = L.begin_run(self.launch_run, self, cfg, passed)
     run.npassed = n
     self.launch_run = nil -- in use (a kernel called from its own host code gets a fresh one)

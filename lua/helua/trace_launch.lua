@@ -34,8 +34,12 @@ function L.begin_run(run, bound, cfg, passed)
   run.bound, run.fn, run.config, run.settings = bound, k.fn, cfg, k.settings
   run.launched, run.nreg, run.variant = false, 0, nil
   run.regs = run.regs or {}
-  run.tunables = run.tunables or {}
-  for name in pairs(run.tunables) do run.tunables[name] = nil end
+  local tunables = run.tunables
+  if not tunables then
+    run.tunables = {}
+  elseif next(tunables) ~= nil then
+    for name in pairs(tunables) do tunables[name] = nil end
+  end
   return run
 end
 
@@ -112,20 +116,29 @@ L.same_layout = same_layout
 
 -- This call's tensors for variant v (in IR argument order, in v.launch_args, which the caller
 -- clears after the launch), or nil when a check fails. (Numeric loops: this runs every call.)
-local function collect(v, level, run)
+-- Whether the upvalues the device code may have baked in and the config values host code read
+-- are what variant v's trace saw.
+local function fits(v, run)
   local fn = run.fn
-  local upvals, deps, vargs = v.upvals, v.deps, v.args
+  local upvals, deps = v.upvals, v.deps
   for i = 1, #upvals do
     local u = upvals[i]
     local _, cur = getupvalue(fn, u.i)
-    if cur ~= u.v then return nil end
+    if cur ~= u.v then return false end
   end
   for i = 1, #deps do
     local d = deps[i]
     local cur
     if d.kind == "tunable" then cur = run.tunables[d.name] else cur = run.regs[d.slot] end
-    if cur ~= d.value then return nil end
+    if cur ~= d.value then return false end
   end
+  return true
+end
+
+local function collect(v, level, run)
+  if not fits(v, run) then return nil end
+  local fn = run.fn
+  local vargs = v.args
   local args = v.launch_args
   if not args then
     args = {}
@@ -185,9 +198,42 @@ local function launch(run, level)
   error(L.RETRACE, 0)
 end
 
+-- The plan of ck:launch_frame for variant v: per IR argument, the index and name of the kernel
+-- function's local that holds it; false when an argument lives elsewhere (an upvalue, a vararg,
+-- a table field, a global) or at several places (aliases): those take collect's general path.
+local function frame_plan(v)
+  local plan = {}
+  for i, a in ipairs(v.args) do
+    local loc = a.loc
+    if loc.kind ~= "local" or loc.field ~= nil or a.aliases then return false end
+    plan[2 * i - 1], plan[2 * i] = loc.i, loc.name
+  end
+  return plan
+end
+
+-- The cached call's fast path: the newest variant, its arguments read from the kernel's frame
+-- and checked in C (ck:launch_frame). False when anything does not fit: launch() then looks at
+-- every variant the general way (and retraces when none fits). A bound kernel with its own
+-- _launch (tune_pool.setup captures the launch that way) always takes the general path.
+local function launch_fast(run)
+  local bound = run.bound
+  local v = bound.variants[1]
+  if not (v and v.func) or rawget(bound, "_launch") ~= nil then return false end
+  local plan = v.frame_plan
+  if plan == nil then
+    plan = frame_plan(v)
+    v.frame_plan = plan
+  end
+  if not (plan and fits(v, run) and bound:_launch_frame(v, run.config, run.fn, plan)) then
+    return false
+  end
+  run.launched, run.variant = true, v
+  return true
+end
+
 -- hl.tile / hl.grid: the first one launches; all of them yield nothing.
 function L.tile(run)
-  if not run.launched then
+  if not run.launched and not launch_fast(run) then
     -- levels: 1 L.tile, 2 the kernel function (hl.tile tail-calls L.tile)
     local info = getinfo(2, "f")
     local level = info and info.func == run.fn and 2 or frame_of(run.fn)

@@ -7,7 +7,10 @@
 -- called back to back, wall clock. Each row is the median over B blocks of N calls of the mean
 -- time per call in one block (a noisy machine only ever adds time; the median ignores the
 -- blocks a neighbour disturbed). Rows, cheapest first:
---   dispatch       k:key(...) and the bound-kernel lookup (what every call does first)
+--   Lua speed      100 table stores (to compare machines)
+--   key            k:key(...) and the bound-kernel lookup (calls with tensors not seen before;
+--                  others find their bound kernel by the tensors' identity)
+--   raw launch     a CudaFunc of the same PTX launched directly (the driver's share)
 --   launch         the compiled kernel's ck:launch(list) alone (argument checks, cuLaunchKernel)
 --   alloc          helua.empty of the output on the device (through the caching allocator)
 --   host code      the kernel's host code as plain Lua (x:size(), helua.empty)
@@ -73,8 +76,20 @@ local function row(name, fn, note)
   return med
 end
 
-row("dispatch (key + bound lookup)", function() return bound[add:key(x, y)] end)
-local launch = row("launch (ck:launch alone)", function() ck:launch(list) end, "cuLaunchKernel")
+row("Lua speed: 100 table stores", function()
+  local t = {}
+  for i = 1, 100 do t[i] = i end
+end, "calibration: compare machines")
+row("key k:key(x, y) + lookup", function() return bound[add:key(x, y)] end,
+  "calls with new tensors only")
+local info = ck:info()
+local sig = string.rep("p", #info.args)
+local raw = core.cuda_module(ck:code("ptx")):func(info.entry, sig)
+row("raw launch (CudaFunc:launch)", function()
+  raw:launch(info.grid_dims, info.block_dims, list, info.shared_bytes)
+end, "cuLaunchKernel and little else")
+local launch = row("launch (ck:launch alone)", function() ck:launch(list) end,
+  "argument checks + cuLaunchKernel")
 row("alloc (helua.empty on cuda)", function() return helua.empty({size, size}, opts) end)
 row("host code (x:size, helua.empty)", function()
   local m, n = x:size()
@@ -86,18 +101,27 @@ local whole = row("whole cached call add(x, y)", function() return add(x, y) end
 core.cuda_synchronize()
 local s1 = core.cuda_mem_stats()
 
+-- Lua VM instructions per cached call (a count hook): the same on every machine, unlike time.
+local count = 0
+debug.sethook(function() count = count + 1 end, "", 1)
+for _ = 1, 100 do add(x, y) end
+debug.sethook()
+
 local info = helua.cuda.device_info()
-print(string.format("host overhead of a cached cuda call: add %dx%d float32, %d blocks of %d calls, "
-  .. "median (min) us per call; %s; %s; HELUA_CUDA_CACHE_MB=%s", size, size, blocks, calls,
-  tostring(info.name), os.date("!%Y-%m-%d %H:%M UTC"), os.getenv("HELUA_CUDA_CACHE_MB") or "default"))
+print(string.format("host overhead of a cached cuda call: add %dx%d float32, %d blocks of %d "
+  .. "calls, median (min) us per call; %s; %s; HELUA_CUDA_CACHE_MB=%s", size, size, blocks, calls,
+  tostring(info.name), os.date("!%Y-%m-%d %H:%M UTC"),
+  os.getenv("HELUA_CUDA_CACHE_MB") or "default"))
 print(string.format("  %-34s %9s %9s  %s", "what", "median", "min", "note"))
 for _, r in ipairs(rows) do
   print(string.format("  %-34s %9.2f %9.2f  %s", r[1], r[2], r[3], r[4]))
 end
 print(string.format("  %-34s %9.2f %9s  %s", "helua's share (whole - launch)", whole - launch, "",
   "everything but the kernel object's launch"))
+print(string.format("  Lua VM instructions per cached call: %d", count // 100))
 print(string.format("host overhead of a cached call: %.2f us (target <= 10 us: %s)", whole,
   whole <= 10 and "met" or string.format("missed by %.1f us", whole - 10)))
-print(string.format("  device allocator over the whole-call blocks: %d hits, %d misses, %d cuMemAlloc, "
-  .. "%d cuMemFree; %d bytes in use, %d cached at the end", s1.hits - s0.hits, s1.misses - s0.misses,
-  s1.driver_allocs - s0.driver_allocs, s1.releases - s0.releases, s1.allocated, s1.cached))
+print(string.format("  device allocator over the whole-call blocks: %d hits, %d misses, "
+  .. "%d cuMemAlloc, %d cuMemFree; %d bytes in use, %d cached at the end", s1.hits - s0.hits,
+  s1.misses - s0.misses, s1.driver_allocs - s0.driver_allocs, s1.releases - s0.releases,
+  s1.allocated, s1.cached))

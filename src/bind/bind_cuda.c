@@ -220,6 +220,62 @@ static int core_cuda_empty(lua_State *L) {
   return push_result(L, rc, t, &d);
 }
 
+/* core.fast_empty(shape, opts) -> a new uninitialized tensor, or nothing when anything about the
+ * arguments is out of the ordinary: shape a plain list of integers >= 0, opts nil or a plain
+ * table holding only dtype (a known name) and device ("cpu", "cuda", "cuda:0", with a usable
+ * driver). helua.empty (tensor.lua) tries it first and takes its checked Lua path, which raises
+ * with a clear message, when it returns nothing: this is every kernel call's output allocation,
+ * helua.empty({m, n}, {dtype = x.dtype, device = x.device}), at a fraction of the Lua path's
+ * cost (issue 4). */
+static int core_fast_empty(lua_State *L) {
+  if (lua_gettop(L) > 2 || lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1)) return 0;
+  int n = (int)lua_rawlen(L, 1);
+  if (n > TENSOR_MAX_DIMS) return 0;
+  int64_t sizes[TENSOR_MAX_DIMS];
+  for (int i = 0; i < n; i++) {
+    int isint = 0;
+    lua_rawgeti(L, 1, i + 1);
+    lua_Integer v = lua_tointegerx(L, -1, &isint);
+    bool ok = isint && lua_type(L, -1) == LUA_TNUMBER && v >= 0;
+    lua_pop(L, 1);
+    if (!ok) return 0;
+    sizes[i] = (int64_t)v;
+  }
+  DType dt = DT_FLOAT32;
+  bool cuda = false;
+  if (!lua_isnoneornil(L, 2)) {
+    if (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2)) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      lua_pop(L, 1); /* the value; the key stays for lua_next */
+      if (lua_type(L, -1) != LUA_TSTRING) return 0;
+      const char *k = lua_tostring(L, -1);
+      if (strcmp(k, "dtype") != 0 && strcmp(k, "device") != 0) return 0;
+    }
+    Diag ignored;
+    if (lua_getfield(L, 2, "dtype") != LUA_TNIL &&
+        (lua_type(L, -1) != LUA_TSTRING ||
+         tensor_dtype_from_name(lua_tostring(L, -1), &dt, &ignored)))
+      return 0;
+    if (lua_getfield(L, 2, "device") != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TSTRING) return 0;
+      const char *dev = lua_tostring(L, -1);
+      cuda = strcmp(dev, "cuda") == 0 || strcmp(dev, "cuda:0") == 0;
+      if (!cuda && strcmp(dev, "cpu") != 0) return 0;
+    }
+    lua_pop(L, 2);
+  }
+  Tensor *t = NULL;
+  Diag d;
+  if (!cuda) {
+    if (tensor_empty(sizes, n, dt, &t, &d)) return 0;
+    bind_tensor_push(L, t);
+    return 1;
+  }
+  if (!rt_cuda_available(&d) || rt_cuda_tensor_empty(sizes, n, dt, &t, &d)) return 0;
+  return push_result(L, HL_OK, t, &d);
+}
+
 /* core.cuda_pin(t) -> a page-locked host copy (fast transfers). */
 static int core_cuda_pin(lua_State *L) {
   Tensor *t = bind_tensor_check(L, 1), *r = NULL;
@@ -492,7 +548,7 @@ static const luaL_Reg cuda_funcs[] = {
     {"cuda_select_device", core_cuda_select_device},
     {"cuda_current_device", core_cuda_current_device},
     {"cuda_mem_stats", core_cuda_mem_stats}, {"cuda_empty_cache", core_cuda_empty_cache},
-    {NULL, NULL}};
+    {"fast_empty", core_fast_empty}, {NULL, NULL}};
 
 void bind_cuda_register(lua_State *L) {
   int core = lua_gettop(L);
