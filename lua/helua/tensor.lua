@@ -486,9 +486,9 @@ table.sort(KNOWN)
 
 local c_index = mt.__index
 
--- (Methods come from tables first, C's snapshot included, before the C __index: t:size() and
--- friends run in every kernel call's host code.)
-mt.__index = function(t, k)
+-- (core.tensor_index answers method names, dtype and device in C before calling this: t:size()
+-- and friends run in every kernel call's host code.)
+local function lua_index(t, k)
   local m = lua_methods[k]
   if m ~= nil then return m end
   m = C[k]
@@ -506,6 +506,7 @@ mt.__index = function(t, k)
   if active.in_device() then return hl._index_load(t, k) end
   return T.host_get(t, k)
 end
+mt.__index = core.tensor_index and core.tensor_index(lua_methods, C, lua_index) or lua_index
 
 mt.__newindex = function(t, k, v)
   if type(k) == "string" then

@@ -538,6 +538,44 @@ static void install_guard(lua_State *L, int core) {
   lua_pop(L, 1);
 }
 
+/* core.tensor_index(lua_methods, c_methods, fallback) -> the tensor metatable's __index that
+ * tensor.lua installs: t:size(), t.dtype and t.device, in every kernel call's host code, answered
+ * without a Lua frame. String keys: the Lua methods, then the C methods (raw lookups), then dtype
+ * and device from the tensor; anything else goes to fallback (the Lua __index: element indexing,
+ * did-you-mean errors). */
+static int tensor_index(lua_State *L) {
+  if (lua_type(L, 2) == LUA_TSTRING) {
+    for (int u = 1; u <= 2; u++) {
+      lua_pushvalue(L, 2);
+      if (lua_rawget(L, lua_upvalueindex(u)) != LUA_TNIL) return 1;
+      lua_pop(L, 1);
+    }
+    Tensor *t = bind_tensor_test(L, 1);
+    const char *k = lua_tostring(L, 2);
+    if (t && strcmp(k, "dtype") == 0) {
+      lua_pushstring(L, tensor_dtype_name(t->dtype));
+      return 1;
+    }
+    if (t && strcmp(k, "device") == 0) {
+      lua_pushstring(L, t->storage->ops->name);
+      return 1;
+    }
+  }
+  lua_pushvalue(L, lua_upvalueindex(3));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, 1);
+  return 1;
+}
+
+static int core_tensor_index(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TFUNCTION);
+  lua_settop(L, 3);
+  lua_pushcclosure(L, tensor_index, 3);
+  return 1;
+}
+
 /* ---- registration ------------------------------------------------------------------------- */
 
 static const luaL_Reg cuda_funcs[] = {
@@ -548,7 +586,7 @@ static const luaL_Reg cuda_funcs[] = {
     {"cuda_select_device", core_cuda_select_device},
     {"cuda_current_device", core_cuda_current_device},
     {"cuda_mem_stats", core_cuda_mem_stats}, {"cuda_empty_cache", core_cuda_empty_cache},
-    {"fast_empty", core_fast_empty}, {NULL, NULL}};
+    {"fast_empty", core_fast_empty}, {"tensor_index", core_tensor_index}, {NULL, NULL}};
 
 void bind_cuda_register(lua_State *L) {
   int core = lua_gettop(L);

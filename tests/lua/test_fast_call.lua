@@ -155,6 +155,21 @@ T.test("helua.empty: the fast path and the checked path agree", function()
   T.raises(function() k(helua.randn({4})) end, "host code")
 end)
 
+T.test("tensor fields and methods through core.tensor_index", function()
+  local t = helua.tensor({{1, 2}, {3, 4}}, {dtype = helua.int32})
+  T.eq(t.dtype, "int32", "dtype")
+  T.eq(t.device, "cpu", "device")
+  T.eq(select(2, t:size()), 2, "a C method")
+  T.eq(t:cpu(), t, "a Lua method")
+  T.eq(t[{2, 1}], 3, "element indexing")
+  T.raises(function() return t.dtyp end, "no field or method 'dtyp'", "dtype")
+  if helua.cuda.is_available() then
+    local d = t:cuda()
+    T.eq(d.device, "cuda", "device of a device tensor")
+    T.eq(d.dtype, "int32", "its dtype")
+  end
+end)
+
 suite("cpu")
 if helua.cuda.is_available() then
   suite("cuda")
