@@ -224,7 +224,8 @@ local function launch_fast(run)
     plan = frame_plan(v)
     v.frame_plan = plan
   end
-  if not (plan and fits(v, run) and bound:_launch_frame(v, run.config, run.fn, plan)) then
+  if not (plan and (#v.upvals + #v.deps == 0 or fits(v, run))
+          and bound:_launch_frame(v, run.config, run.fn, plan)) then
     return false
   end
   run.launched, run.variant = true, v
