@@ -246,7 +246,8 @@ return function(M, Bound, priv)
     return ck
   end
 
-  local function launch_failed(self, err)
+  -- Raises a launch's error as a diagnostic.
+  function Bound:_launch_failed(err)
     if diag.is_error(err) then error(err, 0) end
     diag.raise("launching " .. self.kernel.name .. " failed: " .. clean(err))
   end
@@ -254,24 +255,19 @@ return function(M, Bound, priv)
   function Bound:_launch(v, cfg, args)
     local ck = launch_ck(self, v, cfg)
     local ok, err = pcall(ck.launch, ck, args)
-    if not ok then launch_failed(self, err) end
+    if not ok then self:_launch_failed(err) end
     M.stats.launches = M.stats.launches + 1
   end
 
-  -- Launches variant v compiled for cfg with the arguments found in the running kernel
-  -- function fn's frame (ck:launch_frame; plan from trace_launch.lua). False when they do not
-  -- fit, or the compiled kernel has no launch_frame: nothing was launched.
-  function Bound:_launch_frame(v, cfg, fn, plan)
+  -- What trace_launch.lua's fast path launches variant v with for cfg: {cfg, ck, launch_frame
+  -- (ck:launch_frame: the arguments read from the kernel function's frame), plan, checks (the
+  -- trace has upvalues or config values to check first), stats (M.stats: launches and
+  -- fast_launches count these)}; false when the compiled kernel has no launch_frame.
+  function Bound:_fast_launcher(v, cfg, plan, checks)
     local ck = launch_ck(self, v, cfg)
-    local launch_frame = ck.launch_frame
-    if not launch_frame then return false end
-    local ok, launched = pcall(launch_frame, ck, fn, plan)
-    if not ok then launch_failed(self, launched) end
-    if launched then
-      M.stats.launches = M.stats.launches + 1
-      M.stats.fast_launches = M.stats.fast_launches + 1
-    end
-    return launched
+    if not ck.launch_frame then return false end
+    return {cfg = cfg, ck = ck, launch_frame = ck.launch_frame, plan = plan, checks = checks,
+            stats = M.stats}
   end
 
   -- A call that traces (the first of a key, or one no trace fits).
@@ -290,33 +286,35 @@ return function(M, Bound, priv)
     self.launch_run = run
     local passed, n = run.passed, run.npassed
     if ok then
-      for i = 1, n do passed[i] = nil end
-      self.passed = passed
+      if n <= 3 then
+        passed[1], passed[2], passed[3] = nil, nil, nil
+      else
+        for i = 1, n do passed[i] = nil end
+      end
       self.runs = self.runs + 1
       return ...
     end
     local args = table.pack(table.unpack(passed, 1, n))
     for i = 1, n do passed[i] = nil end
-    self.passed = passed
     local err = ...
     if err ~= L.RETRACE then error(err, 0) end
     return self:_traced_call(cfg, table.unpack(args, 1, args.n))
   end
 
   -- A cached compiled call: host code runs, the first device loop launches (trace_launch.lua).
+  -- The run table (with its list of the call's arguments) is reused between calls; a kernel
+  -- called from its own host code gets a fresh one.
   function Bound:_relaunch(cfg, ...)
     L = L or require "helua.trace_launch"
-    local passed = self.passed or {}
-    self.passed = nil
-    local n = select("#", ...)
+    local run = L.begin_run(self.launch_run, self, cfg)
+    self.launch_run = nil -- in use
+    local passed, n = run.passed, select("#", ...)
     if n <= 3 then
       passed[1], passed[2], passed[3] = ...
     else
       for i = 1, n do passed[i] = select(i, ...) end
     end
-    local run = L.begin_run(self.launch_run, self, cfg, passed)
     run.npassed = n
-    self.launch_run = nil -- in use (a kernel called from its own host code gets a fresh one)
     active.push(run)
     return relaunched(self, run, cfg, xpcall(self.kernel.fn, M.on_error, ...))
   end

@@ -25,21 +25,21 @@ end})
 
 function L.is_value() return false end
 
--- A run for one cached call (the table is reused by the bound kernel between calls). passed:
--- the call's arguments (a list the caller reuses).
-function L.begin_run(run, bound, cfg, passed)
-  run = run or {impl = L, depth = 0, skip_loops = true}
-  run.passed = passed
-  local k = bound.kernel
-  run.bound, run.fn, run.config, run.settings = bound, k.fn, cfg, k.settings
-  run.launched, run.nreg, run.variant = false, 0, nil
-  run.regs = run.regs or {}
-  local tunables = run.tunables
-  if not tunables then
-    run.tunables = {}
-  elseif next(tunables) ~= nil then
-    for name in pairs(tunables) do tunables[name] = nil end
+-- A run for one cached call (the table is reused by the bound kernel between calls; nil makes
+-- one). run.passed is the list the caller fills with the call's arguments (and clears after).
+function L.begin_run(run, bound, cfg)
+  if not run or run.bound ~= bound then
+    local k = bound.kernel
+    run = {impl = L, depth = 0, skip_loops = true, bound = bound, fn = k.fn,
+           settings = k.settings, regs = {}, tunables = {}, passed = {}}
+  else
+    local tunables = run.tunables
+    if next(tunables) ~= nil then
+      for name in pairs(tunables) do tunables[name] = nil end
+    end
   end
+  run.config = cfg
+  run.launched, run.nreg, run.variant = false, 0, nil
   return run
 end
 
@@ -219,15 +219,19 @@ local function launch_fast(run)
   local bound = run.bound
   local v = bound.variants[1]
   if not (v and v.func) or rawget(bound, "_launch") ~= nil then return false end
-  local plan = v.frame_plan
-  if plan == nil then
-    plan = frame_plan(v)
-    v.frame_plan = plan
+  local cfg = run.config
+  local fast = v.fast -- the launcher for v.fast.cfg (kernel_compile.lua's Bound:_fast_launcher)
+  if fast == nil or (fast and fast.cfg ~= cfg) then
+    local plan = frame_plan(v)
+    fast = plan and bound:_fast_launcher(v, cfg, plan, #v.upvals + #v.deps > 0)
+    v.fast = fast
   end
-  if not (plan and (#v.upvals + #v.deps == 0 or fits(v, run))
-          and bound:_launch_frame(v, run.config, run.fn, plan)) then
-    return false
-  end
+  if not fast or (fast.checks and not fits(v, run)) then return false end
+  local ok, launched = pcall(fast.launch_frame, fast.ck, run.fn, fast.plan)
+  if not ok then bound:_launch_failed(launched) end
+  if not launched then return false end
+  local stats = fast.stats
+  stats.launches, stats.fast_launches = stats.launches + 1, stats.fast_launches + 1
   run.launched, run.variant = true, v
   return true
 end
