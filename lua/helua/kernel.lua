@@ -25,6 +25,7 @@ local guard = require "helua.guard"
 local tensor = require "helua.tensor"
 
 local WEAK_KEYS = {__mode = "k"}
+local select = select -- (a local: every call reads it)
 
 local Kernel = {__name = "helua.Kernel"}
 Kernel.__index = Kernel

@@ -7,6 +7,9 @@ local active = require "helua.active"
 local core = require "helua.core"
 local diag = require "helua.diag"
 
+local select, xpcall = select, xpcall -- (locals: the cached call's path reads them)
+local push, pop = active.push, active.pop
+
 return function(M, Bound, priv)
   local config_module, needs_compiler = priv.config_module, priv.needs_compiler
   local to_config = M.to_config
@@ -282,7 +285,7 @@ return function(M, Bound, priv)
   -- After a cached call's kernel function returned or raised: its results, or a traced call when
   -- no trace fitted it (L.RETRACE). Varargs, not a packed table: this runs every call.
   local function relaunched(self, run, cfg, ok, ...)
-    active.pop(run)
+    pop(run)
     self.launch_run = run
     local passed, n = run.passed, run.npassed
     if ok then
@@ -315,7 +318,7 @@ return function(M, Bound, priv)
       for i = 1, n do passed[i] = select(i, ...) end
     end
     run.npassed = n
-    active.push(run)
+    push(run)
     return relaunched(self, run, cfg, xpcall(self.kernel.fn, M.on_error, ...))
   end
 

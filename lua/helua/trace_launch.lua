@@ -15,6 +15,7 @@ local tensor = require "helua.tensor"
 local C = tensor.C
 local getlocal, getupvalue, getinfo = debug.getlocal, debug.getupvalue, debug.getinfo
 local is_tensor = core.is_tensor
+local next, pcall, rawget = next, pcall, rawget -- (locals: the cached call's path reads them)
 
 local L = {name = "launch"}
 

@@ -179,11 +179,15 @@ static void gc_account(lua_State *L, const Tensor *t) {
   lua_gc(L, LUA_GCSTEP, kb > (size_t)INT_MAX ? INT_MAX : (int)kb);
 }
 
+void bind_cuda_push_new(lua_State *L, Tensor *t) {
+  bind_tensor_push(L, t); /* on the stack first: the collector step below cannot free it */
+  gc_account(L, t);
+}
+
 /* Pushes the result of a C call that made a tensor, or raises. */
 static int push_result(lua_State *L, int rc, Tensor *t, const Diag *d) {
   if (rc) return raise(L, d);
-  bind_tensor_push(L, t); /* on the stack first: the collector step below cannot free it */
-  gc_account(L, t);
+  bind_cuda_push_new(L, t);
   return 1;
 }
 
@@ -218,62 +222,6 @@ static int core_cuda_empty(lua_State *L) {
   Tensor *t = NULL;
   int rc = rt_cuda_tensor_empty(sizes, n, dt, &t, &d); /* before reading t */
   return push_result(L, rc, t, &d);
-}
-
-/* core.fast_empty(shape, opts) -> a new uninitialized tensor, or nothing when anything about the
- * arguments is out of the ordinary: shape a plain list of integers >= 0, opts nil or a plain
- * table holding only dtype (a known name) and device ("cpu", "cuda", "cuda:0", with a usable
- * driver). helua.empty (tensor.lua) tries it first and takes its checked Lua path, which raises
- * with a clear message, when it returns nothing: this is every kernel call's output allocation,
- * helua.empty({m, n}, {dtype = x.dtype, device = x.device}), at a fraction of the Lua path's
- * cost (issue 4). */
-static int core_fast_empty(lua_State *L) {
-  if (lua_gettop(L) > 2 || lua_type(L, 1) != LUA_TTABLE || lua_getmetatable(L, 1)) return 0;
-  int n = (int)lua_rawlen(L, 1);
-  if (n > TENSOR_MAX_DIMS) return 0;
-  int64_t sizes[TENSOR_MAX_DIMS];
-  for (int i = 0; i < n; i++) {
-    int isint = 0;
-    lua_rawgeti(L, 1, i + 1);
-    lua_Integer v = lua_tointegerx(L, -1, &isint);
-    bool ok = isint && lua_type(L, -1) == LUA_TNUMBER && v >= 0;
-    lua_pop(L, 1);
-    if (!ok) return 0;
-    sizes[i] = (int64_t)v;
-  }
-  DType dt = DT_FLOAT32;
-  bool cuda = false;
-  if (!lua_isnoneornil(L, 2)) {
-    if (lua_type(L, 2) != LUA_TTABLE || lua_getmetatable(L, 2)) return 0;
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      lua_pop(L, 1); /* the value; the key stays for lua_next */
-      if (lua_type(L, -1) != LUA_TSTRING) return 0;
-      const char *k = lua_tostring(L, -1);
-      if (strcmp(k, "dtype") != 0 && strcmp(k, "device") != 0) return 0;
-    }
-    Diag ignored;
-    if (lua_getfield(L, 2, "dtype") != LUA_TNIL &&
-        (lua_type(L, -1) != LUA_TSTRING ||
-         tensor_dtype_from_name(lua_tostring(L, -1), &dt, &ignored)))
-      return 0;
-    if (lua_getfield(L, 2, "device") != LUA_TNIL) {
-      if (lua_type(L, -1) != LUA_TSTRING) return 0;
-      const char *dev = lua_tostring(L, -1);
-      cuda = strcmp(dev, "cuda") == 0 || strcmp(dev, "cuda:0") == 0;
-      if (!cuda && strcmp(dev, "cpu") != 0) return 0;
-    }
-    lua_pop(L, 2);
-  }
-  Tensor *t = NULL;
-  Diag d;
-  if (!cuda) {
-    if (tensor_empty(sizes, n, dt, &t, &d)) return 0;
-    bind_tensor_push(L, t);
-    return 1;
-  }
-  if (!rt_cuda_available(&d) || rt_cuda_tensor_empty(sizes, n, dt, &t, &d)) return 0;
-  return push_result(L, HL_OK, t, &d);
 }
 
 /* core.cuda_pin(t) -> a page-locked host copy (fast transfers). */
@@ -538,44 +486,6 @@ static void install_guard(lua_State *L, int core) {
   lua_pop(L, 1);
 }
 
-/* core.tensor_index(lua_methods, c_methods, fallback) -> the tensor metatable's __index that
- * tensor.lua installs: t:size(), t.dtype and t.device, in every kernel call's host code, answered
- * without a Lua frame. String keys: the Lua methods, then the C methods (raw lookups), then dtype
- * and device from the tensor; anything else goes to fallback (the Lua __index: element indexing,
- * did-you-mean errors). */
-static int tensor_index(lua_State *L) {
-  if (lua_type(L, 2) == LUA_TSTRING) {
-    for (int u = 1; u <= 2; u++) {
-      lua_pushvalue(L, 2);
-      if (lua_rawget(L, lua_upvalueindex(u)) != LUA_TNIL) return 1;
-      lua_pop(L, 1);
-    }
-    Tensor *t = bind_tensor_test(L, 1);
-    const char *k = lua_tostring(L, 2);
-    if (t && strcmp(k, "dtype") == 0) {
-      lua_pushstring(L, tensor_dtype_name(t->dtype));
-      return 1;
-    }
-    if (t && strcmp(k, "device") == 0) {
-      lua_pushstring(L, t->storage->ops->name);
-      return 1;
-    }
-  }
-  lua_pushvalue(L, lua_upvalueindex(3));
-  lua_insert(L, 1);
-  lua_call(L, lua_gettop(L) - 1, 1);
-  return 1;
-}
-
-static int core_tensor_index(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TFUNCTION);
-  lua_settop(L, 3);
-  lua_pushcclosure(L, tensor_index, 3);
-  return 1;
-}
-
 /* ---- registration ------------------------------------------------------------------------- */
 
 static const luaL_Reg cuda_funcs[] = {
@@ -586,11 +496,12 @@ static const luaL_Reg cuda_funcs[] = {
     {"cuda_select_device", core_cuda_select_device},
     {"cuda_current_device", core_cuda_current_device},
     {"cuda_mem_stats", core_cuda_mem_stats}, {"cuda_empty_cache", core_cuda_empty_cache},
-    {"fast_empty", core_fast_empty}, {"tensor_index", core_tensor_index}, {NULL, NULL}};
+    {NULL, NULL}};
 
 void bind_cuda_register(lua_State *L) {
   int core = lua_gettop(L);
   install_guard(L, core); /* before our own functions, which take device tensors */
   luaL_setfuncs(L, cuda_funcs, 0);
   bind_cuda_launch_register(L);
+  bind_fast_register(L);
 }

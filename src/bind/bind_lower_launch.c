@@ -180,7 +180,7 @@ int bind_lower_launch_frame(lua_State *L) {
     const char *name = n > 0 && want ? lua_getlocal(L, &ar, n) : NULL;
     if (!name) {
       found = false;
-    } else if (strcmp(name, want) != 0) {
+    } else if (name != want && strcmp(name, want) != 0) { /* equal short strings: one pointer */
       lua_pop(L, 1);
       found = false;
     }
