@@ -8,7 +8,7 @@ local core = require "helua.core"
 local diag = require "helua.diag"
 
 local select, xpcall = select, xpcall -- (locals: the cached call's path reads them)
-local push, pop = active.push, active.pop
+local stack, pop = active.stack, active.pop
 
 return function(M, Bound, priv)
   local config_module, needs_compiler = priv.config_module, priv.needs_compiler
@@ -285,7 +285,8 @@ return function(M, Bound, priv)
   -- After a cached call's kernel function returned or raised: its results, or a traced call when
   -- no trace fitted it (L.RETRACE). Varargs, not a packed table: this runs every call.
   local function relaunched(self, run, cfg, ok, ...)
-    pop(run)
+    local top = #stack
+    if stack[top] == run then stack[top] = nil else pop(run) end
     self.launch_run = run
     local passed, n = run.passed, run.npassed
     if ok then
@@ -318,7 +319,7 @@ return function(M, Bound, priv)
       for i = 1, n do passed[i] = select(i, ...) end
     end
     run.npassed = n
-    push(run)
+    stack[#stack + 1] = run -- active.push
     return relaunched(self, run, cfg, xpcall(self.kernel.fn, M.on_error, ...))
   end
 

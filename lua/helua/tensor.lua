@@ -199,13 +199,14 @@ end
 
 -- helua.empty first tries core.fast_empty (C: plain shapes and options, nothing else), the
 -- output allocation of every kernel call's host code; anything else takes the checked path.
-local fast_empty, in_device = core.fast_empty, active.in_device
+local fast_empty, runs = core.fast_empty, active.stack
 
 local function creator(name, fn, fill)
   local op = "helua." .. name
   local fast = fill == nil and fn == core.empty and fast_empty
   return function(...)
-    if fast and not in_device() then
+    local run = runs[#runs]
+    if fast and not (run and run.depth > 0) then -- (not active.in_device(), inline)
       local t = fast(...)
       if t then return t end
     end

@@ -233,7 +233,7 @@ local function launch_fast(run)
   if not launched then return false end
   local stats = fast.stats
   stats.launches, stats.fast_launches = stats.launches + 1, stats.fast_launches + 1
-  run.launched, run.variant = true, v
+  run.launched = true
   return true
 end
 
