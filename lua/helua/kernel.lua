@@ -202,7 +202,7 @@ function Kernel:bind(...)
 end
 
 -- A cached compiled call whose config is settled (b.fast, see Bound:_run) goes straight to the
--- launch path: this runs every call (issue 4: host overhead <= 10 us).
+-- launch path (Bound:_fast_caller): this runs every call (issue 4: host overhead <= 10 us).
 -- Calls with one or two tensors find their bound kernel by the tensors' identity (a tensor's
 -- layout never changes, so the same tensors have the same key), without building the key.
 function Kernel:__call(...)
@@ -224,7 +224,8 @@ function Kernel:__call(...)
   else
     b = bound_for(self, self:key(...))
   end
-  if b.fast then return b:_relaunch(b.fast_cfg, ...) end
+  local fast = b.fast
+  if fast then return fast(...) end
   return b:_run(nil, ...)
 end
 
@@ -507,7 +508,7 @@ function Bound:_run(cfg, ...)
       and (self.tuned or not M.tunes_on_call(k)) then
       -- settled: later plain calls (k(...)) skip the checks above and launch with cfg until
       -- set_config or autotune changes it
-      self.fast, self.fast_cfg = true, cfg
+      self.fast = self:_fast_caller(cfg)
     end
     return self:_run_compiled(cfg, ...)
   end

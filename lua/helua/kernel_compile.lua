@@ -7,7 +7,7 @@ local active = require "helua.active"
 local core = require "helua.core"
 local diag = require "helua.diag"
 
-local select, xpcall = select, xpcall -- (locals: the cached call's path reads them)
+local next, pairs, select, xpcall = next, pairs, select, xpcall -- (the cached call reads them)
 local stack, pop = active.stack, active.pop
 
 return function(M, Bound, priv)
@@ -321,6 +321,54 @@ return function(M, Bound, priv)
     run.npassed = n
     stack[#stack + 1] = run -- active.push
     return relaunched(self, run, cfg, xpcall(self.kernel.fn, M.on_error, ...))
+  end
+
+  -- The settled cached call of this bound kernel for cfg (kernel.lua's k(...) calls it once the
+  -- config is settled): _relaunch's work with everything it reads held in upvalues and one run
+  -- table of its own. A call that comes in while it runs (the kernel called from its own host
+  -- code) takes _relaunch.
+  function Bound:_fast_caller(cfg)
+    L = L or require "helua.trace_launch"
+    local bound, fn, on_error = self, self.kernel.fn, M.on_error
+    local run = L.begin_run(nil, self, cfg)
+    local passed, tunables = run.passed, run.tunables
+    local busy = false
+    local function finish(n, ok, ...)
+      local top = #stack
+      if stack[top] == run then stack[top] = nil else pop(run) end
+      busy = false
+      if ok then
+        if n <= 3 then
+          passed[1], passed[2], passed[3] = nil, nil, nil
+        else
+          for i = 1, n do passed[i] = nil end
+        end
+        bound.runs = bound.runs + 1
+        return ...
+      end
+      local args = table.pack(table.unpack(passed, 1, n))
+      for i = 1, n do passed[i] = nil end
+      local err = ...
+      if err ~= L.RETRACE then error(err, 0) end
+      return bound:_traced_call(cfg, table.unpack(args, 1, args.n))
+    end
+    return function(...)
+      if busy then return bound:_relaunch(cfg, ...) end
+      busy = true
+      run.launched, run.nreg = false, 0
+      if next(tunables) ~= nil then
+        for name in pairs(tunables) do tunables[name] = nil end
+      end
+      local n = select("#", ...)
+      if n <= 3 then
+        passed[1], passed[2], passed[3] = ...
+      else
+        for i = 1, n do passed[i] = select(i, ...) end
+      end
+      run.npassed = n
+      stack[#stack + 1] = run -- active.push
+      return finish(n, xpcall(fn, on_error, ...))
+    end
   end
 
   function Bound:_run_compiled(cfg, ...)

@@ -31,7 +31,7 @@ static int push_names(lua_State *L) {
 
 #define STR(base, s) lua_upvalueindex((base) + (s) + 1) /* base: the closure's own upvalues */
 
-/* ---- core.fast_empty -------------------------------------------------------------------------- */
+/* ---- core.fast_empty ------------------------------------------------------------------------ */
 
 /* core.fast_empty(shape, opts) -> a new uninitialized tensor, or nothing when anything about the
  * arguments is out of the ordinary: shape a plain list of integers >= 0, opts nil or a plain
@@ -61,7 +61,8 @@ static int fast_empty(lua_State *L) {
     lua_pushnil(L);
     while (lua_next(L, 2)) { /* key at 3, value at 4 */
       if (lua_rawequal(L, 3, STR(0, S_DTYPE))) {
-        if (lua_type(L, 4) != LUA_TSTRING || lua_rawget(L, STR(0, S_COUNT)) != LUA_TNUMBER) return 0;
+        if (lua_type(L, 4) != LUA_TSTRING || lua_rawget(L, STR(0, S_COUNT)) != LUA_TNUMBER)
+          return 0;
         dt = (DType)(lua_tointeger(L, -1) - 1);
       } else if (lua_rawequal(L, 3, STR(0, S_DEVICE))) {
         cuda = lua_rawequal(L, 4, STR(0, S_CUDA)) || lua_rawequal(L, 4, STR(0, S_CUDA0));
@@ -84,12 +85,13 @@ static int fast_empty(lua_State *L) {
   return 1;
 }
 
-/* ---- core.tensor_index ------------------------------------------------------------------------ */
+/* ---- core.tensor_index ---------------------------------------------------------------------- */
 
 /* The tensor metatable's __index that tensor.lua installs: t:size(), t.dtype and t.device answered
  * without a Lua frame. String keys: the Lua methods, then the C methods (raw lookups), then dtype
  * and device from the tensor; anything else goes to fallback (the Lua __index: element indexing,
- * did-you-mean errors). Upvalues: 1 the Lua methods, 2 the C methods, 3 fallback, then the names. */
+ * did-you-mean errors). Upvalues: 1 the Lua methods, 2 the C methods, 3 fallback, then the
+ * names. */
 static int tensor_index(lua_State *L) {
   if (lua_type(L, 2) == LUA_TSTRING) {
     for (int u = 1; u <= 2; u++) {

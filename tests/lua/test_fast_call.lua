@@ -117,6 +117,35 @@ local function suite(device)
     delta(c0, "bk:run then a plain call", {compiles = 1, traces = 0, fast = 2})
   end)
 
+  T.test(device .. ": kernels called from host code, the same one included", function()
+    local inner = helua.kernel(add_fn, {backend = backend})
+    local state = {nest = false}
+    local outer
+    outer = helua.kernel(function(x, y)
+      local m, n = x:size()
+      local twice = inner(x, x) -- another kernel
+      if state.nest then -- the same bound kernel while it runs (its settled caller is busy)
+        state.nest = false
+        local got, want = outer(x, y), x:cpu() + x:cpu() + y:cpu()
+        T.truthy(fake and got.device == "cuda" or helua.allclose(got:cpu(), want),
+          "nested call of the same kernel")
+      end
+      local out = helua.empty({m, n}, {dtype = x.dtype, device = x.device})
+      for tm, tn in hl.tile({m, n}) do
+        out[{tm, tn}] = twice[{tm, tn}] + y[{tm, tn}]
+      end
+      return out
+    end, {backend = backend})
+    local x, y = randn({4, 5}, 11), randn({4, 5}, 12)
+    local want = x:cpu() + x:cpu() + y:cpu()
+    for _ = 1, 3 do close(outer(x, y), want, "outer") end
+    local c0 = counts()
+    state.nest = true
+    close(outer(x, y), want, "outer with a nested call")
+    delta(c0, "outer + inner + nested outer (+ its inner)", {traces = 0, launches = 4})
+    close(outer(x, y), want, "outer after")
+  end)
+
   T.test(device .. ": ck:launch_frame refuses what it cannot find", function()
     local k = helua.kernel(add_fn, {backend = backend})
     local x, y = randn({5, 7}, 1), randn({5, 7}, 2)
