@@ -109,9 +109,9 @@ debug.sethook()
 
 local info = helua.cuda.device_info()
 print(string.format("host overhead of a cached cuda call: add %dx%d float32, %d blocks of %d "
-  .. "calls, median (min) us per call; %s; %s; HELUA_CUDA_CACHE_MB=%s", size, size, blocks, calls,
-  tostring(info.name), os.date("!%Y-%m-%d %H:%M UTC"),
-  os.getenv("HELUA_CUDA_CACHE_MB") or "default"))
+  .. "calls, median (min) us per call; %s; %s; HELUA_CUDA_CACHE_MB=%s; HELUA_GC=%s", size, size,
+  blocks, calls, tostring(info.name), os.date("!%Y-%m-%d %H:%M UTC"),
+  os.getenv("HELUA_CUDA_CACHE_MB") or "default", os.getenv("HELUA_GC") or "default"))
 print(string.format("  %-34s %9s %9s  %s", "what", "median", "min", "note"))
 for _, r in ipairs(rows) do
   print(string.format("  %-34s %9.2f %9.2f  %s", r[1], r[2], r[3], r[4]))
