@@ -7,6 +7,9 @@
 local active = {}
 
 local stack = {}
+-- The stack itself, for the cached call's path (kernel_compile.lua, tensor.lua), which reads and
+-- pushes it inline; everyone else uses the functions.
+active.stack = stack
 
 -- The innermost running kernel invocation, or nil outside kernels.
 function active.current() return stack[#stack] end

@@ -24,6 +24,9 @@ local eager = require "helua.eager"
 local guard = require "helua.guard"
 local tensor = require "helua.tensor"
 
+local WEAK_KEYS = {__mode = "k"}
+local select = select -- (a local: every call reads it)
+
 local Kernel = {__name = "helua.Kernel"}
 Kernel.__index = Kernel
 local Bound = {__name = "helua.BoundKernel"}
@@ -74,7 +77,8 @@ function M.kernel(fn, opts)
     })
   end
   local settings, sources = settings_module().resolve(opts)
-  local k = setmetatable({fn = fn, settings = settings, sources = sources, bound = {}}, Kernel)
+  local k = setmetatable({fn = fn, settings = settings, sources = sources, bound = {},
+                          by_tensors = setmetatable({}, WEAK_KEYS)}, Kernel)
   k.config = to_config(settings.config, "config")
   if settings.configs ~= nil then
     if type(settings.configs) ~= "table" or #settings.configs == 0 then
@@ -197,13 +201,38 @@ function Kernel:bind(...)
   return b
 end
 
+-- A cached compiled call whose config is settled (b.fast, see Bound:_run) goes straight to the
+-- launch path (Bound:_fast_caller): this runs every call (issue 4: host overhead <= 10 us).
+-- Calls with one or two tensors find their bound kernel by the tensors' identity (a tensor's
+-- layout never changes, so the same tensors have the same key), without building the key.
 function Kernel:__call(...)
-  return bound_for(self, self:key(...)):_run(nil, ...)
+  local n, b = select("#", ...), nil
+  if n <= 2 then
+    local x, y = ...
+    local row = self.by_tensors[x]
+    b = row and row[y or row]
+    if not b then
+      b = bound_for(self, self:key(...))
+      if is_tensor(x) and (n == 1 or is_tensor(y)) then
+        if not row then
+          row = setmetatable({}, WEAK_KEYS)
+          self.by_tensors[x] = row
+        end
+        row[y or row] = b
+      end
+    end
+  else
+    b = bound_for(self, self:key(...))
+  end
+  local fast = b.fast
+  if fast then return fast(...) end
+  return b:_run(nil, ...)
 end
 
 -- k:reset(): forget every bound kernel (their configs, traces and compiled kernels).
 function Kernel:reset()
   self.bound = {}
+  self.by_tensors = setmetatable({}, WEAK_KEYS)
 end
 
 function Kernel:__tostring() return "helua.kernel(" .. self.name .. ")" end
@@ -235,6 +264,7 @@ end
 -- bk:set_config(cfg): later calls with these arguments use cfg.
 function Bound:set_config(cfg)
   self.set = to_config(cfg)
+  self.fast = nil
   return self
 end
 
@@ -298,12 +328,14 @@ function Bound:autotune(opts)
                       default_ms = hit.default_ms}
       self.set = hit.config
       self.tuned = report
+      self.fast = nil
       return hit.config, report
     end
   end
   local best, report = require("helua.tune").autotune(self, self.args, o)
   self.set = best
   self.tuned = report
+  self.fast = nil
   if cache and report.best then
     local space = self:config_spec()
     local path, err = cache.store(dir, key, {json = space:to_json(report.best.tbl),
@@ -464,13 +496,19 @@ function Bound:_run(cfg, ...)
   -- GPU call tunes on GPU workers: Bound:autotune).
   local compiled = M.mode(k.settings) ~= "interpret"
   local tunable = compiled and core.compile ~= nil
-  local force = cfg == nil and k.settings.force_autotune and not self.tuned and tunable
-  if cfg == nil and not force then cfg = self:config() end
+  local plain = cfg == nil
+  local force = plain and k.settings.force_autotune and not self.tuned and tunable
+  if plain and not force then cfg = self:config() end
   if compiled then
     if cfg == nil and not force and self.exported ~= false then cfg = self:_exported(...) end
     if cfg == nil and not self.tuned and (force or M.tunes_on_call(k)) and tunable then
       self.args = table.pack(...)
       cfg = self:autotune()
+    elseif plain and not force and #self.variants > 0
+      and (self.tuned or not M.tunes_on_call(k)) then
+      -- settled: later plain calls (k(...)) skip the checks above and launch with cfg until
+      -- set_config or autotune changes it
+      self.fast = self:_fast_caller(cfg)
     end
     return self:_run_compiled(cfg, ...)
   end

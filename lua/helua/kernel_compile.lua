@@ -7,12 +7,16 @@ local active = require "helua.active"
 local core = require "helua.core"
 local diag = require "helua.diag"
 
+local next, pairs, select, xpcall = next, pairs, select, xpcall -- (the cached call reads them)
+local stack, pop = active.stack, active.pop
+
 return function(M, Bound, priv)
   local config_module, needs_compiler = priv.config_module, priv.needs_compiler
   local to_config = M.to_config
 
-  -- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches.
-  M.stats = {traces = 0, compiles = 0, launches = 0}
+  -- Counts for tests and benchmarks: traces run, kernels compiled, compiled launches (and of
+  -- those, the ones that took the cached call's fast path, ck:launch_frame).
+  M.stats = {traces = 0, compiles = 0, launches = 0, fast_launches = 0}
 
   M.STAGES = {"ir", "lowered", "llvm", "asm", "ptx", "triton"}
   local CUDA_STAGES = {}
@@ -233,14 +237,44 @@ return function(M, Bound, priv)
   end
 
   -- Launches variant v compiled for cfg on args (host tensors in IR argument order).
-  function Bound:_launch(v, cfg, args)
-    local ck = self:_compiled(v, cfg)
-    local ok, err = pcall(ck.launch, ck, args)
-    if not ok then
-      if diag.is_error(err) then error(err, 0) end
-      diag.raise("launching " .. self.kernel.name .. " failed: " .. clean(err))
+  -- (The compiled kernel per config object is remembered on the variant: this runs every call.)
+  local NO_CONFIG = {}
+  local function launch_ck(self, v, cfg)
+    local by_cfg = v.launch_ck
+    if not by_cfg then
+      by_cfg = setmetatable({}, {__mode = "k"})
+      v.launch_ck = by_cfg
     end
+    local ck = by_cfg[cfg or NO_CONFIG]
+    if not ck then
+      ck = self:_compiled(v, cfg)
+      by_cfg[cfg or NO_CONFIG] = ck
+    end
+    return ck
+  end
+
+  -- Raises a launch's error as a diagnostic.
+  function Bound:_launch_failed(err)
+    if diag.is_error(err) then error(err, 0) end
+    diag.raise("launching " .. self.kernel.name .. " failed: " .. clean(err))
+  end
+
+  function Bound:_launch(v, cfg, args)
+    local ck = launch_ck(self, v, cfg)
+    local ok, err = pcall(ck.launch, ck, args)
+    if not ok then self:_launch_failed(err) end
     M.stats.launches = M.stats.launches + 1
+  end
+
+  -- What trace_launch.lua's fast path launches variant v with for cfg: {cfg, ck, launch_frame
+  -- (ck:launch_frame: the arguments read from the kernel function's frame), plan, checks (the
+  -- trace has upvalues or config values to check first), stats (M.stats: launches and
+  -- fast_launches count these)}; false when the compiled kernel has no launch_frame.
+  function Bound:_fast_launcher(v, cfg, plan, checks)
+    local ck = launch_ck(self, v, cfg)
+    if not ck.launch_frame then return false end
+    return {cfg = cfg, ck = ck, launch_frame = ck.launch_frame, plan = plan, checks = checks,
+            stats = M.stats}
   end
 
   -- A call that traces (the first of a key, or one no trace fits).
@@ -255,35 +289,90 @@ return function(M, Bound, priv)
   -- After a cached call's kernel function returned or raised: its results, or a traced call when
   -- no trace fitted it (L.RETRACE). Varargs, not a packed table: this runs every call.
   local function relaunched(self, run, cfg, ok, ...)
-    active.pop(run)
+    local top = #stack
+    if stack[top] == run then stack[top] = nil else pop(run) end
     self.launch_run = run
     local passed, n = run.passed, run.npassed
     if ok then
-      for i = 1, n do passed[i] = nil end
-      self.passed = passed
+      if n <= 3 then
+        passed[1], passed[2], passed[3] = nil, nil, nil
+      else
+        for i = 1, n do passed[i] = nil end
+      end
       self.runs = self.runs + 1
       return ...
     end
     local args = table.pack(table.unpack(passed, 1, n))
     for i = 1, n do passed[i] = nil end
-    self.passed = passed
     local err = ...
     if err ~= L.RETRACE then error(err, 0) end
     return self:_traced_call(cfg, table.unpack(args, 1, args.n))
   end
 
   -- A cached compiled call: host code runs, the first device loop launches (trace_launch.lua).
+  -- The run table (with its list of the call's arguments) is reused between calls; a kernel
+  -- called from its own host code gets a fresh one.
   function Bound:_relaunch(cfg, ...)
     L = L or require "helua.trace_launch"
-    local passed = self.passed or {}
-    self.passed = nil
-    local n = select("#", ...)
-    for i = 1, n do passed[i] = select(i, ...) end
-    local run = L.begin_run(self.launch_run, self, cfg, passed)
+    local run = L.begin_run(self.launch_run, self, cfg)
+    self.launch_run = nil -- in use
+    local passed, n = run.passed, select("#", ...)
+    if n <= 3 then
+      passed[1], passed[2], passed[3] = ...
+    else
+      for i = 1, n do passed[i] = select(i, ...) end
+    end
     run.npassed = n
-    self.launch_run = nil -- in use (a kernel called from its own host code gets a fresh one)
-    active.push(run)
+    stack[#stack + 1] = run -- active.push
     return relaunched(self, run, cfg, xpcall(self.kernel.fn, M.on_error, ...))
+  end
+
+  -- The settled cached call of this bound kernel for cfg (kernel.lua's k(...) calls it once the
+  -- config is settled): _relaunch's work with everything it reads held in upvalues and one run
+  -- table of its own. A call that comes in while it runs (the kernel called from its own host
+  -- code) takes _relaunch.
+  function Bound:_fast_caller(cfg)
+    L = L or require "helua.trace_launch"
+    local bound, fn, on_error = self, self.kernel.fn, M.on_error
+    local run = L.begin_run(nil, self, cfg)
+    local passed, tunables = run.passed, run.tunables
+    local busy = false
+    local function finish(n, ok, ...)
+      local top = #stack
+      if stack[top] == run then stack[top] = nil else pop(run) end
+      busy = false
+      if ok then
+        if n <= 3 then
+          passed[1], passed[2], passed[3] = nil, nil, nil
+        else
+          for i = 1, n do passed[i] = nil end
+        end
+        bound.runs = bound.runs + 1
+        return ...
+      end
+      local args = table.pack(table.unpack(passed, 1, n))
+      for i = 1, n do passed[i] = nil end
+      local err = ...
+      if err ~= L.RETRACE then error(err, 0) end
+      return bound:_traced_call(cfg, table.unpack(args, 1, args.n))
+    end
+    return function(...)
+      if busy then return bound:_relaunch(cfg, ...) end
+      busy = true
+      run.launched, run.nreg = false, 0
+      if next(tunables) ~= nil then
+        for name in pairs(tunables) do tunables[name] = nil end
+      end
+      local n = select("#", ...)
+      if n <= 3 then
+        passed[1], passed[2], passed[3] = ...
+      else
+        for i = 1, n do passed[i] = select(i, ...) end
+      end
+      run.npassed = n
+      stack[#stack + 1] = run -- active.push
+      return finish(n, xpcall(fn, on_error, ...))
+    end
   end
 
   function Bound:_run_compiled(cfg, ...)

@@ -32,6 +32,7 @@ local FRAGMENTS = {"PowerOfTwoFragment", "IntegerFragment", "EnumFragment", "Boo
 -- ---- argument checks (check.lua) ---------------------------------------------------------
 
 local running, device, host = check.running, check.device, check.host
+local current_run = active.current
 local kind, name_of, bad_arg = check.kind, check.name_of, check.bad_arg
 local integer, value_arg, value_or_number = check.integer, check.value_arg, check.value_or_number
 local norm_dim, check_opts, shape_arg = check.norm_dim, check.opts, check.shape
@@ -87,7 +88,7 @@ end
 
 -- for t in hl.tile(n) / hl.tile(a, b) (a..b inclusive) / hl.tile({m, n}) / ... {block_size = bs}
 function hl.tile(a, b, c)
-  local run = running("hl.tile")
+  local run = current_run() or running("hl.tile") -- (runs every cached call: one lookup)
   if run.skip_loops then return run.impl.tile(run) end -- a cached compiled call (trace_launch.lua)
   local dims, opts = loop_dims("hl.tile", a, b, c, run)
   opts = check_opts("hl.tile", opts, {"block_size"})
@@ -114,7 +115,7 @@ end
 
 -- for i in hl.grid(n) / hl.grid(a, b [, step]) / hl.grid({m, n}): scalar 1-based indices.
 function hl.grid(a, b, c)
-  local run = running("hl.grid")
+  local run = current_run() or running("hl.grid")
   if run.skip_loops then return run.impl.grid(run) end
   local step
   if type(a) == "number" and type(b) == "number" and type(c) == "number" then

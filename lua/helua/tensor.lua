@@ -90,6 +90,8 @@ local function check_device(dev)
 end
 T.check_device = check_device
 
+local option_sets = setmetatable({}, {__mode = "k"}) -- allowed list -> {name = true}
+
 -- Checks opts against the allowed keys; returns dtype (or default), seed, device (or default,
 -- else "cpu").
 local function parse_opts(op, opts, allowed, default_dtype, default_device)
@@ -98,10 +100,14 @@ local function parse_opts(op, opts, allowed, default_dtype, default_device)
     diag.raise(op .. ": options must be a table like {dtype = helua.float32}, got "
       .. (is_tensor(opts) and "a tensor" or type(opts)))
   end
-  for k in pairs(opts) do
-    local ok = false
-    for _, a in ipairs(allowed) do if a == k then ok = true end end
-    if not ok then
+  local set = option_sets[allowed] -- (a set, not a scan of the list: this runs every kernel call)
+  if not set then
+    set = {}
+    for _, a in ipairs(allowed) do set[a] = true end
+    option_sets[allowed] = set
+  end
+  for k in next, opts do
+    if not set[k] then
       local dym = diag.did_you_mean(tostring(k), allowed)
       diag.raise(op .. ": unknown option '" .. tostring(k) .. "'", {
         token = tostring(k), hint = (dym and dym .. " " or "") .. "options: " .. table.concat(allowed, ", "),
@@ -191,9 +197,19 @@ local function placed(op, t, dev)
   return host_call(op, core.to_device, t, dev)
 end
 
+-- helua.empty first tries core.fast_empty (C: plain shapes and options, nothing else), the
+-- output allocation of every kernel call's host code; anything else takes the checked path.
+local fast_empty, runs = core.fast_empty, active.stack
+
 local function creator(name, fn, fill)
   local op = "helua." .. name
+  local fast = fill == nil and fn == core.empty and fast_empty
   return function(...)
+    local run = runs[#runs]
+    if fast and not (run and run.depth > 0) then -- (not active.in_device(), inline)
+      local t = fast(...)
+      if t then return t end
+    end
     local shape, opts = parse_shape(op, ...)
     host_only(op)
     local dt, _, dev = parse_opts(op, opts, CREATE_OPTS, "float32")
@@ -471,8 +487,12 @@ table.sort(KNOWN)
 
 local c_index = mt.__index
 
-mt.__index = function(t, k)
+-- (core.tensor_index answers method names, dtype and device in C before calling this: t:size()
+-- and friends run in every kernel call's host code.)
+local function lua_index(t, k)
   local m = lua_methods[k]
+  if m ~= nil then return m end
+  m = C[k]
   if m ~= nil then return m end
   if type(k) == "string" then
     local v = c_index(t, k)
@@ -487,6 +507,7 @@ mt.__index = function(t, k)
   if active.in_device() then return hl._index_load(t, k) end
   return T.host_get(t, k)
 end
+mt.__index = core.tensor_index and core.tensor_index(lua_methods, C, lua_index) or lua_index
 
 mt.__newindex = function(t, k, v)
   if type(k) == "string" then

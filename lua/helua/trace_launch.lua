@@ -15,6 +15,7 @@ local tensor = require "helua.tensor"
 local C = tensor.C
 local getlocal, getupvalue, getinfo = debug.getlocal, debug.getupvalue, debug.getinfo
 local is_tensor = core.is_tensor
+local next, pcall, rawget = next, pcall, rawget -- (locals: the cached call's path reads them)
 
 local L = {name = "launch"}
 
@@ -25,17 +26,21 @@ end})
 
 function L.is_value() return false end
 
--- A run for one cached call (the table is reused by the bound kernel between calls). passed:
--- the call's arguments (a list the caller reuses).
-function L.begin_run(run, bound, cfg, passed)
-  run = run or {impl = L, depth = 0, skip_loops = true}
-  run.passed = passed
-  local k = bound.kernel
-  run.bound, run.fn, run.config, run.settings = bound, k.fn, cfg, k.settings
+-- A run for one cached call (the table is reused by the bound kernel between calls; nil makes
+-- one). run.passed is the list the caller fills with the call's arguments (and clears after).
+function L.begin_run(run, bound, cfg)
+  if not run or run.bound ~= bound then
+    local k = bound.kernel
+    run = {impl = L, depth = 0, skip_loops = true, bound = bound, fn = k.fn,
+           settings = k.settings, regs = {}, tunables = {}, passed = {}}
+  else
+    local tunables = run.tunables
+    if next(tunables) ~= nil then
+      for name in pairs(tunables) do tunables[name] = nil end
+    end
+  end
+  run.config = cfg
   run.launched, run.nreg, run.variant = false, 0, nil
-  run.regs = run.regs or {}
-  run.tunables = run.tunables or {}
-  for name in pairs(run.tunables) do run.tunables[name] = nil end
   return run
 end
 
@@ -112,20 +117,29 @@ L.same_layout = same_layout
 
 -- This call's tensors for variant v (in IR argument order, in v.launch_args, which the caller
 -- clears after the launch), or nil when a check fails. (Numeric loops: this runs every call.)
-local function collect(v, level, run)
+-- Whether the upvalues the device code may have baked in and the config values host code read
+-- are what variant v's trace saw.
+local function fits(v, run)
   local fn = run.fn
-  local upvals, deps, vargs = v.upvals, v.deps, v.args
+  local upvals, deps = v.upvals, v.deps
   for i = 1, #upvals do
     local u = upvals[i]
     local _, cur = getupvalue(fn, u.i)
-    if cur ~= u.v then return nil end
+    if cur ~= u.v then return false end
   end
   for i = 1, #deps do
     local d = deps[i]
     local cur
     if d.kind == "tunable" then cur = run.tunables[d.name] else cur = run.regs[d.slot] end
-    if cur ~= d.value then return nil end
+    if cur ~= d.value then return false end
   end
+  return true
+end
+
+local function collect(v, level, run)
+  if not fits(v, run) then return nil end
+  local fn = run.fn
+  local vargs = v.args
   local args = v.launch_args
   if not args then
     args = {}
@@ -185,9 +199,47 @@ local function launch(run, level)
   error(L.RETRACE, 0)
 end
 
+-- The plan of ck:launch_frame for variant v: per IR argument, the index and name of the kernel
+-- function's local that holds it; false when an argument lives elsewhere (an upvalue, a vararg,
+-- a table field, a global) or at several places (aliases): those take collect's general path.
+local function frame_plan(v)
+  local plan = {}
+  for i, a in ipairs(v.args) do
+    local loc = a.loc
+    if loc.kind ~= "local" or loc.field ~= nil or a.aliases then return false end
+    plan[2 * i - 1], plan[2 * i] = loc.i, loc.name
+  end
+  return plan
+end
+
+-- The cached call's fast path: the newest variant, its arguments read from the kernel's frame
+-- and checked in C (ck:launch_frame). False when anything does not fit: launch() then looks at
+-- every variant the general way (and retraces when none fits). A bound kernel with its own
+-- _launch (tune_pool.setup captures the launch that way) always takes the general path.
+local function launch_fast(run)
+  local bound = run.bound
+  local v = bound.variants[1]
+  if not (v and v.func) or rawget(bound, "_launch") ~= nil then return false end
+  local cfg = run.config
+  local fast = v.fast -- the launcher for v.fast.cfg (kernel_compile.lua's Bound:_fast_launcher)
+  if fast == nil or (fast and fast.cfg ~= cfg) then
+    local plan = frame_plan(v)
+    fast = plan and bound:_fast_launcher(v, cfg, plan, #v.upvals + #v.deps > 0)
+    v.fast = fast
+  end
+  if not fast or (fast.checks and not fits(v, run)) then return false end
+  local ok, launched = pcall(fast.launch_frame, fast.ck, run.fn, fast.plan)
+  if not ok then bound:_launch_failed(launched) end
+  if not launched then return false end
+  local stats = fast.stats
+  stats.launches, stats.fast_launches = stats.launches + 1, stats.fast_launches + 1
+  run.launched = true
+  return true
+end
+
 -- hl.tile / hl.grid: the first one launches; all of them yield nothing.
 function L.tile(run)
-  if not run.launched then
+  if not run.launched and not launch_fast(run) then
     -- levels: 1 L.tile, 2 the kernel function (hl.tile tail-calls L.tile)
     local info = getinfo(2, "f")
     local level = info and info.func == run.fn and 2 or frame_of(run.fn)

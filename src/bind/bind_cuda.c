@@ -13,6 +13,7 @@
 #include "bind/bind_cuda.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -157,10 +158,36 @@ static bool check_device_name(lua_State *L, int idx) {
   return false;
 }
 
+/* Device bytes and Lua's collector. A device tensor's userdata is a few dozen bytes to Lua, so
+ * the collector would run no sooner for the device memory it holds: a loop making 1 MB device
+ * outputs would keep thousands of dead ones alive until the Lua heap alone grew enough. Every
+ * new device storage therefore adds its bytes to the collector's debt (lua_gc LUA_GCSTEP with a
+ * size in KB, "as if that much had been allocated"): the collector paces itself as if the
+ * userdata were as big as its device memory, and a cycle starts once the device bytes made
+ * since the last one pass the pause (200% of the live Lua heap by default), so dead outputs go
+ * back to the caching allocator within a cycle. A stopped collector (collectgarbage("stop"))
+ * stays stopped. Bytes under 1 KB carry over to the next tensor. */
+static _Thread_local size_t gc_pending_bytes;
+
+static void gc_account(lua_State *L, const Tensor *t) {
+  if (!rt_cuda_tensor_is_device(t) || t->storage->refcount != 1) return; /* a view: no new bytes */
+  gc_pending_bytes += t->storage->nbytes;
+  if (gc_pending_bytes < 1024) return;
+  size_t kb = gc_pending_bytes >> 10;
+  gc_pending_bytes &= 1023;
+  if (!lua_gc(L, LUA_GCISRUNNING)) return;
+  lua_gc(L, LUA_GCSTEP, kb > (size_t)INT_MAX ? INT_MAX : (int)kb);
+}
+
+void bind_cuda_push_new(lua_State *L, Tensor *t) {
+  bind_tensor_push(L, t); /* on the stack first: the collector step below cannot free it */
+  gc_account(L, t);
+}
+
 /* Pushes the result of a C call that made a tensor, or raises. */
 static int push_result(lua_State *L, int rc, Tensor *t, const Diag *d) {
   if (rc) return raise(L, d);
-  bind_tensor_push(L, t);
+  bind_cuda_push_new(L, t);
   return 1;
 }
 
@@ -507,4 +534,5 @@ void bind_cuda_register(lua_State *L) {
   install_guard(L, core); /* before our own functions, which take device tensors */
   luaL_setfuncs(L, cuda_funcs, 0);
   bind_cuda_launch_register(L);
+  bind_fast_register(L);
 }

@@ -12,6 +12,7 @@
  * against the dtype, sizes and strides the kernel was specialized on; device tensors for cuda)
  * and numbers. A cuda kernel's module loads on its first launch, so PTX needs no GPU. */
 #include "bind/bind_lower.h"
+#include "bind/bind_lower_internal.h"
 
 #include <lauxlib.h>
 #include <pthread.h>
@@ -28,26 +29,14 @@
 #include "rt/cuda/rt_cuda.h"
 #include "rt/rt_time.h"
 
-#define KERNEL_MT "helua.CompiledKernel"
-#define MAX_ARGS  256
 
-typedef struct LKernel {
-  LowerArtifact *art; /* NULL until compiled, and after close */
-  RtCpuKernel *rk;
-  bool cuda;          /* target cuda: ck is loaded on the first launch */
-  RtCudaKernel *ck;
-  double jit_ms;
-  RtLaunch last;
-  int launches;
-  char ignored[256]; /* config fields that do not apply to the CPU, comma-separated */
-} LKernel;
 
-static int raise(lua_State *L, const Diag *d) {
+int bind_lower_raise(lua_State *L, const Diag *d) {
   if (d->file[0] && d->line > 0) return luaL_error(L, "%s:%d: %s", d->file, d->line, d->msg);
   return luaL_error(L, "%s", d->msg);
 }
 
-static LKernel *check_kernel(lua_State *L) {
+LKernel *bind_lower_check_kernel(lua_State *L) {
   LKernel *k = luaL_checkudata(L, 1, KERNEL_MT);
   if (!k->art || (!k->rk && !k->cuda)) luaL_error(L, "the compiled kernel was closed");
   return k;
@@ -259,12 +248,12 @@ static int core_compile(lua_State *L) {
   read_config(L, 2, &cfg, k);
   Diag d = {0};
   if (lower_compile(f, &cfg, cuda ? LOWER_TARGET_CUDA : LOWER_TARGET_CPU, &k->art, &d))
-    return raise(L, &d);
+    return bind_lower_raise(L, &d);
   if (cuda) return 1; /* the module loads on the first launch: PTX needs no GPU */
   int64_t t0 = rt_now_ns();
   if (rt_cpu_load(k->art->object, k->art->object_len, k->art->program_sym, k->art->grid_sym, &k->rk,
                   &d))
-    return raise(L, &d);
+    return bind_lower_raise(L, &d);
   k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
   return 1;
 }
@@ -439,126 +428,10 @@ static int job_wait(lua_State *L) {
   return 2;
 }
 
-/* ---- launch ---------------------------------------------------------------------------------- */
-
-static const char *sig_str(const LowerArgSig *s, char *buf, size_t cap) {
-  size_t n = (size_t)snprintf(buf, cap, "%s[", tensor_dtype_name(s->dtype));
-  for (int i = 0; i < s->rank && n < cap; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)s->sizes[i]);
-  if (n < cap) n += (size_t)snprintf(buf + n, cap - n, "] strides [");
-  for (int i = 0; i < s->rank && n < cap; i++)
-    n += (size_t)snprintf(buf + n, cap - n, "%s%lld", i ? ", " : "", (long long)s->strides[i]);
-  if (n < cap) snprintf(buf + n, cap - n, "]");
-  return buf;
-}
-
-static bool tensor_matches(const Tensor *t, const LowerArgSig *s) {
-  if (t->dtype != s->dtype || t->ndim != s->rank) return false;
-  for (int i = 0; i < s->rank; i++) {
-    if (t->sizes[i] != s->sizes[i]) return false;
-    if (s->sizes[i] > 1 && t->strides[i] != s->strides[i]) return false;
-  }
-  return true;
-}
-
-static int k_launch(lua_State *L) {
-  LKernel *k = check_kernel(L);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  const LowerArtifact *a = k->art;
-  if (a->nargs > MAX_ARGS) return luaL_error(L, "launch: too many kernel arguments");
-  lua_Integer n = luaL_len(L, 2);
-  if (n != a->nargs)
-    return luaL_error(L, "launch: %s takes %d arguments (in IR argument order), got %I", a->name,
-                      a->nargs, n);
-  void *ptrs[MAX_ARGS];
-  union {
-    double f;
-    int64_t i;
-    RtCudaPtr p;
-  } slots[MAX_ARGS];
-  for (int i = 0; i < a->nargs; i++) {
-    const LowerArgSig *s = &a->args[i];
-    lua_geti(L, 2, i + 1); /* stays on the stack: keeps the tensor alive during the launch */
-    char want[256], got[256];
-    if (s->is_tensor) {
-      Tensor *t = bind_tensor_test(L, -1);
-      if (!t)
-        return luaL_error(L, "launch: argument %d (%s) must be a tensor %s, got %s", i + 1, s->name,
-                          sig_str(s, want, sizeof want), luaL_typename(L, -1));
-      if (k->cuda && !rt_cuda_tensor_is_device(t))
-        return luaL_error(L,
-                          "launch: argument %d (%s) is a %s tensor; the cuda kernel needs device "
-                          "tensors (move it with t:cuda())",
-                          i + 1, s->name, t->storage->ops->name);
-      if (!k->cuda && t->storage->ops->device != TENSOR_DEVICE_CPU)
-        return luaL_error(L, "launch: argument %d (%s) is on %s; the CPU kernel needs a cpu tensor",
-                          i + 1, s->name, t->storage->ops->name);
-      if (!tensor_matches(t, s)) {
-        LowerArgSig ts = {.dtype = t->dtype, .rank = t->ndim};
-        memcpy(ts.sizes, t->sizes, sizeof ts.sizes);
-        memcpy(ts.strides, t->strides, sizeof ts.strides);
-        return luaL_error(L,
-                          "launch: argument %d (%s) is %s, but the kernel was specialized on %s "
-                          "(trace it again for this tensor)",
-                          i + 1, s->name, sig_str(&ts, got, sizeof got),
-                          sig_str(s, want, sizeof want));
-      }
-      if (k->cuda) {
-        slots[i].p = rt_cuda_tensor_ptr(t);
-        if (slots[i].p % 16 != 0) /* the PTX uses 16-byte vector accesses */
-          return luaL_error(L,
-                            "launch: argument %d (%s) starts at a device address that is not "
-                            "16-byte aligned (a view at an offset); the cuda kernel assumes "
-                            "aligned tensors: pass a copy (t:clone())",
-                            i + 1, s->name);
-        ptrs[i] = &slots[i];
-      } else {
-        ptrs[i] = tensor_data(t);
-      }
-      continue;
-    }
-    if (ir_dtype_is_float(s->dtype)) {
-      if (!lua_isnumber(L, -1))
-        return luaL_error(L, "launch: argument %d (%s) must be a number, got %s", i + 1, s->name,
-                          luaL_typename(L, -1));
-      slots[i].f = lua_tonumber(L, -1);
-    } else if (lua_isboolean(L, -1)) {
-      slots[i].i = lua_toboolean(L, -1);
-    } else {
-      int isint = 0;
-      slots[i].i = lua_tointegerx(L, -1, &isint);
-      if (!isint)
-        return luaL_error(L, "launch: argument %d (%s) must be an integer (%s), got %s", i + 1,
-                          s->name, tensor_dtype_name(s->dtype), luaL_typename(L, -1));
-    }
-    ptrs[i] = &slots[i];
-  }
-  Diag d = {0};
-  if (k->cuda) {
-    int64_t t0 = rt_now_ns();
-    if (!k->ck && rt_cuda_kernel_load(a->ptx, a->entry, &k->ck, &d)) return raise(L, &d);
-    if (k->launches == 0) k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
-    int64_t t1 = rt_now_ns();
-    if (rt_cuda_kernel_launch(k->ck, a->grid3, a->block, a->shared_bytes, ptrs, &d))
-      return raise(L, &d);
-    k->last.programs = a->grid;
-    k->last.threads = (int)a->block[0];
-    k->last.ns = rt_now_ns() - t1;
-    k->launches++;
-    lua_settop(L, 1);
-    return 1;
-  }
-  if (rt_cpu_launch(k->rk, ptrs, lower_artifact_threads(a), a->frame_bytes, &k->last, &d))
-    return raise(L, &d);
-  k->launches++;
-  lua_settop(L, 1);
-  return 1;
-}
-
 /* ---- code and info --------------------------------------------------------------------------- */
 
 static int k_code(lua_State *L) {
-  LKernel *k = check_kernel(L);
+  LKernel *k = bind_lower_check_kernel(L);
   const char *stage = luaL_optstring(L, 2, "llvm");
   const char *text = NULL;
   if (strcmp(stage, "ir") == 0)
@@ -574,7 +447,7 @@ static int k_code(lua_State *L) {
     text = k->art->ptx;
   } else if (strcmp(stage, "asm") == 0) {
     Diag d = {0};
-    if (lower_artifact_asm(k->art, &text, &d)) return raise(L, &d);
+    if (lower_artifact_asm(k->art, &text, &d)) return bind_lower_raise(L, &d);
   } else {
     return luaL_error(L, "code: unknown stage \"%s\" (ir, lowered, llvm, asm, ptx)", stage);
   }
@@ -584,7 +457,7 @@ static int k_code(lua_State *L) {
     LowerTextKind kind = llvm ? LOWER_TEXT_LLVM : ptx || k->cuda ? LOWER_TEXT_PTX : LOWER_TEXT_X86;
     char *noted = NULL;
     Diag d = {0};
-    if (lower_annotate_lines(text, kind, &noted, &d)) return raise(L, &d);
+    if (lower_annotate_lines(text, kind, &noted, &d)) return bind_lower_raise(L, &d);
     lua_pushstring(L, noted);
     mem_free(noted);
     return 1;
@@ -604,7 +477,7 @@ static void set_int(lua_State *L, const char *key, lua_Integer v) {
 }
 
 static int k_info(lua_State *L) {
-  LKernel *k = check_kernel(L);
+  LKernel *k = bind_lower_check_kernel(L);
   const LowerArtifact *a = k->art;
   const LowerBinding *b = &a->bind;
   lua_createtable(L, 0, 16);
@@ -723,7 +596,7 @@ static int k_tostring(lua_State *L) {
 }
 
 static const luaL_Reg kernel_methods[] = {
-    {"launch", k_launch}, {"code", k_code}, {"info", k_info}, {"close", k_close}, {NULL, NULL},
+    {"launch", bind_lower_launch}, {"launch_frame", bind_lower_launch_frame}, {"code", k_code}, {"info", k_info}, {"close", k_close}, {NULL, NULL},
 };
 
 static const luaL_Reg kernel_meta[] = {

@@ -24,20 +24,35 @@ int bind_tensor_raise(lua_State *L, const Diag *d) { return luaL_error(L, "%s", 
 /* Pushes an empty box (safe to collect) and returns its slot. Functions with optional arguments
  * first fix their arity with lua_settop ("fixed arity"), so that boxes pushed for results and
  * scalar operands never land where an absent optional argument is read. */
+/* The metatable is also kept in the registry under this address: a light-userdata key, so that
+ * the checks below (several per kernel call) do not hash the name as luaL_testudata does. */
+static const char tensor_mt_key = 0;
+
 Tensor **bind_tensor_box_new(lua_State *L) {
   TBox *b = lua_newuserdatauv(L, sizeof *b, 0);
   b->t = NULL;
-  luaL_setmetatable(L, TENSOR_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+  lua_setmetatable(L, -2);
   return &b->t;
 }
 
+/* luaL_testudata(L, idx, TENSOR_MT) without the name lookup. */
+static TBox *test_box(lua_State *L, int idx) {
+  TBox *b = lua_touserdata(L, idx);
+  if (!b || !lua_getmetatable(L, idx)) return NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
+  bool same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same ? b : NULL;
+}
+
 Tensor *bind_tensor_test(lua_State *L, int idx) {
-  TBox *b = luaL_testudata(L, idx, TENSOR_MT);
+  TBox *b = test_box(L, idx);
   return b ? b->t : NULL;
 }
 
 Tensor *bind_tensor_check(lua_State *L, int idx) {
-  TBox *b = luaL_testudata(L, idx, TENSOR_MT);
+  TBox *b = test_box(L, idx);
   if (!b) luaL_typeerror(L, idx, "Tensor");
   if (!b->t) luaL_argerror(L, idx, "tensor was closed");
   return b->t;
@@ -434,7 +449,8 @@ static int m_tostring(lua_State *L) {
 }
 
 static int m_gc(lua_State *L) {
-  TBox *b = luaL_checkudata(L, 1, TENSOR_MT);
+  TBox *b = test_box(L, 1);
+  if (!b) return luaL_typeerror(L, 1, "Tensor");
   tensor_free(b->t);
   b->t = NULL;
   return 0;
@@ -644,6 +660,8 @@ void bind_tensor_register(lua_State *L) {
 
   luaL_newmetatable(L, TENSOR_MT);
   int mt = lua_gettop(L);
+  lua_pushvalue(L, mt);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &tensor_mt_key);
   bind_tensor_ops_register(L, core, methods, mt); /* math, reference ops, tiles */
   const luaL_Reg meta[] = {{"__tostring", m_tostring}, {"__len", m_len}, {"__gc", m_gc},
                            {"__close", m_gc}, {"__lt", m_compare_error}, {"__le", m_compare_error},

@@ -215,6 +215,18 @@ int main(int argc, char **argv) {
     return 1;
   }
   luaL_openlibs(L);
+  /* The generational collector: a kernel call's garbage (its output's userdata, the shape and
+   * option tables of its host code) dies young, and minor collections free it, and the device
+   * memory it holds, without marking the whole heap (share/doc/gpu.md, "The cached call"). */
+  const char *gc = flags_get("HELUA_GC");
+  if (gc && strcmp(gc, "incremental") == 0) {
+    lua_gc(L, LUA_GCINC, 0, 0, 0);
+  } else {
+    if (gc && *gc && strcmp(gc, "generational") != 0)
+      fprintf(stderr, "helua: HELUA_GC is '%s'; use generational (the default) or incremental\n",
+              gc);
+    lua_gc(L, LUA_GCGEN, 0, 0);
+  }
   bind_install(L);
   bind_worker_enable(); /* this process is helua: the tuner may exec it as a worker */
 

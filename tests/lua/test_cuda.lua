@@ -237,6 +237,36 @@ T.test("the caching allocator: a freed output is reused, empty_cache gives it ba
   T.eq(core.cuda_mem_stats().cached, 0, "empty_cache")
 end)
 
+T.test("device bytes drive the collector: 10k dead 1 MB outputs stay bounded", function()
+  collectgarbage()
+  collectgarbage()
+  local s0 = core.cuda_mem_stats()
+  local peak, n = 0, 10000
+  for _ = 1, n do
+    local out = helua.empty({262144}, {device = "cuda"}) -- 1 MiB (the 2 MiB class)
+    local live = core.cuda_mem_stats().allocated - s0.allocated
+    if live > peak then peak = live end
+    out = nil
+  end
+  print(string.format("     peak device bytes in use over %d allocations of 1 MiB: %.0f MiB", n,
+    peak / 2^20))
+  -- without the accounting a userdata of ~100 bytes would let thousands pile up (GiBs)
+  T.truthy(peak <= 256 * 2^20, "bounded by the collector (peak " .. peak .. " bytes)")
+  local s1 = core.cuda_mem_stats()
+  T.truthy(s1.hits - s0.hits >= n - 200, "freed outputs are reused (" .. (s1.hits - s0.hits) .. " hits)")
+  -- a stopped collector stays stopped
+  collectgarbage()
+  collectgarbage("stop")
+  local a0 = core.cuda_mem_stats().allocated
+  for _ = 1, 20 do local _ = helua.empty({262144}, {device = "cuda"}) end
+  local grown = core.cuda_mem_stats().allocated - a0
+  collectgarbage("restart")
+  T.eq(grown, 20 * 2 * 2^20, "nothing collected while stopped")
+  collectgarbage()
+  collectgarbage()
+  core.cuda_empty_cache()
+end)
+
 T.test("a broken PTX: the error names the call and shows ptxas' log", function()
   local err = T.raises(function() return core.cuda_module(PTX.broken) end,
     "cuModuleLoadDataEx failed: CUDA_ERROR_INVALID_PTX", "the PTX JIT (ptxas) said:", "error")
