@@ -89,9 +89,32 @@ local function pack(...) return {n = select("#", ...), ...} end
 -- Relative tolerance by the output's dtype (long reductions and other tilings reorder sums).
 local RTOL = {float64 = 1e-9, float32 = 1e-4, float16 = 1e-2, bfloat16 = 3e-2}
 
+-- max |a - b| of two host tensors (any dtypes, no float64 copies), on `threads` threads when
+-- the build has core.max_abs_err_par and the shapes match; else helua.max_abs_err.
+local function max_err(a, b, threads)
+  if core.max_abs_err_par and #a:shape() == #b:shape() then
+    local ok, e = pcall(core.max_abs_err_par, a, b, threads or 1)
+    if ok then return e end
+  end
+  return helua.max_abs_err(a, b)
+end
+
+-- The reference's largest magnitude, once per reference tensor.
+local scales = setmetatable({}, {__mode = "k"})
+local function scale_of(w, threads)
+  local s = scales[w]
+  if not s then
+    s = max_err(w, helua.zeros_like(w), threads)
+    if s ~= s then s = 0 end
+    scales[w] = s
+  end
+  return s
+end
+
 -- Compares results with the reference results: nil when they match, else a message. Tolerances
 -- scale with the reference's largest magnitude, so reordered long sums are not rejected.
-function tune.compare(got, want)
+-- threads: how many threads compare a big tensor (a worker's cores; default 1).
+function tune.compare(got, want, threads)
   if got.n ~= want.n then return "returned " .. got.n .. " values, the default " .. want.n end
   for i = 1, want.n do
     local g, w = got[i], want[i]
@@ -99,16 +122,14 @@ function tune.compare(got, want)
       if not helua.is_tensor(g) then return "result " .. i .. " is not a tensor" end
       if g.device == "cuda" then g = g:cpu() end -- compared on the host
       if w.device == "cuda" then w = w:cpu() end
-      local a, b = g:to(helua.float64), w:to(helua.float64)
-      local ok_shape = #a:shape() == #b:shape()
+      local ok_shape = #g:shape() == #w:shape()
       if ok_shape then
-        for d, s in ipairs(a:shape()) do ok_shape = ok_shape and s == b:shape()[d] end
+        for d, s in ipairs(g:shape()) do ok_shape = ok_shape and s == w:shape()[d] end
       end
       if not ok_shape then return "result " .. i .. " has another shape" end
-      local scale = helua.max_abs_err(b, helua.zeros_like(b))
-      if scale ~= scale then scale = 0 end
+      local scale = scale_of(w, threads)
       local rtol = RTOL[w.dtype] or 1e-4
-      local err = helua.max_abs_err(a, b)
+      local err = max_err(g, w, threads)
       if err ~= err or err > rtol * math.max(scale, 1e-30) * 4 + 1e-12 then
         return string.format("result %d differs from the default config's (max abs err %.3g, "
           .. "scale %.3g)", i, err, scale)
@@ -140,6 +161,29 @@ local function decode(text)
 end
 
 local ranked -- the ok trials, fastest first (below)
+
+-- The phases of a trial whose seconds a worker reports (summed in report.phases): the lowering
+-- (the trial's share of its chunk's wall time on the compile threads), the PTX JIT (the module
+-- load, on a compile thread or at the first launch), the launching thread's wait for its chunk
+-- to compile, the check (first launch, copy back, compare) and the timed launches.
+tune.PHASES = {"compile", "jit", "wait", "check", "time"}
+
+local function new_phases()
+  local ph = {same_binary = 0, by_device = {}}
+  for _, k in ipairs(tune.PHASES) do ph[k] = 0 end
+  return ph
+end
+
+-- The phases as one line: "compile 3.1 s, jit 1.2 s, ..., trials per device cuda:0 30, cuda:1 28".
+function tune.phases_text(ph)
+  local parts = {}
+  for _, k in ipairs(tune.PHASES) do parts[#parts + 1] = string.format("%s %.1fs", k, ph[k]) end
+  local devs = {}
+  for d, n in pairs(ph.by_device) do devs[#devs + 1] = d .. " " .. n end
+  table.sort(devs)
+  return table.concat(parts, ", ") .. string.format("; %d same binary; trials by device: %s",
+    ph.same_binary, #devs > 0 and table.concat(devs, ", ") or "-")
+end
 
 -- The search state: trials (every unique config), the best so far, the log.
 local Search = {}
@@ -188,6 +232,13 @@ end
 function Search:record(trial, r)
   trial.status, trial.message, trial.cut = r.status, r.message, r.cut
   trial.samples, trial.compile_s, trial.device = r.samples or {}, r.compile_s, r.device
+  local ph = self.phases
+  for _, k in ipairs(tune.PHASES) do
+    trial[k .. "_s"] = r[k .. "_s"]
+    ph[k] = ph[k] + (r[k .. "_s"] or 0)
+  end
+  if r.same_binary_as then ph.same_binary = ph.same_binary + 1 end
+  if r.device then ph.by_device[r.device] = (ph.by_device[r.device] or 0) + 1 end
   if r.same_binary_as then
     trial.same_binary_as = r.same_binary_as
     trial.message = trial.message or ("the same binary as " .. r.same_binary_as)
@@ -412,7 +463,20 @@ function Search:generation(n, trials)
   for _, t in ipairs(trials) do
     if t.status == "ok" then ok = ok + 1 else failed = failed + 1 end
   end
-  self:log("Generation %d: ok=%d failed=%d min=%s mid=%s best=%s", n, ok, failed,
+  local on = ""
+  if self.devices and #self.devices > 1 then -- which GPU (or CPU worker) ran how many
+    local count, names = {}, {}
+    for _, t in ipairs(trials) do
+      if t.device then
+        if not count[t.device] then names[#names + 1] = t.device end
+        count[t.device] = (count[t.device] or 0) + 1
+      end
+    end
+    table.sort(names)
+    for k, d in ipairs(names) do names[k] = d .. " " .. count[d] end
+    on = " on " .. table.concat(names, ", ")
+  end
+  self:log("Generation %d: ok=%d failed=%d%s min=%s mid=%s best=%s", n, ok, failed, on,
            times[1] and string.format("%.4f", times[1] * 1e3) or "-",
            #times > 0 and string.format("%.4f", median(times) * 1e3) or "-",
            self.best and self.best.cfg:to_lua() or "-")
@@ -433,14 +497,15 @@ function Search:write_csv(path)
     io.stderr:write("helua: cannot write the autotune log " .. path .. ": " .. tostring(err) .. "\n")
     return
   end
-  f:write("index,status,time_ms,samples,cut,compile_s,config,message,device\n")
+  f:write("index,status,time_ms,samples,cut,compile_s,config,message,device,jit_s,wait_s,"
+    .. "check_s,time_s\n")
   local function q(s) return '"' .. tostring(s or ""):gsub('"', '""') .. '"' end
+  local function sec(x) return x and string.format("%.4f", x) or "" end
   for i, t in ipairs(self.trials) do
-    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s,%s\n", i, t.status or "?",
+    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", i, t.status or "?",
       t.time < math.huge and string.format("%.6f", t.time * 1e3) or "",
-      t.samples and #t.samples or 0, t.cut and "1" or "0",
-      t.compile_s and string.format("%.4f", t.compile_s) or "", q(t.key), q(t.message),
-      q(t.device)))
+      t.samples and #t.samples or 0, t.cut and "1" or "0", sec(t.compile_s), q(t.key),
+      q(t.message), q(t.device), sec(t.jit_s), sec(t.wait_s), sec(t.check_s), sec(t.time_s)))
   end
   f:close()
 end
@@ -472,7 +537,7 @@ function tune.autotune(bound, args, opts)
     target = target, mode = tune.isolation(opts, target),
     host_device = target == "cuda"
       and ("cuda:" .. (core.cuda_current_device and core.cuda_current_device() or 0)) or "cpu",
-    timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER,
+    timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER, phases = new_phases(),
   }, Search)
   if self.mode == "none" then self.isolate = false end
   self.progress = require("helua.tune_progress").new({
@@ -514,6 +579,7 @@ function Search:search(opts, p, algorithm, effort, seed, name)
     error("autotune: the default config of " .. name .. " fails: " .. tostring(default.message), 0)
   end
   self.default = default
+  self.search_t0 = core.clock() -- the search phase: after the setup and the default's trial
   local gen0 = {default}
   if opts.configs then
     self:log("Starting finite search over %d configs for %s", #opts.configs, name)
@@ -564,16 +630,25 @@ end
 -- After the search: the leaders re-timed, the final log lines and the CSV; the best and the report.
 function Search:conclude(opts, algorithm, effort)
   local default = self.default
+  local search_end = core.clock()
   self:retime(opts.retime_leaders or 3)
   local seconds = core.clock() - self.t0
   local best = self.best
   local report = {trials = self.trials, ok = self.ok, failed = self.failed, seconds = seconds,
                   best = best, default = default, effort = opts.configs and "finite" or effort,
-                  algorithm = algorithm,
+                  algorithm = algorithm, phases = self.phases, devices = self.devices
+                    or {self.host_device},
+                  setup_s = (self.search_t0 or search_end) - self.t0,
+                  search_s = search_end - (self.search_t0 or search_end),
+                  retime_s = core.clock() - search_end, budget_s = self.budget,
+                  hit_budget = search_end - self.t0 > self.budget,
                   speedup = default.time / best.time}
   self:log("Autotuning complete in %.1fs after searching %d configs (%d failed); best %.4f ms, "
            .. "default %.4f ms (%.2fx).", seconds, #self.trials, self.failed, best.time * 1e3,
            default.time * 1e3, report.speedup)
+  self:log("Time: setup %.1fs, search %.1fs%s, re-timing %.1fs; per phase (summed over trials): %s",
+           report.setup_s, report.search_s, report.hit_budget and " (hit the budget)" or "",
+           report.retime_s, tune.phases_text(self.phases))
   if self.logger then
     self.logger("One can hard-code the best config and skip autotuning with:\n"
       .. "    helua.kernel(fn, {config = " .. best.cfg:to_lua() .. "})")

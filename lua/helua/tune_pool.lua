@@ -82,11 +82,13 @@ Pool.__index = Pool
 -- workers); batch 1 compiles one candidate at a time.
 function M.new(devices, timeout, batch)
   local slots = {}
-  for i, d in ipairs(devices) do slots[i] = {device = d, setups = {}, jobs = {}, expect = {}} end
+  for i, d in ipairs(devices) do
+    slots[i] = {device = d, setups = {}, jobs = {}, expect = {}, known_sent = {}}
+  end
   local cores = core.cpu_count and core.cpu_count() or 1
   local threads = math.max(1, cores // math.max(1, #devices))
   return setmetatable({slots = slots, timeout = timeout, started = 0, threads = threads,
-                       batch = batch or 2 * threads, requeue = {}}, Pool)
+                       batch = batch or 2 * threads, requeue = {}, known = {}}, Pool)
 end
 
 function Pool:close()
@@ -149,7 +151,7 @@ local function ensure(self, s)
   if s.w then return true end
   local ok, w = pcall(core.worker_spawn, s.device)
   if not ok then return false, tostring(w) end
-  s.w, s.setups, s.expect, s.jobs = w, {}, {}, {}
+  s.w, s.setups, s.expect, s.jobs, s.known_sent = w, {}, {}, {}, {}
   self.started = self.started + 1
   return true
 end
@@ -176,7 +178,14 @@ local function dispatch(self, s, jobs)
   for i, job in ipairs(jobs) do
     list[i] = {config = job.config, key = job.key, repeats = job.repeats, cut_s = job.cut_s}
   end
-  ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list})
+  -- the binaries other workers measured since this one last heard: it reuses them
+  local known, sent = {}, s.known_sent[setup.sid] or {}
+  s.known_sent[setup.sid] = sent
+  for bkey, r in pairs(self.known[setup.sid] or {}) do
+    if not sent[bkey] then known[bkey], sent[bkey] = r, true end
+  end
+  ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list,
+                     known = known})
   if not ok then return false, err end
   for i, job in ipairs(jobs) do
     s.expect[#s.expect + 1] = "job"
@@ -215,12 +224,31 @@ local function broken_slot(self, s)
   for i = #jobs, 1, -1 do table.insert(self.requeue, 1, jobs[i]) end
 end
 
+-- Remembers a worker's measurement of a binary (its binary_key), for the other workers.
+function Pool:learn(job, r)
+  if not r.binary_key or r.same_binary_as or r.status == "error" or r.status == "crash"
+    or r.status == "timeout" then
+    return
+  end
+  local sid = job.setup.sid
+  self.known[sid] = self.known[sid] or {}
+  self.known[sid][r.binary_key] = self.known[sid][r.binary_key]
+    or {status = r.status, message = r.message, samples = r.samples, cut = r.cut, key = job.key}
+end
+
 -- Runs jobs from next_job() (nil: no more) on free workers, in batches of up to `batch` per
 -- worker; done(job, result) per finished job, in completion order. result: {status, message,
 -- samples, cut, compile_s, device}. A worker that dies fails the job it was on; its other jobs
--- go to the next free worker.
-function Pool:run(next_job, done)
+-- go to the next free worker. left() (optional): about how many jobs next_job() still has;
+-- a batch then takes only a fair share of them (ceil(left / workers)), so that a generation
+-- spreads over every worker instead of filling the first one's batch.
+function Pool:run(next_job, done, left)
   local more = true
+  local inner_done = done
+  done = function(job, r)
+    self:learn(job, r)
+    return inner_done(job, r)
+  end
   while true do
     local broken = 0
     for _, s in ipairs(self.slots) do
@@ -234,10 +262,15 @@ function Pool:run(next_job, done)
         done(job, {status = "error", message = why, device = self.slots[1].device})
       end
     end
+    local usable = #self.slots - broken
     for _, s in ipairs(self.slots) do
       while not s.broken and (more or #self.requeue > 0) and #s.jobs == 0 do
         local batch = {}
-        while #batch < self.batch do
+        local size = self.batch
+        if left then
+          size = math.max(1, math.min(size, -(-(left() + #self.requeue) // math.max(1, usable))))
+        end
+        while #batch < size do
           local job = take(self, next_job)
           if not job then more = false break end
           batch[#batch + 1] = job
@@ -384,7 +417,8 @@ function Pool:evaluate_all(search, cands)
       end
     end
   end
-  self:run(next_job, function(job, r) search:record(job.trial, r) end)
+  self:run(next_job, function(job, r) search:record(job.trial, r) end,
+           function() return math.max(0, #cands - i) end)
   return out
 end
 

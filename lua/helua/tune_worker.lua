@@ -11,12 +11,15 @@
 --   {op = "setup", sid, ir, args = {{tensor = bytes} | {number = x}, ...}, outputs = {i...},
 --    want = {bytes...}}       the kernel's tile IR, its launch arguments in IR order, which of
 --                             them are outputs, and the default config's outputs (the reference)
---   {op = "jobs", sid, threads, jobs = {{config, key, repeats, cut_s}, ...}}
+--   {op = "jobs", sid, threads, jobs = {{config, key, repeats, cut_s}, ...},
+--    known = {[binary_key] = {status, samples, cut, message, key}}}
 --                             compile every config on `threads` threads (core.compile_many),
 --                             then per job in order: launch once on fresh outputs, compare with
 --                             the reference, time `repeats` launches; one reply per job:
---   -> {status = "ok"|"wrong"|"error", samples, cut, compile_s, message, device,
---       same_binary_as,    (a config whose binary this worker already ran: its measurement)
+--   -> {status = "ok"|"wrong"|"error", samples, cut, message, device, binary_key,
+--       compile_s, jit_s, wait_s, check_s, time_s,   (the phases' seconds: Worker:jobs)
+--       same_binary_as,    (a config whose binary this worker, or another one (`known`, from
+--                            the tuner), already ran: that measurement)
 --       fatal}             (cuda: the context died with this job; the worker exits after it)
 --   {op = "job", sid, config, key, repeats, cut_s}: a batch of one
 --   {op = "retime", sid, threads, configs, rounds, repeats} -> {status, times = {s...}}: the
@@ -147,7 +150,7 @@ function Worker:setup(msg)
              outputs = msg.outputs, want = {n = #msg.want}, is_out = {}}
   for i, w in ipairs(msg.want) do s.want[i] = core.tensor_unpack(w) end
   for _, i in ipairs(msg.outputs) do s.is_out[i] = true end
-  s.inputs = {}
+  s.inputs, s.pristine = {}, {}
   for i, a in ipairs(msg.args) do
     if a.tensor and not s.is_out[i] then s.inputs[i] = self:place(core.tensor_unpack(a.tensor)) end
   end
@@ -157,12 +160,40 @@ function Worker:setup(msg)
   return {status = "ok"}
 end
 
--- The launch arguments: the inputs as set up, every output fresh from its packed bytes.
+local function contiguous(t)
+  local st, want = t:stride(), 1
+  local sz = t:size()
+  sz = type(sz) == "table" and sz or {t:size()}
+  for d = #sz, 1, -1 do
+    if sz[d] > 1 and st[d] ~= want then return false end
+    want = want * sz[d]
+  end
+  return true
+end
+
+-- The launch arguments: the inputs as set up, every output fresh from its packed bytes (cuda:
+-- a device-to-device copy of the output's pristine copy on the GPU, made once per setup, when
+-- it is contiguous).
 function Worker:launch_args(s)
   local args = {}
   for i, a in ipairs(s.packed) do
     if a.tensor then
-      args[i] = s.inputs[i] or self:place(core.tensor_unpack(a.tensor))
+      if s.inputs[i] then
+        args[i] = s.inputs[i]
+      elseif self.cuda then
+        local p = s.pristine[i]
+        if p == nil then
+          p = self:place(core.tensor_unpack(a.tensor))
+          s.pristine[i] = contiguous(p) and p
+          args[i] = s.pristine[i] and p:clone() or p
+        elseif p then
+          args[i] = p:clone()
+        else
+          args[i] = self:place(core.tensor_unpack(a.tensor))
+        end
+      else
+        args[i] = core.tensor_unpack(a.tensor)
+      end
     else
       args[i] = a.number
     end
@@ -215,10 +246,10 @@ end
 
 -- One job of a batch whose config compiled into ck (a kernel, or the compile's error text):
 -- checked, timed, answered. Returns true when the CUDA context died with it (the worker exits).
-function Worker:one(s, j, ck, compile_s, reply)
+function Worker:one(s, j, ck, compile_s, reply, wait_s)
   local fault = core.flag("HELUA_TEST_FAULT_CONFIG")
   if fault and fault ~= "" and j.key and j.key:find(fault, 1, true) then core.tune_fault() end
-  local r = {compile_s = compile_s, samples = {}, device = self.device}
+  local r = {compile_s = compile_s, wait_s = wait_s, samples = {}, device = self.device}
   if type(ck) ~= "userdata" then
     r.status, r.message = "error", first_line(ck)
     reply(r)
@@ -237,9 +268,14 @@ end
 -- A batch of jobs, one reply frame each (reply(result)), in order. On the CPU every config
 -- compiles at once on `threads` threads (core.compile_many), then each job is checked and timed
 -- alone on the machine. On a GPU the batch compiles in chunks on background threads
--- (core.compile_start, one core left to the launching thread): while chunk k + 1 compiles, chunk
--- k's candidates are checked and timed on the device. Each cuda module loads (the driver's PTX
--- JIT) on its candidate's first launch.
+-- (core.compile_start, one core left to the launching thread), and each thread also loads its
+-- module (the driver's PTX JIT) right after the lowering: while chunk k + 1 compiles and loads,
+-- chunk k's candidates are checked and timed on the device, so the launching thread waits for
+-- neither. msg.known: measurements of binaries other workers ran ({[binary_key] = result}),
+-- reused here (see run_compiled).
+-- Each reply carries the phases' seconds: compile_s (its share of the chunk's compile wall
+-- time), jit_s (its module's load), wait_s (its share of the time this thread waited for the
+-- chunk), check_s (first launch, copy back, compare) and time_s (the timed launches).
 function Worker:jobs(msg, reply)
   local s = self.setups[msg.sid]
   if not s then
@@ -248,7 +284,11 @@ function Worker:jobs(msg, reply)
     end
     return
   end
+  for bkey, r in pairs(msg.known or {}) do
+    self.binaries[s.sid .. "/" .. bkey] = self.binaries[s.sid .. "/" .. bkey] or r
+  end
   local jobs, threads = msg.jobs, msg.threads or 1
+  self.check_threads = threads
   if self.cuda then threads = math.max(1, threads - 1) end
   local chunk = self.cuda and threads or #jobs
   local function start(first)
@@ -257,7 +297,7 @@ function Worker:jobs(msg, reply)
     for i = first, math.min(#jobs, first + chunk - 1) do configs[#configs + 1] = jobs[i].config end
     local c = {first = first, n = #configs, t0 = core.clock()}
     if self.cuda then
-      local ok, job = pcall(core.compile_start, s.func, configs, threads, "cuda")
+      local ok, job = pcall(core.compile_start, s.func, configs, threads, "cuda", true)
       if ok then c.job = job else c.err = job end
     else
       local ok, cks = pcall(core.compile_many, s.func, configs, threads, "cpu")
@@ -268,15 +308,17 @@ function Worker:jobs(msg, reply)
   end
   local cur = start(1)
   while cur do
+    local w0 = core.clock()
     if cur.job then
       local ok, cks, secs = pcall(cur.job.wait, cur.job)
       if ok then cur.cks, cur.secs = cks, secs else cur.err = cks end
     end
+    local wait_s = (self.cuda and core.clock() - w0 or cur.secs or 0) / math.max(1, cur.n)
     local nxt = self.cuda and start(cur.first + cur.n) or nil -- compiles while this chunk is timed
     local compile_s = (cur.secs or 0) / math.max(1, cur.n)
     for k = 1, cur.n do
       local ck = cur.cks and (cur.cks[k] or "not compiled") or cur.err
-      if self:one(s, jobs[cur.first + k - 1], ck, compile_s, reply) then return "fatal" end
+      if self:one(s, jobs[cur.first + k - 1], ck, compile_s, reply, wait_s) then return "fatal" end
       if cur.cks then cur.cks[k] = nil end -- closed by the collector once measured
     end
     cur = nxt or (not self.cuda and start(cur.first + cur.n)) or nil
@@ -285,43 +327,53 @@ end
 
 function Worker:run_compiled(s, ck, msg, r)
   -- identical binaries (two configs that lower to the same code and launch shape) run once:
-  -- the later config gets the earlier one's measurement
+  -- the later config gets the earlier one's measurement (this worker's, or another worker's
+  -- that the tuner passed on in msg.known)
   local okb, info = pcall(ck.info, ck)
-  local bkey = okb and info.binary_key and (s.sid .. "/" .. info.binary_key) or nil
+  r.binary_key = okb and info.binary_key or nil
+  local bkey = r.binary_key and (s.sid .. "/" .. r.binary_key) or nil
   local same = bkey and self.binaries[bkey]
   if same then
     ck:close()
     return {status = same.status, message = same.message, samples = same.samples, cut = same.cut,
-            compile_s = r.compile_s, device = self.device, same_binary_as = same.key}
+            compile_s = r.compile_s, wait_s = r.wait_s, device = self.device,
+            same_binary_as = same.key, binary_key = r.binary_key}
   end
   local result = self:measure(s, ck, msg, r)
+  result.jit_s = okb and info.compile_ms and (info.compile_ms.jit or 0) / 1e3 or nil
   if bkey and result.status ~= "error" then
     result.key = msg.key
-    self.binaries[bkey] = result
+    self.binaries[bkey] = {status = result.status, message = result.message,
+                           samples = result.samples, cut = result.cut, key = msg.key}
   end
   return result
 end
 
 function Worker:measure(s, ck, msg, r)
+  local t0 = core.clock()
   local args = self:launch_args(s)
   local okl, err = pcall(ck.launch, ck, args)
   if okl and self.cuda then okl, err = pcall(core.cuda_synchronize) end
   if not okl then
     r.status, r.message = "error", first_line(err)
+    r.check_s = core.clock() - t0
     return r
   end
   local got = {n = #s.outputs}
   for k, i in ipairs(s.outputs) do got[k] = self:host(args[i]) end
-  local msg_wrong = require("helua.tune").compare(got, s.want)
+  local msg_wrong = require("helua.tune").compare(got, s.want, self.check_threads)
+  r.check_s = core.clock() - t0
   if msg_wrong then
     r.status, r.message = "wrong", msg_wrong
     return r
   end
+  local t1 = core.clock()
   for _ = 1, msg.repeats or 3 do
     local dt = self:time_launch(ck, args)
     r.samples[#r.samples + 1] = dt
     if msg.cut_s and dt >= msg.cut_s then r.cut = true break end
   end
+  r.time_s = core.clock() - t1
   r.status = "ok"
   r.time = median(r.samples)
   ck:close()
@@ -406,7 +458,8 @@ function M.main(device)
       local msg = M.unpack(body)
       if msg.op == "setup" then return reply(self:setup(msg)) end
       if msg.op == "jobs" then
-        return self:jobs({sid = msg.sid, jobs = msg.jobs, threads = msg.threads}, reply)
+        return self:jobs({sid = msg.sid, jobs = msg.jobs, threads = msg.threads,
+                          known = msg.known}, reply)
       end
       if msg.op == "job" then return self:jobs({sid = msg.sid, jobs = {msg}}, reply) end
       if msg.op == "retime" then return reply(self:retime(msg)) end

@@ -271,8 +271,12 @@ static int core_compile(lua_State *L) {
  * launch, as core.compile's. The tuner's workers compile a batch of candidates this way.
  * core.compile_start(same arguments) -> job: the same lowering on `threads` background threads
  * while this thread goes on (a GPU worker times the previous candidates meanwhile);
- * job:wait() -> the same table and the compile's wall seconds. A job collected unwaited is
- * joined first. */
+ * job:wait() -> the same table, the compile's wall seconds and the seconds the PTX JIT took on
+ * the threads (summed). A job collected unwaited is joined first.
+ * core.compile_start(func, configs, threads, "cuda", true): each thread also loads its module
+ * (the driver's PTX JIT, cuModuleLoadDataEx, on that thread's current context) right after the
+ * lowering, so a GPU worker's launching thread never waits for the JIT; a load that fails here
+ * is retried, and reported, by the first launch. */
 #define MANY_MAX 256
 #define JOB_MT   "helua.CompileJob"
 
@@ -283,6 +287,9 @@ typedef struct ManyJob {
   Diag *diags;
   LKernel **ks;
   LowerTarget target;
+  bool load;          /* cuda: the threads also load each module (the PTX JIT) */
+  RtCudaKernel **cks; /* the modules loaded so (NULL: not loaded) */
+  double *jit_ms;
   int n;
   atomic_int next;
   pthread_t tids[64];
@@ -297,8 +304,18 @@ static void *many_worker(void *arg) {
   for (;;) {
     int i = atomic_fetch_add(&j->next, 1);
     if (i >= j->n) break;
-    if (lower_compile(j->f, &j->cfgs[i], j->target, &j->arts[i], &j->diags[i]) != HL_OK)
+    if (lower_compile(j->f, &j->cfgs[i], j->target, &j->arts[i], &j->diags[i]) != HL_OK) {
       j->arts[i] = NULL;
+      continue;
+    }
+    if (j->load && j->arts[i]->ptx) {
+      Diag ignored = {0}; /* the first launch loads it again and reports the error */
+      int64_t t0 = rt_now_ns();
+      if (rt_cuda_kernel_load(j->arts[i]->ptx, j->arts[i]->entry, &j->cks[i], &ignored))
+        j->cks[i] = NULL;
+      else
+        j->jit_ms[i] = (double)(rt_now_ns() - t0) * 1e-6;
+    }
   }
   atomic_store(&j->end_ns, rt_now_ns());
   return NULL;
@@ -314,6 +331,15 @@ static void many_join(ManyJob *j) {
   for (int i = 0; i < j->n; i++) {
     j->ks[i]->art = j->arts[i];
     j->arts[i] = NULL;
+    if (j->cks && j->cks[i]) {
+      if (j->ks[i]->art) {
+        j->ks[i]->ck = j->cks[i];
+        j->ks[i]->jit_ms = j->jit_ms[i];
+      } else {
+        rt_cuda_kernel_free(j->cks[i]);
+      }
+      j->cks[i] = NULL;
+    }
   }
   j->joined = true;
 }
@@ -335,6 +361,7 @@ static ManyJob *many_start(lua_State *L, bool background) {
   bool cuda = strcmp(target, "cuda") == 0;
   if (strcmp(target, "cpu") != 0 && !cuda)
     luaL_error(L, "compile_many: unknown target \"%s\" (expected \"cpu\" or \"cuda\")", target);
+  bool load = cuda && background && lua_toboolean(L, 5);
   lua_settop(L, 4);
   int n = (int)luaL_len(L, 2);
   if (n > MANY_MAX) luaL_error(L, "compile_many: at most %d configs", MANY_MAX);
@@ -357,6 +384,14 @@ static ManyJob *many_start(lua_State *L, bool background) {
   lua_setfield(L, 6, "_diags");
   LKernel **ks = lua_newuserdatauv(L, sizeof *ks * m, 0);
   lua_setfield(L, 6, "_ks");
+  if (load) {
+    j->cks = lua_newuserdatauv(L, sizeof *j->cks * m, 0);
+    lua_setfield(L, 6, "_cks");
+    j->jit_ms = lua_newuserdatauv(L, sizeof *j->jit_ms * m, 0);
+    lua_setfield(L, 6, "_jit_ms");
+    memset(j->cks, 0, sizeof *j->cks * m);
+    memset(j->jit_ms, 0, sizeof *j->jit_ms * m);
+  }
   for (int i = 0; i < n; i++) { /* a kernel userdata per config, in its safe empty state */
     ks[i] = lua_newuserdatauv(L, sizeof *ks[i], 0);
     memset(ks[i], 0, sizeof *ks[i]);
@@ -373,6 +408,7 @@ static ManyJob *many_start(lua_State *L, bool background) {
   j->f = f;
   j->n = n;
   j->target = cuda ? LOWER_TARGET_CUDA : LOWER_TARGET_CPU;
+  j->load = load;
   atomic_init(&j->next, 0);
   j->t0_ns = rt_now_ns();
   atomic_init(&j->end_ns, j->t0_ns);
@@ -422,14 +458,19 @@ static int core_compile_start(lua_State *L) {
   return 1;
 }
 
-/* job:wait() -> the result table, the compile's wall seconds (start to the last thread's end). */
+/* job:wait() -> the result table, the compile's wall seconds (start to the last thread's end),
+ * the JIT's seconds on the threads (summed; 0 unless the job loads). */
 static int job_wait(lua_State *L) {
   ManyJob *j = luaL_checkudata(L, 1, JOB_MT);
   if (!j->ks) return luaL_error(L, "wait: not a started compile");
   if (j->started == 0 && !j->joined) many_worker(j); /* no thread could start: compile here */
   many_finish(L, 1, j);
   lua_pushnumber(L, (double)(atomic_load(&j->end_ns) - j->t0_ns) * 1e-9);
-  return 2;
+  double jit = 0;
+  for (int i = 0; j->jit_ms && i < j->n; i++)
+    jit += j->jit_ms[i];
+  lua_pushnumber(L, jit * 1e-3);
+  return 3;
 }
 
 /* ---- launch ---------------------------------------------------------------------------------- */
@@ -528,9 +569,11 @@ static int k_launch(lua_State *L) {
   }
   Diag d = {0};
   if (k->cuda) {
-    int64_t t0 = rt_now_ns();
-    if (!k->ck && rt_cuda_kernel_load(a->ptx, a->entry, &k->ck, &d)) return raise(L, &d);
-    if (k->launches == 0) k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
+    if (!k->ck) { /* loaded here unless a compile job's thread did (jit_ms is then its) */
+      int64_t t0 = rt_now_ns();
+      if (rt_cuda_kernel_load(a->ptx, a->entry, &k->ck, &d)) return raise(L, &d);
+      k->jit_ms = (double)(rt_now_ns() - t0) * 1e-6;
+    }
     int64_t t1 = rt_now_ns();
     if (rt_cuda_kernel_launch(k->ck, a->grid3, a->block, a->shared_bytes, ptrs, &d))
       return raise(L, &d);

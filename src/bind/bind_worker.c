@@ -10,11 +10,16 @@
  *   core.worker_available() -> whether workers can start (the helua executable, not helua.so)
  *   f:serialize() is core.ir_serialize(f) -> bytes;  core.ir_deserialize(bytes) -> IrFunc
  *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides)
+ *   core.max_abs_err_par(a, b, threads) -> max |a - b| over two host tensors of one shape, any
+ *     dtypes (NaN when any difference is NaN), split along dim 1 over `threads` threads: the
+ *     worker's check of a big output against the reference
  * Frames are a u32 little-endian length and the bytes. Writes use MSG_NOSIGNAL, so a worker
  * that died is an error on send, never a SIGPIPE in the tuner. */
 #include <errno.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -355,6 +360,73 @@ static int tensor_unpack(lua_State *L) {
   return 1;
 }
 
+typedef struct ErrPart {
+  Tensor *a, *b;
+  double err;
+  int rc;
+  Diag d;
+} ErrPart;
+
+static void *err_part(void *arg) {
+  ErrPart *p = arg;
+  p->rc = tensor_max_abs_err(p->a, p->b, &p->err, &p->d);
+  return NULL;
+}
+
+#define ERR_THREADS 64
+
+static int max_abs_err_par(lua_State *L) {
+  Tensor *a = bind_tensor_check(L, 1), *b = bind_tensor_check(L, 2);
+  lua_Integer threads = luaL_optinteger(L, 3, 1);
+  if (a->storage->ops->device != TENSOR_DEVICE_CPU || b->storage->ops->device != TENSOR_DEVICE_CPU)
+    return luaL_error(L, "max_abs_err_par: host tensors only");
+  bool same = a->ndim == b->ndim;
+  for (int i = 0; same && i < a->ndim; i++)
+    same = a->sizes[i] == b->sizes[i];
+  if (!same) return luaL_error(L, "max_abs_err_par: the tensors differ in shape");
+  int64_t rows = a->ndim ? a->sizes[0] : 1;
+  if (threads > ERR_THREADS) threads = ERR_THREADS;
+  if (threads > rows) threads = rows;
+  if (threads < 1) threads = 1;
+  ErrPart parts[ERR_THREADS];
+  pthread_t tids[ERR_THREADS];
+  bool started[ERR_THREADS] = {0};
+  int n = 0, rc = HL_OK;
+  Diag d = {0};
+  memset(parts, 0, sizeof parts);
+  for (int t = 0; t < threads && rc == HL_OK; t++, n++) { /* rows [first, first + len) */
+    int64_t first = rows * t / threads, len = rows * (t + 1) / threads - first;
+    if (a->ndim == 0) {
+      parts[t].a = (Tensor *)a;
+      parts[t].b = (Tensor *)b;
+    } else if (tensor_narrow(a, 0, first, len, &parts[t].a, &d) ||
+               tensor_narrow(b, 0, first, len, &parts[t].b, &d)) {
+      rc = HL_ERR;
+    }
+  }
+  for (int t = 0; rc == HL_OK && t < n; t++)
+    started[t] = t > 0 && pthread_create(&tids[t], NULL, err_part, &parts[t]) == 0;
+  for (int t = 0; rc == HL_OK && t < n; t++)
+    if (!started[t]) err_part(&parts[t]); /* part 0, and any thread that could not start */
+  double err = 0;
+  for (int t = 0; t < n; t++) {
+    if (started[t]) pthread_join(tids[t], NULL);
+    if (rc == HL_OK && parts[t].rc != HL_OK) {
+      rc = HL_ERR;
+      d = parts[t].d;
+    }
+    if (isnan(parts[t].err) || isnan(err)) err = NAN;
+    else if (parts[t].err > err) err = parts[t].err;
+    if (a->ndim) {
+      tensor_free(parts[t].a);
+      tensor_free(parts[t].b);
+    }
+  }
+  if (rc != HL_OK) return luaL_error(L, "max_abs_err_par: %s", d.msg);
+  lua_pushnumber(L, err);
+  return 1;
+}
+
 void bind_worker_register(lua_State *L) {
   static const luaL_Reg methods[] = {{"send", w_send},     {"kill", w_kill},
                                      {"pid", w_pid},       {"device", w_device},
@@ -371,6 +443,7 @@ void bind_worker_register(lua_State *L) {
                                  {"ir_deserialize", ir_deserialize_l},
                                  {"tensor_pack", tensor_pack},   {"tensor_unpack", tensor_unpack},
                                  {"cpu_count", cpu_count},
+                                 {"max_abs_err_par", max_abs_err_par},
                                  {"worker_available", worker_available},
                                  {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);

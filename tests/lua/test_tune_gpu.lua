@@ -77,6 +77,7 @@ T.test("compile_many / compile_start for cuda: PTX on threads (no GPU), binary k
   T.eq(type(got[3]), "string", "errors in place")
   T.truthy(secs >= 0, "the compile's seconds")
   T.eq(job:wait(), got, "waiting again returns the same table")
+  T.eq(select("#", job:wait()), 3, "wait: the table, the wall seconds, the JIT's seconds")
   local unwaited = core.compile_start(v.func, {d, other}, 2, "cuda")
   unwaited = nil -- collected unwaited: joined first, nothing leaks or crashes
   collectgarbage()
@@ -149,6 +150,33 @@ elseif expect == "fake" then
     end
     T.eq(dead.started, 1, "started once")
     dead:close()
+    -- a binary another worker measured is not run again: the pool passes it on (pool.known)
+    local bkey = core.compile_many(setup.v.func, {cfg}, 1, "cuda")[1]:info().binary_key
+    local shared = P.new({dev}, 30)
+    shared.known[setup.sid] = {[bkey] = {status = "ok", samples = {1e-3, 1e-3}, key = "earlier"}}
+    local r2
+    shared:run(function()
+      if r2 ~= nil then return nil end
+      r2 = false
+      return {setup = setup, config = cfg, key = "k2", repeats = 3}
+    end, function(_, r) r2 = r end)
+    T.eq(r2.same_binary_as, "earlier", "the other worker's measurement: "
+      .. tostring(r2.same_binary_as))
+    T.eq(#r2.samples, 2, "its samples")
+    T.eq(r2.binary_key, bkey, "the reply names the binary")
+    shared:close()
+    -- the module loads (the PTX JIT) on the compile threads when asked: the launch needs no JIT
+    local job = core.compile_start(setup.v.func, {cfg, cfg}, 2, "cuda", true)
+    local ks, _, jit_s = job:wait()
+    T.truthy(jit_s > 0, "the threads' JIT seconds: " .. tostring(jit_s))
+    local ms = ks[1]:info().compile_ms.jit
+    T.truthy(ms > 0, "the JIT ran on a thread: " .. tostring(ms))
+    local largs = {}
+    for i, n in ipairs(ks[1]:info().args) do
+      largs[i] = n == "x" and x or helua.empty({256}, {device = "cuda"})
+    end
+    ks[1]:launch(largs)
+    T.eq(ks[1]:info().compile_ms.jit, ms, "the first launch did not load it again")
   end)
 
   T.test("fake driver: a whole search on cuda workers; every trial names its GPU", function()
@@ -165,6 +193,14 @@ elseif expect == "fake" then
       if t.device then seen[t.device] = (seen[t.device] or 0) + 1 end
     end
     for _, d in ipairs(devices) do T.truthy((seen[d] or 0) > 0, "trials on " .. d) end
+    -- a generation is shared out among the workers (a fair share per batch), not one batch
+    -- filling the first worker
+    for _, d in ipairs(devices) do
+      T.truthy((seen[d] or 0) >= #rep.trials / (3 * #devices), string.format(
+        "a fair share on %s: %d of %d", d, seen[d] or 0, #rep.trials))
+    end
+    T.truthy(rep.phases and rep.phases.check > 0 and rep.phases.compile > 0, "phase seconds")
+    T.truthy(rep.search_s > 0 and rep.setup_s > 0, "search and setup seconds")
     local f = assert(io.open(csv))
     local text = f:read("a")
     f:close()
