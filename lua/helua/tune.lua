@@ -206,7 +206,9 @@ function Search:finished(t)
   return t
 end
 
-function Search:over_budget() return core.clock() - self.t0 > self.budget end
+function Search:over_budget()
+  return not self.unbudgeted and core.clock() - self.t0 > self.budget
+end
 
 -- A candidate's trial: the one of an equal config already tried (new = false), a finished
 -- `invalid` trial (the space rejects it), or a new trial to run (new = true).
@@ -574,7 +576,9 @@ end
 function Search:search(opts, p, algorithm, effort, seed, name)
   local space = self.space
   if self.mode == "exec" then self:start_pool(opts) end
+  self.unbudgeted = true -- the default runs whatever the budget (a big setup can outlast it)
   local default = self:evaluate_all({space:default()})[1]
+  self.unbudgeted = false
   if default.status ~= "ok" then
     error("autotune: the default config of " .. name .. " fails: " .. tostring(default.message), 0)
   end

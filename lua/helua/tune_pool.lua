@@ -156,7 +156,16 @@ local function ensure(self, s)
   return true
 end
 
+-- msg: a table (encoded here) or a setup (its msg encoded once, kept: each worker gets the
+-- same bytes, and a setup can carry a gigabyte of tensors).
 local function send(s, msg)
+  if msg.msg then
+    if not msg.bytes then
+      msg.bytes = W.pack_parts(msg.msg)
+      if #msg.bytes > 4000 then msg.bytes = table.concat(msg.bytes) end -- w:send's limit
+    end
+    return s.w:send(msg.bytes)
+  end
   local ok, err = s.w:send(W.pack(msg))
   return ok, err
 end
@@ -169,7 +178,7 @@ local function dispatch(self, s, jobs)
   s.expect = {}
   local setup = jobs[1].setup
   if not s.setups[setup.sid] then
-    ok, err = send(s, setup.msg)
+    ok, err = send(s, setup)
     if not ok then return false, err end
     s.setups[setup.sid] = true
     s.expect[#s.expect + 1] = "setup"
@@ -360,7 +369,7 @@ function Pool:call(setup, msg, timeout)
   if not ok then return nil, err end
   local want = 1
   if not s.setups[setup.sid] then
-    ok, err = send(s, setup.msg)
+    ok, err = send(s, setup)
     if not ok then drop(s) return nil, err end
     s.setups[setup.sid] = true
     want = 2

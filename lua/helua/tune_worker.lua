@@ -46,8 +46,9 @@ function M.encode(v, out)
     out[#out + 1] = string.pack("<c1j", "i", v)
   elseif t == "number" then
     out[#out + 1] = string.pack("<c1n", "d", v)
-  elseif t == "string" then
-    out[#out + 1] = string.pack("<c1s4", "s", v)
+  elseif t == "string" then -- the bytes themselves go in as they are (tensors: no extra copy)
+    out[#out + 1] = string.pack("<c1I4", "s", #v)
+    out[#out + 1] = v
   elseif t == "table" and v == require("helua.config").none then
     out[#out + 1] = NONE_TAG
   elseif t == "table" then
@@ -64,6 +65,9 @@ function M.encode(v, out)
 end
 
 function M.pack(v) return table.concat(M.encode(v)) end
+
+-- The encoding as a list of strings (w:send writes them as one frame without joining them).
+function M.pack_parts(v) return M.encode(v) end
 
 local function decode_at(s, pos)
   local tag = s:sub(pos, pos)

@@ -3,7 +3,8 @@
  * fork) that talk length-prefixed frames over a socket on their stdin/stdout. Part of src/bind
  * (the Lua boundary); the protocol and the pool are lua/helua/tune_worker.lua / tune_pool.lua.
  *
- *   core.worker_spawn(device) -> w      w:send(bytes)   w:pid()   w:device()   w:kill()
+ *   core.worker_spawn(device) -> w      w:send(bytes | {bytes, ...})   w:pid()   w:device()
+ *   w:kill()
  *   core.worker_wait({w, ...}, timeout_s) -> w, frame | w, nil, "exit"|"signal", detail | nil
  *   core.worker_enter(): in the worker, marks it one (core.tune_fault works there), no cores
  *   core.cpu_count() -> online CPU cores
@@ -38,7 +39,7 @@
 extern char **environ;
 
 #define WORKER_MT   "helua.TuneWorker"
-#define FRAME_MAX   (1u << 30)
+#define FRAME_MAX   0xffffffffu /* the u32 length: a setup of big tensors can pass 1 GiB */
 #define MAX_WORKERS 256
 
 static int is_helua_exe = 0; /* set by the helua executable: /proc/self/exe is helua */
@@ -120,19 +121,44 @@ static int worker_spawn(lua_State *L) {
   return 1;
 }
 
+/* w:send(bytes) or w:send({bytes, ...}): one frame (a list's strings are its body in order,
+ * written one after another: a gigabyte setup is never concatenated). */
+#define SEND_PARTS 4096
+
 static int w_send(lua_State *L) {
   LWorker *w = check_worker(L, 1);
-  size_t n = 0;
-  const char *s = luaL_checklstring(L, 2, &n);
+  size_t n = 0, np = 1;
+  const char *one = NULL;
+  if (lua_istable(L, 2)) {
+    np = (size_t)luaL_len(L, 2);
+    if (np > SEND_PARTS) return luaL_error(L, "worker %s: at most %d parts", w->device, SEND_PARTS);
+    for (size_t k = 1; k <= np; k++) { /* checked first: nothing is half sent on a bad part */
+      lua_geti(L, 2, (lua_Integer)k);
+      size_t len = 0;
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "worker %s: part %d is not a string", w->device, (int)k);
+      lua_tolstring(L, -1, &len);
+      n += len;
+      lua_pop(L, 1);
+    }
+  } else {
+    one = luaL_checklstring(L, 2, &n);
+  }
   if (w->fd < 0) return luaL_error(L, "worker %s: closed", w->device);
   if (n > FRAME_MAX) return luaL_error(L, "worker %s: frame too large", w->device);
   unsigned char hdr[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
                           (unsigned char)(n >> 24)};
-  const char *parts[2] = {(const char *)hdr, s};
-  size_t lens[2] = {4, n};
-  for (int k = 0; k < 2; k++) {
-    const char *p = parts[k];
-    size_t left = lens[k];
+  for (size_t k = 0; k <= np; k++) {
+    const char *p = (const char *)hdr;
+    size_t left = 4;
+    if (k > 0 && one) {
+      p = one;
+      left = n;
+    } else if (k > 0) {
+      lua_geti(L, 2, (lua_Integer)k); /* the table holds it: the pointer stays valid */
+      p = lua_tolstring(L, -1, &left);
+      lua_pop(L, 1);
+    }
     while (left > 0) {
       ssize_t m = send(w->fd, p, left, MSG_NOSIGNAL);
       if (m < 0) {

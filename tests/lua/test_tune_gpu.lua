@@ -38,6 +38,22 @@ T.test("device names: cpu, cuda, cuda:N; anything else is refused", function()
   T.eq(P.devices({workers = 2}, "cpu")[2], "cpu", "cpu workers")
 end)
 
+T.test("a frame sent as a list of parts; a zero budget still runs the default", function()
+  if not core.worker_available() then return end
+  local w = core.worker_spawn("cpu")
+  T.truthy(w:send(W.pack_parts({op = "ping"})), "sent in parts")
+  local got, frame = core.worker_wait({w}, 30)
+  T.eq(got, w, "answered")
+  T.eq(W.unpack(frame).status, "ok", "the parts made one frame")
+  T.raises(function() w:send({"x", 1}) end, "not a string")
+  w:kill()
+  local x = helua.randn({64})
+  local best, rep = plus_one("cpu"):bind(x):autotune({budget_seconds = 0, cache = false,
+                                                      log = false})
+  T.truthy(best ~= nil and rep.default.status == "ok", "the default ran")
+  T.eq(rep.best, rep.default, "and is the best")
+end)
+
 T.test("the cache key of a cuda search names the target, the GPU and the driver", function()
   local cache = require "helua.tune_cache"
   local base = {fingerprint = "f", args = "a", space = "s"}
