@@ -37,12 +37,14 @@ local tune = {}
 -- Search parameters per effort, over Helion's profile numbers (settings.effort_profiles).
 -- population: generation 0 (the default + random configs), DE's population, random search's
 -- generation size; copies: pattern search's starting points; patience: DE and random search stop
--- after this many generations without a better config.
+-- after this many generations without a better config. budget: seconds from the start (setup
+-- and the default included) after which no new trial starts; the leaders' re-timing follows, so
+-- a whole quick tune ends within about 20 s and a full one within 120 s (issue 5's limits).
 tune.PROFILES = {
   quick = {population = 12, copies = 2, max_generations = 5, patience = 3, repeats = 3,
-           budget = 25},
+           budget = 18},
   full = {population = 40, copies = 4, max_generations = 20, patience = 5, repeats = 5,
-          budget = 120},
+          budget = 112},
 }
 
 tune.ALGORITHMS = {"pattern", "de", "random", "finite"}
@@ -325,6 +327,7 @@ function Search:start_pool(opts)
     return
   end
   self.setup, self.pool = setup, P.new(devices, self.timeout)
+  self.pool:warm(setup)
   self.devices = devices
 end
 

@@ -175,7 +175,7 @@ end
 local function dispatch(self, s, jobs)
   local ok, err = ensure(self, s)
   if not ok then return false, err end
-  s.expect = {}
+  s.expect = s.expect or {} -- a setup sent ahead (Pool:warm) may still owe its reply
   local setup = jobs[1].setup
   if not s.setups[setup.sid] then
     ok, err = send(s, setup)
@@ -203,6 +203,24 @@ local function dispatch(self, s, jobs)
   -- the batch compiles first (every config at once, `threads` at a time), then runs job by job
   s.deadline = core.clock() + self.timeout * (1 + math.ceil(#jobs / self.threads))
   return true
+end
+
+-- Starts every worker but the first and sends it the setup now, so that its process start,
+-- CUDA context and upload overlap the default's trial on the first worker instead of delaying
+-- its first batch. Its reply is read with that batch's. A worker that cannot start is left to
+-- the first dispatch (which reports it).
+function Pool:warm(setup)
+  for k, s in ipairs(self.slots) do
+    if k > 1 and not s.broken and not s.w and ensure(self, s) then
+      if send(s, setup) then
+        s.setups[setup.sid] = true
+        s.expect = {"setup"}
+      else
+        s.w:kill()
+        s.w = nil
+      end
+    end
+  end
 end
 
 local function drop(s)
