@@ -5,8 +5,9 @@
 --   helua share/scripts/gpu_tune_bench.lua [--kernels add,softmax,matmul] [--efforts quick,full]
 --     [--gpus 1,2] [--budget-quick S] [--budget-full S] [--full-kernels softmax,matmul]
 --     [--quick-gpus 1] [--repeat N] [--out FILE.md] [--log FILE] [--trials] [--size small]
--- The default run: quick (20 s budget) add, softmax, matmul on 1 GPU; full (--budget-full,
--- default 85 s) softmax and matmul on 1 and 2 GPUs (those the machine has): about 9 minutes.
+-- The default run: quick (18 s budget, the quick profile's) add, softmax, matmul on 1 GPU;
+-- full (--budget-full, default 85 s) softmax and matmul on 1 and 2 GPUs (those the machine
+-- has): about 8 minutes.
 -- --log FILE writes the tuner's progress lines there (default: stderr); --trials adds a line
 -- per trial with its device (HELUA_LOGS=tune). A kernel that fails gets a row "FAILED: reason".
 -- --size small: small shapes (add [512, 512], softmax [64, 1024], matmul 256^3) for a smoke test
@@ -27,7 +28,7 @@ local function list(s)
 end
 
 local opt = {kernels = {"add", "softmax", "matmul"}, efforts = {"quick", "full"}, gpus = {1, 2},
-             budget_quick = 20, budget_full = 85, full_kernels = {softmax = true, matmul = true},
+             budget_quick = 18, budget_full = 85, full_kernels = {softmax = true, matmul = true},
              quick_gpus = {1}, repeats = 30}
 local explicit_full, explicit_quick_gpus = false, false
 local i = 1
