@@ -143,10 +143,15 @@ function Worker:place(t)
   return t
 end
 
--- Back on the host for the comparison with the reference.
-function Worker:host(t)
-  if self.cuda then return core.to_device(t, "cpu") end
-  return t
+-- Back on the host for the comparison with the reference. cuda: into the setup's host buffer
+-- for output k (made by the first copy, then reused: no fresh pages for every candidate).
+function Worker:host(t, s, k)
+  if not self.cuda then return t end
+  local buf = s and s.host_bufs[k]
+  if buf and pcall(buf.copy_, buf, t) then return buf end
+  buf = core.to_device(t, "cpu")
+  if s then s.host_bufs[k] = buf end
+  return buf
 end
 
 function Worker:setup(msg)
@@ -154,7 +159,7 @@ function Worker:setup(msg)
              outputs = msg.outputs, want = {n = #msg.want}, is_out = {}}
   for i, w in ipairs(msg.want) do s.want[i] = core.tensor_unpack(w) end
   for _, i in ipairs(msg.outputs) do s.is_out[i] = true end
-  s.inputs, s.pristine = {}, {}
+  s.inputs, s.pristine, s.host_bufs = {}, {}, {}
   for i, a in ipairs(msg.args) do
     if a.tensor and not s.is_out[i] then s.inputs[i] = self:place(core.tensor_unpack(a.tensor)) end
   end
@@ -364,7 +369,7 @@ function Worker:measure(s, ck, msg, r)
     return r
   end
   local got = {n = #s.outputs}
-  for k, i in ipairs(s.outputs) do got[k] = self:host(args[i]) end
+  for k, i in ipairs(s.outputs) do got[k] = self:host(args[i], s, k) end
   local msg_wrong = require("helua.tune").compare(got, s.want, self.check_threads)
   r.check_s = core.clock() - t0
   if msg_wrong then
