@@ -567,6 +567,7 @@ function tune.autotune(bound, args, opts)
     error("autotune: the default config of " .. name .. " fails: " .. tostring(want), 0)
   end
   self.want = want
+  self.t_reference = core.clock() -- the default's run in this process (its results: the reference)
   local ok, err = pcall(self.search, self, opts, p, algorithm, effort, seed, name)
   self.progress:finish()
   if self.pool then self.pool:close() end -- also on an error: no worker outlives the search
@@ -579,6 +580,7 @@ end
 function Search:search(opts, p, algorithm, effort, seed, name)
   local space = self.space
   if self.mode == "exec" then self:start_pool(opts) end
+  self.t_packed = core.clock() -- the setup captured and packed for the workers
   self.unbudgeted = true -- the default runs whatever the budget (a big setup can outlast it)
   local default = self:evaluate_all({space:default()})[1]
   self.unbudgeted = false
@@ -646,6 +648,10 @@ function Search:conclude(opts, algorithm, effort)
                   algorithm = algorithm, phases = self.phases, devices = self.devices
                     or {self.host_device},
                   setup_s = (self.search_t0 or search_end) - self.t0,
+                  setup_parts = {reference = (self.t_reference or self.t0) - self.t0,
+                                 packing = (self.t_packed or self.t0) - (self.t_reference or self.t0),
+                                 first_trial = (self.search_t0 or search_end)
+                                   - (self.t_packed or self.t0)},
                   search_s = search_end - (self.search_t0 or search_end),
                   retime_s = core.clock() - search_end, budget_s = self.budget,
                   hit_budget = search_end - self.t0 > self.budget,
@@ -653,8 +659,12 @@ function Search:conclude(opts, algorithm, effort)
   self:log("Autotuning complete in %.1fs after searching %d configs (%d failed); best %.4f ms, "
            .. "default %.4f ms (%.2fx).", seconds, #self.trials, self.failed, best.time * 1e3,
            default.time * 1e3, report.speedup)
-  self:log("Time: setup %.1fs, search %.1fs%s, re-timing %.1fs; per phase (summed over trials): %s",
-           report.setup_s, report.search_s, report.hit_budget and " (hit the budget)" or "",
+  local sp = report.setup_parts
+  sp.worker = self.pool and self.pool.setup_s or 0
+  self:log("Time: setup %.1fs (reference run %.1fs, packing %.1fs, default's trial %.1fs with the "
+           .. "worker's setup %.1fs), search %.1fs%s, re-timing %.1fs; per phase (summed over "
+           .. "trials): %s", report.setup_s, sp.reference, sp.packing, sp.first_trial, sp.worker,
+           report.search_s, report.hit_budget and " (hit the budget)" or "",
            report.retime_s, tune.phases_text(self.phases))
   if self.logger then
     self.logger("One can hard-code the best config and skip autotuning with:\n"

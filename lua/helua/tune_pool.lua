@@ -342,6 +342,9 @@ function Pool:run(next_job, done, left)
           reply = {status = "error", message = "bad worker reply: " .. tostring(reply)}
         end
         local kind = table.remove(s.expect, 1)
+        if kind == "setup" then -- the slowest worker's setup (decode, upload), for the log
+          self.setup_s = math.max(self.setup_s or 0, tonumber(reply.seconds) or 0)
+        end
         if kind == "setup" and reply.status ~= "ok" then
           s.setup_error = reply.message
         elseif kind == "job" then

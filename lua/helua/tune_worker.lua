@@ -155,6 +155,7 @@ function Worker:host(t, s, k)
 end
 
 function Worker:setup(msg)
+  local t0 = core.clock()
   local s = {sid = msg.sid, func = core.ir_deserialize(msg.ir), packed = msg.args,
              outputs = msg.outputs, want = {n = #msg.want}, is_out = {}}
   for i, w in ipairs(msg.want) do s.want[i] = core.tensor_unpack(w) end
@@ -166,7 +167,7 @@ function Worker:setup(msg)
   self.setups[msg.sid] = s
   self.order[#self.order + 1] = msg.sid
   while #self.order > 4 do self.setups[table.remove(self.order, 1)] = nil end
-  return {status = "ok"}
+  return {status = "ok", seconds = core.clock() - t0}
 end
 
 local function contiguous(t)

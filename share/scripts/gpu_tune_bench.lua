@@ -154,7 +154,7 @@ local function tune_row(name, effort, g)
     row.search_s, row.setup_s, row.retime_s = rep.search_s, rep.setup_s, rep.retime_s
     row.hit = rep.hit_budget
     row.tried, row.ok, row.nfailed = #rep.trials, rep.ok, rep.failed
-    row.phases = rep.phases
+    row.phases, row.setup_parts = rep.phases, rep.setup_parts
     row.default_ms = time_config(bk, b, args, rep.default.cfg)
     row.tuned_ms = time_config(bk, b, args, best)
     row.rate = rate(b, row.tuned_ms)
@@ -232,8 +232,11 @@ emit("")
 emit("Per phase (seconds summed over the run's trials; compile and jit run on worker threads):")
 for _, r in ipairs(rows) do
   if not r.failed then
-    emit(string.format("- %s %s %d GPU: setup %.1fs, search %.1fs, re-time %.1fs; %s", r.kernel,
-                       r.effort, r.gpus, r.setup_s, r.search_s, r.retime_s,
+    local sp = r.setup_parts or {}
+    emit(string.format("- %s %s %d GPU: setup %.1fs (reference %.1fs, packing %.1fs, default's "
+                       .. "trial %.1fs, worker setup %.1fs), search %.1fs, re-time %.1fs; %s",
+                       r.kernel, r.effort, r.gpus, r.setup_s, sp.reference or 0, sp.packing or 0,
+                       sp.first_trial or 0, sp.worker or 0, r.search_s, r.retime_s,
                        tune.phases_text(r.phases)))
   end
 end
