@@ -143,15 +143,31 @@ function Worker:place(t)
   return t
 end
 
--- Back on the host for the comparison with the reference. cuda: into the setup's host buffer
--- for output k (made by the first copy, then reused: no fresh pages for every candidate).
+-- Back on the host for the comparison with the reference. cuda: into the setup's page-locked
+-- host buffer for output k (made by the first copy, then reused: the copy runs at full PCIe
+-- speed and touches no fresh pages; pageable memory when pinning fails).
 function Worker:host(t, s, k)
   if not self.cuda then return t end
   local buf = s and s.host_bufs[k]
   if buf and pcall(buf.copy_, buf, t) then return buf end
   buf = core.to_device(t, "cpu")
-  if s then s.host_bufs[k] = buf end
+  if s then
+    local okp, pinned = pcall(core.cuda_pin, buf)
+    s.host_bufs[k] = okp and pinned or buf
+  end
   return buf
+end
+
+-- Releases a candidate's fresh outputs now (device memory; the collector would keep gigabytes
+-- of them alive between collections), not the setup's inputs.
+function Worker:release(s, args)
+  for _, i in ipairs(s.outputs) do
+    local t = args[i]
+    if t ~= s.inputs[i] and t ~= s.pristine[i] then
+      local mt = getmetatable(t)
+      if type(mt) == "table" and mt.__close then mt.__close(t) end
+    end
+  end
 end
 
 function Worker:setup(msg)
@@ -301,13 +317,32 @@ function Worker:jobs(msg, reply)
   self.check_threads = threads
   if self.cuda then threads = math.max(1, threads - 1) end
   local chunk = self.cuda and threads or #jobs
-  local function start(first)
+  local prefix = s.sid .. "/"
+  -- the binaries this worker measured (or heard of), and those of the chunk being measured:
+  -- a compile thread does not load (JIT) another copy of one of them
+  local function skip_list(cur)
+    local keys = {}
+    for k in pairs(self.binaries) do
+      if k:sub(1, #prefix) == prefix then keys[#keys + 1] = k:sub(#prefix + 1) end
+    end
+    for k = 1, cur and cur.cks and cur.n or 0 do
+      local ck = cur.cks[k]
+      if type(ck) == "userdata" then
+        local ok, info = pcall(ck.info, ck)
+        if ok and info.binary_key then keys[#keys + 1] = info.binary_key end
+      end
+    end
+    return keys
+  end
+  local function start(first, cur)
     if first > #jobs then return nil end
     local configs = {}
     for i = first, math.min(#jobs, first + chunk - 1) do configs[#configs + 1] = jobs[i].config end
     local c = {first = first, n = #configs, t0 = core.clock()}
     if self.cuda then
-      local ok, job = pcall(core.compile_start, s.func, configs, threads, "cuda", true)
+      local oks, skip = pcall(skip_list, cur)
+      local ok, job = pcall(core.compile_start, s.func, configs, threads, "cuda", true,
+                            oks and skip or nil)
       if ok then c.job = job else c.err = job end
     else
       local ok, cks = pcall(core.compile_many, s.func, configs, threads, "cpu")
@@ -324,7 +359,7 @@ function Worker:jobs(msg, reply)
       if ok then cur.cks, cur.secs = cks, secs else cur.err = cks end
     end
     local wait_s = (self.cuda and core.clock() - w0 or cur.secs or 0) / math.max(1, cur.n)
-    local nxt = self.cuda and start(cur.first + cur.n) or nil -- compiles while this chunk is timed
+    local nxt = self.cuda and start(cur.first + cur.n, cur) or nil -- compiles while this chunk is timed
     local compile_s = (cur.secs or 0) / math.max(1, cur.n)
     for k = 1, cur.n do
       local ck = cur.cks and (cur.cks[k] or "not compiled") or cur.err
@@ -362,6 +397,12 @@ end
 function Worker:measure(s, ck, msg, r)
   local t0 = core.clock()
   local args = self:launch_args(s)
+  local result = self:measure_on(s, ck, msg, r, args, t0)
+  self:release(s, args)
+  return result
+end
+
+function Worker:measure_on(s, ck, msg, r, args, t0)
   local okl, err = pcall(ck.launch, ck, args)
   if okl and self.cuda then okl, err = pcall(core.cuda_synchronize) end
   if not okl then
