@@ -232,6 +232,14 @@ function Search:admit(tbl)
   return trial, true
 end
 
+-- Forgets an admitted trial that never ran (a worker skipped it past the budget).
+function Search:unadmit(trial)
+  self.seen[trial.key] = nil
+  for k = #self.trials, 1, -1 do
+    if self.trials[k] == trial then table.remove(self.trials, k) break end
+  end
+end
+
 -- Records a measurement {status, message, samples, cut, compile_s, device} in its trial.
 function Search:record(trial, r)
   trial.status, trial.message, trial.cut = r.status, r.message, r.cut

@@ -194,7 +194,7 @@ local function dispatch(self, s, jobs)
     if not sent[bkey] then known[bkey], sent[bkey] = r, true end
   end
   ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list,
-                     known = known})
+                     known = known, stop_at = self.stop_at})
   if not ok then return false, err end
   for i, job in ipairs(jobs) do
     s.expect[#s.expect + 1] = "job"
@@ -254,7 +254,7 @@ end
 -- Remembers a worker's measurement of a binary (its binary_key), for the other workers.
 function Pool:learn(job, r)
   if not r.binary_key or r.same_binary_as or r.status == "error" or r.status == "crash"
-    or r.status == "timeout" then
+    or r.status == "timeout" or r.status == "skipped" then
     return
   end
   local sid = job.setup.sid
@@ -429,7 +429,7 @@ function Pool:evaluate_all(search, cands)
           local okt, tbl = pcall(bound._config_table, bound, v, trial.cfg)
           if okt then
             return {trial = trial, setup = search.setup, config = tbl, key = trial.key,
-                    repeats = search.repeats,
+                    repeats = search.repeats, index = i,
                     cut_s = search.best and search.best.time * search.slower or nil}
           end
           search:record(trial, {status = "error", message = tostring(tbl):gsub("\n.*", ""),
@@ -447,8 +447,16 @@ function Pool:evaluate_all(search, cands)
       end
     end
   end
-  self:run(next_job, function(job, r) search:record(job.trial, r) end,
-           function() return math.max(0, #cands - i) end)
+  -- a worker skips the jobs it would start past the budget (stop_at: the same monotonic clock)
+  self.stop_at = not search.unbudgeted and search.t0 + search.budget or nil
+  self:run(next_job, function(job, r)
+    if r.status == "skipped" then -- not run: as if never proposed (not told to the strategy)
+      search:unadmit(job.trial)
+      out[job.index] = nil
+    else
+      search:record(job.trial, r)
+    end
+  end, function() return math.max(0, #cands - i) end)
   return out
 end
 

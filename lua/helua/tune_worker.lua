@@ -12,7 +12,9 @@
 --    want = {bytes...}}       the kernel's tile IR, its launch arguments in IR order, which of
 --                             them are outputs, and the default config's outputs (the reference)
 --   {op = "jobs", sid, threads, jobs = {{config, key, repeats, cut_s}, ...},
---    known = {[binary_key] = {status, samples, cut, message, key}}}
+--    known = {[binary_key] = {status, samples, cut, message, key}},
+--    stop_at}                 (core.clock() time of the search's budget: a job not started by
+--                             then is answered {status = "skipped"}, not run)
 --                             compile every config on `threads` threads (core.compile_many),
 --                             then per job in order: launch once on fresh outputs, compare with
 --                             the reference, time `repeats` launches; one reply per job:
@@ -336,6 +338,9 @@ function Worker:jobs(msg, reply)
   end
   local function start(first, cur)
     if first > #jobs then return nil end
+    if msg.stop_at and core.clock() > msg.stop_at then -- past the budget: nothing more compiles
+      return {first = first, n = #jobs - first + 1, skipped = true}
+    end
     local configs = {}
     for i = first, math.min(#jobs, first + chunk - 1) do configs[#configs + 1] = jobs[i].config end
     local c = {first = first, n = #configs, t0 = core.clock()}
@@ -363,7 +368,13 @@ function Worker:jobs(msg, reply)
     local compile_s = (cur.secs or 0) / math.max(1, cur.n)
     for k = 1, cur.n do
       local ck = cur.cks and (cur.cks[k] or "not compiled") or cur.err
-      if self:one(s, jobs[cur.first + k - 1], ck, compile_s, reply, wait_s) then return "fatal" end
+      if cur.skipped or (msg.stop_at and core.clock() > msg.stop_at) then
+        -- the search's budget ran out while this batch waited: not run (the tuner forgets it)
+        if type(ck) == "userdata" then ck:close() end
+        reply({status = "skipped", samples = {}, message = "not run: past the search's budget"})
+      elseif self:one(s, jobs[cur.first + k - 1], ck, compile_s, reply, wait_s) then
+        return "fatal"
+      end
       if cur.cks then cur.cks[k] = nil end -- closed by the collector once measured
     end
     cur = nxt or (not self.cuda and start(cur.first + cur.n)) or nil
@@ -510,7 +521,7 @@ function M.main(device)
       if msg.op == "setup" then return reply(self:setup(msg)) end
       if msg.op == "jobs" then
         return self:jobs({sid = msg.sid, jobs = msg.jobs, threads = msg.threads,
-                          known = msg.known}, reply)
+                          known = msg.known, stop_at = msg.stop_at}, reply)
       end
       if msg.op == "job" then return self:jobs({sid = msg.sid, jobs = {msg}}, reply) end
       if msg.op == "retime" then return reply(self:retime(msg)) end

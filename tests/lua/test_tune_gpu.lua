@@ -52,6 +52,22 @@ T.test("a frame sent as a list of parts; a zero budget still runs the default", 
                                                       log = false})
   T.truthy(best ~= nil and rep.default.status == "ok", "the default ran")
   T.eq(rep.best, rep.default, "and is the best")
+  for _, t in ipairs(rep.trials) do T.truthy(t.status ~= "skipped", "no skipped trial kept") end
+  -- jobs a worker would start past the budget (stop_at) come back skipped, not run
+  local bk = plus_one("cpu"):bind(x)
+  local setup = assert(P.setup({bound = bk, args = table.pack(x), space = bk:config_spec()}))
+  local cfg = bk:_config_table(setup.v, require("helua.config").new(bk:config_spec():default()))
+  local pool = P.new({"cpu"}, 30)
+  pool.stop_at = core.clock() - 1
+  local n, got = 0, {}
+  pool:run(function()
+    n = n + 1
+    if n > 2 then return nil end
+    return {setup = setup, config = cfg, key = "k" .. n, repeats = 1}
+  end, function(_, r) got[#got + 1] = r end)
+  pool:close()
+  T.eq(#got, 2, "both answered")
+  for _, r in ipairs(got) do T.eq(r.status, "skipped", "skipped: " .. tostring(r.message)) end
 end)
 
 T.test("the cache key of a cuda search names the target, the GPU and the driver", function()
