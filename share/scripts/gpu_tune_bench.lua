@@ -5,6 +5,7 @@
 --   helua share/scripts/gpu_tune_bench.lua [--kernels add,softmax,matmul] [--efforts quick,full]
 --     [--gpus 1,2] [--budget-quick S] [--budget-full S] [--full-kernels softmax,matmul]
 --     [--quick-gpus 1] [--repeat N] [--out FILE.md] [--log FILE] [--trials] [--size small]
+--     [--no-jit-probe]
 -- The default run: quick (18 s budget, the quick profile's) add, softmax, matmul on 1 GPU;
 -- full (--budget-full, default 85 s) softmax and matmul on 1 and 2 GPUs (those the machine
 -- has): about 8 minutes.
@@ -52,6 +53,7 @@ while i <= #arg do
   elseif a == "--log" then opt.log = v
   elseif a == "--trials" then opt.trials, i = true, i - 1
   elseif a == "--size" then opt.small = (v == "small")
+  elseif a == "--no-jit-probe" then opt.jit_probe, i = false, i - 1
   else
     io.stderr:write("gpu_tune_bench: unknown argument " .. tostring(a) .. "\n")
     os.exit(2)
@@ -167,6 +169,52 @@ local function tune_row(name, effort, g)
   return row
 end
 
+-- The JIT probe: do module loads (the driver's PTX JIT) run in parallel on threads of one
+-- process? The same 8 random matmul configs are lowered, then lowered and loaded, on 1 and on
+-- 8 threads (core.compile_start, as a GPU worker does). Serialized loads show as a loading
+-- wall on 8 threads (lower + load minus lower) near the 1-thread JIT sum, and as a summed JIT
+-- time on 8 threads well above it (each load's time includes its wait for the others); parallel
+-- ones as a wall near 1/8 of it and about the same sum. Run before the tuning rows unless
+-- --no-jit-probe (about 10-20 s on the H100).
+local probe
+if opt.jit_probe ~= false then
+  local okp, err = pcall(function()
+    local b = KERNELS.matmul
+    local args = table.pack(b.inputs())
+    local k = run.with_settings(bench.entry(b.file, "matmul").kernel,
+                                {backend = "cuda", autotune_effort = "none"})
+    local bk = k:bind(table.unpack(args, 1, args.n))
+    local v = bk:_variant(bk:config())
+    local space = bk:config_spec()
+    local seen, configs = {}, {}
+    local r = 0
+    while #configs < 8 and r < 200 do
+      r = r + 1
+      local c = space:check(space:random(r))
+      local key = space:to_json(c)
+      if not seen[key] then
+        seen[key] = true
+        configs[#configs + 1] = bk:_config_table(v, require("helua.config").new(c))
+      end
+    end
+    local function wall(threads, load)
+      local t0 = core.clock()
+      local ks, _, jit = core.compile_start(v.func, configs, threads, "cuda", load):wait()
+      local loaded = 0
+      for _, ck in ipairs(ks) do
+        if type(ck) == "userdata" and ck:info().compile_ms.jit > 0 then loaded = loaded + 1 end
+      end
+      return core.clock() - t0, jit, loaded
+    end
+    probe = {n = #configs}
+    probe.lower1 = wall(1, false)
+    probe.load1, probe.jit1, probe.loaded1 = wall(1, true)
+    probe.lower8 = wall(8, false)
+    probe.load8, probe.jit8, probe.loaded8 = wall(8, true)
+  end)
+  if not okp then probe = {failed = tostring(err):gsub("\n", " ")} end
+end
+
 local rows = {}
 for _, effort in ipairs(opt.efforts) do
   for _, name in ipairs(opt.kernels) do
@@ -246,6 +294,18 @@ for _, r in ipairs(rows) do
   if not r.failed then
     emit(string.format("- %s %s %d GPU: %s", r.kernel, r.effort, r.gpus, r.config))
   end
+end
+if probe and probe.failed then
+  emit("\nJIT probe FAILED: " .. probe.failed)
+elseif probe then
+  local ok_ratio = probe.jit1 >= 0.01
+  emit(string.format("\nJIT probe (%d random matmul configs, seconds): 1 thread: lower %.2f, lower + "
+    .. "load %.2f, JIT summed %.2f (%d loaded); 8 threads: lower %.2f, lower + load %.2f, JIT "
+    .. "summed %.2f (%d loaded). Loading wall on 8 threads / JIT on 1: %s (0.125: parallel, 1: "
+    .. "serialized); JIT summed 8 / 1: %s (1: parallel, more: queued)", probe.n, probe.lower1,
+    probe.load1, probe.jit1, probe.loaded1, probe.lower8, probe.load8, probe.jit8, probe.loaded8,
+    ok_ratio and string.format("%.2f", (probe.load8 - probe.lower8) / probe.jit1) or "-",
+    ok_ratio and string.format("%.2f", probe.jit8 / probe.jit1) or "-"))
 end
 emit(string.format("\nbench wall time: %.0fs", core.clock() - t_start))
 local text = table.concat(out, "\n") .. "\n"
