@@ -334,9 +334,29 @@ function Search:start_pool(opts)
     if self.target == "cuda" then self.isolate = false end
     return
   end
-  self.setup, self.pool = setup, P.new(devices, self.timeout)
+  -- procs_per_gpu: several worker processes per GPU, taking turns on it (a file lock held while
+  -- one checks and times a candidate) while the others compile and load modules: the driver's
+  -- PTX JIT of one process does not wait for another's
+  local per = opts.procs_per_gpu or 1
+  if math.type(per) ~= "integer" or per < 1 then
+    error("autotune: procs_per_gpu must be a positive integer, got " .. tostring(per), 0)
+  end
+  local slots, locks = devices, nil
+  if per > 1 and self.target == "cuda" then
+    slots, locks = {}, {}
+    local stem = string.format("%s/helua-gpu-lock-%x-%x", os.getenv("TMPDIR") or "/tmp",
+                               math.floor(core.clock() * 1e6) % 0x7fffffff, math.random(1 << 30))
+    for _, d in ipairs(devices) do
+      for _ = 1, per do
+        slots[#slots + 1] = d
+        locks[#locks + 1] = stem .. "-" .. d:gsub(":", "")
+      end
+    end
+    self.lock_files = locks
+  end
+  self.setup, self.pool = setup, P.new(slots, self.timeout, nil, locks)
   self.pool:warm(setup)
-  self.devices = devices
+  self.devices, self.procs_per_gpu = devices, per > 1 and self.target == "cuda" and per or nil
 end
 
 -- Runs a generation's candidates until the budget: through the worker pool (N workers run N
@@ -579,6 +599,7 @@ function tune.autotune(bound, args, opts)
   local ok, err = pcall(self.search, self, opts, p, algorithm, effort, seed, name)
   self.progress:finish()
   if self.pool then self.pool:close() end -- also on an error: no worker outlives the search
+  for _, f in ipairs(self.lock_files or {}) do os.remove(f) end
   if not ok then error(err, 0) end
   return self:conclude(opts, algorithm, effort)
 end
@@ -615,9 +636,10 @@ function Search:search(opts, p, algorithm, effort, seed, name)
     end
     self:generation(0, gen0)
   else
-    self:log("Starting %s (%s effort, population %d, %d generations) for %s on %s",
+    self:log("Starting %s (%s effort, population %d, %d generations) for %s on %s%s",
              ALGORITHM_TEXT[algorithm], effort, p.population, p.max_generations, name,
-             table.concat(self.devices or {self.host_device}, ", "))
+             table.concat(self.devices or {self.host_device}, ", "), self.procs_per_gpu
+               and string.format(" (%d worker processes per GPU)", self.procs_per_gpu) or "")
     -- the search itself is C (space:search: src/config/config_strategy.c); here: budget and log
     local q <close> = space:search({algorithm = algorithm, population = p.population,
       copies = p.copies, max_generations = p.max_generations, patience = p.patience, seed = seed})

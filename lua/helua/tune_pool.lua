@@ -77,13 +77,15 @@ end
 local Pool = {}
 Pool.__index = Pool
 
--- M.new(devices, timeout_s [, batch]) -> a pool (workers start on first use). A worker takes
--- up to `batch` jobs at once and compiles them on `threads` threads (the cores shared among the
--- workers); batch 1 compiles one candidate at a time.
-function M.new(devices, timeout, batch)
+-- M.new(devices, timeout_s [, batch [, locks]]) -> a pool (workers start on first use). A worker
+-- takes up to `batch` jobs at once and compiles them on `threads` threads (the cores shared
+-- among the workers); batch 1 compiles one candidate at a time. locks[i]: the path of the file
+-- lock slot i's worker holds while it uses its GPU (workers that share a GPU take turns).
+function M.new(devices, timeout, batch, locks)
   local slots = {}
   for i, d in ipairs(devices) do
-    slots[i] = {device = d, setups = {}, jobs = {}, expect = {}, known_sent = {}}
+    slots[i] = {device = d, setups = {}, jobs = {}, expect = {}, known_sent = {},
+                lock = locks and locks[i] or nil}
   end
   local cores = core.cpu_count and core.cpu_count() or 1
   local threads = math.max(1, cores // math.max(1, #devices))
@@ -194,7 +196,7 @@ local function dispatch(self, s, jobs)
     if not sent[bkey] then known[bkey], sent[bkey] = r, true end
   end
   ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list,
-                     known = known, stop_at = self.stop_at})
+                     known = known, stop_at = self.stop_at, gpu_lock = s.lock})
   if not ok then return false, err end
   for i, job in ipairs(jobs) do
     s.expect[#s.expect + 1] = "job"

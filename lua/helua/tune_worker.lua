@@ -13,8 +13,10 @@
 --                             them are outputs, and the default config's outputs (the reference)
 --   {op = "jobs", sid, threads, jobs = {{config, key, repeats, cut_s}, ...},
 --    known = {[binary_key] = {status, samples, cut, message, key}},
---    stop_at}                 (core.clock() time of the search's budget: a job not started by
+--    stop_at,                 (core.clock() time of the search's budget: a job not started by
 --                             then is answered {status = "skipped"}, not run)
+--    gpu_lock}                (a file lock's path: held while checking and timing, when
+--                             several workers share the GPU)
 --                             compile every config on `threads` threads (core.compile_many),
 --                             then per job in order: launch once on fresh outputs, compare with
 --                             the reference, time `repeats` launches; one reply per job:
@@ -395,7 +397,7 @@ function Worker:run_compiled(s, ck, msg, r)
             compile_s = r.compile_s, wait_s = r.wait_s, device = self.device,
             same_binary_as = same.key, binary_key = r.binary_key}
   end
-  local result = self:measure(s, ck, msg, r)
+  local result = self:exclusive(self.measure, self, s, ck, msg, r)
   result.jit_s = okb and info.compile_ms and (info.compile_ms.jit or 0) / 1e3 or nil
   if bkey and result.status ~= "error" then
     result.key = msg.key
@@ -403,6 +405,17 @@ function Worker:run_compiled(s, ck, msg, r)
                            samples = result.samples, cut = result.cut, key = msg.key}
   end
   return result
+end
+
+-- fn(...) with the GPU to this worker alone when workers share it (self.lock, a file lock);
+-- released whatever fn does.
+function Worker:exclusive(fn, ...)
+  if not self.lock then return fn(...) end
+  self.lock:hold(true)
+  local res = table.pack(pcall(fn, ...))
+  self.lock:hold(false)
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 function Worker:measure(s, ck, msg, r)
@@ -520,11 +533,12 @@ function M.main(device)
       local msg = M.unpack(body)
       if msg.op == "setup" then return reply(self:setup(msg)) end
       if msg.op == "jobs" then
+        if msg.gpu_lock and not self.lock then self.lock = core.gpu_lock(msg.gpu_lock) end
         return self:jobs({sid = msg.sid, jobs = msg.jobs, threads = msg.threads,
                           known = msg.known, stop_at = msg.stop_at}, reply)
       end
       if msg.op == "job" then return self:jobs({sid = msg.sid, jobs = {msg}}, reply) end
-      if msg.op == "retime" then return reply(self:retime(msg)) end
+      if msg.op == "retime" then return reply(self:exclusive(self.retime, self, msg)) end
       if msg.op == "ping" then return reply({status = "ok"}) end
       return reply({status = "error", message = "unknown request " .. tostring(msg.op)})
     end)

@@ -5,7 +5,10 @@
 --   helua share/scripts/gpu_tune_bench.lua [--kernels add,softmax,matmul] [--efforts quick,full]
 --     [--gpus 1,2] [--budget-quick S] [--budget-full S] [--full-kernels softmax,matmul]
 --     [--quick-gpus 1] [--repeat N] [--out FILE.md] [--log FILE] [--trials] [--size small]
---     [--no-jit-probe]
+--     [--no-jit-probe] [--procs N] [--procs-kernels matmul]
+-- --procs N (default 2; 1: none): quick runs on 1 GPU with N worker processes taking turns on
+-- it (procs_per_gpu) for the --procs-kernels among --kernels (default matmul), against the
+-- 1-process quick row: whether loading modules in several processes searches faster.
 -- The default run: quick (18 s budget, the quick profile's) add, softmax, matmul on 1 GPU;
 -- full (--budget-full, default 85 s) softmax and matmul on 1 and 2 GPUs (those the machine
 -- has): about 8 minutes.
@@ -30,7 +33,7 @@ end
 
 local opt = {kernels = {"add", "softmax", "matmul"}, efforts = {"quick", "full"}, gpus = {1, 2},
              budget_quick = 18, budget_full = 85, full_kernels = {softmax = true, matmul = true},
-             quick_gpus = {1}, repeats = 30}
+             quick_gpus = {1}, repeats = 30, procs = 2, procs_kernels = {matmul = true}}
 local explicit_full, explicit_quick_gpus = false, false
 local i = 1
 while i <= #arg do
@@ -54,6 +57,10 @@ while i <= #arg do
   elseif a == "--trials" then opt.trials, i = true, i - 1
   elseif a == "--size" then opt.small = (v == "small")
   elseif a == "--no-jit-probe" then opt.jit_probe, i = false, i - 1
+  elseif a == "--procs" then opt.procs = math.tointeger(tonumber(v)) or 1
+  elseif a == "--procs-kernels" then
+    opt.procs_kernels = {}
+    for _, k in ipairs(list(v)) do opt.procs_kernels[k] = true end
   else
     io.stderr:write("gpu_tune_bench: unknown argument " .. tostring(a) .. "\n")
     os.exit(2)
@@ -125,14 +132,15 @@ local function rate(b, ms)
   return b.flops / (ms * 1e9)
 end
 
--- One tuning run: kernel name, effort, GPU count -> a row table (or row.failed = reason).
-local function tune_row(name, effort, g)
+-- One tuning run: kernel name, effort, GPU count [, worker processes per GPU] -> a row table
+-- (or row.failed = reason).
+local function tune_row(name, effort, g, procs)
   local b = KERNELS[name]
   if not b then
     return {kernel = name, what = name, effort = effort, gpus = g, failed = "FAILED: unknown kernel"}
   end
   local row = {kernel = name, what = b.what, effort = effort, gpus = g, unit = b.unit,
-               helion = b.helion}
+               helion = b.helion, procs = procs}
   if g > ngpu then
     row.failed = string.format("skipped: this machine has %d GPU%s", ngpu, ngpu == 1 and "" or "s")
     return row
@@ -147,11 +155,12 @@ local function tune_row(name, effort, g)
     local bk = k:bind(table.unpack(args, 1, args.n))
     local devices = {}
     for d = 1, g do devices[d] = "cuda:" .. (d - 1) end
-    log(string.format("== %s %s on %s (budget %gs)", b.what, effort, table.concat(devices, ", "),
-                      budget))
+    log(string.format("== %s %s on %s%s (budget %gs)", b.what, effort,
+                      table.concat(devices, ", "), procs and (", " .. procs .. " processes per GPU")
+                        or "", budget))
     local t0 = core.clock()
     local best, rep = bk:autotune({effort = effort, budget_seconds = budget, cache = false,
-                                   devices = devices, log = log})
+                                   devices = devices, log = log, procs_per_gpu = procs})
     row.wall = core.clock() - t0
     row.search_s, row.setup_s, row.retime_s = rep.search_s, rep.setup_s, rep.retime_s
     row.hit = rep.hit_budget
@@ -222,6 +231,9 @@ for _, effort in ipairs(opt.efforts) do
       for _, g in ipairs(effort == "quick" and opt.quick_gpus or opt.gpus) do
         rows[#rows + 1] = tune_row(name, effort, g)
       end
+      if effort == "quick" and opt.procs > 1 and opt.procs_kernels[name] then
+        rows[#rows + 1] = tune_row(name, effort, 1, opt.procs)
+      end
     end
   end
 end
@@ -235,7 +247,8 @@ for _, r in ipairs(rows) do
     if r.effort == "full" then
       best_full[r.kernel] = math.min(best_full[r.kernel] or math.huge, r.tuned_ms)
     end
-    if r.gpus == 1 then one[r.kernel .. "/" .. r.effort] = r end
+    r.gpus_text = r.procs and string.format("%d (%d procs)", r.gpus, r.procs) or tostring(r.gpus)
+    if r.gpus == 1 and not r.procs then one[r.kernel .. "/" .. r.effort] = r end
   end
 end
 
@@ -252,8 +265,8 @@ emit("| kernel | effort | GPUs | budget s | tuning wall s | search s | trials/s 
 emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for _, r in ipairs(rows) do
   if r.failed then
-    emit(string.format("| %s | %s | %d | %s | %s |  |  |  |  |  |  |  |  |  |  |", r.what, r.effort,
-                       r.gpus, r.budget and string.format("%g", r.budget) or "-", r.failed))
+    emit(string.format("| %s | %s | %s | %s | %s |  |  |  |  |  |  |  |  |  |  |", r.what, r.effort,
+                       r.gpus_text or tostring(r.gpus), r.budget and string.format("%g", r.budget) or "-", r.failed))
   else
     local tps = r.tried / math.max(r.search_s, 1e-9)
     local gap = "-"
@@ -262,15 +275,16 @@ for _, r in ipairs(rows) do
     end
     local speed = "-"
     local base = one[r.kernel .. "/" .. r.effort]
-    if r.gpus > 1 and base then
+    if (r.gpus > 1 or r.procs) and base then
       local s = tps / (base.tried / math.max(base.search_s, 1e-9))
       speed = string.format("%.2fx trials/s (%.2f per GPU)", s, s / r.gpus)
+      if r.procs then speed = string.format("%.2fx trials/s vs 1 process", s) end
       if not r.hit and not base.hit then
         speed = speed .. string.format(", %.2fx wall", base.search_s / r.search_s)
       end
     end
-    emit(string.format("| %s | %s | %d | %g | %.1f | %.1f%s | %.2f | %d/%d/%d | %.4f | %.4f | %.0f %s "
-                       .. "| %d %s | %.2fx | %s | %s |", r.what, r.effort, r.gpus, r.budget, r.wall,
+    emit(string.format("| %s | %s | %s | %g | %.1f | %.1f%s | %.2f | %d/%d/%d | %.4f | %.4f | %.0f %s "
+                       .. "| %d %s | %.2fx | %s | %s |", r.what, r.effort, r.gpus_text, r.budget, r.wall,
                        r.search_s, r.hit and " (hit)" or "", tps, r.tried, r.ok, r.nfailed,
                        r.default_ms, r.tuned_ms, r.rate, r.unit, r.helion, r.unit,
                        r.rate / r.helion, gap, speed))
@@ -281,9 +295,9 @@ emit("Per phase (seconds summed over the run's trials; compile and jit run on wo
 for _, r in ipairs(rows) do
   if not r.failed then
     local sp = r.setup_parts or {}
-    emit(string.format("- %s %s %d GPU: setup %.1fs (reference %.1fs, packing %.1fs, default's "
+    emit(string.format("- %s %s %s GPU: setup %.1fs (reference %.1fs, packing %.1fs, default's "
                        .. "trial %.1fs, worker setup %.1fs), search %.1fs, re-time %.1fs; %s",
-                       r.kernel, r.effort, r.gpus, r.setup_s, sp.reference or 0, sp.packing or 0,
+                       r.kernel, r.effort, r.gpus_text, r.setup_s, sp.reference or 0, sp.packing or 0,
                        sp.first_trial or 0, sp.worker or 0, r.search_s, r.retime_s,
                        tune.phases_text(r.phases)))
   end
@@ -292,7 +306,7 @@ emit("")
 emit("Tuned configs:")
 for _, r in ipairs(rows) do
   if not r.failed then
-    emit(string.format("- %s %s %d GPU: %s", r.kernel, r.effort, r.gpus, r.config))
+    emit(string.format("- %s %s %s GPU: %s", r.kernel, r.effort, r.gpus_text, r.config))
   end
 end
 if probe and probe.failed then

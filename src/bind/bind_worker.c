@@ -11,6 +11,8 @@
  *   core.worker_available() -> whether workers can start (the helua executable, not helua.so)
  *   f:serialize() is core.ir_serialize(f) -> bytes;  core.ir_deserialize(bytes) -> IrFunc
  *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides)
+ *   core.gpu_lock(path) -> l; l:hold(true | false): an exclusive flock on path, for the workers
+ *     that share a GPU (procs_per_gpu > 1): one of them uses the GPU at a time
  *   core.max_abs_err_par(a, b, threads) -> max |a - b| over two host tensors of one shape, any
  *     dtypes (NaN when any difference is NaN), split along dim 1 over `threads` threads: the
  *     worker's check of a big output against the reference
@@ -24,7 +26,9 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -453,6 +457,38 @@ static int max_abs_err_par(lua_State *L) {
   return 1;
 }
 
+#define LOCK_MT "helua.GpuLock"
+
+typedef struct LLock {
+  int fd; /* -1 once closed */
+} LLock;
+
+static int gpu_lock(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  LLock *l = lua_newuserdatauv(L, sizeof *l, 0);
+  l->fd = -1; /* safe empty state first */
+  luaL_setmetatable(L, LOCK_MT);
+  l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (l->fd < 0) return luaL_error(L, "gpu_lock: cannot open %s: %s", path, strerror(errno));
+  return 1;
+}
+
+static int lock_hold(lua_State *L) {
+  LLock *l = luaL_checkudata(L, 1, LOCK_MT);
+  bool on = lua_toboolean(L, 2);
+  if (l->fd < 0) return luaL_error(L, "gpu_lock: closed");
+  while (flock(l->fd, on ? LOCK_EX : LOCK_UN) != 0)
+    if (errno != EINTR) return luaL_error(L, "gpu_lock: flock: %s", strerror(errno));
+  return 0;
+}
+
+static int lock_gc(lua_State *L) {
+  LLock *l = luaL_checkudata(L, 1, LOCK_MT);
+  if (l->fd >= 0) close(l->fd); /* releases the lock too */
+  l->fd = -1;
+  return 0;
+}
+
 void bind_worker_register(lua_State *L) {
   static const luaL_Reg methods[] = {{"send", w_send},     {"kill", w_kill},
                                      {"pid", w_pid},       {"device", w_device},
@@ -464,12 +500,21 @@ void bind_worker_register(lua_State *L) {
   luaL_setfuncs(L, methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+  static const luaL_Reg lock_methods[] = {{"hold", lock_hold}, {NULL, NULL}};
+  static const luaL_Reg lock_meta[] = {{"__gc", lock_gc}, {"__close", lock_gc}, {NULL, NULL}};
+  luaL_newmetatable(L, LOCK_MT);
+  luaL_setfuncs(L, lock_meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, lock_methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"worker_spawn", worker_spawn}, {"worker_wait", worker_wait},
                                  {"worker_enter", worker_enter}, {"ir_serialize", ir_serialize_l},
                                  {"ir_deserialize", ir_deserialize_l},
                                  {"tensor_pack", tensor_pack},   {"tensor_unpack", tensor_unpack},
                                  {"cpu_count", cpu_count},
                                  {"max_abs_err_par", max_abs_err_par},
+                                 {"gpu_lock", gpu_lock},
                                  {"worker_available", worker_available},
                                  {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);

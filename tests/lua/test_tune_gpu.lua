@@ -260,6 +260,21 @@ elseif expect == "fake" then
     end
   end)
 
+  T.test("fake driver: two worker processes on one GPU take turns (procs_per_gpu)", function()
+    local x = helua.randn({512}):cuda()
+    local lines = {}
+    local best, rep = plus_one("cuda"):bind(x):autotune({effort = "quick", budget_seconds = 3,
+      cache = false, repeats = 2, devices = {"cuda:0"}, procs_per_gpu = 2,
+      log = function(l) lines[#lines + 1] = l end})
+    T.truthy(best ~= nil and rep.ok > 2, "a search: " .. tostring(rep.ok) .. " ok")
+    T.truthy(table.concat(lines, "\n"):find("(2 worker processes per GPU)", 1, true),
+             "the start line says so")
+    for _, t in ipairs(rep.trials) do T.eq(t.device, "cuda:0", "on cuda:0") end
+    T.raises(function()
+      plus_one("cuda"):bind(x):autotune({procs_per_gpu = 0, log = false, cache = false})
+    end, "procs_per_gpu must be a positive integer")
+  end)
+
   T.test("fake driver: bk:autotune on a cuda kernel sets the config later calls use", function()
     local k = plus_one("cuda")
     k.settings.autotune_effort = "quick"
