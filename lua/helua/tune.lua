@@ -14,6 +14,8 @@
 --   repeats         timed runs per candidate (median; default: the effort's)
 --   algorithm       "pattern" | "de" | "random" (default: the autotune_algorithm setting)
 --   on_progress     function(t) per finished trial (helua.tune_progress lists the fields)
+--   workers, devices the worker pool (helua.tune_pool.devices); procs_per_gpu: cuda worker
+--                   processes per GPU, taking turns on it (default 1)
 --
 -- Search: the candidates come from C (space:search, src/config/config_strategy.c): generation
 -- 0 is the default config and random ones; then pattern search (hill-climbing from the best

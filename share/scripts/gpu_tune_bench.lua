@@ -10,7 +10,7 @@
 -- it (procs_per_gpu) for the --procs-kernels among --kernels (default matmul), against the
 -- 1-process quick row: whether loading modules in several processes searches faster.
 -- The default run: quick (18 s budget, the quick profile's) add, softmax, matmul on 1 GPU;
--- full (--budget-full, default 85 s) softmax and matmul on 1 and 2 GPUs (those the machine
+-- full (--budget-full, default 80 s) softmax and matmul on 1 and 2 GPUs (those the machine
 -- has): about 8 minutes.
 -- --log FILE writes the tuner's progress lines there (default: stderr); --trials adds a line
 -- per trial with its device (HELUA_LOGS=tune). A kernel that fails gets a row "FAILED: reason".
@@ -32,7 +32,7 @@ local function list(s)
 end
 
 local opt = {kernels = {"add", "softmax", "matmul"}, efforts = {"quick", "full"}, gpus = {1, 2},
-             budget_quick = 18, budget_full = 85, full_kernels = {softmax = true, matmul = true},
+             budget_quick = 18, budget_full = 80, full_kernels = {softmax = true, matmul = true},
              quick_gpus = {1}, repeats = 30, procs = 2, procs_kernels = {matmul = true}}
 local explicit_full, explicit_quick_gpus = false, false
 local i = 1
