@@ -118,11 +118,9 @@ function M.setup(search)
   for i = 1, args.n do
     if helua.is_tensor(args[i]) then inputs[args[i]] = true end
   end
-  -- a device tensor travels as the bytes of its host copy (the worker puts it on its own GPU)
-  local function pack_host(t)
-    if t.device == "cuda" then t = core.to_device(t, "cpu") end
-    return core.tensor_pack(t)
-  end
+  -- a device tensor travels as its bytes, copied straight from the GPU (the worker puts it on
+  -- its own GPU)
+  local function pack_host(t) return core.tensor_pack(t) end
   local packed, outputs = {}, {}
   for i, a in ipairs(captured.args) do
     if helua.is_tensor(a) then
@@ -137,7 +135,7 @@ function M.setup(search)
   bound:_launch(captured.v, cfg, captured.args) -- the reference: it already ran here safely
   -- an input the kernel writes in place is an output too (fresh for every job, compared)
   for i, a in ipairs(captured.args) do
-    if helua.is_tensor(a) and inputs[a] and pack_host(a) ~= packed[i].tensor then
+    if helua.is_tensor(a) and inputs[a] and not core.tensor_same_bytes(a, packed[i].tensor) then
       outputs[#outputs + 1] = i
     end
   end

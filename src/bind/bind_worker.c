@@ -10,7 +10,9 @@
  *   core.cpu_count() -> online CPU cores
  *   core.worker_available() -> whether workers can start (the helua executable, not helua.so)
  *   f:serialize() is core.ir_serialize(f) -> bytes;  core.ir_deserialize(bytes) -> IrFunc
- *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides)
+ *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides);
+ *     a device tensor packs straight from the GPU (unpacked, it is a host tensor)
+ *   core.tensor_same_bytes(t, bytes) -> whether t (host or device) packs to exactly bytes
  *   core.gpu_lock(path) -> l; l:hold(true | false): an exclusive flock on path, for the workers
  *     that share a GPU (procs_per_gpu > 1): one of them uses the GPU at a time
  *   core.max_abs_err_par(a, b, threads) -> max |a - b| over two host tensors of one shape, any
@@ -39,6 +41,7 @@
 #include "bind/bind_ir.h"
 #include "bind/bind_tensor.h"
 #include "bind/bind_tune.h"
+#include "rt/cuda/rt_cuda.h"
 
 extern char **environ;
 
@@ -332,19 +335,31 @@ static int ir_deserialize_l(lua_State *L) {
 
 /* Header: u8 dtype, u8 ndim, ndim x (i64 size, i64 stride); then the elements the view spans,
  * from its first element (strides must be non-negative). */
-static int tensor_pack(lua_State *L) {
-  Tensor *t = bind_tensor_check(L, 1);
-  if (t->storage->ops->device != TENSOR_DEVICE_CPU)
-    return luaL_error(L, "tensor_pack: a %s tensor (only host tensors travel to workers)",
-                      t->storage->ops->name);
+/* The elements a tensor's view spans (0 when empty); -1 for negative strides. */
+static int64_t pack_span(const Tensor *t) {
   int64_t span = 1;
   for (int i = 0; i < t->ndim; i++) {
-    if (t->strides[i] < 0) return luaL_error(L, "tensor_pack: negative strides");
+    if (t->strides[i] < 0) return -1;
     if (t->sizes[i] == 0) span = 0;
   }
   if (span)
     for (int i = 0; i < t->ndim; i++)
       span += (t->sizes[i] - 1) * t->strides[i];
+  return span;
+}
+
+static bool on_device(const Tensor *t) {
+  return t->storage->ops->device != TENSOR_DEVICE_CPU && rt_cuda_tensor_is_device(t);
+}
+
+static int tensor_pack(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  bool dev = on_device(t);
+  if (t->storage->ops->device != TENSOR_DEVICE_CPU && !dev)
+    return luaL_error(L, "tensor_pack: a %s tensor (only host and cuda tensors travel to workers)",
+                      t->storage->ops->name);
+  int64_t span = pack_span(t);
+  if (span < 0) return luaL_error(L, "tensor_pack: negative strides");
   size_t el = tensor_dtype_size(t->dtype), hdr = 2 + (size_t)t->ndim * 16;
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, hdr + (size_t)span * el);
@@ -354,8 +369,49 @@ static int tensor_pack(lua_State *L) {
     memcpy(p + 2 + i * 16, &t->sizes[i], 8);
     memcpy(p + 2 + i * 16 + 8, &t->strides[i], 8);
   }
-  if (span) memcpy(p + hdr, tensor_data(t), (size_t)span * el);
+  if (span && dev) {
+    Diag d = {0};
+    if (rt_cuda_copy_dtoh(p + hdr, rt_cuda_tensor_ptr(t), (size_t)span * el, &d))
+      return luaL_error(L, "tensor_pack: %s", d.msg);
+  } else if (span) {
+    memcpy(p + hdr, tensor_data(t), (size_t)span * el);
+  }
   luaL_pushresultsize(&b, hdr + (size_t)span * el);
+  return 1;
+}
+
+/* core.tensor_same_bytes(t, bytes): t's header and data against a tensor_pack result, a
+ * device tensor copied back in 16 MiB pieces (no whole host copy). */
+static int tensor_same_bytes(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  size_t len = 0;
+  const char *p = luaL_checklstring(L, 2, &len);
+  bool dev = on_device(t);
+  int64_t span = pack_span(t);
+  size_t el = tensor_dtype_size(t->dtype), hdr = 2 + (size_t)t->ndim * 16;
+  bool same = span >= 0 && len == hdr + (size_t)span * el && p[0] == (char)t->dtype &&
+              p[1] == (char)t->ndim;
+  for (int i = 0; same && i < t->ndim; i++)
+    same = memcmp(p + 2 + i * 16, &t->sizes[i], 8) == 0 &&
+           memcmp(p + 2 + i * 16 + 8, &t->strides[i], 8) == 0;
+  size_t n = same ? (size_t)span * el : 0;
+  if (same && !dev) {
+    same = n == 0 || memcmp(p + hdr, tensor_data(t), n) == 0;
+  } else if (same && n) {
+    size_t piece = (size_t)16 << 20;
+    char *buf = mem_alloc(piece < n ? piece : n);
+    if (!buf) return luaL_error(L, "tensor_same_bytes: out of memory");
+    Diag d = {0};
+    int rc = HL_OK;
+    for (size_t off = 0; same && off < n; off += piece) {
+      size_t m = n - off < piece ? n - off : piece;
+      if ((rc = rt_cuda_copy_dtoh(buf, rt_cuda_tensor_ptr(t) + off, m, &d)) != HL_OK) break;
+      same = memcmp(buf, p + hdr + off, m) == 0;
+    }
+    mem_free(buf);
+    if (rc != HL_OK) return luaL_error(L, "tensor_same_bytes: %s", d.msg);
+  }
+  lua_pushboolean(L, same);
   return 1;
 }
 
@@ -512,6 +568,7 @@ void bind_worker_register(lua_State *L) {
                                  {"worker_enter", worker_enter}, {"ir_serialize", ir_serialize_l},
                                  {"ir_deserialize", ir_deserialize_l},
                                  {"tensor_pack", tensor_pack},   {"tensor_unpack", tensor_unpack},
+                                 {"tensor_same_bytes", tensor_same_bytes},
                                  {"cpu_count", cpu_count},
                                  {"max_abs_err_par", max_abs_err_par},
                                  {"gpu_lock", gpu_lock},

@@ -260,6 +260,20 @@ elseif expect == "fake" then
     end
   end)
 
+  T.test("fake driver: device tensors pack straight from the GPU; same_bytes", function()
+    local d = helua.randn({64, 32}, {device = "cuda", seed = 1})
+    local h = core.to_device(d, "cpu")
+    local bytes = core.tensor_pack(d)
+    T.eq(bytes, core.tensor_pack(h), "the bytes of its host copy")
+    T.truthy(core.tensor_same_bytes(d, bytes) and core.tensor_same_bytes(h, bytes), "same")
+    T.eq(helua.max_abs_err(core.tensor_unpack(bytes), h), 0, "unpacks to the same values")
+    d:fill_(1)
+    T.truthy(not core.tensor_same_bytes(d, bytes), "changed on the GPU: not the same")
+    local v = h:transpose(1, 2)
+    T.truthy(not core.tensor_same_bytes(v, bytes), "another view: not the same")
+    T.truthy(core.tensor_same_bytes(v, core.tensor_pack(v)), "a view's own bytes")
+  end)
+
   T.test("fake driver: two worker processes on one GPU take turns (procs_per_gpu)", function()
     local x = helua.randn({512}):cuda()
     local lines = {}
