@@ -73,7 +73,11 @@ function M.pack(v) return table.concat(M.encode(v)) end
 -- The encoding as a list of strings (w:send writes them as one frame without joining them).
 function M.pack_parts(v) return M.encode(v) end
 
-local function decode_at(s, pos)
+-- Strings this long decode (with slices on) as {slice = frame, at, len}: a tensor's bytes stay
+-- in the frame they came in (core.tensor_unpack reads them there), never copied out.
+local SLICE_MIN = 16 << 20
+
+local function decode_at(s, pos, slices)
   local tag = s:sub(pos, pos)
   if tag == "z" then return nil, pos + 1 end
   if tag == "T" then return true, pos + 1 end
@@ -81,15 +85,21 @@ local function decode_at(s, pos)
   if tag == NONE_TAG then return require("helua.config").none, pos + 1 end
   if tag == "i" then return string.unpack("<j", s, pos + 1) end
   if tag == "d" then return string.unpack("<n", s, pos + 1) end
-  if tag == "s" then return string.unpack("<s4", s, pos + 1) end
+  if tag == "s" then
+    local n = string.unpack("<I4", s, pos + 1)
+    if slices and n >= SLICE_MIN and pos + 4 + n <= #s then
+      return {slice = s, at = pos + 5, len = n}, pos + 5 + n
+    end
+    return string.unpack("<s4", s, pos + 1)
+  end
   if tag == "t" then
     local t = {}
     pos = pos + 1
     while s:sub(pos, pos) ~= "e" do
       if pos > #s then error("tune_worker: truncated message", 0) end
       local k, v
-      k, pos = decode_at(s, pos)
-      v, pos = decode_at(s, pos)
+      k, pos = decode_at(s, pos, slices)
+      v, pos = decode_at(s, pos, slices)
       if k == nil then error("tune_worker: a nil key", 0) end
       t[k] = v
     end
@@ -98,8 +108,9 @@ local function decode_at(s, pos)
   error("tune_worker: malformed message (tag " .. string.format("%q", tag) .. ")", 0)
 end
 
-function M.unpack(s)
-  local v, pos = decode_at(s, 1)
+-- slices: big strings come back as slices of s (the worker's setup; see SLICE_MIN).
+function M.unpack(s, slices)
+  local v, pos = decode_at(s, 1, slices)
   if pos ~= #s + 1 then error("tune_worker: bytes left over in a message", 0) end
   return v
 end
@@ -120,6 +131,12 @@ function M.parse_device(d)
 end
 
 local median = require("helua.run").median
+
+-- A tensor from its packed bytes: a string, or a slice of the frame they came in.
+local function unpack_tensor(x)
+  if type(x) == "table" and x.slice then return core.tensor_unpack(x.slice, x.at, x.len) end
+  return core.tensor_unpack(x)
+end
 
 local function read_frame()
   local hdr = io.stdin:read(4)
@@ -178,11 +195,11 @@ function Worker:setup(msg)
   local t0 = core.clock()
   local s = {sid = msg.sid, func = core.ir_deserialize(msg.ir), packed = msg.args,
              outputs = msg.outputs, want = {n = #msg.want}, is_out = {}}
-  for i, w in ipairs(msg.want) do s.want[i] = core.tensor_unpack(w) end
+  for i, w in ipairs(msg.want) do s.want[i] = unpack_tensor(w) end
   for _, i in ipairs(msg.outputs) do s.is_out[i] = true end
   s.inputs, s.pristine, s.host_bufs = {}, {}, {}
   for i, a in ipairs(msg.args) do
-    if a.tensor and not s.is_out[i] then s.inputs[i] = self:place(core.tensor_unpack(a.tensor)) end
+    if a.tensor and not s.is_out[i] then s.inputs[i] = self:place(unpack_tensor(a.tensor)) end
   end
   self.setups[msg.sid] = s
   self.order[#self.order + 1] = msg.sid
@@ -213,16 +230,16 @@ function Worker:launch_args(s)
       elseif self.cuda then
         local p = s.pristine[i]
         if p == nil then
-          p = self:place(core.tensor_unpack(a.tensor))
+          p = self:place(unpack_tensor(a.tensor))
           s.pristine[i] = contiguous(p) and p
           args[i] = s.pristine[i] and p:clone() or p
         elseif p then
           args[i] = p:clone()
         else
-          args[i] = self:place(core.tensor_unpack(a.tensor))
+          args[i] = self:place(unpack_tensor(a.tensor))
         end
       else
-        args[i] = core.tensor_unpack(a.tensor)
+        args[i] = unpack_tensor(a.tensor)
       end
     else
       args[i] = a.number
@@ -530,7 +547,7 @@ function M.main(device)
       sent = sent + 1
     end
     local ok, err = pcall(function()
-      local msg = M.unpack(body)
+      local msg = M.unpack(body, true)
       if msg.op == "setup" then return reply(self:setup(msg)) end
       if msg.op == "jobs" then
         if msg.gpu_lock and not self.lock then self.lock = core.gpu_lock(msg.gpu_lock) end

@@ -10,7 +10,8 @@
  *   core.cpu_count() -> online CPU cores
  *   core.worker_available() -> whether workers can start (the helua executable, not helua.so)
  *   f:serialize() is core.ir_serialize(f) -> bytes;  core.ir_deserialize(bytes) -> IrFunc
- *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides);
+ *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes [, at, len]) -> tensor (same sizes,
+ *     strides; at, len: the packed tensor inside a bigger string, 1-based);
  *     a device tensor packs straight from the GPU (unpacked, it is a host tensor)
  *   core.tensor_same_bytes(t, bytes) -> whether t (host or device) packs to exactly bytes
  *   core.gpu_lock(path) -> l; l:hold(true | false): an exclusive flock on path, for the workers
@@ -415,9 +416,18 @@ static int tensor_same_bytes(lua_State *L) {
   return 1;
 }
 
+/* core.tensor_unpack(bytes [, at, len]): the tensor packed in bytes, or in bytes[at, at+len)
+ * (1-based: a tensor inside a bigger frame, read in place). */
 static int tensor_unpack(lua_State *L) {
   size_t len = 0;
   const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer at = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
+    if (at < 1 || n < 0 || (size_t)(at - 1) > len || (size_t)n > len - (size_t)(at - 1))
+      return luaL_error(L, "tensor_unpack: the range is outside the bytes");
+    p += at - 1;
+    len = (size_t)n;
+  }
   if (len < 2 || p[0] >= DT_COUNT || p[1] > TENSOR_MAX_DIMS || len < 2 + (size_t)p[1] * 16)
     return luaL_error(L, "tensor_unpack: malformed header");
   DType dt = (DType)p[0];

@@ -47,6 +47,16 @@ T.test("a frame sent as a list of parts; a zero budget still runs the default", 
   T.eq(W.unpack(frame).status, "ok", "the parts made one frame")
   T.raises(function() w:send({"x", 1}) end, "not a string")
   w:kill()
+  -- a big tensor's bytes decode as a slice of the frame and unpack in place
+  local big = helua.arange(0, 5 << 20, 1, {dtype = helua.float32})
+  local bytes = core.tensor_pack(big)
+  local msg = W.unpack(W.pack({t = bytes, small = "abc"}), true)
+  T.eq(type(msg.t), "table", "a slice")
+  T.eq(msg.small, "abc", "small strings stay strings")
+  local back = core.tensor_unpack(msg.t.slice, msg.t.at, msg.t.len)
+  T.eq(helua.max_abs_err(back, big), 0, "unpacked in place")
+  T.eq(W.unpack(W.pack({t = bytes})).t, bytes, "without slices: the string")
+  T.raises(function() core.tensor_unpack(bytes, 2, #bytes) end, "outside the bytes")
   local x = helua.randn({64})
   local best, rep = plus_one("cpu"):bind(x):autotune({budget_seconds = 0, cache = false,
                                                       log = false})
