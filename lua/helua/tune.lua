@@ -680,10 +680,10 @@ function Search:conclude(opts, algorithm, effort)
                   algorithm = algorithm, phases = self.phases, devices = self.devices
                     or {self.host_device},
                   setup_s = (self.search_t0 or search_end) - self.t0,
-                  setup_parts = {reference = (self.t_reference or self.t0) - self.t0,
-                                 packing = (self.t_packed or self.t0) - (self.t_reference or self.t0),
-                                 first_trial = (self.search_t0 or search_end)
-                                   - (self.t_packed or self.t0)},
+                  setup_parts = {
+                    reference = (self.t_reference or self.t0) - self.t0,
+                    packing = (self.t_packed or self.t0) - (self.t_reference or self.t0),
+                    first_trial = (self.search_t0 or search_end) - (self.t_packed or self.t0)},
                   search_s = search_end - (self.search_t0 or search_end),
                   retime_s = core.clock() - search_end, budget_s = self.budget,
                   hit_budget = search_end - self.t0 > self.budget,

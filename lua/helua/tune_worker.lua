@@ -383,7 +383,8 @@ function Worker:jobs(msg, reply)
       if ok then cur.cks, cur.secs = cks, secs else cur.err = cks end
     end
     local wait_s = (self.cuda and core.clock() - w0 or cur.secs or 0) / math.max(1, cur.n)
-    local nxt = self.cuda and start(cur.first + cur.n, cur) or nil -- compiles while this chunk is timed
+    -- the next chunk compiles (and loads) while this one is checked and timed
+    local nxt = self.cuda and start(cur.first + cur.n, cur) or nil
     local compile_s = (cur.secs or 0) / math.max(1, cur.n)
     for k = 1, cur.n do
       local ck = cur.cks and (cur.cks[k] or "not compiled") or cur.err

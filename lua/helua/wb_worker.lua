@@ -88,8 +88,8 @@ function actions.device()
 end
 
 -- trial: index, status, time_ms, best_ms, done, planned, elapsed_s, generation, max_generations,
--- budget_s, throughput, unit, config (Lua), key (JSON), message, device; then tuned: best_ms, default_ms,
--- config, key, speedup, seconds, trials.
+-- budget_s, throughput, unit, config (Lua), key (JSON), message, device; then tuned: best_ms,
+-- default_ms, config, key, speedup, seconds, trials.
 function actions.tune(o)
   local d = run.load(o.file)
   local refusal = wb.tune_refusal(o.kernel, wb.backend(run.select(d, o.kernel)[1].kernel))

@@ -45,7 +45,9 @@ while i <= #arg do
     for _, g in ipairs(list(v)) do opt.gpus[#opt.gpus + 1] = math.tointeger(tonumber(g)) end
   elseif a == "--quick-gpus" then
     opt.quick_gpus, explicit_quick_gpus = {}, true
-    for _, g in ipairs(list(v)) do opt.quick_gpus[#opt.quick_gpus + 1] = math.tointeger(tonumber(g)) end
+    for _, g in ipairs(list(v)) do
+      opt.quick_gpus[#opt.quick_gpus + 1] = math.tointeger(tonumber(g))
+    end
   elseif a == "--budget-quick" then opt.budget_quick = tonumber(v)
   elseif a == "--budget-full" then opt.budget_full = tonumber(v)
   elseif a == "--full-kernels" then
@@ -68,7 +70,10 @@ while i <= #arg do
   i = i + 2
 end
 for _, g in ipairs(opt.gpus) do
-  if not g or g < 1 then io.stderr:write("gpu_tune_bench: --gpus takes counts >= 1\n") os.exit(2) end
+  if not g or g < 1 then
+    io.stderr:write("gpu_tune_bench: --gpus takes counts >= 1\n")
+    os.exit(2)
+  end
 end
 -- quick runs on the --gpus counts when --gpus is given and --quick-gpus is not
 if not explicit_quick_gpus then opt.quick_gpus = {opt.gpus[1]} end
@@ -137,7 +142,8 @@ end
 local function tune_row(name, effort, g, procs)
   local b = KERNELS[name]
   if not b then
-    return {kernel = name, what = name, effort = effort, gpus = g, failed = "FAILED: unknown kernel"}
+    return {kernel = name, what = name, effort = effort, gpus = g,
+            failed = "FAILED: unknown kernel"}
   end
   local row = {kernel = name, what = b.what, effort = effort, gpus = g, unit = b.unit,
                helion = b.helion, procs = procs}
@@ -260,13 +266,15 @@ emit(string.format("helua GPU tuner bench: %s (%d SMs, %d GPU%s here), driver %d
 emit(string.format("budgets: quick %gs, full %gs (search phase); times: median of %d event-timed "
                    .. "launches; cache off", opt.budget_quick, opt.budget_full, opt.repeats))
 emit("")
-emit("| kernel | effort | GPUs | budget s | tuning wall s | search s | trials/s | configs tried/ok/failed "
-     .. "| default ms | tuned ms | tuned | Helion | vs Helion | quick vs full | speed-up vs 1 GPU |")
+emit("| kernel | effort | GPUs | budget s | tuning wall s | search s | trials/s "
+     .. "| configs tried/ok/failed | default ms | tuned ms | tuned | Helion | vs Helion "
+     .. "| quick vs full | speed-up vs 1 GPU |")
 emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for _, r in ipairs(rows) do
   if r.failed then
-    emit(string.format("| %s | %s | %s | %s | %s |  |  |  |  |  |  |  |  |  |  |", r.what, r.effort,
-                       r.gpus_text or tostring(r.gpus), r.budget and string.format("%g", r.budget) or "-", r.failed))
+    emit(string.format("| %s | %s | %s | %s | %s |  |  |  |  |  |  |  |  |  |  |", r.what,
+                       r.effort, r.gpus_text or tostring(r.gpus),
+                       r.budget and string.format("%g", r.budget) or "-", r.failed))
   else
     local tps = r.tried / math.max(r.search_s, 1e-9)
     local gap = "-"
@@ -283,8 +291,9 @@ for _, r in ipairs(rows) do
         speed = speed .. string.format(", %.2fx wall", base.search_s / r.search_s)
       end
     end
-    emit(string.format("| %s | %s | %s | %g | %.1f | %.1f%s | %.2f | %d/%d/%d | %.4f | %.4f | %.0f %s "
-                       .. "| %d %s | %.2fx | %s | %s |", r.what, r.effort, r.gpus_text, r.budget, r.wall,
+    emit(string.format("| %s | %s | %s | %g | %.1f | %.1f%s | %.2f | %d/%d/%d | %.4f | %.4f "
+                       .. "| %.0f %s | %d %s | %.2fx | %s | %s |", r.what, r.effort, r.gpus_text,
+                       r.budget, r.wall,
                        r.search_s, r.hit and " (hit)" or "", tps, r.tried, r.ok, r.nfailed,
                        r.default_ms, r.tuned_ms, r.rate, r.unit, r.helion, r.unit,
                        r.rate / r.helion, gap, speed))
@@ -297,7 +306,8 @@ for _, r in ipairs(rows) do
     local sp = r.setup_parts or {}
     emit(string.format("- %s %s %s GPU: setup %.1fs (reference %.1fs, packing %.1fs, default's "
                        .. "trial %.1fs, worker setup %.1fs), search %.1fs, re-time %.1fs; %s",
-                       r.kernel, r.effort, r.gpus_text, r.setup_s, sp.reference or 0, sp.packing or 0,
+                       r.kernel, r.effort, r.gpus_text, r.setup_s, sp.reference or 0,
+                       sp.packing or 0,
                        sp.first_trial or 0, sp.worker or 0, r.search_s, r.retime_s,
                        tune.phases_text(r.phases)))
   end
@@ -313,7 +323,8 @@ if probe and probe.failed then
   emit("\nJIT probe FAILED: " .. probe.failed)
 elseif probe then
   local ok_ratio = probe.jit1 >= 0.01
-  emit(string.format("\nJIT probe (%d random matmul configs, seconds): 1 thread: lower %.2f, lower + "
+  emit(string.format("\nJIT probe (%d random matmul configs, seconds): 1 thread: lower %.2f, "
+    .. "lower + "
     .. "load %.2f, JIT summed %.2f (%d loaded); 8 threads: lower %.2f, lower + load %.2f, JIT "
     .. "summed %.2f (%d loaded). Loading wall on 8 threads / JIT on 1: %s (0.125: parallel, 1: "
     .. "serialized); JIT summed 8 / 1: %s (1: parallel, more: queued)", probe.n, probe.lower1,
