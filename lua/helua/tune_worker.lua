@@ -338,6 +338,9 @@ function Worker:jobs(msg, reply)
   self.check_threads = threads
   if self.cuda then threads = math.max(1, threads - 1) end
   local chunk = self.cuda and threads or #jobs
+  -- cuda: a smaller first chunk, so that checking and timing start sooner (the rest of the
+  -- batch compiles and loads meanwhile)
+  local first_chunk = self.cuda and math.max(1, math.min(chunk, -(-#jobs // 4))) or chunk
   local prefix = s.sid .. "/"
   -- the binaries this worker measured (or heard of), and those of the chunk being measured:
   -- a compile thread does not load (JIT) another copy of one of them
@@ -361,7 +364,8 @@ function Worker:jobs(msg, reply)
       return {first = first, n = #jobs - first + 1, skipped = true}
     end
     local configs = {}
-    for i = first, math.min(#jobs, first + chunk - 1) do configs[#configs + 1] = jobs[i].config end
+    local size = first == 1 and first_chunk or chunk
+    for i = first, math.min(#jobs, first + size - 1) do configs[#configs + 1] = jobs[i].config end
     local c = {first = first, n = #configs, t0 = core.clock()}
     if self.cuda then
       local oks, skip = pcall(skip_list, cur)
