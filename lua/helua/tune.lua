@@ -14,6 +14,8 @@
 --   repeats         timed runs per candidate (median; default: the effort's)
 --   algorithm       "pattern" | "de" | "random" (default: the autotune_algorithm setting)
 --   on_progress     function(t) per finished trial (helua.tune_progress lists the fields)
+--   workers, devices the worker pool (helua.tune_pool.devices); procs_per_gpu: cuda worker
+--                   processes per GPU, taking turns on it (default 1)
 --
 -- Search: the candidates come from C (space:search, src/config/config_strategy.c): generation
 -- 0 is the default config and random ones; then pattern search (hill-climbing from the best
@@ -37,12 +39,14 @@ local tune = {}
 -- Search parameters per effort, over Helion's profile numbers (settings.effort_profiles).
 -- population: generation 0 (the default + random configs), DE's population, random search's
 -- generation size; copies: pattern search's starting points; patience: DE and random search stop
--- after this many generations without a better config.
+-- after this many generations without a better config. budget: seconds from the start (setup
+-- and the default included) after which no new trial starts; the leaders' re-timing follows, so
+-- a whole quick tune ends within about 20 s and a full one within 120 s (issue 5's limits).
 tune.PROFILES = {
   quick = {population = 12, copies = 2, max_generations = 5, patience = 3, repeats = 3,
-           budget = 25},
+           budget = 18},
   full = {population = 40, copies = 4, max_generations = 20, patience = 5, repeats = 5,
-          budget = 120},
+          budget = 112},
 }
 
 tune.ALGORITHMS = {"pattern", "de", "random", "finite"}
@@ -89,9 +93,32 @@ local function pack(...) return {n = select("#", ...), ...} end
 -- Relative tolerance by the output's dtype (long reductions and other tilings reorder sums).
 local RTOL = {float64 = 1e-9, float32 = 1e-4, float16 = 1e-2, bfloat16 = 3e-2}
 
+-- max |a - b| of two host tensors (any dtypes, no float64 copies), on `threads` threads when
+-- the build has core.max_abs_err_par and the shapes match; else helua.max_abs_err.
+local function max_err(a, b, threads)
+  if core.max_abs_err_par and #a:shape() == #b:shape() then
+    local ok, e = pcall(core.max_abs_err_par, a, b, threads or 1)
+    if ok then return e end
+  end
+  return helua.max_abs_err(a, b)
+end
+
+-- The reference's largest magnitude, once per reference tensor.
+local scales = setmetatable({}, {__mode = "k"})
+local function scale_of(w, threads)
+  local s = scales[w]
+  if not s then
+    s = max_err(w, helua.zeros_like(w), threads)
+    if s ~= s then s = 0 end
+    scales[w] = s
+  end
+  return s
+end
+
 -- Compares results with the reference results: nil when they match, else a message. Tolerances
 -- scale with the reference's largest magnitude, so reordered long sums are not rejected.
-function tune.compare(got, want)
+-- threads: how many threads compare a big tensor (a worker's cores; default 1).
+function tune.compare(got, want, threads)
   if got.n ~= want.n then return "returned " .. got.n .. " values, the default " .. want.n end
   for i = 1, want.n do
     local g, w = got[i], want[i]
@@ -99,16 +126,14 @@ function tune.compare(got, want)
       if not helua.is_tensor(g) then return "result " .. i .. " is not a tensor" end
       if g.device == "cuda" then g = g:cpu() end -- compared on the host
       if w.device == "cuda" then w = w:cpu() end
-      local a, b = g:to(helua.float64), w:to(helua.float64)
-      local ok_shape = #a:shape() == #b:shape()
+      local ok_shape = #g:shape() == #w:shape()
       if ok_shape then
-        for d, s in ipairs(a:shape()) do ok_shape = ok_shape and s == b:shape()[d] end
+        for d, s in ipairs(g:shape()) do ok_shape = ok_shape and s == w:shape()[d] end
       end
       if not ok_shape then return "result " .. i .. " has another shape" end
-      local scale = helua.max_abs_err(b, helua.zeros_like(b))
-      if scale ~= scale then scale = 0 end
+      local scale = scale_of(w, threads)
       local rtol = RTOL[w.dtype] or 1e-4
-      local err = helua.max_abs_err(a, b)
+      local err = max_err(g, w, threads)
       if err ~= err or err > rtol * math.max(scale, 1e-30) * 4 + 1e-12 then
         return string.format("result %d differs from the default config's (max abs err %.3g, "
           .. "scale %.3g)", i, err, scale)
@@ -141,6 +166,29 @@ end
 
 local ranked -- the ok trials, fastest first (below)
 
+-- The phases of a trial whose seconds a worker reports (summed in report.phases): the lowering
+-- (the trial's share of its chunk's wall time on the compile threads), the PTX JIT (the module
+-- load, on a compile thread or at the first launch), the launching thread's wait for its chunk
+-- to compile, the check (first launch, copy back, compare) and the timed launches.
+tune.PHASES = {"compile", "jit", "wait", "check", "time"}
+
+local function new_phases()
+  local ph = {same_binary = 0, by_device = {}}
+  for _, k in ipairs(tune.PHASES) do ph[k] = 0 end
+  return ph
+end
+
+-- The phases as one line: "compile 3.1 s, jit 1.2 s, ..., trials per device cuda:0 30, cuda:1 28".
+function tune.phases_text(ph)
+  local parts = {}
+  for _, k in ipairs(tune.PHASES) do parts[#parts + 1] = string.format("%s %.1fs", k, ph[k]) end
+  local devs = {}
+  for d, n in pairs(ph.by_device) do devs[#devs + 1] = d .. " " .. n end
+  table.sort(devs)
+  return table.concat(parts, ", ") .. string.format("; %d same binary; trials by device: %s",
+    ph.same_binary, #devs > 0 and table.concat(devs, ", ") or "-")
+end
+
 -- The search state: trials (every unique config), the best so far, the log.
 local Search = {}
 Search.__index = Search
@@ -162,7 +210,9 @@ function Search:finished(t)
   return t
 end
 
-function Search:over_budget() return core.clock() - self.t0 > self.budget end
+function Search:over_budget()
+  return not self.unbudgeted and core.clock() - self.t0 > self.budget
+end
 
 -- A candidate's trial: the one of an equal config already tried (new = false), a finished
 -- `invalid` trial (the space rejects it), or a new trial to run (new = true).
@@ -184,10 +234,25 @@ function Search:admit(tbl)
   return trial, true
 end
 
+-- Forgets an admitted trial that never ran (a worker skipped it past the budget).
+function Search:unadmit(trial)
+  self.seen[trial.key] = nil
+  for k = #self.trials, 1, -1 do
+    if self.trials[k] == trial then table.remove(self.trials, k) break end
+  end
+end
+
 -- Records a measurement {status, message, samples, cut, compile_s, device} in its trial.
 function Search:record(trial, r)
   trial.status, trial.message, trial.cut = r.status, r.message, r.cut
   trial.samples, trial.compile_s, trial.device = r.samples or {}, r.compile_s, r.device
+  local ph = self.phases
+  for _, k in ipairs(tune.PHASES) do
+    trial[k .. "_s"] = r[k .. "_s"]
+    ph[k] = ph[k] + (r[k .. "_s"] or 0)
+  end
+  if r.same_binary_as then ph.same_binary = ph.same_binary + 1 end
+  if r.device then ph.by_device[r.device] = (ph.by_device[r.device] or 0) + 1 end
   if r.same_binary_as then
     trial.same_binary_as = r.same_binary_as
     trial.message = trial.message or ("the same binary as " .. r.same_binary_as)
@@ -271,8 +336,29 @@ function Search:start_pool(opts)
     if self.target == "cuda" then self.isolate = false end
     return
   end
-  self.setup, self.pool = setup, P.new(devices, self.timeout)
-  self.devices = devices
+  -- procs_per_gpu: several worker processes per GPU, taking turns on it (a file lock held while
+  -- one checks and times a candidate) while the others compile and load modules: the driver's
+  -- PTX JIT of one process does not wait for another's
+  local per = opts.procs_per_gpu or 1
+  if math.type(per) ~= "integer" or per < 1 then
+    error("autotune: procs_per_gpu must be a positive integer, got " .. tostring(per), 0)
+  end
+  local slots, locks = devices, nil
+  if per > 1 and self.target == "cuda" then
+    slots, locks = {}, {}
+    local stem = string.format("%s/helua-gpu-lock-%x-%x", os.getenv("TMPDIR") or "/tmp",
+                               math.floor(core.clock() * 1e6) % 0x7fffffff, math.random(1 << 30))
+    for _, d in ipairs(devices) do
+      for _ = 1, per do
+        slots[#slots + 1] = d
+        locks[#locks + 1] = stem .. "-" .. d:gsub(":", "")
+      end
+    end
+    self.lock_files = locks
+  end
+  self.setup, self.pool = setup, P.new(slots, self.timeout, nil, locks)
+  self.pool:warm(setup)
+  self.devices, self.procs_per_gpu = devices, per > 1 and self.target == "cuda" and per or nil
 end
 
 -- Runs a generation's candidates until the budget: through the worker pool (N workers run N
@@ -412,7 +498,20 @@ function Search:generation(n, trials)
   for _, t in ipairs(trials) do
     if t.status == "ok" then ok = ok + 1 else failed = failed + 1 end
   end
-  self:log("Generation %d: ok=%d failed=%d min=%s mid=%s best=%s", n, ok, failed,
+  local on = ""
+  if self.devices and #self.devices > 1 then -- which GPU (or CPU worker) ran how many
+    local count, names = {}, {}
+    for _, t in ipairs(trials) do
+      if t.device then
+        if not count[t.device] then names[#names + 1] = t.device end
+        count[t.device] = (count[t.device] or 0) + 1
+      end
+    end
+    table.sort(names)
+    for k, d in ipairs(names) do names[k] = d .. " " .. count[d] end
+    on = " on " .. table.concat(names, ", ")
+  end
+  self:log("Generation %d: ok=%d failed=%d%s min=%s mid=%s best=%s", n, ok, failed, on,
            times[1] and string.format("%.4f", times[1] * 1e3) or "-",
            #times > 0 and string.format("%.4f", median(times) * 1e3) or "-",
            self.best and self.best.cfg:to_lua() or "-")
@@ -433,14 +532,15 @@ function Search:write_csv(path)
     io.stderr:write("helua: cannot write the autotune log " .. path .. ": " .. tostring(err) .. "\n")
     return
   end
-  f:write("index,status,time_ms,samples,cut,compile_s,config,message,device\n")
+  f:write("index,status,time_ms,samples,cut,compile_s,config,message,device,jit_s,wait_s,"
+    .. "check_s,time_s\n")
   local function q(s) return '"' .. tostring(s or ""):gsub('"', '""') .. '"' end
+  local function sec(x) return x and string.format("%.4f", x) or "" end
   for i, t in ipairs(self.trials) do
-    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s,%s\n", i, t.status or "?",
+    f:write(string.format("%d,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", i, t.status or "?",
       t.time < math.huge and string.format("%.6f", t.time * 1e3) or "",
-      t.samples and #t.samples or 0, t.cut and "1" or "0",
-      t.compile_s and string.format("%.4f", t.compile_s) or "", q(t.key), q(t.message),
-      q(t.device)))
+      t.samples and #t.samples or 0, t.cut and "1" or "0", sec(t.compile_s), q(t.key),
+      q(t.message), q(t.device), sec(t.jit_s), sec(t.wait_s), sec(t.check_s), sec(t.time_s)))
   end
   f:close()
 end
@@ -472,7 +572,7 @@ function tune.autotune(bound, args, opts)
     target = target, mode = tune.isolation(opts, target),
     host_device = target == "cuda"
       and ("cuda:" .. (core.cuda_current_device and core.cuda_current_device() or 0)) or "cpu",
-    timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER,
+    timeout = opts.timeout_seconds or 30, planned = 1, slower = SLOWER, phases = new_phases(),
   }, Search)
   if self.mode == "none" then self.isolate = false end
   self.progress = require("helua.tune_progress").new({
@@ -497,9 +597,11 @@ function tune.autotune(bound, args, opts)
     error("autotune: the default config of " .. name .. " fails: " .. tostring(want), 0)
   end
   self.want = want
+  self.t_reference = core.clock() -- the default's run in this process (its results: the reference)
   local ok, err = pcall(self.search, self, opts, p, algorithm, effort, seed, name)
   self.progress:finish()
   if self.pool then self.pool:close() end -- also on an error: no worker outlives the search
+  for _, f in ipairs(self.lock_files or {}) do os.remove(f) end
   if not ok then error(err, 0) end
   return self:conclude(opts, algorithm, effort)
 end
@@ -509,11 +611,15 @@ end
 function Search:search(opts, p, algorithm, effort, seed, name)
   local space = self.space
   if self.mode == "exec" then self:start_pool(opts) end
+  self.t_packed = core.clock() -- the setup captured and packed for the workers
+  self.unbudgeted = true -- the default runs whatever the budget (a big setup can outlast it)
   local default = self:evaluate_all({space:default()})[1]
+  self.unbudgeted = false
   if default.status ~= "ok" then
     error("autotune: the default config of " .. name .. " fails: " .. tostring(default.message), 0)
   end
   self.default = default
+  self.search_t0 = core.clock() -- the search phase: after the setup and the default's trial
   local gen0 = {default}
   if opts.configs then
     self:log("Starting finite search over %d configs for %s", #opts.configs, name)
@@ -532,9 +638,10 @@ function Search:search(opts, p, algorithm, effort, seed, name)
     end
     self:generation(0, gen0)
   else
-    self:log("Starting %s (%s effort, population %d, %d generations) for %s on %s",
+    self:log("Starting %s (%s effort, population %d, %d generations) for %s on %s%s",
              ALGORITHM_TEXT[algorithm], effort, p.population, p.max_generations, name,
-             table.concat(self.devices or {self.host_device}, ", "))
+             table.concat(self.devices or {self.host_device}, ", "), self.procs_per_gpu
+               and string.format(" (%d worker processes per GPU)", self.procs_per_gpu) or "")
     -- the search itself is C (space:search: src/config/config_strategy.c); here: budget and log
     local q <close> = space:search({algorithm = algorithm, population = p.population,
       copies = p.copies, max_generations = p.max_generations, patience = p.patience, seed = seed})
@@ -564,16 +671,33 @@ end
 -- After the search: the leaders re-timed, the final log lines and the CSV; the best and the report.
 function Search:conclude(opts, algorithm, effort)
   local default = self.default
+  local search_end = core.clock()
   self:retime(opts.retime_leaders or 3)
   local seconds = core.clock() - self.t0
   local best = self.best
   local report = {trials = self.trials, ok = self.ok, failed = self.failed, seconds = seconds,
                   best = best, default = default, effort = opts.configs and "finite" or effort,
-                  algorithm = algorithm,
+                  algorithm = algorithm, phases = self.phases, devices = self.devices
+                    or {self.host_device},
+                  setup_s = (self.search_t0 or search_end) - self.t0,
+                  setup_parts = {
+                    reference = (self.t_reference or self.t0) - self.t0,
+                    packing = (self.t_packed or self.t0) - (self.t_reference or self.t0),
+                    first_trial = (self.search_t0 or search_end) - (self.t_packed or self.t0)},
+                  search_s = search_end - (self.search_t0 or search_end),
+                  retime_s = core.clock() - search_end, budget_s = self.budget,
+                  hit_budget = search_end - self.t0 > self.budget,
                   speedup = default.time / best.time}
   self:log("Autotuning complete in %.1fs after searching %d configs (%d failed); best %.4f ms, "
            .. "default %.4f ms (%.2fx).", seconds, #self.trials, self.failed, best.time * 1e3,
            default.time * 1e3, report.speedup)
+  local sp = report.setup_parts
+  sp.worker = self.pool and self.pool.setup_s or 0
+  self:log("Time: setup %.1fs (reference run %.1fs, packing %.1fs, default's trial %.1fs with the "
+           .. "worker's setup %.1fs), search %.1fs%s, re-timing %.1fs; per phase (summed over "
+           .. "trials): %s", report.setup_s, sp.reference, sp.packing, sp.first_trial, sp.worker,
+           report.search_s, report.hit_budget and " (hit the budget)" or "",
+           report.retime_s, tune.phases_text(self.phases))
   if self.logger then
     self.logger("One can hard-code the best config and skip autotuning with:\n"
       .. "    helua.kernel(fn, {config = " .. best.cfg:to_lua() .. "})")

@@ -77,16 +77,20 @@ end
 local Pool = {}
 Pool.__index = Pool
 
--- M.new(devices, timeout_s [, batch]) -> a pool (workers start on first use). A worker takes
--- up to `batch` jobs at once and compiles them on `threads` threads (the cores shared among the
--- workers); batch 1 compiles one candidate at a time.
-function M.new(devices, timeout, batch)
+-- M.new(devices, timeout_s [, batch [, locks]]) -> a pool (workers start on first use). A worker
+-- takes up to `batch` jobs at once and compiles them on `threads` threads (the cores shared
+-- among the workers); batch 1 compiles one candidate at a time. locks[i]: the path of the file
+-- lock slot i's worker holds while it uses its GPU (workers that share a GPU take turns).
+function M.new(devices, timeout, batch, locks)
   local slots = {}
-  for i, d in ipairs(devices) do slots[i] = {device = d, setups = {}, jobs = {}, expect = {}} end
+  for i, d in ipairs(devices) do
+    slots[i] = {device = d, setups = {}, jobs = {}, expect = {}, known_sent = {},
+                lock = locks and locks[i] or nil}
+  end
   local cores = core.cpu_count and core.cpu_count() or 1
   local threads = math.max(1, cores // math.max(1, #devices))
   return setmetatable({slots = slots, timeout = timeout, started = 0, threads = threads,
-                       batch = batch or 2 * threads, requeue = {}}, Pool)
+                       batch = batch or 2 * threads, requeue = {}, known = {}}, Pool)
 end
 
 function Pool:close()
@@ -114,11 +118,9 @@ function M.setup(search)
   for i = 1, args.n do
     if helua.is_tensor(args[i]) then inputs[args[i]] = true end
   end
-  -- a device tensor travels as the bytes of its host copy (the worker puts it on its own GPU)
-  local function pack_host(t)
-    if t.device == "cuda" then t = core.to_device(t, "cpu") end
-    return core.tensor_pack(t)
-  end
+  -- a device tensor travels as its bytes, copied straight from the GPU (the worker puts it on
+  -- its own GPU)
+  local function pack_host(t) return core.tensor_pack(t) end
   local packed, outputs = {}, {}
   for i, a in ipairs(captured.args) do
     if helua.is_tensor(a) then
@@ -133,7 +135,7 @@ function M.setup(search)
   bound:_launch(captured.v, cfg, captured.args) -- the reference: it already ran here safely
   -- an input the kernel writes in place is an output too (fresh for every job, compared)
   for i, a in ipairs(captured.args) do
-    if helua.is_tensor(a) and inputs[a] and pack_host(a) ~= packed[i].tensor then
+    if helua.is_tensor(a) and inputs[a] and not core.tensor_same_bytes(a, packed[i].tensor) then
       outputs[#outputs + 1] = i
     end
   end
@@ -149,12 +151,21 @@ local function ensure(self, s)
   if s.w then return true end
   local ok, w = pcall(core.worker_spawn, s.device)
   if not ok then return false, tostring(w) end
-  s.w, s.setups, s.expect, s.jobs = w, {}, {}, {}
+  s.w, s.setups, s.expect, s.jobs, s.known_sent = w, {}, {}, {}, {}
   self.started = self.started + 1
   return true
 end
 
+-- msg: a table (encoded here) or a setup (its msg encoded once, kept: each worker gets the
+-- same bytes, and a setup can carry a gigabyte of tensors).
 local function send(s, msg)
+  if msg.msg then
+    if not msg.bytes then
+      msg.bytes = W.pack_parts(msg.msg)
+      if #msg.bytes > 4000 then msg.bytes = table.concat(msg.bytes) end -- w:send's limit
+    end
+    return s.w:send(msg.bytes)
+  end
   local ok, err = s.w:send(W.pack(msg))
   return ok, err
 end
@@ -164,10 +175,10 @@ end
 local function dispatch(self, s, jobs)
   local ok, err = ensure(self, s)
   if not ok then return false, err end
-  s.expect = {}
+  s.expect = s.expect or {} -- a setup sent ahead (Pool:warm) may still owe its reply
   local setup = jobs[1].setup
   if not s.setups[setup.sid] then
-    ok, err = send(s, setup.msg)
+    ok, err = send(s, setup)
     if not ok then return false, err end
     s.setups[setup.sid] = true
     s.expect[#s.expect + 1] = "setup"
@@ -176,7 +187,14 @@ local function dispatch(self, s, jobs)
   for i, job in ipairs(jobs) do
     list[i] = {config = job.config, key = job.key, repeats = job.repeats, cut_s = job.cut_s}
   end
-  ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list})
+  -- the binaries other workers measured since this one last heard: it reuses them
+  local known, sent = {}, s.known_sent[setup.sid] or {}
+  s.known_sent[setup.sid] = sent
+  for bkey, r in pairs(self.known[setup.sid] or {}) do
+    if not sent[bkey] then known[bkey], sent[bkey] = r, true end
+  end
+  ok, err = send(s, {op = "jobs", sid = setup.sid, threads = self.threads, jobs = list,
+                     known = known, stop_at = self.stop_at, gpu_lock = s.lock})
   if not ok then return false, err end
   for i, job in ipairs(jobs) do
     s.expect[#s.expect + 1] = "job"
@@ -185,6 +203,24 @@ local function dispatch(self, s, jobs)
   -- the batch compiles first (every config at once, `threads` at a time), then runs job by job
   s.deadline = core.clock() + self.timeout * (1 + math.ceil(#jobs / self.threads))
   return true
+end
+
+-- Starts every worker but the first and sends it the setup now, so that its process start,
+-- CUDA context and upload overlap the default's trial on the first worker instead of delaying
+-- its first batch. Its reply is read with that batch's. A worker that cannot start is left to
+-- the first dispatch (which reports it).
+function Pool:warm(setup)
+  for k, s in ipairs(self.slots) do
+    if k > 1 and not s.broken and not s.w and ensure(self, s) then
+      if send(s, setup) then
+        s.setups[setup.sid] = true
+        s.expect = {"setup"}
+      else
+        s.w:kill()
+        s.w = nil
+      end
+    end
+  end
 end
 
 local function drop(s)
@@ -215,12 +251,31 @@ local function broken_slot(self, s)
   for i = #jobs, 1, -1 do table.insert(self.requeue, 1, jobs[i]) end
 end
 
+-- Remembers a worker's measurement of a binary (its binary_key), for the other workers.
+function Pool:learn(job, r)
+  if not r.binary_key or r.same_binary_as or r.status == "error" or r.status == "crash"
+    or r.status == "timeout" or r.status == "skipped" then
+    return
+  end
+  local sid = job.setup.sid
+  self.known[sid] = self.known[sid] or {}
+  self.known[sid][r.binary_key] = self.known[sid][r.binary_key]
+    or {status = r.status, message = r.message, samples = r.samples, cut = r.cut, key = job.key}
+end
+
 -- Runs jobs from next_job() (nil: no more) on free workers, in batches of up to `batch` per
 -- worker; done(job, result) per finished job, in completion order. result: {status, message,
 -- samples, cut, compile_s, device}. A worker that dies fails the job it was on; its other jobs
--- go to the next free worker.
-function Pool:run(next_job, done)
+-- go to the next free worker. left() (optional): about how many jobs next_job() still has;
+-- a batch then takes only a fair share of them (ceil(left / workers)), so that a generation
+-- spreads over every worker instead of filling the first one's batch.
+function Pool:run(next_job, done, left)
   local more = true
+  local inner_done = done
+  done = function(job, r)
+    self:learn(job, r)
+    return inner_done(job, r)
+  end
   while true do
     local broken = 0
     for _, s in ipairs(self.slots) do
@@ -234,10 +289,15 @@ function Pool:run(next_job, done)
         done(job, {status = "error", message = why, device = self.slots[1].device})
       end
     end
+    local usable = #self.slots - broken
     for _, s in ipairs(self.slots) do
       while not s.broken and (more or #self.requeue > 0) and #s.jobs == 0 do
         local batch = {}
-        while #batch < self.batch do
+        local size = self.batch
+        if left then
+          size = math.max(1, math.min(size, -(-(left() + #self.requeue) // math.max(1, usable))))
+        end
+        while #batch < size do
           local job = take(self, next_job)
           if not job then more = false break end
           batch[#batch + 1] = job
@@ -282,6 +342,9 @@ function Pool:run(next_job, done)
           reply = {status = "error", message = "bad worker reply: " .. tostring(reply)}
         end
         local kind = table.remove(s.expect, 1)
+        if kind == "setup" then -- the slowest worker's setup (decode, upload), for the log
+          self.setup_s = math.max(self.setup_s or 0, tonumber(reply.seconds) or 0)
+        end
         if kind == "setup" and reply.status ~= "ok" then
           s.setup_error = reply.message
         elseif kind == "job" then
@@ -327,7 +390,7 @@ function Pool:call(setup, msg, timeout)
   if not ok then return nil, err end
   local want = 1
   if not s.setups[setup.sid] then
-    ok, err = send(s, setup.msg)
+    ok, err = send(s, setup)
     if not ok then drop(s) return nil, err end
     s.setups[setup.sid] = true
     want = 2
@@ -366,7 +429,7 @@ function Pool:evaluate_all(search, cands)
           local okt, tbl = pcall(bound._config_table, bound, v, trial.cfg)
           if okt then
             return {trial = trial, setup = search.setup, config = tbl, key = trial.key,
-                    repeats = search.repeats,
+                    repeats = search.repeats, index = i,
                     cut_s = search.best and search.best.time * search.slower or nil}
           end
           search:record(trial, {status = "error", message = tostring(tbl):gsub("\n.*", ""),
@@ -384,7 +447,16 @@ function Pool:evaluate_all(search, cands)
       end
     end
   end
-  self:run(next_job, function(job, r) search:record(job.trial, r) end)
+  -- a worker skips the jobs it would start past the budget (stop_at: the same monotonic clock)
+  self.stop_at = not search.unbudgeted and search.t0 + search.budget or nil
+  self:run(next_job, function(job, r)
+    if r.status == "skipped" then -- not run: as if never proposed (not told to the strategy)
+      search:unadmit(job.trial)
+      out[job.index] = nil
+    else
+      search:record(job.trial, r)
+    end
+  end, function() return math.max(0, #cands - i) end)
   return out
 end
 

@@ -88,8 +88,8 @@ function actions.device()
 end
 
 -- trial: index, status, time_ms, best_ms, done, planned, elapsed_s, generation, max_generations,
--- budget_s, throughput, unit, config (Lua), key (JSON), message; then tuned: best_ms, default_ms,
--- config, key, speedup, seconds, trials.
+-- budget_s, throughput, unit, config (Lua), key (JSON), message, device; then tuned: best_ms,
+-- default_ms, config, key, speedup, seconds, trials.
 function actions.tune(o)
   local d = run.load(o.file)
   local refusal = wb.tune_refusal(o.kernel, wb.backend(run.select(d, o.kernel)[1].kernel))
@@ -105,7 +105,7 @@ function actions.tune(o)
       local cfg = t.config and t.config:to_lua():gsub("^helua%.Config", "") or "(invalid)"
       emit("trial", t.index, t.status, t.time_ms or -1, t.best_ms or -1, t.done, t.planned,
            string.format("%.3f", t.elapsed_s), t.generation, t.max_generations, t.budget_s,
-           tp, unit, cfg, t.key or "", t.message or "")
+           tp, unit, cfg, t.key or "", t.message or "", t.device or "")
     end,
   })
   local space = bk:config_spec()

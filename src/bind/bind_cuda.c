@@ -365,7 +365,7 @@ static const char *const device_safe[] = { /* read sizes and strides only */
     "__gc", "__close", "__len", "__lt", "__le", "__index", "__newindex", "__name", "__metatable",
     /* core functions that take no tensors, or any device */
     "is_tensor", "dtypes", "promote", "versions", "flags", "flag", "clock", "ir_builder",
-    "ir_ops", "config_space", NULL};
+    "ir_ops", "config_space", "tensor_pack", "tensor_same_bytes", NULL};
 
 static const char *const via_host[] = {"item", "get", "totable", "allclose", "rel_err",
                                        "max_abs_err", NULL};

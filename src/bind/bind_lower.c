@@ -258,6 +258,24 @@ static int core_compile(lua_State *L) {
   return 1;
 }
 
+/* What the launch runs: FNV-1a of the object code (cuda: the PTX) and its launch shape, as
+ * text (info().binary_key; the tuner dedupes on it). */
+#define KEY_LEN 96
+
+static void binary_key(const LowerArtifact *a, bool cuda, char out[KEY_LEN]) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  const unsigned char *o = (const unsigned char *)(cuda ? a->ptx : a->object);
+  size_t len = cuda ? (a->ptx ? strlen(a->ptx) : 0) : a->object_len;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ o[i]) * 0x100000001b3ull;
+  if (cuda)
+    snprintf(out, KEY_LEN, "%016llx:%ux%ux%u:%ux%ux%u:%u", (unsigned long long)h, a->grid3[0],
+             a->grid3[1], a->grid3[2], a->block[0], a->block[1], a->block[2], a->shared_bytes);
+  else
+    snprintf(out, KEY_LEN, "%016llx:%d:%zu", (unsigned long long)h, lower_artifact_threads(a),
+             (size_t)a->frame_bytes);
+}
+
 /* ---- core.compile_many / core.compile_start: lowering on threads ---------------------------- */
 
 /* core.compile_many(irfunc, {config, ...}, threads [, target]) -> {kernel | error text, ...}:
@@ -267,9 +285,17 @@ static int core_compile(lua_State *L) {
  * launch, as core.compile's. The tuner's workers compile a batch of candidates this way.
  * core.compile_start(same arguments) -> job: the same lowering on `threads` background threads
  * while this thread goes on (a GPU worker times the previous candidates meanwhile);
- * job:wait() -> the same table and the compile's wall seconds. A job collected unwaited is
- * joined first. */
+ * job:wait() -> the same table, the compile's wall seconds and the seconds the PTX JIT took on
+ * the threads (summed). A job collected unwaited is joined first.
+ * core.compile_start(func, configs, threads, "cuda", true [, skip]): each thread also loads its
+ * module (the driver's PTX JIT, cuModuleLoadDataEx, on that thread's current context) right
+ * after the lowering, so a GPU worker's launching thread never waits for the JIT; a load that
+ * fails here is retried, and reported, by the first launch. A module whose binary_key is in
+ * the list skip (keys the caller has measured already) or repeats an earlier one of this job
+ * is not loaded: the caller reuses that measurement, and the JIT's time goes to new binaries
+ * (a launch of such a kernel still loads it then). */
 #define MANY_MAX 256
+#define MANY_SKIP 4096
 #define JOB_MT   "helua.CompileJob"
 
 typedef struct ManyJob {
@@ -279,6 +305,12 @@ typedef struct ManyJob {
   Diag *diags;
   LKernel **ks;
   LowerTarget target;
+  bool load;          /* cuda: the threads also load each module (the PTX JIT) */
+  RtCudaKernel **cks; /* the modules loaded so (NULL: not loaded) */
+  double *jit_ms;
+  char (*keys)[KEY_LEN]; /* skip list, then the keys this job loaded: nkeys of them */
+  int nkeys;
+  pthread_mutex_t keys_lock;
   int n;
   atomic_int next;
   pthread_t tids[64];
@@ -288,13 +320,38 @@ typedef struct ManyJob {
   _Atomic int64_t end_ns;
 } ManyJob;
 
+/* Whether a's binary is new to job j (then remembered); false for a key in the skip list or
+ * one this job met already. */
+static bool first_of_key(ManyJob *j, const LowerArtifact *a) {
+  char key[KEY_LEN];
+  binary_key(a, true, key);
+  pthread_mutex_lock(&j->keys_lock);
+  bool seen = false;
+  for (int i = 0; i < j->nkeys && !seen; i++)
+    seen = strcmp(j->keys[i], key) == 0;
+  if (!seen) memcpy(j->keys[j->nkeys++], key, KEY_LEN);
+  pthread_mutex_unlock(&j->keys_lock);
+  return !seen;
+}
+
 static void *many_worker(void *arg) {
   ManyJob *j = arg;
   for (;;) {
     int i = atomic_fetch_add(&j->next, 1);
     if (i >= j->n) break;
-    if (lower_compile(j->f, &j->cfgs[i], j->target, &j->arts[i], &j->diags[i]) != HL_OK)
+    if (lower_compile(j->f, &j->cfgs[i], j->target, &j->arts[i], &j->diags[i]) != HL_OK) {
       j->arts[i] = NULL;
+      continue;
+    }
+    if (j->load && j->arts[i]->ptx && !first_of_key(j, j->arts[i])) continue;
+    if (j->load && j->arts[i]->ptx) {
+      Diag ignored = {0}; /* the first launch loads it again and reports the error */
+      int64_t t0 = rt_now_ns();
+      if (rt_cuda_kernel_load(j->arts[i]->ptx, j->arts[i]->entry, &j->cks[i], &ignored))
+        j->cks[i] = NULL;
+      else
+        j->jit_ms[i] = (double)(rt_now_ns() - t0) * 1e-6;
+    }
   }
   atomic_store(&j->end_ns, rt_now_ns());
   return NULL;
@@ -310,6 +367,15 @@ static void many_join(ManyJob *j) {
   for (int i = 0; i < j->n; i++) {
     j->ks[i]->art = j->arts[i];
     j->arts[i] = NULL;
+    if (j->cks && j->cks[i]) {
+      if (j->ks[i]->art) {
+        j->ks[i]->ck = j->cks[i];
+        j->ks[i]->jit_ms = j->jit_ms[i];
+      } else {
+        rt_cuda_kernel_free(j->cks[i]);
+      }
+      j->cks[i] = NULL;
+    }
   }
   j->joined = true;
 }
@@ -331,44 +397,68 @@ static ManyJob *many_start(lua_State *L, bool background) {
   bool cuda = strcmp(target, "cuda") == 0;
   if (strcmp(target, "cpu") != 0 && !cuda)
     luaL_error(L, "compile_many: unknown target \"%s\" (expected \"cpu\" or \"cuda\")", target);
-  lua_settop(L, 4);
+  bool load = cuda && background && lua_toboolean(L, 5);
+  int nskip = load && lua_istable(L, 6) ? (int)luaL_len(L, 6) : 0;
+  if (nskip > MANY_SKIP) nskip = MANY_SKIP; /* only fewer reuses past that */
+  lua_settop(L, 6);
   int n = (int)luaL_len(L, 2);
   if (n > MANY_MAX) luaL_error(L, "compile_many: at most %d configs", MANY_MAX);
   if (threads < 1) threads = 1;
   if (threads > n) threads = n ? n : 1;
   if (threads > 64) threads = 64;
-  ManyJob *j = lua_newuserdatauv(L, sizeof *j, 2); /* index 5 */
+  ManyJob *j = lua_newuserdatauv(L, sizeof *j, 2);
+  int jx = lua_gettop(L); /* the job (7), then its result table (8) */
   memset(j, 0, sizeof *j);
   luaL_setmetatable(L, JOB_MT);
   lua_pushvalue(L, 1);
-  lua_setiuservalue(L, 5, 1);
+  lua_setiuservalue(L, jx, 1);
   /* every array belongs to Lua (userdata in the result table's keys): an error never leaks it */
   size_t m = (size_t)(n ? n : 1);
-  lua_createtable(L, n, 4); /* index 6: the result table */
+  lua_createtable(L, n, 4);
+  int rx = lua_gettop(L);
   j->cfgs = lua_newuserdatauv(L, sizeof *j->cfgs * m, 0);
-  lua_setfield(L, 6, "_cfgs");
+  lua_setfield(L, rx, "_cfgs");
   j->arts = lua_newuserdatauv(L, sizeof *j->arts * m, 0);
-  lua_setfield(L, 6, "_arts");
+  lua_setfield(L, rx, "_arts");
   j->diags = lua_newuserdatauv(L, sizeof *j->diags * m, 0);
-  lua_setfield(L, 6, "_diags");
+  lua_setfield(L, rx, "_diags");
   LKernel **ks = lua_newuserdatauv(L, sizeof *ks * m, 0);
-  lua_setfield(L, 6, "_ks");
+  lua_setfield(L, rx, "_ks");
+  if (load) {
+    j->cks = lua_newuserdatauv(L, sizeof *j->cks * m, 0);
+    lua_setfield(L, rx, "_cks");
+    j->jit_ms = lua_newuserdatauv(L, sizeof *j->jit_ms * m, 0);
+    lua_setfield(L, rx, "_jit_ms");
+    memset(j->cks, 0, sizeof *j->cks * m);
+    memset(j->jit_ms, 0, sizeof *j->jit_ms * m);
+    /* the skip list's keys, then room for every key this job loads */
+    j->keys = lua_newuserdatauv(L, sizeof *j->keys * ((size_t)nskip + m), 0);
+    lua_setfield(L, rx, "_keys");
+    for (int i = 0; i < nskip; i++) {
+      lua_geti(L, 6, i + 1);
+      const char *k = lua_tostring(L, -1);
+      snprintf(j->keys[j->nkeys++], KEY_LEN, "%s", k ? k : "");
+      lua_pop(L, 1);
+    }
+    pthread_mutex_init(&j->keys_lock, NULL);
+  }
   for (int i = 0; i < n; i++) { /* a kernel userdata per config, in its safe empty state */
     ks[i] = lua_newuserdatauv(L, sizeof *ks[i], 0);
     memset(ks[i], 0, sizeof *ks[i]);
     ks[i]->cuda = cuda;
     luaL_setmetatable(L, KERNEL_MT);
-    lua_rawseti(L, 6, i + 1);
+    lua_rawseti(L, rx, i + 1);
     lua_geti(L, 2, i + 1);
     read_config(L, lua_gettop(L), &j->cfgs[i], ks[i]);
     lua_pop(L, 1);
     j->arts[i] = NULL;
     j->diags[i] = (Diag){0};
   }
-  lua_setiuservalue(L, 5, 2); /* pops the result table */
+  lua_setiuservalue(L, jx, 2); /* pops the result table: the job is on top */
   j->f = f;
   j->n = n;
   j->target = cuda ? LOWER_TARGET_CUDA : LOWER_TARGET_CPU;
+  j->load = load;
   atomic_init(&j->next, 0);
   j->t0_ns = rt_now_ns();
   atomic_init(&j->end_ns, j->t0_ns);
@@ -409,7 +499,7 @@ static void many_finish(lua_State *L, int idx, ManyJob *j) {
 static int core_compile_many(lua_State *L) {
   ManyJob *j = many_start(L, false);
   many_worker(j); /* this thread works too */
-  many_finish(L, 5, j);
+  many_finish(L, lua_gettop(L), j);
   return 1;
 }
 
@@ -418,14 +508,19 @@ static int core_compile_start(lua_State *L) {
   return 1;
 }
 
-/* job:wait() -> the result table, the compile's wall seconds (start to the last thread's end). */
+/* job:wait() -> the result table, the compile's wall seconds (start to the last thread's end),
+ * the JIT's seconds on the threads (summed; 0 unless the job loads). */
 static int job_wait(lua_State *L) {
   ManyJob *j = luaL_checkudata(L, 1, JOB_MT);
   if (!j->ks) return luaL_error(L, "wait: not a started compile");
   if (j->started == 0 && !j->joined) many_worker(j); /* no thread could start: compile here */
   many_finish(L, 1, j);
   lua_pushnumber(L, (double)(atomic_load(&j->end_ns) - j->t0_ns) * 1e-9);
-  return 2;
+  double jit = 0;
+  for (int i = 0; j->jit_ms && i < j->n; i++)
+    jit += j->jit_ms[i];
+  lua_pushnumber(L, jit * 1e-3);
+  return 3;
 }
 
 /* ---- code and info --------------------------------------------------------------------------- */
@@ -530,21 +625,10 @@ static int k_info(lua_State *L) {
   set_int(L, "threads", a->threads);
   set_int(L, "frame_bytes", (lua_Integer)a->frame_bytes);
   set_int(L, "object_bytes", (lua_Integer)a->object_len);
-  { /* what the launch runs: the object code (cuda: the PTX) and its launch shape (the tuner
-     * dedupes on it) */
-    uint64_t h = 0xcbf29ce484222325ull;
-    const unsigned char *o = (const unsigned char *)(k->cuda ? a->ptx : a->object);
-    size_t len = k->cuda ? (a->ptx ? strlen(a->ptx) : 0) : a->object_len;
-    for (size_t i = 0; i < len; i++)
-      h = (h ^ o[i]) * 0x100000001b3ull;
-    char hex[96];
-    if (k->cuda)
-      snprintf(hex, sizeof hex, "%016llx:%ux%ux%u:%ux%ux%u:%u", (unsigned long long)h, a->grid3[0],
-               a->grid3[1], a->grid3[2], a->block[0], a->block[1], a->block[2], a->shared_bytes);
-    else
-      snprintf(hex, sizeof hex, "%016llx:%d:%zu", (unsigned long long)h,
-               lower_artifact_threads(a), (size_t)a->frame_bytes);
-    lua_pushstring(L, hex);
+  {
+    char key[KEY_LEN];
+    binary_key(a, k->cuda, key);
+    lua_pushstring(L, key);
     lua_setfield(L, -2, "binary_key");
   }
   lua_createtable(L, b->nslots, 0);

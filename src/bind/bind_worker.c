@@ -3,22 +3,35 @@
  * fork) that talk length-prefixed frames over a socket on their stdin/stdout. Part of src/bind
  * (the Lua boundary); the protocol and the pool are lua/helua/tune_worker.lua / tune_pool.lua.
  *
- *   core.worker_spawn(device) -> w      w:send(bytes)   w:pid()   w:device()   w:kill()
+ *   core.worker_spawn(device) -> w      w:send(bytes | {bytes, ...})   w:pid()   w:device()
+ *   w:kill()
  *   core.worker_wait({w, ...}, timeout_s) -> w, frame | w, nil, "exit"|"signal", detail | nil
  *   core.worker_enter(): in the worker, marks it one (core.tune_fault works there), no cores
  *   core.cpu_count() -> online CPU cores
  *   core.worker_available() -> whether workers can start (the helua executable, not helua.so)
  *   f:serialize() is core.ir_serialize(f) -> bytes;  core.ir_deserialize(bytes) -> IrFunc
- *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes) -> tensor (same sizes, strides)
+ *   core.tensor_pack(t) -> bytes;  core.tensor_unpack(bytes [, at, len]) -> tensor (same sizes,
+ *     strides; at, len: the packed tensor inside a bigger string, 1-based);
+ *     a device tensor packs straight from the GPU (unpacked, it is a host tensor)
+ *   core.tensor_same_bytes(t, bytes) -> whether t (host or device) packs to exactly bytes
+ *   core.gpu_lock(path) -> l; l:hold(true | false): an exclusive flock on path, for the workers
+ *     that share a GPU (procs_per_gpu > 1): one of them uses the GPU at a time
+ *   core.max_abs_err_par(a, b, threads) -> max |a - b| over two host tensors of one shape, any
+ *     dtypes (NaN when any difference is NaN), split along dim 1 over `threads` threads: the
+ *     worker's check of a big output against the reference
  * Frames are a u32 little-endian length and the bytes. Writes use MSG_NOSIGNAL, so a worker
  * that died is an error on send, never a SIGPIPE in the tuner. */
 #include <errno.h>
 #include <lauxlib.h>
+#include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -29,11 +42,12 @@
 #include "bind/bind_ir.h"
 #include "bind/bind_tensor.h"
 #include "bind/bind_tune.h"
+#include "rt/cuda/rt_cuda.h"
 
 extern char **environ;
 
 #define WORKER_MT   "helua.TuneWorker"
-#define FRAME_MAX   (1u << 30)
+#define FRAME_MAX   0xffffffffu /* the u32 length: a setup of big tensors can pass 1 GiB */
 #define MAX_WORKERS 256
 
 static int is_helua_exe = 0; /* set by the helua executable: /proc/self/exe is helua */
@@ -115,19 +129,44 @@ static int worker_spawn(lua_State *L) {
   return 1;
 }
 
+/* w:send(bytes) or w:send({bytes, ...}): one frame (a list's strings are its body in order,
+ * written one after another: a gigabyte setup is never concatenated). */
+#define SEND_PARTS 4096
+
 static int w_send(lua_State *L) {
   LWorker *w = check_worker(L, 1);
-  size_t n = 0;
-  const char *s = luaL_checklstring(L, 2, &n);
+  size_t n = 0, np = 1;
+  const char *one = NULL;
+  if (lua_istable(L, 2)) {
+    np = (size_t)luaL_len(L, 2);
+    if (np > SEND_PARTS) return luaL_error(L, "worker %s: at most %d parts", w->device, SEND_PARTS);
+    for (size_t k = 1; k <= np; k++) { /* checked first: nothing is half sent on a bad part */
+      lua_geti(L, 2, (lua_Integer)k);
+      size_t len = 0;
+      if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "worker %s: part %d is not a string", w->device, (int)k);
+      lua_tolstring(L, -1, &len);
+      n += len;
+      lua_pop(L, 1);
+    }
+  } else {
+    one = luaL_checklstring(L, 2, &n);
+  }
   if (w->fd < 0) return luaL_error(L, "worker %s: closed", w->device);
   if (n > FRAME_MAX) return luaL_error(L, "worker %s: frame too large", w->device);
   unsigned char hdr[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
                           (unsigned char)(n >> 24)};
-  const char *parts[2] = {(const char *)hdr, s};
-  size_t lens[2] = {4, n};
-  for (int k = 0; k < 2; k++) {
-    const char *p = parts[k];
-    size_t left = lens[k];
+  for (size_t k = 0; k <= np; k++) {
+    const char *p = (const char *)hdr;
+    size_t left = 4;
+    if (k > 0 && one) {
+      p = one;
+      left = n;
+    } else if (k > 0) {
+      lua_geti(L, 2, (lua_Integer)k); /* the table holds it: the pointer stays valid */
+      p = lua_tolstring(L, -1, &left);
+      lua_pop(L, 1);
+    }
     while (left > 0) {
       ssize_t m = send(w->fd, p, left, MSG_NOSIGNAL);
       if (m < 0) {
@@ -297,19 +336,31 @@ static int ir_deserialize_l(lua_State *L) {
 
 /* Header: u8 dtype, u8 ndim, ndim x (i64 size, i64 stride); then the elements the view spans,
  * from its first element (strides must be non-negative). */
-static int tensor_pack(lua_State *L) {
-  Tensor *t = bind_tensor_check(L, 1);
-  if (t->storage->ops->device != TENSOR_DEVICE_CPU)
-    return luaL_error(L, "tensor_pack: a %s tensor (only host tensors travel to workers)",
-                      t->storage->ops->name);
+/* The elements a tensor's view spans (0 when empty); -1 for negative strides. */
+static int64_t pack_span(const Tensor *t) {
   int64_t span = 1;
   for (int i = 0; i < t->ndim; i++) {
-    if (t->strides[i] < 0) return luaL_error(L, "tensor_pack: negative strides");
+    if (t->strides[i] < 0) return -1;
     if (t->sizes[i] == 0) span = 0;
   }
   if (span)
     for (int i = 0; i < t->ndim; i++)
       span += (t->sizes[i] - 1) * t->strides[i];
+  return span;
+}
+
+static bool on_device(const Tensor *t) {
+  return t->storage->ops->device != TENSOR_DEVICE_CPU && rt_cuda_tensor_is_device(t);
+}
+
+static int tensor_pack(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  bool dev = on_device(t);
+  if (t->storage->ops->device != TENSOR_DEVICE_CPU && !dev)
+    return luaL_error(L, "tensor_pack: a %s tensor (only host and cuda tensors travel to workers)",
+                      t->storage->ops->name);
+  int64_t span = pack_span(t);
+  if (span < 0) return luaL_error(L, "tensor_pack: negative strides");
   size_t el = tensor_dtype_size(t->dtype), hdr = 2 + (size_t)t->ndim * 16;
   luaL_Buffer b;
   char *p = luaL_buffinitsize(L, &b, hdr + (size_t)span * el);
@@ -319,14 +370,64 @@ static int tensor_pack(lua_State *L) {
     memcpy(p + 2 + i * 16, &t->sizes[i], 8);
     memcpy(p + 2 + i * 16 + 8, &t->strides[i], 8);
   }
-  if (span) memcpy(p + hdr, tensor_data(t), (size_t)span * el);
+  if (span && dev) {
+    Diag d = {0};
+    if (rt_cuda_copy_dtoh(p + hdr, rt_cuda_tensor_ptr(t), (size_t)span * el, &d))
+      return luaL_error(L, "tensor_pack: %s", d.msg);
+  } else if (span) {
+    memcpy(p + hdr, tensor_data(t), (size_t)span * el);
+  }
   luaL_pushresultsize(&b, hdr + (size_t)span * el);
   return 1;
 }
 
+/* core.tensor_same_bytes(t, bytes): t's header and data against a tensor_pack result, a
+ * device tensor copied back in 16 MiB pieces (no whole host copy). */
+static int tensor_same_bytes(lua_State *L) {
+  Tensor *t = bind_tensor_check(L, 1);
+  size_t len = 0;
+  const char *p = luaL_checklstring(L, 2, &len);
+  bool dev = on_device(t);
+  int64_t span = pack_span(t);
+  size_t el = tensor_dtype_size(t->dtype), hdr = 2 + (size_t)t->ndim * 16;
+  bool same = span >= 0 && len == hdr + (size_t)span * el && p[0] == (char)t->dtype &&
+              p[1] == (char)t->ndim;
+  for (int i = 0; same && i < t->ndim; i++)
+    same = memcmp(p + 2 + i * 16, &t->sizes[i], 8) == 0 &&
+           memcmp(p + 2 + i * 16 + 8, &t->strides[i], 8) == 0;
+  size_t n = same ? (size_t)span * el : 0;
+  if (same && !dev) {
+    same = n == 0 || memcmp(p + hdr, tensor_data(t), n) == 0;
+  } else if (same && n) {
+    size_t piece = (size_t)16 << 20;
+    char *buf = mem_alloc(piece < n ? piece : n);
+    if (!buf) return luaL_error(L, "tensor_same_bytes: out of memory");
+    Diag d = {0};
+    int rc = HL_OK;
+    for (size_t off = 0; same && off < n; off += piece) {
+      size_t m = n - off < piece ? n - off : piece;
+      if ((rc = rt_cuda_copy_dtoh(buf, rt_cuda_tensor_ptr(t) + off, m, &d)) != HL_OK) break;
+      same = memcmp(buf, p + hdr + off, m) == 0;
+    }
+    mem_free(buf);
+    if (rc != HL_OK) return luaL_error(L, "tensor_same_bytes: %s", d.msg);
+  }
+  lua_pushboolean(L, same);
+  return 1;
+}
+
+/* core.tensor_unpack(bytes [, at, len]): the tensor packed in bytes, or in bytes[at, at+len)
+ * (1-based: a tensor inside a bigger frame, read in place). */
 static int tensor_unpack(lua_State *L) {
   size_t len = 0;
   const unsigned char *p = (const unsigned char *)luaL_checklstring(L, 1, &len);
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer at = luaL_checkinteger(L, 2), n = luaL_checkinteger(L, 3);
+    if (at < 1 || n < 0 || (size_t)(at - 1) > len || (size_t)n > len - (size_t)(at - 1))
+      return luaL_error(L, "tensor_unpack: the range is outside the bytes");
+    p += at - 1;
+    len = (size_t)n;
+  }
   if (len < 2 || p[0] >= DT_COUNT || p[1] > TENSOR_MAX_DIMS || len < 2 + (size_t)p[1] * 16)
     return luaL_error(L, "tensor_unpack: malformed header");
   DType dt = (DType)p[0];
@@ -355,6 +456,105 @@ static int tensor_unpack(lua_State *L) {
   return 1;
 }
 
+typedef struct ErrPart {
+  Tensor *a, *b;
+  double err;
+  int rc;
+  Diag d;
+} ErrPart;
+
+static void *err_part(void *arg) {
+  ErrPart *p = arg;
+  p->rc = tensor_max_abs_err(p->a, p->b, &p->err, &p->d);
+  return NULL;
+}
+
+#define ERR_THREADS 64
+
+static int max_abs_err_par(lua_State *L) {
+  Tensor *a = bind_tensor_check(L, 1), *b = bind_tensor_check(L, 2);
+  lua_Integer threads = luaL_optinteger(L, 3, 1);
+  if (a->storage->ops->device != TENSOR_DEVICE_CPU || b->storage->ops->device != TENSOR_DEVICE_CPU)
+    return luaL_error(L, "max_abs_err_par: host tensors only");
+  bool same = a->ndim == b->ndim;
+  for (int i = 0; same && i < a->ndim; i++)
+    same = a->sizes[i] == b->sizes[i];
+  if (!same) return luaL_error(L, "max_abs_err_par: the tensors differ in shape");
+  int64_t rows = a->ndim ? a->sizes[0] : 1;
+  if (threads > ERR_THREADS) threads = ERR_THREADS;
+  if (threads > rows) threads = rows;
+  if (threads < 1) threads = 1;
+  ErrPart parts[ERR_THREADS];
+  pthread_t tids[ERR_THREADS];
+  bool started[ERR_THREADS] = {0};
+  int n = 0, rc = HL_OK;
+  Diag d = {0};
+  memset(parts, 0, sizeof parts);
+  for (int t = 0; t < threads && rc == HL_OK; t++, n++) { /* rows [first, first + len) */
+    int64_t first = rows * t / threads, len = rows * (t + 1) / threads - first;
+    if (a->ndim == 0) {
+      parts[t].a = (Tensor *)a;
+      parts[t].b = (Tensor *)b;
+    } else if (tensor_narrow(a, 0, first, len, &parts[t].a, &d) ||
+               tensor_narrow(b, 0, first, len, &parts[t].b, &d)) {
+      rc = HL_ERR;
+    }
+  }
+  for (int t = 0; rc == HL_OK && t < n; t++)
+    started[t] = t > 0 && pthread_create(&tids[t], NULL, err_part, &parts[t]) == 0;
+  for (int t = 0; rc == HL_OK && t < n; t++)
+    if (!started[t]) err_part(&parts[t]); /* part 0, and any thread that could not start */
+  double err = 0;
+  for (int t = 0; t < n; t++) {
+    if (started[t]) pthread_join(tids[t], NULL);
+    if (rc == HL_OK && parts[t].rc != HL_OK) {
+      rc = HL_ERR;
+      d = parts[t].d;
+    }
+    if (isnan(parts[t].err) || isnan(err)) err = NAN;
+    else if (parts[t].err > err) err = parts[t].err;
+    if (a->ndim) {
+      tensor_free(parts[t].a);
+      tensor_free(parts[t].b);
+    }
+  }
+  if (rc != HL_OK) return luaL_error(L, "max_abs_err_par: %s", d.msg);
+  lua_pushnumber(L, err);
+  return 1;
+}
+
+#define LOCK_MT "helua.GpuLock"
+
+typedef struct LLock {
+  int fd; /* -1 once closed */
+} LLock;
+
+static int gpu_lock(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  LLock *l = lua_newuserdatauv(L, sizeof *l, 0);
+  l->fd = -1; /* safe empty state first */
+  luaL_setmetatable(L, LOCK_MT);
+  l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (l->fd < 0) return luaL_error(L, "gpu_lock: cannot open %s: %s", path, strerror(errno));
+  return 1;
+}
+
+static int lock_hold(lua_State *L) {
+  LLock *l = luaL_checkudata(L, 1, LOCK_MT);
+  bool on = lua_toboolean(L, 2);
+  if (l->fd < 0) return luaL_error(L, "gpu_lock: closed");
+  while (flock(l->fd, on ? LOCK_EX : LOCK_UN) != 0)
+    if (errno != EINTR) return luaL_error(L, "gpu_lock: flock: %s", strerror(errno));
+  return 0;
+}
+
+static int lock_gc(lua_State *L) {
+  LLock *l = luaL_checkudata(L, 1, LOCK_MT);
+  if (l->fd >= 0) close(l->fd); /* releases the lock too */
+  l->fd = -1;
+  return 0;
+}
+
 void bind_worker_register(lua_State *L) {
   static const luaL_Reg methods[] = {{"send", w_send},     {"kill", w_kill},
                                      {"pid", w_pid},       {"device", w_device},
@@ -366,11 +566,22 @@ void bind_worker_register(lua_State *L) {
   luaL_setfuncs(L, methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+  static const luaL_Reg lock_methods[] = {{"hold", lock_hold}, {NULL, NULL}};
+  static const luaL_Reg lock_meta[] = {{"__gc", lock_gc}, {"__close", lock_gc}, {NULL, NULL}};
+  luaL_newmetatable(L, LOCK_MT);
+  luaL_setfuncs(L, lock_meta, 0);
+  lua_newtable(L);
+  luaL_setfuncs(L, lock_methods, 0);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"worker_spawn", worker_spawn}, {"worker_wait", worker_wait},
                                  {"worker_enter", worker_enter}, {"ir_serialize", ir_serialize_l},
                                  {"ir_deserialize", ir_deserialize_l},
                                  {"tensor_pack", tensor_pack},   {"tensor_unpack", tensor_unpack},
+                                 {"tensor_same_bytes", tensor_same_bytes},
                                  {"cpu_count", cpu_count},
+                                 {"max_abs_err_par", max_abs_err_par},
+                                 {"gpu_lock", gpu_lock},
                                  {"worker_available", worker_available},
                                  {NULL, NULL}};
   luaL_setfuncs(L, fns, 0);

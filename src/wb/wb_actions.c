@@ -51,6 +51,7 @@ void wb_on_trial(Wb *w, char **f, int n) {
   snprintf(r->unit, sizeof r->unit, "%s", f[12]);
   snprintf(r->config, sizeof r->config, "%s", f[13]);
   snprintf(r->json, sizeof r->json, "%s", f[14]);
+  if (n > 16) snprintf(r->device, sizeof r->device, "%s", f[16]); /* after the message */
   if (best > 0 && (t->best_ms <= 0 || best < t->best_ms || t->np == 0)) {
     t->best_ms = best;
     for (int i = 0; i < t->n; i++)

@@ -249,7 +249,7 @@ static int pad_to(char *out, size_t cap, const char *s, int width) {
 
 int wb_trial_header(char *out, size_t cap, const char *unit, int width) {
   char line[256];
-  snprintf(line, sizeof line, " rank trial gen    time ms %10s  status   config",
+  snprintf(line, sizeof line, " rank trial gen    time ms %10s  status   device  config",
            unit && *unit ? unit : "");
   return pad_to(out, cap, line, width);
 }
@@ -268,8 +268,8 @@ int wb_trial_row(char *out, size_t cap, const WbTrial *t, int rank, int width) {
     snprintf(tp, sizeof tp, "%10.2f", t->tput);
   else
     snprintf(tp, sizeof tp, "%10s", "");
-  snprintf(line, sizeof line, "%s %5d %3d %s %s  %-8s %s", r, t->index, t->generation, tm, tp,
-           t->status, t->config);
+  snprintf(line, sizeof line, "%s %5d %3d %s %s  %-8s %-7s %s", r, t->index, t->generation, tm,
+           tp, t->status, t->device, t->config);
   return pad_to(out, cap, line, width);
 }
 

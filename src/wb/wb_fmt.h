@@ -44,6 +44,7 @@ typedef struct WbTrial {
   double time_ms; /* < 0: none (a failed trial) */
   double tput;    /* GB/s or GFLOP/s; < 0: the kernel file gives neither */
   char unit[8];   /* "GB/s", "GFLOP/s" or "" */
+  char device[16]; /* the worker's device that ran it: "cpu", "cuda:1"; "" when not said */
   char config[256], json[512];
 } WbTrial;
 
@@ -58,7 +59,7 @@ void wb_trials_sort(const WbTrial *t, int n, int col, int *order);
 void wb_trials_rank(const WbTrial *t, int n, int *rank);
 
 /* The table's header and one row, exactly width columns:
- * " rank  trial  gen   time ms     GB/s  status   config". */
+ * " rank trial gen    time ms       GB/s  status   device  config". */
 int wb_trial_header(char *out, size_t cap, const char *unit, int width);
 int wb_trial_row(char *out, size_t cap, const WbTrial *t, int rank, int width);
 

@@ -151,7 +151,7 @@ keys q
 check tune-pane "add (quick)  generation" 100
 check tune-done "done: best" 600
 check tune-bar "█] 100%"
-check tune-table " rank trial gen    time ms       GB/s  status   config"
+check tune-table " rank trial gen    time ms       GB/s  status   device"
 check tune-rows "    1 "
 check tune-plot " ms█"
 keys o
@@ -176,7 +176,7 @@ check tune-full "tuning add (full)" 100
 keys '?'
 check help-while-busy "helua workbench - keys"
 keys Space
-check tune-full-trials "  ok       {" 300
+check tune-full-trials "  ok       cpu     {" 300
 keys x
 check tune-stopped "stopped tuning add (full)" 100
 check tune-kept "stopped: kept"

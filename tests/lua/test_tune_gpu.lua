@@ -38,6 +38,48 @@ T.test("device names: cpu, cuda, cuda:N; anything else is refused", function()
   T.eq(P.devices({workers = 2}, "cpu")[2], "cpu", "cpu workers")
 end)
 
+T.test("a frame sent as a list of parts; a zero budget still runs the default", function()
+  if not core.worker_available() then return end
+  local w = core.worker_spawn("cpu")
+  T.truthy(w:send(W.pack_parts({op = "ping"})), "sent in parts")
+  local got, frame = core.worker_wait({w}, 30)
+  T.eq(got, w, "answered")
+  T.eq(W.unpack(frame).status, "ok", "the parts made one frame")
+  T.raises(function() w:send({"x", 1}) end, "not a string")
+  w:kill()
+  -- a big tensor's bytes decode as a slice of the frame and unpack in place
+  local big = helua.arange(0, 5 << 20, 1, {dtype = helua.float32})
+  local bytes = core.tensor_pack(big)
+  local msg = W.unpack(W.pack({t = bytes, small = "abc"}), true)
+  T.eq(type(msg.t), "table", "a slice")
+  T.eq(msg.small, "abc", "small strings stay strings")
+  local back = core.tensor_unpack(msg.t.slice, msg.t.at, msg.t.len)
+  T.eq(helua.max_abs_err(back, big), 0, "unpacked in place")
+  T.eq(W.unpack(W.pack({t = bytes})).t, bytes, "without slices: the string")
+  T.raises(function() core.tensor_unpack(bytes, 2, #bytes) end, "outside the bytes")
+  local x = helua.randn({64})
+  local best, rep = plus_one("cpu"):bind(x):autotune({budget_seconds = 0, cache = false,
+                                                      log = false})
+  T.truthy(best ~= nil and rep.default.status == "ok", "the default ran")
+  T.eq(rep.best, rep.default, "and is the best")
+  for _, t in ipairs(rep.trials) do T.truthy(t.status ~= "skipped", "no skipped trial kept") end
+  -- jobs a worker would start past the budget (stop_at) come back skipped, not run
+  local bk = plus_one("cpu"):bind(x)
+  local setup = assert(P.setup({bound = bk, args = table.pack(x), space = bk:config_spec()}))
+  local cfg = bk:_config_table(setup.v, require("helua.config").new(bk:config_spec():default()))
+  local pool = P.new({"cpu"}, 30)
+  pool.stop_at = core.clock() - 1
+  local n, got = 0, {}
+  pool:run(function()
+    n = n + 1
+    if n > 2 then return nil end
+    return {setup = setup, config = cfg, key = "k" .. n, repeats = 1}
+  end, function(_, r) got[#got + 1] = r end)
+  pool:close()
+  T.eq(#got, 2, "both answered")
+  for _, r in ipairs(got) do T.eq(r.status, "skipped", "skipped: " .. tostring(r.message)) end
+end)
+
 T.test("the cache key of a cuda search names the target, the GPU and the driver", function()
   local cache = require "helua.tune_cache"
   local base = {fingerprint = "f", args = "a", space = "s"}
@@ -77,6 +119,7 @@ T.test("compile_many / compile_start for cuda: PTX on threads (no GPU), binary k
   T.eq(type(got[3]), "string", "errors in place")
   T.truthy(secs >= 0, "the compile's seconds")
   T.eq(job:wait(), got, "waiting again returns the same table")
+  T.eq(select("#", job:wait()), 3, "wait: the table, the wall seconds, the JIT's seconds")
   local unwaited = core.compile_start(v.func, {d, other}, 2, "cuda")
   unwaited = nil -- collected unwaited: joined first, nothing leaks or crashes
   collectgarbage()
@@ -149,6 +192,42 @@ elseif expect == "fake" then
     end
     T.eq(dead.started, 1, "started once")
     dead:close()
+    -- a binary another worker measured is not run again: the pool passes it on (pool.known)
+    local bkey = core.compile_many(setup.v.func, {cfg}, 1, "cuda")[1]:info().binary_key
+    local shared = P.new({dev}, 30)
+    shared.known[setup.sid] = {[bkey] = {status = "ok", samples = {1e-3, 1e-3}, key = "earlier"}}
+    local r2
+    shared:run(function()
+      if r2 ~= nil then return nil end
+      r2 = false
+      return {setup = setup, config = cfg, key = "k2", repeats = 3}
+    end, function(_, r) r2 = r end)
+    T.eq(r2.same_binary_as, "earlier", "the other worker's measurement: "
+      .. tostring(r2.same_binary_as))
+    T.eq(#r2.samples, 2, "its samples")
+    T.eq(r2.binary_key, bkey, "the reply names the binary")
+    shared:close()
+    -- the module loads (the PTX JIT) on the compile threads when asked: the launch needs no JIT
+    local job = core.compile_start(setup.v.func, {cfg, cfg}, 2, "cuda", true)
+    local ks, _, jit_s = job:wait()
+    T.truthy(jit_s > 0, "the threads' JIT seconds: " .. tostring(jit_s))
+    local loaded = {}
+    for i = 1, 2 do
+      if ks[i]:info().compile_ms.jit > 0 then loaded[#loaded + 1] = ks[i] end
+    end
+    T.eq(#loaded, 1, "one module loaded for the two configs of one binary")
+    local largs = {}
+    for i, n in ipairs(ks[1]:info().args) do
+      largs[i] = n == "x" and x or helua.empty({256}, {device = "cuda"})
+    end
+    local ms = loaded[1]:info().compile_ms.jit
+    loaded[1]:launch(largs)
+    T.eq(loaded[1]:info().compile_ms.jit, ms, "the first launch did not load it again")
+    -- a binary the caller already measured is not loaded at all (a launch would load it)
+    local skipped = core.compile_start(setup.v.func, {cfg}, 1, "cuda", true, {bkey}):wait()
+    T.eq(skipped[1]:info().compile_ms.jit, 0, "in the skip list: not loaded")
+    skipped[1]:launch(largs)
+    T.truthy(skipped[1]:info().compile_ms.jit > 0, "its launch loaded it")
   end)
 
   T.test("fake driver: a whole search on cuda workers; every trial names its GPU", function()
@@ -165,6 +244,14 @@ elseif expect == "fake" then
       if t.device then seen[t.device] = (seen[t.device] or 0) + 1 end
     end
     for _, d in ipairs(devices) do T.truthy((seen[d] or 0) > 0, "trials on " .. d) end
+    -- a generation is shared out among the workers (a fair share per batch), not one batch
+    -- filling the first worker
+    for _, d in ipairs(devices) do
+      T.truthy((seen[d] or 0) >= #rep.trials / (3 * #devices), string.format(
+        "a fair share on %s: %d of %d", d, seen[d] or 0, #rep.trials))
+    end
+    T.truthy(rep.phases and rep.phases.check > 0 and rep.phases.compile > 0, "phase seconds")
+    T.truthy(rep.search_s > 0 and rep.setup_s > 0, "search and setup seconds")
     local f = assert(io.open(csv))
     local text = f:read("a")
     f:close()
@@ -181,6 +268,35 @@ elseif expect == "fake" then
       T.truthy(dead > 0, "trials with an illegal address")
       T.truthy(rep.ok > dead, "and the search went on")
     end
+  end)
+
+  T.test("fake driver: device tensors pack straight from the GPU; same_bytes", function()
+    local d = helua.randn({64, 32}, {device = "cuda", seed = 1})
+    local h = core.to_device(d, "cpu")
+    local bytes = core.tensor_pack(d)
+    T.eq(bytes, core.tensor_pack(h), "the bytes of its host copy")
+    T.truthy(core.tensor_same_bytes(d, bytes) and core.tensor_same_bytes(h, bytes), "same")
+    T.eq(helua.max_abs_err(core.tensor_unpack(bytes), h), 0, "unpacks to the same values")
+    d:fill_(1)
+    T.truthy(not core.tensor_same_bytes(d, bytes), "changed on the GPU: not the same")
+    local v = h:transpose(1, 2)
+    T.truthy(not core.tensor_same_bytes(v, bytes), "another view: not the same")
+    T.truthy(core.tensor_same_bytes(v, core.tensor_pack(v)), "a view's own bytes")
+  end)
+
+  T.test("fake driver: two worker processes on one GPU take turns (procs_per_gpu)", function()
+    local x = helua.randn({512}):cuda()
+    local lines = {}
+    local best, rep = plus_one("cuda"):bind(x):autotune({effort = "quick", budget_seconds = 3,
+      cache = false, repeats = 2, devices = {"cuda:0"}, procs_per_gpu = 2,
+      log = function(l) lines[#lines + 1] = l end})
+    T.truthy(best ~= nil and rep.ok > 2, "a search: " .. tostring(rep.ok) .. " ok")
+    T.truthy(table.concat(lines, "\n"):find("(2 worker processes per GPU)", 1, true),
+             "the start line says so")
+    for _, t in ipairs(rep.trials) do T.eq(t.device, "cuda:0", "on cuda:0") end
+    T.raises(function()
+      plus_one("cuda"):bind(x):autotune({procs_per_gpu = 0, log = false, cache = false})
+    end, "procs_per_gpu must be a positive integer")
   end)
 
   T.test("fake driver: bk:autotune on a cuda kernel sets the config later calls use", function()

@@ -133,14 +133,15 @@ static void trials(void **state) {
   assert_int_equal(rank[2], 1);
   assert_int_equal(rank[3], 3);
   char out[512];
-  assert_int_equal(wb_trial_row(out, sizeof out, &t[2], 1, 60), 60);
-  assert_int_equal(wb_cols(out, strlen(out)), 60);
-  assert_memory_equal(out, "    1     3   0     0.2500       4.00  ok       {c}   ", 54);
+  snprintf(t[2].device, sizeof t[2].device, "cuda:1");
+  assert_int_equal(wb_trial_row(out, sizeof out, &t[2], 1, 62), 62);
+  assert_int_equal(wb_cols(out, strlen(out)), 62);
+  assert_memory_equal(out, "    1     3   0     0.2500       4.00  ok       cuda:1  {c}", 59);
   wb_trial_row(out, sizeof out, &t[1], 0, 60);
   assert_non_null(strstr(out, "    -     2   0          -"));
-  assert_non_null(strstr(out, "error    {a}"));
-  assert_int_equal(wb_trial_header(out, sizeof out, "GB/s", 50), 50);
-  assert_non_null(strstr(out, " rank trial gen    time ms       GB/s  status"));
+  assert_non_null(strstr(out, "error" "            " "{a}")); /* no device said: blank */
+  assert_int_equal(wb_trial_header(out, sizeof out, "GB/s", 58), 58);
+  assert_non_null(strstr(out, " rank trial gen    time ms       GB/s  status   device"));
   assert_int_equal(wb_trial_row(out, 10, &t[0], 2, 60), 0); /* too small: empty, no overflow */
 }
 
