@@ -113,6 +113,8 @@ function actions.tune(o)
   emit("tuned", rep.best.time * 1e3, rep.default.time * 1e3,
        (best:to_lua():gsub("^helua%.Config", "")), okj and json or "",
        rep.speedup, rep.seconds, #rep.trials)
+  local linger = tonumber(require("helua.core").flag("HELUA_TEST_WB_LINGER") or "")
+  if linger and linger > 0 then os.execute("sleep " .. math.floor(linger)) end
 end
 
 -- text: time, -, ok, report (a config picked in the tuning pane: check, then time)

@@ -166,7 +166,7 @@ local function tune_row(name, effort, g, procs)
                         or "", budget))
     local t0 = core.clock()
     local best, rep = bk:autotune({effort = effort, budget_seconds = budget, cache = false,
-                                   devices = devices, log = log, procs_per_gpu = procs})
+                                   devices = devices, log = log, procs_per_gpu = procs or 1})
     row.wall = core.clock() - t0
     row.search_s, row.setup_s, row.retime_s = rep.search_s, rep.setup_s, rep.retime_s
     row.hit = rep.hit_budget

@@ -111,7 +111,7 @@ if os.environ.get("WB_TUNE", "1") != "0":
     key("q", 0.5)
     expect("t q tunes with quick effort to the end", r"done: best", 300)
     key("e", 0.5)
-    expect("e exports the best config", r"exported|to \S*\.configs\.lua", 30)
+    expect("e exports the best config", r"exported|to \S*\.configs\.lua", 90)
 key("i", 0.5)
 expect("i opens the notebook", r"Lua cells", 30)
 for ch in "6 * 7":

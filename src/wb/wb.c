@@ -57,6 +57,7 @@ const char *wb_cur_backend(Wb *w) {
 
 /* Starts ACTION in slot s (stopping what ran there) with extra "--key value" pairs. */
 int wb_start(Wb *w, int s, const char *action, const char *what, const char *const *extra) {
+  if (s == J_ACTION) w->export_queued = 0; /* another action: a queued export is dropped */
   const char *argv[48];
   int n = 0;
   argv[n++] = "wb";
@@ -274,6 +275,10 @@ static int poll_workers(Wb *w, int *busy) {
     if (wb_job_poll(&sl->job, on_record, &c)) {
       on_end(w, s);
       r = WB_REDRAW;
+      if (s == J_ACTION && w->export_queued) {
+        w->export_queued = 0;
+        if (!sl->stopped && !strncmp(w->tune.final, "done:", 5)) wb_k_export(w);
+      }
     } else {
       *busy = 1;
     }
@@ -283,6 +288,7 @@ static int poll_workers(Wb *w, int *busy) {
 }
 
 static void stop_slot(Wb *w, int s) {
+  if (s == J_ACTION) w->export_queued = 0;
   w->slot[s].stopped = 1;
   wb_job_stop(&w->slot[s].job);
   on_end(w, s);

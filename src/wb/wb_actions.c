@@ -214,6 +214,13 @@ int wb_k_export(Wb *w) {
     snprintf(w->msg, sizeof w->msg, "nothing to export: tune first (t)");
     return WB_REDRAW;
   }
+  WbSlot *sl = &w->slot[J_ACTION];
+  if (sl->job.pid && !strcmp(sl->action, "tune") && !strncmp(t->final, "done:", 5)) {
+    /* the result is in; the worker is still closing its GPU workers: export when it has */
+    w->export_queued = 1;
+    snprintf(w->msg, sizeof w->msg, "export queued: it starts when the tuning worker has exited");
+    return WB_REDRAW;
+  }
   if (wb_action_busy(w)) return WB_REDRAW;
   char tm[32], what[96];
   snprintf(tm, sizeof tm, "%.6f", ms > 0 ? ms : 0);

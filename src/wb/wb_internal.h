@@ -106,6 +106,7 @@ struct Wb {
   Panel src_panel, code_panel, *focus;
   time_t mtime;
   double last_check;
+  int export_queued; /* e pressed while the finished tuning's worker was still exiting */
 };
 
 double wb_now(void);

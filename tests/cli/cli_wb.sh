@@ -369,6 +369,25 @@ check cuda-next-kernel "| llvm | add_broadcast" 100
 t send-keys -t wb5 q
 check cuda-quit "wb-exit=0"
 
+# e right after a tuning's result while its worker is still exiting (a GPU tuning's closes its GPU
+# workers; HELUA_TEST_WB_LINGER=4 makes the CPU one stay): the export is queued, then runs
+sess=wb6
+mkdir -p "$tmp/q" && cp kernels/add.lua "$tmp/q/add.lua"
+t new-session -d -s wb6 -x 100 -y 30 \
+  "cd '$tmp/q' && HELUA_TEST_WB_LINGER=4 TERM=screen '$helua' wb add.lua --size small; echo wb-exit=\$?; sleep 60"
+check queue-open "| llvm | add" 300
+t send-keys -t wb6 t
+check queue-tune-prompt "tune effort:" 100
+t send-keys -t wb6 q
+check queue-tune-done "done: best" 600
+t send-keys -t wb6 e
+check export-queued "export queued" 20
+check export-after-exit "exported add to add.configs.lua" 200
+[ -s "$tmp/q/add.configs.lua" ] && { pass=$((pass + 1)); echo "ok   export-queued-file"; } ||
+  { fail=$((fail + 1)); echo "FAIL export-queued-file: no $tmp/q/add.configs.lua"; }
+t send-keys -t wb6 q
+check queue-quit "wb-exit=0"
+
 # SIGTERM: the handler restores the terminal first, then the process dies of the signal
 # (a second session: killing the first one could stop the server under the new one)
 sess=wb2
