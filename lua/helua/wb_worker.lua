@@ -113,8 +113,7 @@ function actions.tune(o)
   emit("tuned", rep.best.time * 1e3, rep.default.time * 1e3,
        (best:to_lua():gsub("^helua%.Config", "")), okj and json or "",
        rep.speedup, rep.seconds, #rep.trials)
-  local linger = tonumber(require("helua.core").flag("HELUA_TEST_WB_LINGER") or "")
-  if linger and linger > 0 then os.execute("sleep " .. math.floor(linger)) end
+  W.linger()
 end
 
 -- text: time, -, ok, report (a config picked in the tuning pane: check, then time)
@@ -165,6 +164,13 @@ end
 
 function W.actions() return actions end
 
+-- Tests only (HELUA_TEST_WB_LINGER=S): stay S seconds after a tuning's result and after "done",
+-- as a cuda worker does while its GPU workers and its context go away.
+function W.linger()
+  local s = tonumber(require("helua.core").flag("HELUA_TEST_WB_LINGER") or "")
+  if s and s > 0 then os.execute("sleep " .. math.floor(s)) end
+end
+
 -- argv: {ACTION, "--file", F, "--kernel", K, ...}. Returns the exit code (0; 1 after an error
 -- record).
 function W.main(argv)
@@ -195,6 +201,7 @@ function W.main(argv)
     return 1
   end
   emit("done")
+  W.linger()
   return 0
 end
 

@@ -119,8 +119,17 @@ void wb_set_view(Wb *w, int v) {
   request_code(w);
 }
 
+static void on_end(Wb *w, int s);
+
 int wb_action_busy(Wb *w) {
-  if (!w->slot[J_ACTION].job.pid) return 0;
+  WbSlot *sl = &w->slot[J_ACTION];
+  if (sl->job.pid && sl->ended) {
+    /* its result is in ("done"); the process is only exiting (a cuda worker destroying its
+     * context can take a second): reap it now rather than refuse the next action */
+    wb_job_stop(&sl->job);
+    on_end(w, J_ACTION);
+  }
+  if (!sl->job.pid) return 0;
   snprintf(w->msg, sizeof w->msg, "busy: %s (x stops it)", w->slot[J_ACTION].what);
   return 1;
 }

@@ -215,7 +215,7 @@ int wb_k_export(Wb *w) {
     return WB_REDRAW;
   }
   WbSlot *sl = &w->slot[J_ACTION];
-  if (sl->job.pid && !strcmp(sl->action, "tune") && !strncmp(t->final, "done:", 5)) {
+  if (sl->job.pid && !sl->ended && !strcmp(sl->action, "tune") && !strncmp(t->final, "done:", 5)) {
     /* the result is in; the worker is still closing its GPU workers: export when it has */
     w->export_queued = 1;
     snprintf(w->msg, sizeof w->msg, "export queued: it starts when the tuning worker has exited");

@@ -369,13 +369,20 @@ check cuda-next-kernel "| llvm | add_broadcast" 100
 t send-keys -t wb5 q
 check cuda-quit "wb-exit=0"
 
-# e right after a tuning's result while its worker is still exiting (a GPU tuning's closes its GPU
-# workers; HELUA_TEST_WB_LINGER=4 makes the CPU one stay): the export is queued, then runs
+# workers that stay after their result (a cuda worker destroying its context; here
+# HELUA_TEST_WB_LINGER=4): p right after a run's result starts step mode at once (the finished
+# worker is reaped), and e right after a tuning's result is queued until that worker exits
 sess=wb6
 mkdir -p "$tmp/q" && cp kernels/add.lua "$tmp/q/add.lua"
 t new-session -d -s wb6 -x 100 -y 30 \
   "cd '$tmp/q' && HELUA_TEST_WB_LINGER=4 TERM=screen '$helua' wb add.lua --size small; echo wb-exit=\$?; sleep 60"
 check queue-open "| llvm | add" 300
+t send-keys -t wb6 r
+check linger-run "run PASS" 300
+t send-keys -t wb6 p
+check linger-step "paused at line 8" 30
+t send-keys -t wb6 x
+check linger-step-stopped "stopped stepping add" 100
 t send-keys -t wb6 t
 check queue-tune-prompt "tune effort:" 100
 t send-keys -t wb6 q
