@@ -288,6 +288,15 @@ return function(M, Bound, priv)
 
   -- After a cached call's kernel function returned or raised: its results, or a traced call when
   -- no trace fitted it (L.RETRACE). Varargs, not a packed table: this runs every call.
+  -- A cached call that failed: a trace that no longer fits (L.RETRACE) traces again with the
+  -- call's arguments (taken out of the run's list); any other error is raised.
+  local function retrace_or_raise(bound, cfg, passed, n, err)
+    local args = table.pack(table.unpack(passed, 1, n))
+    for i = 1, n do passed[i] = nil end
+    if err ~= L.RETRACE then error(err, 0) end
+    return bound:_traced_call(cfg, table.unpack(args, 1, args.n))
+  end
+
   local function relaunched(self, run, cfg, ok, ...)
     local top = #stack
     if stack[top] == run then stack[top] = nil else pop(run) end
@@ -302,11 +311,7 @@ return function(M, Bound, priv)
       self.runs = self.runs + 1
       return ...
     end
-    local args = table.pack(table.unpack(passed, 1, n))
-    for i = 1, n do passed[i] = nil end
-    local err = ...
-    if err ~= L.RETRACE then error(err, 0) end
-    return self:_traced_call(cfg, table.unpack(args, 1, args.n))
+    return retrace_or_raise(self, cfg, passed, n, ...)
   end
 
   -- A cached compiled call: host code runs, the first device loop launches (trace_launch.lua).
@@ -350,11 +355,7 @@ return function(M, Bound, priv)
         bound.runs = bound.runs + 1
         return ...
       end
-      local args = table.pack(table.unpack(passed, 1, n))
-      for i = 1, n do passed[i] = nil end
-      local err = ...
-      if err ~= L.RETRACE then error(err, 0) end
-      return bound:_traced_call(cfg, table.unpack(args, 1, args.n))
+      return retrace_or_raise(bound, cfg, passed, n, ...)
     end
     return function(...)
       if busy then return bound:_relaunch(cfg, ...) end
