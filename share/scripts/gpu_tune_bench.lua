@@ -5,10 +5,12 @@
 --   helua share/scripts/gpu_tune_bench.lua [--kernels add,softmax,matmul] [--efforts quick,full]
 --     [--gpus 1,2] [--budget-quick S] [--budget-full S] [--full-kernels softmax,matmul]
 --     [--quick-gpus 1] [--repeat N] [--out FILE.md] [--log FILE] [--trials] [--size small]
---     [--no-jit-probe] [--procs N] [--procs-kernels matmul]
+--     [--no-jit-probe] [--procs N] [--procs-kernels matmul] [--procs-per-gpu N]
 -- --procs N (default 2; 1: none): quick runs on 1 GPU with N worker processes taking turns on
 -- it (procs_per_gpu) for the --procs-kernels among --kernels (default matmul), against the
 -- 1-process quick row: whether loading modules in several processes searches faster.
+-- --procs-per-gpu N (default 1): the worker processes per GPU of every other row (the tuner's
+-- own default is 2 on machines with >= 8 cores per GPU; tuning.md "Several processes per GPU").
 -- The default run: quick (18 s budget, the quick profile's) add, softmax, matmul on 1 GPU;
 -- full (--budget-full, default 80 s) softmax and matmul on 1 and 2 GPUs (those the machine
 -- has): about 8 minutes.
@@ -33,7 +35,8 @@ end
 
 local opt = {kernels = {"add", "softmax", "matmul"}, efforts = {"quick", "full"}, gpus = {1, 2},
              budget_quick = 18, budget_full = 80, full_kernels = {softmax = true, matmul = true},
-             quick_gpus = {1}, repeats = 30, procs = 2, procs_kernels = {matmul = true}}
+             quick_gpus = {1}, repeats = 30, procs = 2, procs_kernels = {matmul = true},
+             procs_per_gpu = 1}
 local explicit_full, explicit_quick_gpus = false, false
 local i = 1
 while i <= #arg do
@@ -60,6 +63,7 @@ while i <= #arg do
   elseif a == "--size" then opt.small = (v == "small")
   elseif a == "--no-jit-probe" then opt.jit_probe, i = false, i - 1
   elseif a == "--procs" then opt.procs = math.tointeger(tonumber(v)) or 1
+  elseif a == "--procs-per-gpu" then opt.procs_per_gpu = math.tointeger(tonumber(v)) or 1
   elseif a == "--procs-kernels" then
     opt.procs_kernels = {}
     for _, k in ipairs(list(v)) do opt.procs_kernels[k] = true end
@@ -166,7 +170,8 @@ local function tune_row(name, effort, g, procs)
                         or "", budget))
     local t0 = core.clock()
     local best, rep = bk:autotune({effort = effort, budget_seconds = budget, cache = false,
-                                   devices = devices, log = log, procs_per_gpu = procs or 1})
+                                   devices = devices, log = log,
+                                   procs_per_gpu = procs or opt.procs_per_gpu})
     row.wall = core.clock() - t0
     row.search_s, row.setup_s, row.retime_s = rep.search_s, rep.setup_s, rep.retime_s
     row.hit = rep.hit_budget
@@ -264,7 +269,9 @@ emit(string.format("helua GPU tuner bench: %s (%d SMs, %d GPU%s here), driver %d
                    info.name, info.sm_count, ngpu, ngpu == 1 and "" or "s", info.driver_version,
                    os.date("!%Y-%m-%d %H:%M")))
 emit(string.format("budgets: quick %gs, full %gs (search phase); times: median of %d event-timed "
-                   .. "launches; cache off", opt.budget_quick, opt.budget_full, opt.repeats))
+                   .. "launches; cache off; %d worker process%s per GPU (rows without \"procs\")",
+                   opt.budget_quick, opt.budget_full, opt.repeats, opt.procs_per_gpu,
+                   opt.procs_per_gpu == 1 and "" or "es"))
 emit("")
 emit("| kernel | effort | GPUs | budget s | tuning wall s | search s | trials/s "
      .. "| configs tried/ok/failed | default ms | tuned ms | tuned | Helion | vs Helion "
