@@ -190,8 +190,9 @@ local function tune_row(name, effort, g, procs)
 end
 
 -- The JIT probe: do module loads (the driver's PTX JIT) run in parallel on threads of one
--- process? The same 8 random matmul configs are lowered, then lowered and loaded, on 1 and on
--- 8 threads (core.compile_start, as a GPU worker does). Serialized loads show as a loading
+-- process? 8 random matmul configs are lowered, then lowered and loaded, on 1 thread, and 8
+-- others on 8 threads (core.compile_start, as a GPU worker does; other configs, so the driver's
+-- JIT cache cannot serve the second pass what the first compiled). Serialized loads show as a loading
 -- wall on 8 threads (lower + load minus lower) near the 1-thread JIT sum, and as a summed JIT
 -- time on 8 threads well above it (each load's time includes its wait for the others); parallel
 -- ones as a wall near 1/8 of it and about the same sum. Run before the tuning rows unless
@@ -208,7 +209,7 @@ if opt.jit_probe ~= false then
     local space = bk:config_spec()
     local seen, configs = {}, {}
     local r = 0
-    while #configs < 8 and r < 200 do
+    while #configs < 16 and r < 400 do
       r = r + 1
       local c = space:check(space:random(r))
       local key = space:to_json(c)
@@ -217,16 +218,19 @@ if opt.jit_probe ~= false then
         configs[#configs + 1] = bk:_config_table(v, require("helua.config").new(c))
       end
     end
+    if #configs < 16 then error("the probe found " .. #configs .. " distinct configs, not 16", 0) end
+    local first, second = table.move(configs, 1, 8, 1, {}), table.move(configs, 9, 16, 1, {})
     local function wall(threads, load)
       local t0 = core.clock()
-      local ks, _, jit = core.compile_start(v.func, configs, threads, "cuda", load):wait()
+      local set = threads == 1 and first or second
+      local ks, _, jit = core.compile_start(v.func, set, threads, "cuda", load):wait()
       local loaded = 0
       for _, ck in ipairs(ks) do
         if type(ck) == "userdata" and ck:info().compile_ms.jit > 0 then loaded = loaded + 1 end
       end
       return core.clock() - t0, jit, loaded
     end
-    probe = {n = #configs}
+    probe = {n = 8}
     probe.lower1 = wall(1, false)
     probe.load1, probe.jit1, probe.loaded1 = wall(1, true)
     probe.lower8 = wall(8, false)
