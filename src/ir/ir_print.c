@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/textbuf.h"
 #include "ir/ir_internal.h"
 
 /* Where the text goes: a growing buffer, or (for the fingerprint) straight into a hash. */
@@ -25,9 +26,7 @@ typedef struct Out {
   unsigned flags;
   bool hashing;
   uint64_t hash;
-  char *buf;
-  size_t len, cap;
-  bool oom;
+  TextBuf text;
 } Out;
 
 static void out_write(Out *o, const char *s, size_t n) {
@@ -36,14 +35,7 @@ static void out_write(Out *o, const char *s, size_t n) {
       o->hash = (o->hash ^ (unsigned char)s[i]) * 1099511628211ull;
     return;
   }
-  if (o->oom) return;
-  if (!mem_reserve((void **)&o->buf, &o->cap, o->len + n + 1, 4096)) {
-    o->oom = true;
-    return;
-  }
-  memcpy(o->buf + o->len, s, n);
-  o->len += n;
-  o->buf[o->len] = '\0';
+  textbuf_add(&o->text, s, n, 4096);
 }
 
 static void out_str(Out *o, const char *s) {
@@ -391,12 +383,12 @@ static void out_func(Out *o) {
 int ir_print(const IrFunc *f, unsigned flags, char **out, size_t *len, Diag *d) {
   Out o = {.f = f, .flags = flags};
   out_func(&o);
-  if (o.oom || !o.buf) {
-    mem_free(o.buf);
+  if (o.text.oom || !o.text.p) {
+    mem_free(o.text.p);
     return diag_set(d, "out of memory while printing the IR");
   }
-  *out = o.buf;
-  if (len) *len = o.len;
+  *out = o.text.p;
+  if (len) *len = o.text.len;
   return HL_OK;
 }
 

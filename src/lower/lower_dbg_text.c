@@ -6,23 +6,13 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/textbuf.h"
 #include "lower/lower.h"
 
-typedef struct Out {
-  char *buf;
-  size_t len, cap;
-  bool oom;
-} Out;
+typedef TextBuf Out;
 
 static void put(Out *o, const char *s, size_t n) {
-  if (o->oom) return;
-  if (!mem_reserve((void **)&o->buf, &o->cap, o->len + n + 1, 4096)) {
-    o->oom = true;
-    return;
-  }
-  memcpy(o->buf + o->len, s, n);
-  o->len += n;
-  o->buf[o->len] = '\0';
+  textbuf_add(o, s, n, 4096);
 }
 
 /* One line's end: the line is [s, e), e at '\n' or the string's end. */
@@ -213,9 +203,9 @@ int lower_annotate_lines(const char *text, LowerTextKind kind, char **out, Diag 
     annotate_asm(text, kind, &o);
   }
   if (o.oom) {
-    mem_free(o.buf);
+    mem_free(o.p);
     return diag_set(d, "out of memory while annotating the code's source lines");
   }
-  *out = o.buf;
+  *out = o.p;
   return HL_OK;
 }

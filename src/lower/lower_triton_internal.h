@@ -6,13 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/textbuf.h"
 #include "lower/lower_triton.h"
 
-typedef struct TtBuf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} TtBuf;
+typedef TextBuf TtBuf;
 
 /* One dim of a tile loop as the text names it: offset_<id>, indices_<id>, mask_<id>. */
 typedef struct TtTdim {

@@ -10,15 +10,7 @@
 #include "lower/lower_triton_internal.h"
 
 static void buf_add(Tt *t, const char *s, size_t n) {
-  TtBuf *b = &t->out;
-  if (b->oom) return;
-  if (!mem_reserve((void **)&b->p, &b->cap, b->len + n + 1, 4096)) {
-    b->oom = true;
-    return;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
+  textbuf_add(&t->out, s, n, 4096);
 }
 
 void tt_put(Tt *t, const char *s) {

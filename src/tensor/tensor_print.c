@@ -7,27 +7,17 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/textbuf.h"
 #include "tensor/tensor_internal.h"
 
 #define LINE_WIDTH 80
 #define EDGE 3
 #define THRESHOLD 1000
 
-typedef struct Buf {
-  char *s;
-  size_t len, cap;
-  bool oom;
-} Buf;
+typedef TextBuf Buf;
 
 static void buf_add(Buf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (!mem_reserve((void **)&b->s, &b->cap, b->len + n + 1, 256)) {
-    b->oom = true;
-    return;
-  }
-  memcpy(b->s + b->len, s, n);
-  b->len += n;
-  b->s[b->len] = '\0';
+  textbuf_add(b, s, n, 256);
 }
 
 static void buf_str(Buf *b, const char *s) { buf_add(b, s, strlen(s)); }
@@ -173,8 +163,8 @@ static void print_dim(const Tensor *t, int dim, const char *p, int indent, bool 
 /* torch's _add_suffixes: ", suffix" on the last line, or on a new line past 80 columns. */
 static void add_suffix(Buf *b, const char *suffix) {
   if (b->oom) return;
-  const char *nl = strrchr(b->s, '\n');
-  size_t last = nl ? (size_t)(b->s + b->len - nl) + 1 : b->len + 2;
+  const char *nl = strrchr(b->p, '\n');
+  size_t last = nl ? (size_t)(b->p + b->len - nl) + 1 : b->len + 2;
   if (last + strlen(suffix) + 2 > LINE_WIDTH) {
     buf_str(b, ",\n");
     buf_spaces(b, 7);
@@ -211,9 +201,9 @@ int tensor_to_string(const Tensor *t, char **out, Diag *d) {
   add_suffix(&b, suffix);
   buf_str(&b, ")");
   if (b.oom) {
-    mem_free(b.s);
+    mem_free(b.p);
     return diag_set(d, "out of memory printing a tensor");
   }
-  *out = b.s;
+  *out = b.p;
   return HL_OK;
 }
