@@ -1,5 +1,6 @@
 /* Config spaces: a kernel's space derived from its tile IR for one target, with the default
- * heuristic and the per-tile element constraint. Part of src/config (config space).
+ * heuristic; the per-tile element constraint it adds is config_tile.c's. Part of src/config
+ * (config space).
  *
  * The only config file that reads the IR. What it derives, per target, and why each default is
  * what it is: share/doc/config-space.md, "Deriving a kernel's space". In short:
@@ -143,11 +144,6 @@ static long long floor_pow2(long long n) {
   return p;
 }
 
-static long long sat_mul(long long a, long long b) {
-  const long long big = 1ll << 50;
-  return a > big / (b > 0 ? b : 1) ? big : a * b;
-}
-
 static int dtype_bytes(DType dt) {
   switch (dt) {
   case DT_FLOAT64:
@@ -277,7 +273,7 @@ static void collect_shapes(Derive *x) {
     Shape sh = {.cst = 1};
     for (int i = 0; i < val->shape.rank; i++) {
       IrDim dim = val->shape.dims[i];
-      if (dim.kind == IR_DIM_CONST) sh.cst = sat_mul(sh.cst, dim.v > 0 ? dim.v : 1);
+      if (dim.kind == IR_DIM_CONST) sh.cst = cfg_sat_mul(sh.cst, dim.v > 0 ? dim.v : 1);
       if (dim.kind == IR_DIM_BLOCK && dim.v >= 0 && dim.v < f->nslots) sh.b[sh.nb++] = (int)dim.v;
       if (dim.kind == IR_DIM_RDIM && dim.v >= 0 && dim.v < f->nrdims) sh.r[sh.nr++] = (int)dim.v;
     }
@@ -366,9 +362,9 @@ static long long rdim_default(const Derive *x, int r) {
 static long long shape_numel(const Derive *x, const Shape *sh) {
   long long n = sh->cst;
   for (int i = 0; i < sh->nb; i++)
-    n = sat_mul(n, x->slots[sh->b[i]].def);
+    n = cfg_sat_mul(n, x->slots[sh->b[i]].def);
   for (int i = 0; i < sh->nr; i++)
-    n = sat_mul(n, rdim_default(x, sh->r[i]));
+    n = cfg_sat_mul(n, rdim_default(x, sh->r[i]));
   return n;
 }
 
@@ -435,7 +431,7 @@ static long long nest_programs(const Derive *x, const IrLoopInfo *l) {
       blk = x->slots[l->block[i].v].def;
     else if (l->kind == IR_OP_TILE)
       blk = l->block[i].v > 0 ? l->block[i].v : 1;
-    p = sat_mul(p, ext > 0 ? (ext + blk - 1) / blk : 1);
+    p = cfg_sat_mul(p, ext > 0 ? (ext + blk - 1) / blk : 1);
   }
   return p;
 }
@@ -611,11 +607,11 @@ static int add_tile_constraints(Derive *x, Diag *d) {
     if (sh->cst > 1) cfg_out_printf(&o, "%lld", sh->cst);
     for (int j = 0; j < sh->nb; j++) {
       cfg_out_printf(&o, "%sB%d", o.len ? "*" : "", sh->b[j]);
-      least = sat_mul(least, x->slots[sh->b[j]].lo);
+      least = cfg_sat_mul(least, x->slots[sh->b[j]].lo);
     }
     for (int j = 0; j < sh->nr; j++) {
       cfg_out_printf(&o, "%sR%d:%lld", o.len ? "*" : "", sh->r[j], x->rsize[sh->r[j]]);
-      least = sat_mul(least, x->rsize[sh->r[j]] > 8 ? 8 : x->rsize[sh->r[j]]);
+      least = cfg_sat_mul(least, x->rsize[sh->r[j]] > 8 ? 8 : x->rsize[sh->r[j]]);
     }
     if (o.len >= sizeof spec) continue; /* more factors than a name holds: left unchecked */
     long long cap = least > x->h->tile_cap ? least : x->h->tile_cap;
@@ -672,132 +668,4 @@ int cfgspace_derive_ex(const IrFunc *f, const char *target, const CfgDeriveOptio
 
 int cfgspace_derive(const IrFunc *f, const char *target, ConfigSpace **out, Diag *d) {
   return cfgspace_derive_ex(f, target, NULL, out, d);
-}
-
-/* ---- the tile_numel constraint ---------------------------------------------------------------
- */
-
-typedef struct Factor {
-  char kind; /* 'B', 'R', 'C' */
-  int idx;
-  long long size; /* R: persistent size; C: the constant */
-} Factor;
-
-static int parse_tile(const char *spec, Factor *fs, int cap) {
-  int n = 0;
-  const char *p = spec;
-  while (*p && n < cap) {
-    Factor fc = {.kind = 'C'};
-    char *end;
-    if (*p == 'B' || *p == 'R') fc.kind = *p++;
-    long long v = strtoll(p, &end, 10);
-    if (end == p || v < 0) return -1;
-    p = end;
-    if (fc.kind == 'C') {
-      fc.size = v;
-    } else {
-      fc.idx = (int)v;
-    }
-    if (fc.kind == 'R') {
-      if (*p++ != ':') return -1;
-      fc.size = strtoll(p, &end, 10);
-      if (end == p || fc.size < 1) return -1;
-      p = end;
-    }
-    fs[n++] = fc;
-    if (*p == '*')
-      p++;
-    else if (*p)
-      return -1;
-  }
-  return *p ? -1 : n;
-}
-
-/* The unit of a factor and its element count in cfg; u is NULL for a constant or a factor the
- * space lacks (then the count is its constant / persistent size). */
-static long long factor_size(const ConfigSpace *s, const int *cfg, const Factor *fc,
-                             const CfgUnit **u) {
-  *u = fc->kind == 'C'
-           ? NULL
-           : cfg_find_unit(s, fc->kind == 'B' ? "block_sizes" : "reduction_loops", fc->idx);
-  if (fc->kind == 'C') return fc->size;
-  if (!*u) return fc->kind == 'R' ? fc->size : 1;
-  int v = cfg[(*u)->offset];
-  return v == CFG_NONE ? fc->size : v;
-}
-
-static void factor_label(const ConfigSpace *s, const int *cfg, const Factor *fc, CfgOut *o) {
-  const CfgUnit *u;
-  long long n = factor_size(s, cfg, fc, &u);
-  if (!u) {
-    cfg_out_printf(o, "%lld", n);
-    return;
-  }
-  bool none = cfg[u->offset] == CFG_NONE;
-  cfg_out_printf(o, "%s[%d] = ", fc->kind == 'B' ? "block_sizes" : "reduction_loops", fc->idx + 1);
-  if (none)
-    cfg_out_printf(o, "none (%lld)", n);
-  else
-    cfg_out_printf(o, "%lld", n);
-}
-
-/* One repair step: halve the largest block above its minimum (earliest on ties); else make a
- * persistent reduction its largest chunk; else halve a chunk. false when nothing can shrink. */
-static bool tile_shrink(const ConfigSpace *s, int *cfg, const Factor *fs, int n) {
-  const CfgUnit *best = NULL, *u;
-  for (int pass = 0; pass < 2 && !best; pass++)
-    for (int i = 0; i < n; i++) {
-      if (fs[i].kind != (pass == 0 ? 'B' : 'R')) continue;
-      factor_size(s, cfg, &fs[i], &u);
-      if (!u || u->frag->kind != CFG_POW2) continue;
-      int v = cfg[u->offset];
-      bool can = v == CFG_NONE ? u->frag->hi < fs[i].size : v / 2 >= u->frag->lo;
-      if (!can) continue;
-      if (v == CFG_NONE) { /* a persistent reduction goes first */
-        best = u;
-        break;
-      }
-      if (!best || v > cfg[best->offset]) best = u;
-    }
-  if (!best) return false;
-  int *v = &cfg[best->offset];
-  *v = *v == CFG_NONE ? best->frag->hi : *v / 2;
-  return true;
-}
-
-static int tile_numel_fn(const ConfigSpace *s, int *cfg, bool fix, const CfgConstraint *c,
-                         Diag *d) {
-  Factor fs[CFG_NAME_MAX / 2];
-  int n = parse_tile(c->field, fs, (int)(sizeof fs / sizeof fs[0]));
-  if (n < 0)
-    return diag_set(d, "config space: bad tile \"%s\" in a tile_numel constraint", c->field);
-  for (;;) {
-    long long numel = 1;
-    const CfgUnit *u;
-    for (int i = 0; i < n; i++)
-      numel = sat_mul(numel, factor_size(s, cfg, &fs[i], &u));
-    if (numel <= c->arg) return HL_OK;
-    if (fix && tile_shrink(s, cfg, fs, n)) continue;
-    char what[600];
-    CfgOut o;
-    cfg_out_init(&o, what, sizeof what);
-    for (int i = 0; i < n; i++) {
-      if (i) cfg_out_str(&o, " x ");
-      factor_label(s, cfg, &fs[i], &o);
-    }
-    return diag_set(d,
-                    "block_sizes: a tile of this config has %lld elements (%s), more than the %lld "
-                    "allowed on %s; use smaller block_sizes or reduction_loops",
-                    numel, what, c->arg, cfg_target_name(cfgspace_target(s)));
-  }
-}
-
-int cfgspace_constrain_tile_numel(ConfigSpace *s, const char *tile, long long cap, Diag *d) {
-  Factor fs[CFG_NAME_MAX / 2];
-  if (!tile || strlen(tile) >= CFG_NAME_MAX || parse_tile(tile, fs, CFG_NAME_MAX / 2) < 1)
-    return diag_set(d, "config space: tile \"%s\" is not factors like B0*R1:1024*4",
-                    tile ? tile : "(null)");
-  if (cap < 1)
-    return diag_set(d, "config space: tile %s needs an element limit of at least 1", tile);
-  return cfgspace_add_constraint(s, "tile_numel", tile, cap, tile_numel_fn, NULL, d);
 }

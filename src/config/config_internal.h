@@ -49,4 +49,10 @@ const CfgUnit *cfg_find_unit(const ConfigSpace *s, const char *name, int elem);
 /* Levenshtein distance, capped; for did-you-mean. */
 int cfg_edit_distance(const char *a, const char *b);
 
+/* a * b, saturating at 2^50 (element counts of tiles). */
+static inline long long cfg_sat_mul(long long a, long long b) {
+  const long long big = 1ll << 50;
+  return a > big / (b > 0 ? b : 1) ? big : a * b;
+}
+
 #endif
