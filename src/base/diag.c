@@ -13,7 +13,12 @@ void diag_clear(Diag *d) {
 }
 
 int diag_vset(Diag *d, const char *fmt, va_list ap) {
-  if (d) vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+  if (!d) return HL_ERR;
+  vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+  /* a new diagnosis has no anchor until its caller sets one (after this call): a Diag on the
+   * stack that nobody cleared must not carry a stale or garbage file:line into the message */
+  d->file[0] = '\0';
+  d->line = 0;
   return HL_ERR;
 }
 

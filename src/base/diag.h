@@ -16,7 +16,8 @@ typedef struct Diag {
 } Diag;
 
 void diag_clear(Diag *d);
-/* Fills d->msg (printf-style) and returns HL_ERR, so callers can `return diag_set(d, ...)`.
+/* Fills d->msg (printf-style), clears the anchor (file, line: set them after this call), and
+ * returns HL_ERR, so callers can `return diag_set(d, ...)`.
  * d may be NULL, in which case the message is dropped. */
 int diag_set(Diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int diag_vset(Diag *d, const char *fmt, va_list ap);
