@@ -1,6 +1,9 @@
-/* Unit tests for tensor error paths: messages that name both shapes, bad dims and indices, and
- * allocation failure injected at every allocation of several operations (no crash, no leak).
+/* Unit tests for tensor error paths: messages that name both shapes, bad dims and indices, a
+ * diagnosis's anchor, and allocation failure injected at every allocation of several operations
+ * (no crash, no leak).
  * Part of tests/unit (host tensors). */
+#include <stdio.h>
+
 #include "tensor_test_util.h"
 
 static void test_messages(void **state) {
@@ -66,6 +69,25 @@ static int op_tiles(Tensor **o, Diag *d) {
   return rc;
 }
 
+/* diag_set starts a new diagnosis: no anchor survives from whatever the Diag held before (a Diag
+ * on the stack is often not cleared), and diag_prefix keeps one set after the message. */
+static void test_diag_anchor(void **state) {
+  (void)state;
+  Diag d;
+  memset(&d, 'x', sizeof d); /* garbage, no NUL anywhere */
+  d.line = 77;
+  diag_set(&d, "cuda: unavailable (%s)", "why");
+  assert_string_equal(d.msg, "cuda: unavailable (why)");
+  assert_string_equal(d.file, "");
+  assert_int_equal(d.line, 0);
+  snprintf(d.file, sizeof d.file, "%s", "add.lua");
+  d.line = 11;
+  diag_prefix(&d, "%s: ", "launch");
+  assert_string_equal(d.msg, "launch: cuda: unavailable (why)");
+  assert_string_equal(d.file, "add.lua");
+  assert_int_equal(d.line, 11);
+}
+
 static void test_alloc_failures(void **state) {
   Diag d;
   g_a = tt_randn(SHAPE(20, 20), DT_FLOAT32, 1);
@@ -99,6 +121,7 @@ static void test_alloc_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_messages),
+      cmocka_unit_test(test_diag_anchor),
       cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests_name("tensor_errors", tests, NULL, NULL);
