@@ -418,6 +418,7 @@ static int guard_call(lua_State *L) {
     return lua_gettop(L);
   }
   GuardMode mode = (GuardMode)lua_tointeger(L, lua_upvalueindex(3));
+  bool moved = false; /* device arguments were read back: tensor results go back (ROUND_TRIP) */
   if (dev && mode != GUARD_REFUSE) {
     for (int i = 1; i <= n; i++) {
       if (!is_device_tensor(L, i)) continue;
@@ -428,22 +429,7 @@ static int guard_call(lua_State *L) {
       lua_replace(L, i);
     }
     dev = device_arg(L, n); /* device tensors inside tables are still refused */
-    if (!dev && mode == GUARD_ROUND_TRIP) {
-      lua_pushvalue(L, lua_upvalueindex(1));
-      lua_insert(L, 1);
-      lua_call(L, n, LUA_MULTRET);
-      int top = lua_gettop(L);
-      for (int i = 1; i <= top; i++) {
-        Tensor *h = lua_type(L, i) == LUA_TUSERDATA ? bind_tensor_test(L, i) : NULL;
-        if (!h || is_device_tensor(L, i)) continue;
-        Tensor *r = NULL;
-        Diag d;
-        if (rt_cuda_tensor_to_device(h, &r, &d)) return raise(L, &d);
-        bind_tensor_push(L, r);
-        lua_replace(L, i);
-      }
-      return top;
-    }
+    moved = mode == GUARD_ROUND_TRIP;
   }
   if (dev)
     return luaL_error(L, "%s: this tensor is on cuda, and host operations need cpu tensors; "
@@ -451,7 +437,17 @@ static int guard_call(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, n, LUA_MULTRET);
-  return lua_gettop(L);
+  int top = lua_gettop(L);
+  for (int i = 1; moved && i <= top; i++) {
+    Tensor *h = lua_type(L, i) == LUA_TUSERDATA ? bind_tensor_test(L, i) : NULL;
+    if (!h || is_device_tensor(L, i)) continue;
+    Tensor *r = NULL;
+    Diag d;
+    if (rt_cuda_tensor_to_device(h, &r, &d)) return raise(L, &d);
+    bind_cuda_push_new(L, r); /* its device bytes count for the collector, as every new one's */
+    lua_replace(L, i);
+  }
+  return top;
 }
 
 /* Wraps every C function of the table at idx in guard_call, except the device-safe ones;
