@@ -18,20 +18,17 @@
 /* DICompileUnit::DebugDirectivesOnly: the C API's enum stops at LineTablesOnly (2). */
 #define EMISSION_DIRECTIVES_ONLY ((LLVMDWARFEmissionKind)3)
 
-static const char *base_name(const char *path) {
-  const char *s = strrchr(path, '/');
-  return s ? s + 1 : path;
-}
-
-static LLVMMetadataRef file_md(LEmit *E, int file) {
-  const char *name = file >= 0 && file < E->f->nfiles && E->f->files[file] ? E->f->files[file] : "kernel";
-  name = base_name(name);
+/* The kernel's file (the IR's file 0) by its base name, as the ir stage's notes name it. */
+static LLVMMetadataRef kernel_file(LEmit *E) {
+  const char *name = E->f->nfiles > 0 && E->f->files[0] ? E->f->files[0] : "kernel";
+  const char *slash = strrchr(name, '/');
+  if (slash) name = slash + 1;
   return LLVMDIBuilderCreateFile(E->dib, name, strlen(name), "", 0);
 }
 
 void em_dbg_init(LEmit *E) {
   E->dib = LLVMCreateDIBuilder(E->mod);
-  E->difile = file_md(E, E->f->nfiles > 0 ? 0 : -1);
+  E->difile = kernel_file(E);
   LLVMDIBuilderCreateCompileUnit(E->dib, LLVMDWARFSourceLanguageC, E->difile, "helua", 5, 1, "", 0, 0,
                                  "", 0, EMISSION_DIRECTIVES_ONLY, 0, 0, 0, "", 0, "", 0);
   LLVMTypeRef i32 = LLVMInt32TypeInContext(E->ctx);

@@ -26,19 +26,21 @@ static bool starts(const char *s, const char *e, const char *word) {
   return (size_t)(e - s) >= n && memcmp(s, word, n) == 0;
 }
 
-/* A number after `key` within [s, e), or -1. */
+/* Where word starts within [s, e), or NULL (never past the line: the text can be megabytes). */
+static const char *within(const char *s, const char *e, const char *word) {
+  return memmem(s, (size_t)(e - s), word, strlen(word));
+}
+
+/* The number right after the first `key` within [s, e), or -1. */
 static long number_after(const char *s, const char *e, const char *key) {
-  size_t n = strlen(key);
-  for (const char *p = s; p + n <= e; p++)
-    if (memcmp(p, key, n) == 0) {
-      p += n;
-      if (p >= e || *p < '0' || *p > '9') return -1;
-      long v = 0;
-      for (; p < e && *p >= '0' && *p <= '9'; p++)
-        v = v * 10 + (*p - '0');
-      return v;
-    }
-  return -1;
+  const char *p = within(s, e, key);
+  if (!p) return -1;
+  p += strlen(key);
+  if (p >= e || *p < '0' || *p > '9') return -1;
+  long v = 0;
+  for (; p < e && *p >= '0' && *p <= '9'; p++)
+    v = v * 10 + (*p - '0');
+  return v;
 }
 
 /* The last double-quoted string within [s, e) (a file name), its base name copied to out. */
@@ -62,7 +64,7 @@ static bool last_quoted(const char *s, const char *e, char *out, size_t cap) {
 
 typedef struct MdTable {
   long *line;  /* DILocation: its line; else -1 */
-  long *owner; /* DILocation: its scope; DISubprogram / DILexicalBlockFile: its file */
+  long *owner; /* DILocation: its scope; a node with a "file:" (DISubprogram): that file */
   char (*name)[64]; /* DIFile: its base name */
   long n;
 } MdTable;
@@ -92,12 +94,12 @@ static bool md_read(const char *text, MdTable *t) {
     const char *e = line_end(s);
     long id = md_id(s, e);
     if (id >= 0 && id < t->n) {
-      const char *eq = strstr(s, " = ");
-      if (eq && eq < e) {
-        if (strstr(eq, "!DILocation(") && strstr(eq, "!DILocation(") < e) {
+      const char *eq = within(s, e, " = ");
+      if (eq) {
+        if (within(eq, e, "!DILocation(")) {
           t->line[id] = number_after(eq, e, "line: ");
           t->owner[id] = number_after(eq, e, "scope: !");
-        } else if (strstr(eq, "!DIFile(") && strstr(eq, "!DIFile(") < e) {
+        } else if (within(eq, e, "!DIFile(")) {
           last_quoted(eq, e, t->name[id], sizeof t->name[id]);
         } else {
           t->owner[id] = number_after(eq, e, "file: !");
